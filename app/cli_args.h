@@ -1,0 +1,33 @@
+// A small argument parser for the CLI: `command --key value`, `--key=value` and bare `--flag`s.
+#pragma once
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace moewb {
+
+class CliArgs {
+ public:
+  // `flags` are options that take no value. Throws std::invalid_argument on a stray positional argument.
+  CliArgs(int argc, char** argv, const std::set<std::string>& flags);
+
+  const std::string& command() const { return command_; }
+  bool has(const std::string& key) const { return values_.count(key) > 0; }
+  // Returns the value and marks the key used; `fallback` when absent.
+  std::string take(const std::string& key, const std::string& fallback = "");
+  int take_int(const std::string& key, int fallback);
+  double take_double(const std::string& key, double fallback);
+  bool take_flag(const std::string& key);
+  // Keys not taken yet (config overrides for train/bench, errors elsewhere).
+  std::map<std::string, std::string> rest() const;
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+  std::set<std::string> taken_;
+};
+
+}  // namespace moewb

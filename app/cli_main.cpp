@@ -1,0 +1,231 @@
+// moewb-cli: the training core without a window (DESIGN section 5). Every command prints a clear error and
+// exits non-zero on bad input; `train` and `resume` stop cleanly on Ctrl-C with a checkpoint.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include "bench.h"
+#include "cli_args.h"
+#include "files.h"
+#include "training.h"
+
+using namespace moewb;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+const char* kUsage = R"(usage: moewb-cli <command> [options]
+
+  train     [--preset cpu-quick|paper] [--config FILE] [--data FILE] [--run DIR] [--<config key>=VALUE ...]
+  resume    --run DIR [--max_iters N]
+  eval      --checkpoint FILE [--data FILE] [--batches N]
+  generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
+  trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
+  bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
+  export-pt --checkpoint FILE --out FILE
+  presets   print the built-in presets
+
+Config keys are those of config.json (see README); e.g. --ffn=moe --n_experts=4 --routing=topk --top_k=2.
+)";
+
+std::string default_dataset() { return MOEWB_DEFAULT_DATASET; }
+
+std::string format_duration(double seconds) {
+  const long s = static_cast<long>(seconds);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+Config build_config(CliArgs& args) {
+  Config c = preset(args.take("preset", "cpu-quick"));
+  const std::string file = args.take("config");
+  if (!file.empty()) {
+    std::vector<FieldError> errors;
+    c = config_from_json(read_file(file), c, errors);
+    if (!errors.empty()) throw ConfigError(errors);
+  }
+  std::vector<FieldError> errors;
+  for (const auto& [key, value] : args.rest()) {
+    const std::string error = apply_override(c, key, value);
+    if (!error.empty()) errors.push_back({key, error});
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+  return c;
+}
+
+void reject_rest(const CliArgs& args) {
+  for (const auto& [key, value] : args.rest()) throw std::invalid_argument("unknown option --" + key);
+}
+
+std::string default_run_dir(const Config& c) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  std::string kind = c.is_moe() ? c.routing + (c.routing == "topk" ? std::to_string(c.top_k) : "") : "dense";
+  if (c.is_moe() && c.use_capacity) kind += "-cf" + std::to_string(c.capacity_factor).substr(0, 3);
+  return "runs/" + std::string(stamp) + "-" + kind;
+}
+
+int run_training(Trainer& t) {
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  const Config& c = t.config();
+  std::cout << "run " << (t.run_dir().empty() ? "(no folder)" : t.run_dir()) << " on " << t.device() << ", "
+            << t.dataset().name << " (" << t.dataset().tokens.size() << " chars, vocab " << t.dataset().vocab.size()
+            << ")\n";
+  const int first_step = t.step();
+  const auto started = std::chrono::steady_clock::now();
+  while (!t.done()) {
+    if (g_interrupted) {
+      t.save_latest();
+      std::cout << "\nstopped at step " << t.step() << "; continue with: moewb-cli resume --run " << t.run_dir()
+                << "\n";
+      return 130;
+    }
+    Progress p = t.advance();
+    if (p.step && p.step->logged) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double eta = (c.max_iters - p.step->step) * seconds / std::max(1, p.step->step - first_step);
+      std::printf("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | ETA %s\n", p.step->step, c.max_iters,
+                  p.step->loss, p.step->lr, p.step->tokens_per_sec, format_duration(eta).c_str());
+      std::fflush(stdout);
+    }
+    if (p.eval) {
+      std::cout << "step " << p.eval->step << ": train loss " << p.eval->train_loss << ", val loss "
+                << p.eval->val_loss << (p.eval->best ? " (best)" : "");
+      for (size_t l = 0; l < p.eval->layers.size(); ++l)
+        std::cout << (l ? " " : " | load entropy ") << static_cast<int>(p.eval->layers[l].load_entropy * 100) / 100.0;
+      std::cout << "\n";
+    }
+  }
+  std::cout << "done: " << t.run_dir() << "\n";
+  return 0;
+}
+
+int cmd_train(CliArgs& args) {
+  const std::string data_path = args.take("data", default_dataset());
+  std::string run_dir = args.take("run");
+  Config c = build_config(args);
+  TextDataset data = TextDataset::from_file(data_path);
+  if (run_dir.empty()) run_dir = default_run_dir(c);
+  auto trainer = Trainer::create(c, data, run_dir, std::filesystem::absolute(data_path).string());
+  return run_training(*trainer);
+}
+
+int cmd_resume(CliArgs& args) {
+  const std::string run_dir = args.take("run");
+  if (run_dir.empty()) throw std::invalid_argument("resume needs --run DIR");
+  const int max_iters = args.take_int("max_iters", 0);
+  reject_rest(args);
+  auto trainer = Trainer::resume(run_dir, max_iters);
+  return run_training(*trainer);
+}
+
+InferenceModel load_model(CliArgs& args) {
+  const std::string path = args.take("checkpoint");
+  if (path.empty()) throw std::invalid_argument("this command needs --checkpoint FILE");
+  return InferenceModel::load(path, args.take("device", "auto"));
+}
+
+int cmd_eval(CliArgs& args) {
+  InferenceModel m = load_model(args);
+  TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
+  const int batches = args.take_int("batches", m.config().eval_iters);
+  reject_rest(args);
+  std::printf("train loss %.4f\nval loss %.4f\n", m.loss(data, false, batches, m.config().seed + 1),
+              m.loss(data, true, batches, m.config().seed + 1));
+  return 0;
+}
+
+int cmd_generate(CliArgs& args) {
+  InferenceModel m = load_model(args);
+  GenerationOptions g;
+  const std::string prompt = args.take("prompt");
+  g.length = args.take_int("length", g.length);
+  g.temperature = args.take_double("temperature", g.temperature);
+  g.top_k = args.take_int("top_k", g.top_k);
+  g.seed = static_cast<uint64_t>(args.take_int("seed", static_cast<int>(g.seed)));
+  g.use_cache = !args.take_flag("no-cache");
+  reject_rest(args);
+  std::cout << prompt;
+  m.generate(prompt, g, [](const std::string& piece) {
+    std::cout << piece << std::flush;
+    return true;
+  });
+  std::cout << "\n";
+  return 0;
+}
+
+int cmd_trace(CliArgs& args) {
+  InferenceModel m = load_model(args);
+  std::string text = args.take("text");
+  const std::string file = args.take("text-file");
+  if (!file.empty()) text = read_file(file);
+  if (text.empty()) throw std::invalid_argument("trace needs --text TEXT or --text-file FILE (non-empty)");
+  const std::string out = args.take("out");
+  reject_rest(args);
+  const std::string json = m.trace(text).to_json();
+  if (out.empty()) std::cout << json << "\n";
+  else atomic_write(out, json);
+  return 0;
+}
+
+int cmd_bench(CliArgs& args) {
+  TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
+  BenchOptions o;
+  o.train_steps = args.take_int("steps", o.train_steps);
+  o.generate_tokens = args.take_int("gen", o.generate_tokens);
+  Config c = build_config(args);
+  std::cout << "bench: n_layer " << c.n_layer << ", d " << c.n_embd << ", context " << c.block_size << ", batch "
+            << c.batch_size << ", N " << c.n_experts << ", " << o.train_steps << " timed steps, " << o.generate_tokens
+            << " generated characters\n";
+  const auto rows = run_bench(c, data, o, [](const BenchRow& r) { std::cerr << "  measured " << r.variant << "\n"; });
+  std::cout << format_bench_table(rows);
+  return 0;
+}
+
+int cmd_export_pt(CliArgs& args) {
+  InferenceModel m = load_model(args);
+  const std::string out = args.take("out");
+  if (out.empty()) throw std::invalid_argument("export-pt needs --out FILE");
+  reject_rest(args);
+  m.export_state_dict(out);
+  std::cout << "wrote " << out << " (" << m.parameter_count() << " parameters, nanoGPT key names)\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    CliArgs args(argc, argv, {"no-cache", "help"});
+    const std::string cmd = args.command();
+    if (cmd.empty() || cmd == "help" || args.has("help")) {
+      std::cout << kUsage;
+      return cmd.empty() ? 2 : 0;
+    }
+    if (cmd == "train") return cmd_train(args);
+    if (cmd == "resume") return cmd_resume(args);
+    if (cmd == "eval") return cmd_eval(args);
+    if (cmd == "generate") return cmd_generate(args);
+    if (cmd == "trace") return cmd_trace(args);
+    if (cmd == "bench") return cmd_bench(args);
+    if (cmd == "export-pt") return cmd_export_pt(args);
+    if (cmd == "presets") {
+      for (const auto& name : preset_names()) std::cout << name << ":\n" << to_json(preset(name)) << "\n";
+      return 0;
+    }
+    std::cerr << "unknown command '" << cmd << "'\n" << kUsage;
+    return 2;
+  } catch (const ConfigError& e) {
+    std::cerr << "invalid configuration:\n" << e.what();
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  }
+  return 1;
+}

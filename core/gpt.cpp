@@ -1,0 +1,156 @@
+#include "gpt.h"
+
+#include <cmath>
+
+namespace moewb {
+
+namespace F = torch::nn::functional;
+
+namespace {
+constexpr double kInitStd = 0.02;  // nanoGPT _init_weights
+
+void init_linear(torch::nn::Linear& l, double std = kInitStd) {
+  torch::NoGradGuard no_grad;
+  l->weight.normal_(0.0, std);
+  if (l->bias.defined()) l->bias.zero_();
+}
+
+double residual_std(const Config& c) { return kInitStd / std::sqrt(2.0 * c.n_layer); }
+
+// Scaled dot-product attention where query i (of T) sits at absolute position past + i among the Tk keys.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double dropout_p) {
+  const int64_t T = q.size(2), Tk = k.size(2), past = Tk - T;
+#if TORCH_VERSION_MAJOR >= 2
+  if (past == 0 || T == 1)
+    return at::scaled_dot_product_attention(q, k, v, {}, dropout_p, /*is_causal=*/past == 0 && T > 1);
+#endif
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  if (T > 1) {
+    auto allowed = torch::ones({T, Tk}, q.options().dtype(torch::kBool)).tril(past);  // (T, Tk)
+    att = att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  }
+  att = torch::softmax(att, -1);
+  if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
+  return torch::matmul(att, v);  // (B, nh, T, hs)
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+LayerNormImpl::LayerNormImpl(int d, bool with_bias) {
+  weight = register_parameter("weight", torch::ones({d}));
+  if (with_bias) bias = register_parameter("bias", torch::zeros({d}));
+}
+
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x, {weight.size(0)}, weight, bias, 1e-5);
+}
+
+// ---------------------------------------------------------------------------------------------------
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const Config& c)
+    : n_head(c.n_head), n_embd(c.n_embd), dropout_p(c.dropout) {
+  c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(n_embd, 3 * n_embd).bias(c.bias)));
+  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(n_embd, n_embd).bias(c.bias)));
+  resid_dropout = register_module("resid_dropout", torch::nn::Dropout(c.dropout));
+  init_linear(c_attn);
+  init_linear(c_proj, residual_std(c));
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, torch::Tensor* cache_k,
+                                               torch::Tensor* cache_v) {
+  const int64_t B = x.size(0), T = x.size(1), hs = n_embd / n_head;
+  auto qkv = c_attn->forward(x).split(n_embd, 2);
+  auto q = qkv[0].view({B, T, n_head, hs}).transpose(1, 2);  // (B, nh, T, hs)
+  auto k = qkv[1].view({B, T, n_head, hs}).transpose(1, 2);
+  auto v = qkv[2].view({B, T, n_head, hs}).transpose(1, 2);
+  if (cache_k) {
+    if (cache_k->defined()) k = torch::cat({*cache_k, k}, 2), v = torch::cat({*cache_v, v}, 2);
+    *cache_k = k, *cache_v = v;
+  }
+  auto y = attend(q, k, v, is_training() ? dropout_p : 0.0);
+  y = y.transpose(1, 2).contiguous().view({B, T, n_embd});
+  return resid_dropout->forward(c_proj->forward(y));
+}
+
+// ---------------------------------------------------------------------------------------------------
+MLPImpl::MLPImpl(const Config& c) {
+  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(c.n_embd, 4 * c.n_embd).bias(c.bias)));
+  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * c.n_embd, c.n_embd).bias(c.bias)));
+  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+  init_linear(c_fc);
+  init_linear(c_proj, residual_std(c));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return dropout->forward(c_proj->forward(F::gelu(c_fc->forward(x))));
+}
+
+// ---------------------------------------------------------------------------------------------------
+BlockImpl::BlockImpl(const Config& c) {
+  ln_1 = register_module("ln_1", LayerNorm(c.n_embd, c.bias));
+  attn = register_module("attn", CausalSelfAttention(c));
+  ln_2 = register_module("ln_2", LayerNorm(c.n_embd, c.bias));
+  if (c.is_moe()) moe = register_module("moe", MoEFeedForward(c, c.n_layer));
+  else mlp = register_module("mlp", MLP(c));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
+                                 torch::Tensor* cache_k, torch::Tensor* cache_v) {
+  auto y = x + attn->forward(ln_1->forward(x), cache_k, cache_v);
+  auto normed = ln_2->forward(y);
+  return y + (moe ? moe->forward(normed, idx, capture) : mlp->forward(normed));
+}
+
+// ---------------------------------------------------------------------------------------------------
+GPTImpl::GPTImpl(const Config& c, int vocab) : config(c), vocab_size(vocab) {
+  wte = register_module("wte", torch::nn::Embedding(vocab, c.n_embd));
+  wpe = register_module("wpe", torch::nn::Embedding(c.block_size, c.n_embd));
+  drop = register_module("drop", torch::nn::Dropout(c.dropout));
+  for (int i = 0; i < c.n_layer; ++i) h.push_back(register_module("h" + std::to_string(i), Block(c)));
+  ln_f = register_module("ln_f", LayerNorm(c.n_embd, c.bias));
+  torch::NoGradGuard no_grad;
+  wte->weight.normal_(0.0, kInitStd);
+  wpe->weight.normal_(0.0, kInitStd);
+}
+
+torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
+                                  KVCache* cache) {
+  if (cache && cache->k.empty()) cache->k.resize(h.size()), cache->v.resize(h.size());
+  for (size_t i = 0; i < h.size(); ++i)
+    x = h[i]->forward(x, idx, capture, cache ? &cache->k[i] : nullptr, cache ? &cache->v[i] : nullptr);
+  return F::linear(ln_f->forward(x), wte->weight);  // tied LM head: (B, T, V)
+}
+
+GPTOutput GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& targets,
+                           std::vector<RouterOutput>* capture) {
+  const auto T = idx.size(1);
+  TORCH_CHECK(T <= config.block_size, "sequence of length ", T, " exceeds the context of ", config.block_size);
+  auto pos = torch::arange(T, idx.options());
+  auto x = drop->forward(wte->forward(idx) + wpe->forward(pos));
+  std::vector<RouterOutput> local_capture;
+  if (!capture && targets.defined() && config.is_moe()) capture = &local_capture;
+  const size_t first = capture ? capture->size() : 0;
+  GPTOutput out;
+  out.logits = run_blocks(x, idx, capture, nullptr);
+  if (targets.defined()) {
+    out.ce = F::cross_entropy(out.logits.view({-1, vocab_size}), targets.reshape({-1}));
+    out.loss = out.ce;
+    for (size_t i = first; capture && i < capture->size(); ++i) out.loss = out.loss + (*capture)[i].aux_loss;
+  }
+  return out;
+}
+
+torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache, std::vector<RouterOutput>* capture) {
+  const auto past = cache.length(), t = idx.size(1);
+  TORCH_CHECK(past + t <= config.block_size, "cache of ", past, " + ", t, " positions exceeds the context");
+  auto pos = torch::arange(past, past + t, idx.options());
+  auto x = drop->forward(wte->forward(idx) + wpe->forward(pos));
+  return run_blocks(x, idx, capture, &cache);
+}
+
+int64_t GPTImpl::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace moewb

@@ -1,0 +1,85 @@
+// The nanoGPT character-level transformer, in model.py's order: LayerNorm -> attention -> MLP -> Block -> GPT.
+// Parameter names follow nanoGPT (wte, wpe, h.<i>.ln_1, attn.c_attn, mlp.c_fc, ...) so that the dense model
+// exports to a PyTorch state_dict by renaming only the top-level prefix.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "config.h"
+#include "moe.h"
+
+namespace moewb {
+
+struct LayerNormImpl : torch::nn::Module {
+  LayerNormImpl(int d, bool bias);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(LayerNorm);
+
+// Keys and values of the positions generated so far, per layer: each (B, nh, t, hs).
+struct KVCache {
+  std::vector<torch::Tensor> k, v;
+  int64_t length() const { return k.empty() || !k[0].defined() ? 0 : k[0].size(2); }
+};
+
+struct CausalSelfAttentionImpl : torch::nn::Module {
+  explicit CausalSelfAttentionImpl(const Config& c);
+  // x (B, T, d). With a cache, x holds only the new positions and the cache is extended.
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* cache_k = nullptr, torch::Tensor* cache_v = nullptr);
+  int n_head, n_embd;
+  double dropout_p;
+  torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
+  torch::nn::Dropout resid_dropout{nullptr};
+};
+TORCH_MODULE(CausalSelfAttention);
+
+struct MLPImpl : torch::nn::Module {
+  explicit MLPImpl(const Config& c);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(MLP);
+
+struct BlockImpl : torch::nn::Module {
+  explicit BlockImpl(const Config& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
+                        torch::Tensor* cache_k, torch::Tensor* cache_v);
+  LayerNorm ln_1{nullptr}, ln_2{nullptr};
+  CausalSelfAttention attn{nullptr};
+  MLP mlp{nullptr};
+  MoEFeedForward moe{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct GPTOutput {
+  torch::Tensor logits;  // (B, T, V)
+  torch::Tensor loss;    // cross-entropy + router auxiliary losses; undefined without targets
+  torch::Tensor ce;      // cross-entropy alone
+};
+
+struct GPTImpl : torch::nn::Module {
+  GPTImpl(const Config& c, int vocab_size);
+  // idx (B, T) int64 with T <= block_size; targets (B, T) or undefined.
+  GPTOutput forward(const torch::Tensor& idx, const torch::Tensor& targets = {},
+                    std::vector<RouterOutput>* capture = nullptr);
+  // Logits (B, t, V) for the t new positions idx (B, t), attending to the cache, which is extended.
+  torch::Tensor forward_cached(const torch::Tensor& idx, KVCache& cache,
+                               std::vector<RouterOutput>* capture = nullptr);
+  int64_t parameter_count() const;
+
+  Config config;
+  int vocab_size;
+  torch::nn::Embedding wte{nullptr}, wpe{nullptr};
+  torch::nn::Dropout drop{nullptr};
+  std::vector<Block> h;
+  LayerNorm ln_f{nullptr};
+
+ private:
+  torch::Tensor run_blocks(torch::Tensor x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
+                           KVCache* cache);
+};
+TORCH_MODULE(GPT);
+
+}  // namespace moewb

@@ -1,0 +1,206 @@
+// Generation with a KV cache, routing traces and the nanoGPT state_dict export.
+#include "inference.h"
+
+#include <cmath>
+#include <fstream>
+
+#include <torch/script.h>
+
+#include "engine.h"
+#include "files.h"
+#include "training.h"
+
+namespace moewb {
+
+InferenceModel::InferenceModel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+InferenceModel InferenceModel::load(const std::string& checkpoint_path, const std::string& device) {
+  init_torch_threads();
+  torch::Device d = torch::kCPU;
+  try {
+    d = pick_device(device);
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(e.what());
+  }
+  LoadedCheckpoint ck = load_checkpoint(checkpoint_path, d);
+  auto impl = std::make_shared<Impl>();
+  impl->config = ck.meta.config;
+  impl->vocab = ck.meta.vocab;
+  impl->model = ck.model;
+  impl->model->eval();
+  impl->device = d;
+  return InferenceModel(impl);
+}
+
+const Config& InferenceModel::config() const { return impl_->config; }
+const Vocabulary& InferenceModel::vocab() const { return impl_->vocab; }
+int64_t InferenceModel::parameter_count() const { return impl_->model->parameter_count(); }
+std::string InferenceModel::device() const { return device_name(impl_->device); }
+
+// ---------------------------------------------------------------------------------------------------
+namespace {
+
+int64_t sample_next(torch::Tensor logits, const GenerationOptions& o, const torch::Generator& gen) {
+  logits = logits.to(torch::kCPU, torch::kFloat32);  // (V)
+  if (o.temperature <= 0) return logits.argmax().item<int64_t>();
+  logits = logits / o.temperature;
+  if (o.top_k > 0 && o.top_k < logits.size(0)) {
+    auto kth = std::get<0>(logits.topk(o.top_k)).min();
+    logits = logits.masked_fill(logits < kth, -std::numeric_limits<float>::infinity());
+  }
+  return torch::multinomial(torch::softmax(logits, -1), 1, false, gen).item<int64_t>();
+}
+
+torch::Tensor as_input(const std::vector<int64_t>& ids, size_t begin, const torch::Device& d) {
+  return torch::tensor(std::vector<int64_t>(ids.begin() + static_cast<long>(begin), ids.end()), torch::kInt64)
+      .unsqueeze(0)
+      .to(d);
+}
+
+}  // namespace
+
+std::string InferenceModel::generate(const std::string& prompt, const GenerationOptions& o, const TextSink& sink) const {
+  if (o.length < 0) throw std::invalid_argument("length must be >= 0");
+  if (o.temperature < 0) throw std::invalid_argument("temperature must be >= 0");
+  if (o.top_k < 0) throw std::invalid_argument("top_k must be >= 0");
+  const Impl& m = *impl_;
+  std::vector<int64_t> ids = m.vocab.encode(prompt);
+  if (ids.empty()) {
+    const int newline = m.vocab.id_of(U'\n');
+    ids.push_back(newline >= 0 ? newline : 0);
+  }
+  const size_t block = static_cast<size_t>(m.config.block_size);
+  torch::NoGradGuard no_grad;
+  auto gen = at::detail::createCPUGenerator(o.seed);
+  KVCache cache;
+  torch::Tensor logits;
+  std::string out;
+  for (int i = 0; i < o.length; ++i) {
+    if (!o.use_cache) {
+      const size_t begin = ids.size() > block ? ids.size() - block : 0;
+      logits = m.model->forward(as_input(ids, begin, m.device)).logits[0][-1];
+    } else if (cache.length() == 0 || cache.length() + 1 > static_cast<int64_t>(block)) {
+      // (Re)fill the cache: on overflow keep the last half context so refills are rare (amortised O(1)).
+      const size_t keep = cache.length() == 0 ? std::min(ids.size(), block) : block / 2;
+      cache = KVCache{};
+      logits = m.model->forward_cached(as_input(ids, ids.size() - keep, m.device), cache)[0][-1];
+    } else {
+      logits = m.model->forward_cached(as_input(ids, ids.size() - 1, m.device), cache)[0][-1];
+    }
+    const int64_t next = sample_next(logits, o, gen);
+    ids.push_back(next);
+    const std::string piece = encode_utf8(m.vocab.at(static_cast<int>(next)));
+    out += piece;
+    if (sink && !sink(piece)) break;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+namespace {
+
+template <typename T>
+std::vector<T> to_vector(const torch::Tensor& t) {
+  auto c = t.contiguous().to(torch::kCPU);
+  return std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel());
+}
+
+std::vector<double> to_doubles(const torch::Tensor& t) {
+  auto v = to_vector<float>(t.detach().to(torch::kFloat32));
+  return {v.begin(), v.end()};
+}
+
+void append(LayerTrace& l, const RouterOutput& r, const std::string& mode) {
+  auto chosen = r.experts;
+  if (mode == "sigmoid") chosen = torch::where(r.kept, r.experts, torch::full_like(r.experts, -1));
+  auto probs = to_vector<float>(r.probs.detach().to(torch::kFloat32));
+  auto experts = to_vector<int64_t>(chosen);
+  auto weights = to_vector<float>(r.weights.detach().to(torch::kFloat32));
+  auto dropped = to_vector<bool>(r.dropped);
+  l.n_experts = static_cast<int>(r.probs.size(1));
+  l.slots = static_cast<int>(r.experts.size(1));
+  l.probs.insert(l.probs.end(), probs.begin(), probs.end());
+  l.chosen.insert(l.chosen.end(), experts.begin(), experts.end());
+  l.weights.insert(l.weights.end(), weights.begin(), weights.end());
+  l.dropped.insert(l.dropped.end(), dropped.begin(), dropped.end());
+}
+
+}  // namespace
+
+RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d) {
+  RoutingTrace trace;
+  const Config& c = model->config;
+  trace.routing = c.is_moe() ? c.routing : "dense";
+  trace.n_experts = c.is_moe() ? c.n_experts : 0;
+  trace.text = decode_utf8(text);
+  const std::vector<int64_t> ids = vocab.encode(text);
+  if (!c.is_moe() || ids.empty()) return trace;
+  trace.layers.resize(c.n_layer);
+  torch::NoGradGuard no_grad;
+  const int64_t block = c.block_size, n = static_cast<int64_t>(ids.size());
+  const int64_t full = n / block;
+  auto all = torch::tensor(ids, torch::kInt64);
+  // full chunks in one batch, then the remainder: routing per character in text order
+  for (auto [begin, rows, len] : {std::tuple<int64_t, int64_t, int64_t>{0, full, block},
+                                  std::tuple<int64_t, int64_t, int64_t>{full * block, n > full * block ? 1 : 0,
+                                                                        n - full * block}}) {
+    if (rows == 0) continue;
+    auto idx = all.narrow(0, begin, rows * len).view({rows, len}).to(d);
+    std::vector<RouterOutput> routing;
+    model->forward(idx, {}, &routing);
+    for (size_t l = 0; l < routing.size(); ++l) append(trace.layers[l], routing[l], c.routing);
+  }
+  return trace;
+}
+
+void accumulate_layer_stats(const std::vector<RouterOutput>& routing, const std::string& mode,
+                            std::vector<LayerStatsAccumulator>& stats) {
+  stats.resize(routing.size());
+  for (size_t l = 0; l < routing.size(); ++l) {
+    const RouterOutput& r = routing[l];
+    const int64_t N = r.probs.size(1);
+    auto chosen = mode == "sigmoid" ? r.kept : torch::ones_like(r.kept);
+    auto assigned = torch::zeros({N}, r.probs.options())
+                        .index_add_(0, r.experts.reshape({-1}), chosen.reshape({-1}).to(r.probs.dtype()));
+    auto p = mode == "sigmoid" ? r.probs / r.probs.sum(-1, true).clamp_min(1e-12) : r.probs;
+    auto entropy = -(p * p.clamp_min(1e-12).log()).sum();
+    stats[l].add(to_doubles(assigned), to_doubles(r.probs.sum(0)), static_cast<double>(r.probs.size(0)),
+                 r.dropped.sum().item<double>(), r.kept.sum().item<double>(), entropy.item<double>());
+  }
+}
+
+double InferenceModel::loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const {
+  const Impl& m = *impl_;
+  if (!(data.vocab == m.vocab)) throw DatasetError("the dataset's characters differ from the model's vocabulary");
+  const int64_t begin = validation ? data.n_train : 0;
+  const int64_t end = validation ? static_cast<int64_t>(data.tokens.size()) : data.n_train;
+  if (end - begin <= m.config.block_size) throw DatasetError("the split is shorter than the model's context");
+  auto split = torch::tensor(std::vector<int64_t>(data.tokens.begin() + begin, data.tokens.begin() + end));
+  std::mt19937_64 rng(seed);
+  torch::NoGradGuard no_grad;
+  double total = 0;
+  for (int i = 0; i < batches; ++i) {
+    Batch b = sample_batch(split, m.config.batch_size, m.config.block_size, rng, m.device);
+    total += m.model->forward(b.x, b.y).ce.item<double>();
+  }
+  return total / std::max(1, batches);
+}
+
+RoutingTrace InferenceModel::trace(const std::string& text) const {
+  return trace_text(impl_->model, impl_->vocab, text, impl_->device);
+}
+
+void InferenceModel::export_state_dict(const std::string& path) const {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& item : impl_->model->named_parameters()) {
+    std::string key = item.key();
+    if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))
+      key = "h." + key.substr(1);  // h0.attn -> h.0.attn, as nn.ModuleList names it
+    dict.insert("transformer." + key, item.value().detach().to(torch::kCPU).contiguous());
+  }
+  dict.insert("lm_head.weight", impl_->model->wte->weight.detach().to(torch::kCPU).contiguous());
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  atomic_write(path, std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace moewb

@@ -1,0 +1,59 @@
+// A trained model for inspection: generation (KV-cached), routing traces, loss estimates and export.
+// Torch stays behind the pimpl; copies share one immutable eval-mode model and may be used from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config.h"
+#include "routing_trace.h"
+#include "text_dataset.h"
+
+namespace moewb {
+
+struct CheckpointError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct GenerationOptions {
+  int length = 500;           // characters to generate
+  double temperature = 0.8;   // 0 = greedy
+  int top_k = 200;            // sample among the k most likely characters; 0 = all
+  uint64_t seed = 1337;
+  bool use_cache = true;      // false: recompute the whole context per character (the baseline)
+};
+
+// Called with each generated character (UTF-8); return false to stop early.
+using TextSink = std::function<bool(const std::string&)>;
+
+class InferenceModel {
+ public:
+  struct Impl;
+  explicit InferenceModel(std::shared_ptr<const Impl> impl);
+
+  // Throws CheckpointError for a missing, truncated, foreign or inconsistent file.
+  static InferenceModel load(const std::string& checkpoint_path, const std::string& device = "auto");
+
+  const Config& config() const;
+  const Vocabulary& vocab() const;
+  int64_t parameter_count() const;
+  std::string device() const;
+
+  // Throws std::invalid_argument for bad options and DatasetError for characters outside the vocabulary.
+  std::string generate(const std::string& prompt, const GenerationOptions& options, const TextSink& sink = {}) const;
+  // Routes the text in chunks of the context length; a dense model gives a trace with no layers.
+  RoutingTrace trace(const std::string& text) const;
+  // Mean cross-entropy over `batches` random batches of one split.
+  double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
+  // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python.
+  void export_state_dict(const std::string& path) const;
+
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace moewb

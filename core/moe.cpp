@@ -1,0 +1,208 @@
+// Routers and the MoE feed-forward layer. Shapes: S tokens (B*T flattened), N experts, K slots per token.
+#include "moe.h"
+
+#include <cmath>
+
+namespace moewb {
+
+namespace F = torch::nn::functional;
+
+RoutingOptions RoutingOptions::of(const Config& c) {
+  RoutingOptions o;
+  o.mode = c.routing;
+  o.n_experts = c.n_experts;
+  o.top_k = c.top_k;
+  o.renormalize = c.renormalize;
+  o.use_capacity = c.use_capacity;
+  o.capacity_factor = c.capacity_factor;
+  o.drop_policy = c.drop_policy;
+  o.aux_alpha = c.aux_alpha;
+  o.z_beta = c.z_beta;
+  o.sigmoid_tau = c.sigmoid_tau;
+  o.sparsity_lambda = c.sparsity_lambda;
+  return o;
+}
+
+int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n_experts) {
+  return static_cast<int64_t>(std::ceil(capacity_factor * top_k * static_cast<double>(tokens) / n_experts));
+}
+
+torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
+                            int64_t capacity, const std::string& policy) {
+  const int64_t S = experts.size(0), K = experts.size(1);
+  auto long_opts = experts.options().dtype(torch::kInt64);
+  // rank of each assignment in the global priority order, flattened slot-major: (K, S) -> K*S
+  torch::Tensor rank;
+  if (policy == "probability") {
+    auto order = priority.t().reshape({-1}).argsort(/*dim=*/0, /*descending=*/true);
+    rank = torch::empty_like(order).scatter_(0, order, torch::arange(K * S, long_opts));
+  } else {
+    rank = torch::arange(K * S, long_opts);
+  }
+  auto flat_experts = experts.t().reshape({-1});                  // (K*S)
+  auto key = flat_experts * (K * S) + rank;                       // sort by expert, then priority
+  auto order = key.argsort();
+  auto counts = torch::bincount(flat_experts, {}, n_experts);     // (N)
+  auto starts = counts.cumsum(0) - counts;
+  auto sorted_experts = flat_experts.index_select(0, order);
+  auto position_sorted = torch::arange(K * S, long_opts) - starts.index_select(0, sorted_experts);
+  auto position = torch::empty_like(position_sorted).scatter_(0, order, position_sorted);
+  return (position < capacity).reshape({K, S}).t();               // (S, K)
+}
+
+torch::Tensor straight_through_gate(const torch::Tensor& gates, double tau) {
+  auto mask = (gates > tau).to(gates.dtype());
+  return gates * (mask + gates - gates.detach());
+}
+
+torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts) {
+  constexpr int64_t kKnuth = 2654435761LL;  // Knuth's multiplicative constant, 2^32 / golden ratio
+  return torch::remainder(torch::remainder((token_ids + 1) * kKnuth, int64_t{1} << 32), n_experts);
+}
+
+RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt) {
+  RouterOutput r;
+  const int N = opt.n_experts;
+  if (opt.mode == "hash") {
+    r.experts = hash_experts(token_ids, N).unsqueeze(1);                       // (S, 1)
+    r.probs = F::one_hot(r.experts.squeeze(1), N).to(torch::kFloat32);
+    r.weights = torch::ones_like(r.experts, torch::kFloat32);
+    r.kept = torch::ones_like(r.experts, torch::kBool);
+    r.dropped = torch::zeros_like(r.kept);
+    r.aux_loss = torch::zeros({}, r.probs.options());
+    return r;
+  }
+  r.logits = logits;
+  const int64_t S = logits.size(0);
+  auto aux = torch::zeros({}, logits.options());
+  if (opt.z_beta > 0) aux = aux + opt.z_beta * logits.logsumexp(-1).pow(2).mean();
+
+  auto all_experts = torch::arange(N, logits.options().dtype(torch::kInt64)).expand({S, N});
+  if (opt.mode == "sigmoid") {
+    auto gates = torch::sigmoid(logits);
+    r.probs = gates;
+    r.experts = all_experts;
+    r.weights = straight_through_gate(gates, opt.sigmoid_tau);
+    r.kept = gates > opt.sigmoid_tau;
+    if (opt.sparsity_lambda > 0) aux = aux + opt.sparsity_lambda * gates.mean();
+  } else {
+    auto probs = torch::softmax(logits, -1);
+    r.probs = probs;
+    if (opt.mode == "softmax") {
+      r.experts = all_experts;
+      r.weights = probs;
+      r.kept = torch::ones({S, N}, logits.options().dtype(torch::kBool));
+    } else {
+      auto [top_p, top_i] = probs.topk(opt.top_k, -1);
+      r.experts = top_i;
+      r.weights = opt.renormalize ? top_p / top_p.sum(-1, true) : top_p;
+      r.kept = torch::ones_like(top_i, torch::kBool);
+      if (opt.use_capacity) {
+        const int64_t C = expert_capacity(opt.capacity_factor, opt.top_k, S, N);
+        r.kept = capacity_keep(top_i, top_p.detach(), N, C, opt.drop_policy);
+        r.dropped = ~r.kept;
+        r.weights = r.weights * r.kept.to(r.weights.dtype());
+      }
+    }
+  }
+  if (!r.dropped.defined()) r.dropped = torch::zeros_like(r.kept);
+  if (opt.aux_alpha > 0) {
+    // f_i: share of the router's assignments (before drops); P_i: mean probability
+    auto chosen = torch::zeros({N}, r.probs.options())
+                      .index_add_(0, r.experts.reshape({-1}),
+                                  (opt.mode == "sigmoid" ? r.kept : torch::ones_like(r.kept))
+                                      .reshape({-1})
+                                      .to(r.probs.dtype()));
+    auto f = chosen / chosen.sum().clamp_min(1.0);
+    aux = aux + opt.aux_alpha * N * (f.detach() * r.probs.mean(0)).sum();
+  }
+  r.aux_loss = aux;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------
+MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
+    : routing(RoutingOptions::of(c)),
+      shape(c.expert_shape),
+      n_experts(c.n_experts),
+      hidden(c.expert_shape == "mlp" ? 4 * c.n_embd / c.n_experts : c.n_embd),
+      jitter(c.router_jitter) {
+  const int d = c.n_embd;
+  if (routing.mode != "hash")
+    router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
+  const int fc_out = shape == "mlp" ? 4 * d : n_experts * d;
+  const int proj_in = shape == "mlp" ? 4 * d : d;
+  c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(d, fc_out).bias(c.bias)));
+  c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(proj_in, d).bias(c.bias)));
+  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters()) {
+    if (p.dim() == 2) p.normal_(0.0, 0.02);
+    else p.zero_();
+  }
+  c_proj->weight.normal_(0.0, 0.02 / std::sqrt(2.0 * n_layer_for_init));
+}
+
+torch::Tensor MoEFeedForwardImpl::expert_output(const torch::Tensor& x, int64_t e) {
+  const auto& b = c_fc->bias;
+  auto w1 = c_fc->weight.narrow(0, e * hidden, hidden);
+  auto b1 = b.defined() ? b.narrow(0, e * hidden, hidden) : torch::Tensor();
+  if (shape == "linear") return F::linear(x, w1, b1);
+  auto h = F::gelu(F::linear(x, w1, b1));
+  return F::linear(h, c_proj->weight.narrow(1, e * hidden, hidden));
+}
+
+torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
+  const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
+  if (routing.mode == "softmax") {
+    // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
+    auto h = c_fc->forward(x).view({S, n_experts, hidden});
+    if (shape == "mlp") return F::gelu(h).mul(r.weights.unsqueeze(-1)).view({S, n_experts * hidden});
+    return h.mul(r.weights.unsqueeze(-1)).sum(1);
+  }
+  auto slot_tokens = torch::arange(S, r.experts.options()).unsqueeze(1).expand({S, K}).reshape({-1});
+  auto keep = r.kept.reshape({-1}).nonzero().squeeze(1);
+  auto experts = r.experts.reshape({-1}).index_select(0, keep);
+  auto order = experts.argsort();
+  auto tokens = slot_tokens.index_select(0, keep).index_select(0, order);
+  auto weights = r.weights.reshape({-1}).index_select(0, keep).index_select(0, order);
+  auto counts = torch::bincount(experts, {}, n_experts).cpu();
+  auto xs = x.index_select(0, tokens);
+  std::vector<torch::Tensor> outputs;
+  int64_t offset = 0;
+  for (int64_t e = 0; e < n_experts; ++e) {
+    const int64_t n = counts[e].item<int64_t>();
+    if (n > 0) outputs.push_back(expert_output(xs.narrow(0, offset, n), e));
+    offset += n;
+  }
+  auto out = torch::zeros({S, d}, x.options());
+  if (outputs.empty()) return out;
+  return out.index_add_(0, tokens, torch::cat(outputs).mul(weights.unsqueeze(1)));
+}
+
+torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::Tensor& token_ids,
+                                          std::vector<RouterOutput>* capture) {
+  const auto B = x.size(0), T = x.size(1), d = x.size(2);
+  auto flat = x.reshape({B * T, d});
+  torch::Tensor logits;
+  if (router) {
+    auto router_in = flat;
+    if (is_training() && jitter > 0)
+      router_in = flat * torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter);
+    logits = router->forward(router_in);
+  }
+  RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
+  auto mixed = dispatch(flat, r);
+  torch::Tensor y;
+  if (routing.mode == "softmax" && shape == "mlp") {
+    y = c_proj->forward(mixed);
+  } else if (shape == "linear") {
+    y = c_proj->forward(F::gelu(mixed));
+  } else {
+    y = c_proj->bias.defined() ? mixed + c_proj->bias : mixed;
+  }
+  if (capture) capture->push_back(r);
+  return dropout->forward(y.view({B, T, d}));
+}
+
+}  // namespace moewb

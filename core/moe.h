@@ -1,0 +1,79 @@
+// Mixture-of-experts feed-forward layer and its routers (DESIGN section 3). Routing is a set of pure tensor
+// functions (easy to test on hand-made logits); MoEFeedForward owns the router and the experts and does the
+// vectorised dispatch: gather the assignments of each expert, run the expert once on its batch, scatter-add.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "config.h"
+
+namespace moewb {
+
+struct RouterOutput {
+  torch::Tensor probs;    // (S, N) softmax probabilities; sigmoid gates; one-hot for hash
+  torch::Tensor experts;  // (S, K) int64 expert of each slot
+  torch::Tensor weights;  // (S, K) combine weight, 0 for dropped or inactive slots
+  torch::Tensor kept;     // (S, K) bool: the expert processes this token
+  torch::Tensor dropped;  // (S, K) bool: capacity refused the assignment
+  torch::Tensor aux_loss; // scalar: alpha, beta and lambda terms that apply
+  torch::Tensor logits;   // (S, N) raw router logits (undefined for hash)
+};
+
+struct RoutingOptions {
+  std::string mode = "topk";
+  int n_experts = 4;
+  int top_k = 2;
+  bool renormalize = true;
+  bool use_capacity = false;
+  double capacity_factor = 1.0;
+  std::string drop_policy = "position";
+  double aux_alpha = 0, z_beta = 0, sigmoid_tau = 0.5, sparsity_lambda = 0;
+  static RoutingOptions of(const Config& c);
+};
+
+// C = ceil(cf * k * S / N): assignments each expert accepts in a batch of S tokens.
+int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n_experts);
+
+// kept (S, K) bool for assignments `experts` (S, K); the priority within an expert is token order with all
+// first choices before second choices ("position") or descending `priority` ("probability").
+torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
+                            int64_t capacity, const std::string& policy);
+
+// sigma(z) masked by sigma(z) > tau in the forward pass; the backward pass treats the mask as identity
+// (straight-through), so d gate / d sigma = mask + sigma.
+torch::Tensor straight_through_gate(const torch::Tensor& gates, double tau);
+
+// The fixed expert of each token id for hash routing (multiplicative hash, then mod N).
+torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts);
+
+// logits (S, N) are ignored in hash mode (may be undefined); token_ids (S) are used only there.
+RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt);
+
+// ---------------------------------------------------------------------------------------------------
+struct MoEFeedForwardImpl : torch::nn::Module {
+  MoEFeedForwardImpl(const Config& c, int n_layer_for_init);
+
+  // x (B, T, d), token_ids (B, T) -> (B, T, d). Appends this layer's routing (with its auxiliary loss) to
+  // `capture` when given; the layer keeps no per-call state, so an eval-mode model can serve several threads.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& token_ids,
+                        std::vector<RouterOutput>* capture = nullptr);
+
+  // Each expert's slice of the shared weights, so expert e is a plain view, never a copy.
+  torch::Tensor expert_output(const torch::Tensor& x, int64_t e);
+
+  RoutingOptions routing;
+  std::string shape;
+  int n_experts, hidden;
+  double jitter;
+  torch::nn::Linear router{nullptr};
+  // mlp: c_fc (4d, d) and c_proj (d, 4d) exactly as the dense FFN; expert e owns hidden units [e*h, (e+1)*h).
+  // linear: c_fc (N*d, d) holds the N d x d maps; c_proj (d, d) follows GELU.
+  torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+
+ private:
+  torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
+};
+TORCH_MODULE(MoEFeedForward);
+
+}  // namespace moewb

@@ -1,0 +1,361 @@
+// The training loop (nanoGPT train.py): cosine learning rate with warm-up, AdamW with decay on matrices only,
+// gradient clipping, periodic evaluation with routing metrics and snapshots, atomic checkpoints.
+#include "training.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "engine.h"
+#include "files.h"
+#include "metrics_csv.h"
+
+namespace moewb {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+void init_torch_threads() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(static_cast<int>(cores));
+}
+
+namespace {
+
+constexpr const char* kRunFormat = "moewb-run-1";
+
+double lr_at(const Config& c, int it) {
+  if (it < c.warmup_iters) return c.learning_rate * (it + 1) / (c.warmup_iters + 1);
+  if (it > c.lr_decay_iters) return c.min_lr;
+  const double ratio = static_cast<double>(it - c.warmup_iters) / std::max(1, c.lr_decay_iters - c.warmup_iters);
+  const double coeff = 0.5 * (1.0 + std::cos(M_PI * ratio));
+  return c.min_lr + coeff * (c.learning_rate - c.min_lr);
+}
+
+double peak_memory_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return NAN;
+}
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const GPT& model, const Config& c) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = [&](double wd) {
+    return torch::optim::AdamWOptions(c.learning_rate).betas({c.beta1, c.beta2}).weight_decay(wd);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options(c.weight_decay)));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  return std::make_unique<torch::optim::AdamW>(groups, options(0.0));
+}
+
+torch::Tensor as_tensor(const std::vector<int64_t>& tokens, int64_t begin, int64_t end) {
+  return torch::tensor(std::vector<int64_t>(tokens.begin() + begin, tokens.begin() + end), torch::kInt64);
+}
+
+std::string rng_state(const std::mt19937_64& rng) {
+  std::ostringstream s;
+  s << rng;
+  return s.str();
+}
+
+std::string snapshot_name(int step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%06d.json", step);
+  return name;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+struct Trainer::Impl {
+  Config config;
+  TextDataset data;
+  std::string run_dir, dataset_path;
+  torch::Device device{torch::kCPU};
+  GPT model{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  torch::Tensor train_split, val_split;
+  std::mt19937_64 rng;
+  int step = 0, last_eval_step = -1;
+  double best_val = 1e30, elapsed_before = 0;
+  Clock::time_point session_start = Clock::now(), window_start = Clock::now();
+  torch::Tensor loss_acc;  // on the device: summed without a host sync per step
+  int loss_count = 0, window_tokens = 0;
+
+  bool writes_files() const { return !run_dir.empty(); }
+  std::string path(const std::string& rel) const { return (fs::path(run_dir) / rel).string(); }
+  double elapsed() const {
+    return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count();
+  }
+
+  void prepare_data() {
+    train_split = as_tensor(data.tokens, 0, data.n_train);
+    val_split = as_tensor(data.tokens, data.n_train, static_cast<int64_t>(data.tokens.size()));
+    loss_acc = torch::zeros({}, torch::TensorOptions().device(device));
+  }
+
+  void append_metrics(const MetricsRow& row) {
+    if (!writes_files()) return;
+    std::ofstream out(path("metrics.csv"), std::ios::app);
+    out << format_metrics_row(config, row);
+  }
+
+  CheckpointMeta meta() const {
+    CheckpointMeta m;
+    m.config = config;
+    m.vocab = data.vocab;
+    m.step = step;
+    m.last_eval_step = last_eval_step;
+    m.best_val = best_val;
+    m.elapsed_s = elapsed();
+    m.loss_sum = loss_acc.item<double>();
+    m.loss_count = loss_count;
+    m.batch_rng = rng_state(rng);
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    m.torch_rng = gen.get_state();
+    return m;
+  }
+
+  void save(const std::string& name) {
+    if (writes_files()) save_checkpoint(path("checkpoints/" + name), model, optimizer.get(), meta());
+  }
+
+  StepReport train_iteration() {
+    model->train();
+    const double lr = lr_at(config, step);
+    for (auto& group : optimizer->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    Batch b = sample_batch(train_split, config.batch_size, config.block_size, rng, device);
+    auto out = model->forward(b.x, b.y);
+    optimizer->zero_grad();
+    out.loss.backward();
+    if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
+    const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
+    // On a log step the loss is checked before the update, so a NaN never reaches the weights logged.
+    if (log_now && !std::isfinite(out.ce.item<double>()))
+      throw NumericError(step + 1, "the training loss became " + std::to_string(out.ce.item<double>()) +
+                                       " at step " + std::to_string(step + 1) + " (try a lower learning rate)");
+    optimizer->step();
+    loss_acc += out.ce.detach();
+    ++loss_count;
+    ++step;
+    window_tokens += config.batch_size * config.block_size;
+    StepReport r;
+    r.step = step;
+    r.lr = lr;
+    if (!log_now) return r;
+    const double loss = loss_acc.item<double>() / loss_count;
+    if (!std::isfinite(loss))
+      throw NumericError(step, "the training loss became " + std::to_string(loss) + " before step " +
+                                   std::to_string(step) + " (try a lower learning rate)");
+    r.logged = true;
+    r.loss = loss;
+    r.tokens_per_sec = window_tokens / std::chrono::duration<double>(Clock::now() - window_start).count();
+    r.elapsed_s = elapsed();
+    loss_acc.zero_();
+    loss_count = 0;
+    window_tokens = 0;
+    window_start = Clock::now();
+    return r;
+  }
+
+  double split_loss(const torch::Tensor& split, std::vector<LayerStatsAccumulator>* stats) {
+    std::mt19937_64 eval_rng(static_cast<uint64_t>(config.seed) + 1);  // the same batches at every evaluation
+    double total = 0;
+    for (int i = 0; i < config.eval_iters; ++i) {
+      Batch b = sample_batch(split, config.batch_size, config.block_size, eval_rng, device);
+      std::vector<RouterOutput> routing;
+      total += model->forward(b.x, b.y, stats ? &routing : nullptr).ce.item<double>();
+      if (stats) accumulate_layer_stats(routing, config.routing, *stats);
+    }
+    return total / config.eval_iters;
+  }
+
+  EvalReport evaluate() {
+    const auto eval_start = Clock::now();
+    EvalReport r;
+    r.step = step;
+    {
+      torch::NoGradGuard no_grad;
+      model->eval();
+      std::vector<LayerStatsAccumulator> stats;
+      r.train_loss = split_loss(train_split, nullptr);
+      r.val_loss = split_loss(val_split, config.is_moe() ? &stats : nullptr);
+      for (const auto& s : stats) r.layers.push_back(s.finish());
+      r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device);
+      r.snapshot.step = step;
+      model->train();
+    }
+    last_eval_step = step;
+    r.best = r.val_loss < best_val;
+    if (r.best) best_val = r.val_loss;
+    r.elapsed_s = elapsed();
+    r.peak_memory_mb = peak_memory_mb();
+    if (writes_files()) {
+      atomic_write(path("routing/" + snapshot_name(step)), r.snapshot.to_json());
+      if (r.best) save("best.pt");
+      save("latest.pt");
+    }
+    window_start += Clock::now() - eval_start;  // throughput counts training time only
+    return r;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset& data, const std::string& run_dir,
+                                         const std::string& dataset_path) {
+  auto errors = validate(config, data.train_size(), data.val_size());
+  if (!errors.empty()) throw ConfigError(errors);
+  init_torch_threads();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->data = data;
+  impl->run_dir = run_dir;
+  impl->dataset_path = dataset_path;
+  impl->device = pick_device(config.device);
+  if (impl->writes_files()) {
+    if (file_exists(impl->path("config.json")))
+      throw std::runtime_error("'" + run_dir + "' already holds a run: resume it or choose another folder");
+    for (const char* sub : {"checkpoints", "routing", "figures"}) fs::create_directories(impl->path(sub));
+    atomic_write(impl->path("config.json"), to_json(config) + "\n");
+    nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
+                          {"device", device_name(impl->device)}};
+    atomic_write(impl->path("run.json"), run.dump(2) + "\n");
+    std::string header;
+    for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
+    atomic_write(impl->path("metrics.csv"), header + "\n");
+  }
+  torch::manual_seed(config.seed);
+  impl->rng.seed(static_cast<uint64_t>(config.seed));
+  impl->model = GPT(config, data.vocab.size());
+  impl->model->to(impl->device);
+  impl->optimizer = make_optimizer(impl->model, config);
+  impl->prepare_data();
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_iters) {
+  init_torch_threads();
+  auto impl = std::make_unique<Impl>();
+  impl->run_dir = run_dir;
+  nlohmann::json run;
+  try {
+    run = nlohmann::json::parse(read_file(impl->path("run.json")));
+    impl->dataset_path = run.at("dataset").get<std::string>();
+  } catch (const std::exception& e) {
+    throw CheckpointError("'" + run_dir + "' is not a run folder (run.json: " + e.what() + ")");
+  }
+  std::vector<FieldError> errors;
+  const Config on_disk = config_from_json(read_file(impl->path("config.json")), Config{}, errors);
+  if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
+  impl->device = pick_device(on_disk.device);
+  LoadedCheckpoint ck = load_checkpoint(impl->path("checkpoints/latest.pt"), impl->device);
+  Config expected = ck.meta.config;
+  expected.max_iters = on_disk.max_iters;
+  if (to_json(expected) != to_json(on_disk))
+    throw CheckpointError("config.json of '" + run_dir + "' does not match its checkpoint; restore it or start a new run");
+  impl->config = ck.meta.config;
+  if (max_iters > 0) impl->config.max_iters = max_iters;
+  try {
+    impl->data = TextDataset::from_file(impl->dataset_path);
+  } catch (const DatasetError& e) {
+    throw CheckpointError(std::string("the run's dataset cannot be read: ") + e.what());
+  }
+  if (!(impl->data.vocab == ck.meta.vocab))
+    throw CheckpointError("the dataset '" + impl->dataset_path + "' has changed: its characters differ from the run's");
+  impl->model = ck.model;
+  impl->optimizer = make_optimizer(impl->model, impl->config);
+  if (ck.has_optimizer) {
+    try {
+      impl->optimizer->load(ck.optimizer_state);
+    } catch (const c10::Error& e) {
+      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what_without_backtrace());
+    }
+  }
+  const CheckpointMeta& m = ck.meta;
+  impl->step = m.step;
+  impl->last_eval_step = m.last_eval_step;
+  impl->best_val = m.best_val;
+  impl->elapsed_before = m.elapsed_s;
+  std::istringstream(m.batch_rng) >> impl->rng;
+  if (m.torch_rng.defined()) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(m.torch_rng);
+  }
+  impl->prepare_data();
+  impl->loss_acc.fill_(m.loss_sum);
+  impl->loss_count = m.loss_count;
+  atomic_write(impl->path("metrics.csv"), truncate_metrics_csv(read_file(impl->path("metrics.csv")), m.step));
+  if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+Progress Trainer::advance() {
+  Impl& d = *impl_;
+  Progress p;
+  auto eval_due = [&d] {
+    return d.last_eval_step != d.step && (d.step % d.config.eval_interval == 0 || d.step == d.config.max_iters);
+  };
+  if (!eval_due() && d.step < d.config.max_iters) p.step = d.train_iteration();
+  if (eval_due()) p.eval = d.evaluate();
+  if ((p.step && p.step->logged) || p.eval) {
+    MetricsRow row;
+    row.step = d.step;
+    if (p.step && p.step->logged) {
+      row.elapsed_s = p.step->elapsed_s;
+      row.lr = p.step->lr;
+      row.train_loss = p.step->loss;
+      row.tokens_per_sec = p.step->tokens_per_sec;
+    }
+    if (p.eval) {
+      row.elapsed_s = p.eval->elapsed_s;
+      row.eval_train_loss = p.eval->train_loss;
+      row.val_loss = p.eval->val_loss;
+      row.peak_memory_mb = p.eval->peak_memory_mb;
+      row.layers = p.eval->layers;
+    }
+    d.append_metrics(row);
+  }
+  return p;
+}
+
+bool Trainer::done() const { return impl_->step >= impl_->config.max_iters && impl_->last_eval_step == impl_->step; }
+int Trainer::step() const { return impl_->step; }
+const Config& Trainer::config() const { return impl_->config; }
+const TextDataset& Trainer::dataset() const { return impl_->data; }
+const std::string& Trainer::run_dir() const { return impl_->run_dir; }
+std::string Trainer::device() const { return device_name(impl_->device); }
+void Trainer::save_latest() { impl_->save("latest.pt"); }
+
+InferenceModel Trainer::snapshot() const {
+  auto impl = std::make_shared<InferenceModel::Impl>();
+  impl->config = impl_->config;
+  impl->vocab = impl_->data.vocab;
+  impl->device = impl_->device;
+  impl->model = GPT(impl_->config, impl_->data.vocab.size());
+  impl->model->to(impl_->device);
+  {
+    torch::NoGradGuard no_grad;
+    auto source = impl_->model->parameters();
+    auto target = impl->model->parameters();
+    for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
+  }
+  impl->model->eval();
+  return InferenceModel(impl);
+}
+
+}  // namespace moewb

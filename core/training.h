@@ -1,0 +1,90 @@
+// One training run and its run folder (DESIGN section 3): config.json, run.json, metrics.csv, checkpoints/,
+// routing/ and figures/. The loop is advance() called until done(): the CLI calls it in a loop, the GUI worker
+// between pause/stop checks. Every result is a value; torch stays behind the pimpl.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "inference.h"
+#include "routing_trace.h"
+#include "text_dataset.h"
+
+namespace moewb {
+
+struct ConfigError : std::invalid_argument {
+  explicit ConfigError(std::vector<FieldError> e) : std::invalid_argument(describe(e)), errors(std::move(e)) {}
+  std::vector<FieldError> errors;
+};
+
+// The loss became NaN or infinite; the step was not applied.
+struct NumericError : std::runtime_error {
+  NumericError(int s, const std::string& what) : std::runtime_error(what), step(s) {}
+  int step;
+};
+
+struct StepReport {
+  int step = 0;               // completed iterations
+  bool logged = false;        // a metrics row was written; the fields below are set
+  double loss = 0;            // mean training cross-entropy since the previous logged step
+  double lr = 0;
+  double tokens_per_sec = 0;  // training throughput since the previous logged step
+  double elapsed_s = 0;       // wall time of the run, across resumes
+};
+
+struct EvalReport {
+  int step = 0;
+  double train_loss = 0, val_loss = 0;
+  bool best = false;                // val loss improved; checkpoints/best was written
+  std::vector<LayerMetrics> layers; // one per MoE layer
+  RoutingTrace snapshot;            // routing of the probe text at this step
+  double elapsed_s = 0;
+  double peak_memory_mb = 0;
+};
+
+struct Progress {
+  std::optional<StepReport> step;
+  std::optional<EvalReport> eval;
+};
+
+class Trainer {
+ public:
+  static constexpr int kProbeCharacters = 256;
+
+  // Creates the run folder (which must not hold a run yet). An empty run_dir trains without writing files.
+  // Throws ConfigError, DatasetError or std::runtime_error.
+  static std::unique_ptr<Trainer> create(const Config& config, const TextDataset& data, const std::string& run_dir,
+                                         const std::string& dataset_path);
+  // Continues run_dir from checkpoints/latest; max_iters > 0 extends the schedule. Throws CheckpointError.
+  static std::unique_ptr<Trainer> resume(const std::string& run_dir, int max_iters = 0);
+  ~Trainer();
+
+  // Evaluates when due (step 0, every eval_interval, the last step), otherwise runs one iteration.
+  // Throws NumericError when the loss is not finite.
+  Progress advance();
+  bool done() const;
+  int step() const;
+  const Config& config() const;
+  const TextDataset& dataset() const;
+  const std::string& run_dir() const;
+  std::string device() const;
+  // Writes checkpoints/latest now (stop, quit); a no-op for a run without a folder.
+  void save_latest();
+  // An independent copy of the current weights for generation and tracing.
+  InferenceModel snapshot() const;
+
+  struct Impl;
+
+ private:
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Sets LibTorch's intra-op threads to the core count (it defaults to 1 here); call once at start-up.
+void init_torch_threads();
+
+}  // namespace moewb
