@@ -1,0 +1,192 @@
+// Values without torch: config validation and JSON, dataset loading and its rejections, metrics.csv and routing
+// trace round trips, and the char x expert affinity of a hand-made trace.
+#include <QtTest>
+
+#include <cmath>
+
+#include "config.h"
+#include "files.h"
+#include "metrics_csv.h"
+#include "routing_trace.h"
+#include "test_corpus.h"
+#include "text_dataset.h"
+
+using namespace moewb;
+
+class TestConfigDataset : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+
+  static bool has_error(const std::vector<FieldError>& errors, const std::string& field) {
+    for (const auto& e : errors)
+      if (e.field == field) return true;
+    return false;
+  }
+
+ private Q_SLOTS:
+  void presetsAreValid() {
+    for (const auto& name : preset_names()) QVERIFY2(validate(preset(name)).empty(), name.c_str());
+    QCOMPARE(preset("paper").n_embd, 384);
+    QCOMPARE(preset("cpu-quick").block_size, 64);
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, preset("nope"));
+  }
+
+  void invalidFieldsAreNamed_data() {
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("field");
+    QTest::newRow("k > N") << R"({"ffn":"moe","n_experts":4,"top_k":5})" << "top_k";
+    QTest::newRow("cf <= 0") << R"({"ffn":"moe","use_capacity":true,"capacity_factor":0})" << "capacity_factor";
+    QTest::newRow("negative cf") << R"({"ffn":"moe","use_capacity":true,"capacity_factor":-1.5})" << "capacity_factor";
+    QTest::newRow("d % heads") << R"({"n_embd":130,"n_head":4})" << "n_embd";
+    QTest::newRow("N does not divide 4d") << R"({"ffn":"moe","n_experts":3})" << "n_experts";
+    QTest::newRow("unknown routing") << R"({"routing":"magic"})" << "routing";
+    QTest::newRow("capacity with softmax") << R"({"ffn":"moe","routing":"softmax","use_capacity":true})"
+                                           << "use_capacity";
+    QTest::newRow("dropout 1") << R"({"dropout":1.0})" << "dropout";
+  }
+  void invalidFieldsAreNamed() {
+    QFETCH(QString, json);
+    QFETCH(QString, field);
+    std::vector<FieldError> parse_errors;
+    Config c = config_from_json(json.toStdString(), Config{}, parse_errors);
+    QVERIFY(parse_errors.empty());
+    const auto errors = validate(c);
+    QVERIFY2(has_error(errors, field.toStdString()), describe(errors).c_str());
+  }
+
+  void jsonRejectsUnknownKeysAndWrongTypes() {
+    std::vector<FieldError> errors;
+    config_from_json(R"({"n_layers": 3, "n_embd": "wide", "bias": 1})", Config{}, errors);
+    QVERIFY(has_error(errors, "n_layers"));
+    QVERIFY(has_error(errors, "n_embd"));
+    QVERIFY(has_error(errors, "bias"));
+    errors.clear();
+    config_from_json("{not json", Config{}, errors);
+    QCOMPARE(errors.size(), size_t{1});
+  }
+
+  void jsonRoundTrip() {
+    Config c = preset("paper");
+    c.ffn = "moe", c.routing = "sigmoid", c.sigmoid_tau = 0.3, c.seed = 9;
+    std::vector<FieldError> errors;
+    Config back = config_from_json(to_json(c), Config{}, errors);
+    QVERIFY(errors.empty());
+    QCOMPARE(to_json(back), to_json(c));
+  }
+
+  void overridesParseTypes() {
+    Config c;
+    QCOMPARE(apply_override(c, "n_layer", "7"), std::string());
+    QCOMPARE(c.n_layer, 7);
+    QCOMPARE(apply_override(c, "routing", "hash"), std::string());
+    QCOMPARE(c.routing, std::string("hash"));
+    QCOMPARE(apply_override(c, "bias", "true"), std::string());
+    QVERIFY(c.bias);
+    QVERIFY(!apply_override(c, "n_layer", "seven").empty());
+    QVERIFY(!apply_override(c, "no_such_key", "1").empty());
+  }
+
+  void contextLongerThanDatasetIsRejected() {
+    Config c;
+    c.block_size = 64;
+    QVERIFY(validate(c, 1000, 64).size() == 1);
+    QVERIFY(validate(c, 1000, 65).empty());
+  }
+
+  void datasetRejections_data() {
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("empty") << QByteArray() << "empty";
+    QTest::newRow("binary") << QByteArray("abc\0def", 7).repeated(50) << "binary";
+    QTest::newRow("non-UTF-8") << (QByteArray(200, 'a') + QByteArray("\xC3\x28")) << "byte offset 200";
+    QTest::newRow("truncated UTF-8") << (QByteArray(200, 'a') + QByteArray("\xE2\x82")) << "not valid UTF-8";
+    QTest::newRow("too short") << QByteArray("hello") << "too short";
+  }
+  void datasetRejections() {
+    QFETCH(QByteArray, bytes);
+    QFETCH(QString, message);
+    const std::string path = (tmp_.path() + "/bad.txt").toStdString();
+    atomic_write(path, bytes.toStdString());
+    try {
+      TextDataset::from_file(path);
+      QFAIL("accepted");
+    } catch (const DatasetError& e) {
+      QVERIFY2(QString(e.what()).contains(message), e.what());
+    }
+  }
+
+  void datasetVocabularyAndSplit() {
+    const std::string text = synthetic_corpus(1000) + "é→";
+    TextDataset d = TextDataset::from_text(text, "t");
+    QCOMPARE(static_cast<int64_t>(d.tokens.size()), int64_t{1002});
+    QCOMPARE(d.n_train, int64_t{901});  // int(0.9 * 1002), as nanoGPT
+    QCOMPARE(d.vocab.decode(d.tokens), text);
+    QCOMPARE(d.vocab.encode("fox"), (std::vector<int64_t>{d.vocab.id_of('f'), d.vocab.id_of('o'), d.vocab.id_of('x')}));
+    QVERIFY_THROWS_EXCEPTION(DatasetError, d.vocab.encode("Z"));
+    QCOMPARE(Vocabulary(decode_utf8(d.vocab.to_utf8())).to_utf8(), d.vocab.to_utf8());
+  }
+
+  void metricsCsvRoundTrip() {
+    Config c;
+    c.ffn = "moe", c.n_layer = 2, c.n_experts = 4;
+    MetricsRow row;
+    row.step = 250, row.train_loss = 1.5, row.val_loss = 1.625, row.lr = 1e-3;
+    LayerMetrics m;
+    m.load = {0.1, 0.2, 0.3, 0.4}, m.importance = {0.25, 0.25, 0.25, 0.25}, m.load_entropy = 0.9, m.dead_experts = 1;
+    row.layers = {m, m};
+    std::string header;
+    for (const auto& col : metrics_columns(c)) header += (header.empty() ? "" : ",") + col;
+    const std::string text = header + "\n" + format_metrics_row(c, row) + format_metrics_row(c, MetricsRow{300});
+    MetricsTable t = parse_metrics_csv(text);
+    QCOMPARE(t.rows(), size_t{2});
+    QCOMPARE(t.column("val_loss")[0], 1.625);
+    QCOMPARE(t.column("L1_load_e3")[0], 0.4);
+    QCOMPARE(t.column("L0_dead")[0], 1.0);
+    QVERIFY(std::isnan(t.column("val_loss")[1]));
+    QCOMPARE(parse_metrics_csv(truncate_metrics_csv(text, 250)).rows(), size_t{1});
+  }
+
+  void traceJsonRoundTripAndAffinity() {
+    // "abab" routed by hand: 'a' always to expert 0 (once with expert 1), 'b' to expert 2 (once dropped)
+    RoutingTrace t;
+    t.routing = "topk", t.n_experts = 3, t.text = U"abab", t.step = 5;
+    LayerTrace l;
+    l.n_experts = 3, l.slots = 2;
+    l.probs = {0.6f, 0.3f, 0.1f, 0.1f, 0.2f, 0.7f, 0.5f, 0.4f, 0.1f, 0.2f, 0.1f, 0.7f};
+    l.chosen = {0, 1, 2, 1, 0, 1, 2, 0};
+    l.weights = {0.67f, 0.33f, 0.78f, 0.0f, 0.56f, 0.44f, 0.78f, 0.22f};
+    l.dropped = {0, 0, 0, 1, 0, 0, 0, 0};
+    t.layers = {l};
+    RoutingTrace back = RoutingTrace::from_json(t.to_json());
+    QCOMPARE(back.to_json(), t.to_json());
+    QCOMPARE(back.layers[0].top_expert(1), 2);
+    QCOMPARE(back.layers[0].active_count(1), 1);
+    QVERIFY(back.layers[0].any_dropped(1));
+
+    AffinityMatrix a = affinity(t, 0);
+    QCOMPARE(a.characters, std::u32string(U"ab"));  // equal counts: code-point order is kept
+    QCOMPARE(a.counts, (std::vector<int>{2, 2}));
+    // 'a': assignments 0,1,0,1 -> 0.5/0.5/0; 'b': 2,1,2,0 -> 0.25/0.25/0.5
+    QCOMPARE(a.share[0], (std::vector<double>{0.5, 0.5, 0.0}));
+    QCOMPARE(a.share[1], (std::vector<double>{0.25, 0.25, 0.5}));
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, RoutingTrace::from_json(R"({"step":1})"));
+  }
+
+  void layerStatsFinish() {
+    LayerStatsAccumulator acc;
+    acc.add({20, 10, 0, 0}, {40, 20, 10, 10}, 80, 4, 36, 0);
+    acc.add({10, 10, 0, 0}, {20, 10, 0, 0}, 20, 0, 4, 0);
+    LayerMetrics m = acc.finish();
+    QCOMPARE(m.load, (std::vector<double>{0.6, 0.4, 0.0, 0.0}));
+    QCOMPARE(m.importance[0], 0.6);
+    QCOMPARE(m.dead_experts, 2);
+    QCOMPARE(m.max_share, 0.6);
+    QCOMPARE(m.dropped_fraction, 0.08);
+    QCOMPARE(m.mean_active, 0.4);
+    const double h = -(0.6 * std::log(0.6) + 0.4 * std::log(0.4)) / std::log(4.0);
+    QVERIFY(std::abs(m.load_entropy - h) < 1e-12);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestConfigDataset)
+#include "tst_config_dataset.moc"

@@ -1,0 +1,369 @@
+// The model and the training loop: parameter counts, KV-cache equivalence, overfitting, determinism, golden
+// losses, checkpoint round trips and resume, the nanoGPT export, and errors for bad checkpoints and configs.
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <torch/script.h>
+
+#include "engine.h"
+#include "files.h"
+#include "metrics_csv.h"
+#include "test_corpus.h"
+#include "training.h"
+
+using namespace moewb;
+namespace fs = std::filesystem;
+
+namespace {
+
+Config tiny_config() {
+  Config c;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 16, c.dropout = 0.0;
+  c.batch_size = 4, c.max_iters = 12, c.warmup_iters = 2, c.lr_decay_iters = 12;
+  c.eval_interval = 5, c.eval_iters = 2, c.log_interval = 1, c.learning_rate = 3e-3, c.min_lr = 3e-4;
+  return c;
+}
+
+Config moe(Config c, const std::string& routing = "topk") {
+  c.ffn = "moe", c.n_experts = 4, c.top_k = 2, c.routing = routing;
+  return c;
+}
+
+TextDataset corpus() { return TextDataset::from_text(synthetic_corpus(4000), "synthetic"); }
+
+// Metrics columns as text: empty cells ("not measured") compare equal, and values must match exactly.
+QStringList column(const std::string& run_dir, const std::string& name) {
+  QStringList cells;
+  const MetricsTable table = parse_metrics_csv(read_file(run_dir + "/metrics.csv"));
+  for (double v : table.column(name))
+    cells << (std::isnan(v) ? QString() : QString::number(v, 'g', 17));
+  return cells;
+}
+
+void run_to_end(Trainer& t) {
+  while (!t.done()) t.advance();
+}
+
+}  // namespace
+
+class TestModel : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+
+  std::string dir(const char* name) const { return (tmp_.path() + "/" + name).toStdString(); }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(tmp_.isValid());
+    init_torch_threads();
+  }
+
+  void parameterCounts_data() {
+    QTest::addColumn<int>("experts");
+    QTest::addColumn<bool>("bias");
+    for (int n : {1, 2, 4, 8, 16, 32, 64, 128})
+      for (bool bias : {false, true})
+        QTest::newRow(qPrintable(QString("N=%1 bias=%2").arg(n).arg(bias))) << n << bias;
+  }
+  void parameterCounts() {
+    QFETCH(int, experts);
+    QFETCH(bool, bias);
+    Config dense = tiny_config();
+    dense.bias = bias;
+    Config m = moe(dense);
+    m.n_experts = experts, m.top_k = 1;
+    GPT dense_model(dense, 30), moe_model(m, 30);
+    // an mlp-shaped MoE partitions the dense FFN: the only extra parameters are the routers (N x d per layer)
+    QCOMPARE(moe_model->parameter_count() - dense_model->parameter_count(),
+             int64_t{m.n_layer} * experts * m.n_embd);
+    QCOMPARE(count_parameters(dense, 30), dense_model->parameter_count());
+    QCOMPARE(count_parameters(m, 30), moe_model->parameter_count());
+    Config linear = m;
+    linear.expert_shape = "linear";
+    QCOMPARE(count_parameters(linear, 30), GPT(linear, 30)->parameter_count());
+  }
+
+  void kvCacheGivesTheSameLogits_data() {
+    QTest::addColumn<QString>("ffn");
+    QTest::addColumn<QString>("routing");
+    QTest::newRow("dense") << "dense" << "topk";
+    QTest::newRow("topk") << "moe" << "topk";
+    QTest::newRow("sigmoid") << "moe" << "sigmoid";
+    QTest::newRow("hash") << "moe" << "hash";
+  }
+  void kvCacheGivesTheSameLogits() {
+    QFETCH(QString, ffn);
+    QFETCH(QString, routing);
+    Config c = tiny_config();
+    c.ffn = ffn.toStdString(), c.routing = routing.toStdString();
+    torch::manual_seed(1);
+    GPT model(c, 20);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    auto idx = torch::randint(0, 20, {1, c.block_size}, torch::kInt64);
+    auto full = model->forward(idx).logits;
+    KVCache cache;
+    auto prefix = model->forward_cached(idx.narrow(1, 0, 5), cache);
+    QVERIFY(torch::allclose(prefix, full.narrow(1, 0, 5), 1e-4, 1e-5));
+    for (int t = 5; t < c.block_size; ++t) {
+      auto step = model->forward_cached(idx.narrow(1, t, 1), cache);
+      QVERIFY2(torch::allclose(step[0][0], full[0][t], 1e-4, 1e-5), qPrintable(QString("position %1").arg(t)));
+    }
+  }
+
+  void tinyMoeOverfitsOneBatch() {
+    // 4 x 16 fixed characters and ~27k parameters: memorising them is easy, so the loss must fall from
+    // ln(V) (about 3, chance level) to below 0.3 (the true next character gets probability > 0.74 on average).
+    Config c = moe(tiny_config());
+    TextDataset data = corpus();
+    torch::manual_seed(2);
+    GPT model(c, data.vocab.size());
+    torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(3e-3));
+    auto split = torch::tensor(data.tokens);
+    std::mt19937_64 rng(5);
+    Batch b = sample_batch(split, 4, c.block_size, rng, torch::kCPU);
+    double first = 0, last = 0;
+    for (int i = 0; i < 300; ++i) {
+      auto out = model->forward(b.x, b.y);
+      opt.zero_grad();
+      out.loss.backward();
+      opt.step();
+      (i == 0 ? first : last) = out.ce.item<double>();
+    }
+    QVERIFY2(first > 2.5, qPrintable(QString::number(first)));
+    QVERIFY2(last < 0.3, qPrintable(QString::number(last)));
+  }
+
+  void goldenFirstLosses() {
+    // Reference values from this implementation at seed 1337 (recorded once; LibTorch 1.13, OpenBLAS, x86-64).
+    // The first sits just above ln V = ln 29 = 3.367, as nanoGPT's small-logit initialisation gives.
+    const double golden[] = {3.3936, 3.3729, 3.3378, 3.2445, 3.2038};
+    Config c = moe(tiny_config());
+    c.eval_interval = 100;
+    auto t = Trainer::create(c, corpus(), "", "");
+    std::vector<double> losses;
+    while (losses.size() < 5) {
+      Progress p = t->advance();
+      if (p.step && p.step->logged) losses.push_back(p.step->loss);
+    }
+    QVERIFY(std::abs(losses[0] - std::log(29.0)) < 0.1);
+    for (int i = 0; i < 5; ++i)
+      QVERIFY2(std::abs(losses[i] - golden[i]) < 2e-3, qPrintable(QString("loss %1 = %2, golden %3")
+                                                                   .arg(i).arg(losses[i], 0, 'f', 4).arg(golden[i])));
+  }
+
+  void sameSeedSameCurve() {
+    Config c = moe(tiny_config(), "sigmoid");
+    auto a = Trainer::create(c, corpus(), dir("seed_a"), "synthetic");
+    auto b = Trainer::create(c, corpus(), dir("seed_b"), "synthetic");
+    run_to_end(*a);
+    run_to_end(*b);
+    QCOMPARE(column(dir("seed_a"), "train_loss"), column(dir("seed_b"), "train_loss"));
+    c.seed = 99;
+    auto other = Trainer::create(c, corpus(), dir("seed_c"), "synthetic");
+    run_to_end(*other);
+    QVERIFY(column(dir("seed_a"), "train_loss") != column(dir("seed_c"), "train_loss"));
+  }
+
+  void checkpointRoundTripIsBitwise() {
+    const std::string run = dir("roundtrip");
+    auto t = Trainer::create(moe(tiny_config()), corpus(), run, "synthetic");
+    for (int i = 0; i < 4; ++i) t->advance();
+    t->save_latest();
+    InferenceModel live = t->snapshot();
+    InferenceModel loaded = InferenceModel::load(run + "/checkpoints/latest.pt", "cpu");
+    auto idx = torch::randint(0, corpus().vocab.size(), {2, 16}, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    QVERIFY(torch::equal(live.impl().model->forward(idx).logits, loaded.impl().model->forward(idx).logits));
+    QCOMPARE(loaded.vocab().to_utf8(), corpus().vocab.to_utf8());
+  }
+
+  void resumeEqualsUninterruptedRun_data() {
+    QTest::addColumn<QString>("routing");
+    QTest::addColumn<double>("dropout");
+    QTest::newRow("topk") << "topk" << 0.0;
+    QTest::newRow("softmax with dropout") << "softmax" << 0.2;
+  }
+  void resumeEqualsUninterruptedRun() {
+    QFETCH(QString, routing);
+    QFETCH(double, dropout);
+    Config c = moe(tiny_config(), routing.toStdString());
+    c.dropout = dropout;
+    c.log_interval = 3;  // stop mid-interval: the partial loss sum must survive the checkpoint
+    const TextDataset data = corpus();
+    const std::string data_file = dir("corpus.txt");
+    atomic_write(data_file, synthetic_corpus(4000));
+    const std::string whole = dir(qPrintable("whole_" + routing)), split = dir(qPrintable("split_" + routing));
+    auto a = Trainer::create(c, data, whole, data_file);
+    run_to_end(*a);
+    {
+      auto b = Trainer::create(c, data, split, data_file);
+      while (b->step() < 7) b->advance();
+      b->save_latest();
+      // the interrupted run went further than its checkpoint: those rows must not survive the resume
+      b->advance();
+      b->advance();
+    }
+    auto resumed = Trainer::resume(split);
+    QCOMPARE(resumed->step(), 7);
+    run_to_end(*resumed);
+    for (const char* col : {"step", "train_loss", "lr", "val_loss", "eval_train_loss", "L0_load_entropy"})
+      QCOMPARE(column(split, col), column(whole, col));
+    auto p1 = a->snapshot().impl().model->parameters();
+    auto p2 = resumed->snapshot().impl().model->parameters();
+    for (size_t i = 0; i < p1.size(); ++i) QVERIFY(torch::equal(p1[i], p2[i]));
+  }
+
+  void exportUsesNanoGptKeysAndShapes_data() {
+    QTest::addColumn<bool>("bias");
+    QTest::newRow("bias=False") << false;
+    QTest::newRow("bias=True") << true;
+  }
+  void exportUsesNanoGptKeysAndShapes() {
+    QFETCH(bool, bias);
+    Config c = tiny_config();
+    c.bias = bias;
+    const std::string run = dir(bias ? "export_bias" : "export");
+    auto t = Trainer::create(c, corpus(), run, "synthetic");
+    t->advance();
+    t->snapshot().export_state_dict(run + "/model.pt");
+    const std::string bytes = read_file(run + "/model.pt");
+    auto dict = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
+    // nanoGPT model.py GPT(GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=V, bias=...))
+    const int64_t V = corpus().vocab.size(), d = 32;
+    std::map<std::string, std::vector<int64_t>> expected = {
+        {"transformer.wte.weight", {V, d}}, {"transformer.wpe.weight", {16, d}},
+        {"transformer.ln_f.weight", {d}}, {"lm_head.weight", {V, d}}};
+    if (bias) expected["transformer.ln_f.bias"] = {d};
+    for (int i = 0; i < 2; ++i) {
+      const std::string h = "transformer.h." + std::to_string(i) + ".";
+      std::map<std::string, std::vector<int64_t>> block = {
+          {"ln_1.weight", {d}}, {"attn.c_attn.weight", {3 * d, d}}, {"attn.c_proj.weight", {d, d}},
+          {"ln_2.weight", {d}}, {"mlp.c_fc.weight", {4 * d, d}}, {"mlp.c_proj.weight", {d, 4 * d}}};
+      if (bias) {
+        for (auto [k, n] : std::map<std::string, int64_t>{{"ln_1.bias", d}, {"attn.c_attn.bias", 3 * d},
+                                                          {"attn.c_proj.bias", d}, {"ln_2.bias", d},
+                                                          {"mlp.c_fc.bias", 4 * d}, {"mlp.c_proj.bias", d}})
+          block[k] = {n};
+      }
+      for (auto& [k, shape] : block) expected[h + k] = shape;
+    }
+    QCOMPARE(static_cast<size_t>(dict.size()), expected.size());
+    for (const auto& [key, shape] : expected) {
+      QVERIFY2(dict.contains(key), key.c_str());
+      QCOMPARE(dict.at(key).toTensor().sizes().vec(), shape);
+    }
+    QVERIFY(torch::equal(dict.at("lm_head.weight").toTensor(), dict.at("transformer.wte.weight").toTensor()));
+  }
+
+  void badCheckpointsGiveClearErrors_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("missing") << "missing" << "does not exist";
+    QTest::newRow("empty") << "empty" << "not a readable checkpoint";
+    QTest::newRow("truncated") << "truncated" << "not a readable checkpoint";
+    QTest::newRow("text file") << "text" << "not a readable checkpoint";
+  }
+  void badCheckpointsGiveClearErrors() {
+    QFETCH(QString, kind);
+    QFETCH(QString, message);
+    const std::string run = dir("bad_ck");
+    if (!file_exists(run + "/checkpoints/latest.pt")) {
+      auto t = Trainer::create(tiny_config(), corpus(), run, "synthetic");
+      t->advance();
+    }
+    const std::string path = dir(qPrintable("bad_" + kind + ".pt"));
+    const std::string good = read_file(run + "/checkpoints/latest.pt");
+    if (kind == "empty") atomic_write(path, "");
+    if (kind == "truncated") atomic_write(path, good.substr(0, good.size() / 2));
+    if (kind == "text") atomic_write(path, "hello, not a checkpoint\n");
+    try {
+      InferenceModel::load(path, "cpu");
+      QFAIL("loading succeeded");
+    } catch (const CheckpointError& e) {
+      QVERIFY2(QString(e.what()).contains(message), e.what());
+    }
+  }
+
+  void resumeRejectsAnEditedConfig() {
+    const std::string run = dir("edited");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+      t->advance();
+    }
+    Config edited = tiny_config();
+    edited.n_layer = 3;
+    atomic_write(run + "/config.json", to_json(edited));
+    QVERIFY_THROWS_EXCEPTION(CheckpointError, Trainer::resume(run));
+  }
+
+  void impossibleConfigsAreRejectedByField_data() {
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<QString>("field");
+    QTest::newRow("k > N") << "top_k" << "5" << "top_k";
+    QTest::newRow("cf <= 0") << "capacity_factor" << "0" << "capacity_factor";
+    QTest::newRow("d % heads") << "n_head" << "3" << "n_embd";
+    QTest::newRow("context too long") << "block_size" << "500" << "block_size";
+  }
+  void impossibleConfigsAreRejectedByField() {
+    QFETCH(QString, key);
+    QFETCH(QString, value);
+    QFETCH(QString, field);
+    Config c = moe(tiny_config());
+    c.use_capacity = true;
+    QCOMPARE(apply_override(c, key.toStdString(), value.toStdString()), std::string());
+    try {
+      Trainer::create(c, corpus(), "", "");
+      QFAIL("an impossible configuration was accepted");
+    } catch (const ConfigError& e) {
+      QCOMPARE(e.errors.size(), size_t{1});
+      QCOMPARE(QString::fromStdString(e.errors[0].field), field);
+    }
+  }
+
+  void generationIsSeededAndStreams() {
+    auto t = Trainer::create(moe(tiny_config()), corpus(), "", "");
+    for (int i = 0; i < 3; ++i) t->advance();
+    InferenceModel m = t->snapshot();
+    GenerationOptions g;
+    g.length = 40;  // longer than the context: exercises the cache refill
+    std::string streamed;
+    const std::string a = m.generate("the ", g, [&](const std::string& s) { return streamed += s, true; });
+    QCOMPARE(a.size(), size_t{40});
+    QCOMPARE(streamed, a);
+    QCOMPARE(m.generate("the ", g), a);
+    g.seed = 4;
+    QVERIFY(m.generate("the ", g) != a);
+    int calls = 0;
+    m.generate("", g, [&](const std::string&) { return ++calls < 5; });
+    QCOMPARE(calls, 5);
+    QVERIFY_THROWS_EXCEPTION(DatasetError, m.generate("QZ#", g));
+  }
+
+  void traceHasOneRowPerLayerAndCharacter() {
+    auto t = Trainer::create(moe(tiny_config()), corpus(), "", "");
+    t->advance();
+    const std::string text = synthetic_corpus(40);  // two full chunks of 16 and a remainder of 8
+    RoutingTrace trace = t->snapshot().trace(text);
+    QCOMPARE(trace.length(), 40);
+    QCOMPARE(trace.layers.size(), size_t{2});
+    for (const auto& l : trace.layers) {
+      QCOMPARE(l.length(), 40);
+      QCOMPARE(l.slots, 2);
+      for (int i = 0; i < 40; ++i) {
+        float sum = 0;
+        for (int e = 0; e < 4; ++e) sum += l.prob(i, e);
+        QVERIFY(std::abs(sum - 1.0f) < 1e-5);
+        QVERIFY(l.chosen_at(i, 0) != l.chosen_at(i, 1));
+      }
+    }
+    auto dense = Trainer::create(tiny_config(), corpus(), "", "");
+    QVERIFY(dense->snapshot().trace(text).empty());
+  }
+};
+
+QTEST_APPLESS_MAIN(TestModel)
+#include "tst_model.moc"

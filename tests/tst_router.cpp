@@ -1,0 +1,199 @@
+// Router invariants on hand-made logits: how many experts each token gets, weight sums, capacity limits and
+// which assignments each drop policy removes, straight-through gradients, hash determinism, and the MoE
+// layer's dispatch against a per-token reference.
+#include <QtTest>
+
+#include "moe.h"
+
+using namespace moewb;
+
+class TestRouter : public QObject {
+  Q_OBJECT
+
+ private:
+  static RoutingOptions options(const std::string& mode, int n, int k = 2) {
+    RoutingOptions o;
+    o.mode = mode;
+    o.n_experts = n;
+    o.top_k = k;
+    return o;
+  }
+
+ private Q_SLOTS:
+  void init() { torch::manual_seed(7); }
+
+  void topkChoosesKDistinctExpertsWithUnitWeights() {
+    auto logits = torch::randn({50, 8});
+    auto r = route(logits, {}, options("topk", 8, 3));
+    QCOMPARE(r.experts.size(1), 3);
+    for (int t = 0; t < 50; ++t) QCOMPARE(std::get<0>(at::_unique(r.experts[t])).numel(), 3);
+    QVERIFY(torch::allclose(r.weights.sum(-1), torch::ones({50}), 1e-5, 1e-6));
+    // the chosen experts are the most probable ones
+    auto kth = std::get<0>(r.probs.topk(3, -1)).select(1, 2);
+    QVERIFY((r.probs.gather(1, r.experts) >= kth.unsqueeze(1) - 1e-7).all().item<bool>());
+    QVERIFY(!r.dropped.any().item<bool>());
+  }
+
+  void topkWithoutRenormalisationKeepsProbabilities() {
+    auto logits = torch::randn({20, 4});
+    auto o = options("topk", 4, 2);
+    o.renormalize = false;
+    auto r = route(logits, {}, o);
+    QVERIFY(torch::allclose(r.weights, r.probs.gather(1, r.experts)));
+  }
+
+  void softmaxUsesEveryExpertWithProbabilities() {
+    auto logits = torch::randn({10, 5});
+    auto r = route(logits, {}, options("softmax", 5));
+    QCOMPARE(r.experts.size(1), 5);
+    QVERIFY(r.kept.all().item<bool>());
+    QVERIFY(torch::allclose(r.weights, torch::softmax(logits, -1)));
+    QVERIFY(torch::allclose(r.weights.sum(-1), torch::ones({10})));
+  }
+
+  void capacityFormula() {
+    QCOMPARE(expert_capacity(1.0, 2, 768, 4), 384);
+    QCOMPARE(expert_capacity(0.5, 2, 768, 4), 192);
+    QCOMPARE(expert_capacity(1.0, 2, 5, 4), 3);  // ceil(2.5)
+  }
+
+  void capacityNeverExceededAndDroppedWeightsAreZero_data() {
+    QTest::addColumn<QString>("policy");
+    QTest::addColumn<double>("cf");
+    QTest::newRow("position cf0.5") << "position" << 0.5;
+    QTest::newRow("position cf1.0") << "position" << 1.0;
+    QTest::newRow("probability cf0.5") << "probability" << 0.5;
+    QTest::newRow("probability cf1.25") << "probability" << 1.25;
+  }
+  void capacityNeverExceededAndDroppedWeightsAreZero() {
+    QFETCH(QString, policy);
+    QFETCH(double, cf);
+    auto logits = torch::randn({64, 4}) + torch::tensor({2.0f, 0.f, 0.f, -1.f});  // skewed: expert 0 overflows
+    auto o = options("topk", 4, 2);
+    o.use_capacity = true;
+    o.capacity_factor = cf;
+    o.drop_policy = policy.toStdString();
+    auto r = route(logits, {}, o);
+    const int64_t C = expert_capacity(cf, 2, 64, 4);
+    for (int e = 0; e < 4; ++e) QVERIFY(((r.experts == e) & r.kept).sum().item<int64_t>() <= C);
+    QVERIFY(r.dropped.any().item<bool>());
+    QVERIFY((r.weights.masked_select(r.dropped) == 0).all().item<bool>());
+    QVERIFY(torch::equal(r.dropped, ~r.kept));
+  }
+
+  void positionPolicyKeepsEarlierTokensAndFirstChoices() {
+    // 4 tokens all prefer expert 0 first and expert 1 second; capacity 2 per expert
+    auto logits = torch::tensor({3.f, 2.f, 0.f, 0.f}).repeat({4, 1});
+    auto keep = capacity_keep(std::get<1>(torch::softmax(logits, -1).topk(2, -1)), torch::ones({4, 2}), 4, 2,
+                              "position");
+    // expert 0 takes the first choices of tokens 0 and 1, expert 1 their second choices; tokens 2 and 3 drop
+    auto expected = torch::tensor({true, true, true, true, false, false, false, false}).view({4, 2});
+    QVERIFY(torch::equal(keep, expected));
+  }
+
+  void probabilityPolicyKeepsMostProbableAssignments() {
+    // one expert, three tokens, capacity 1: the token with the highest probability wins
+    auto experts = torch::zeros({3, 1}, torch::kInt64);
+    auto priority = torch::tensor({0.2f, 0.9f, 0.5f}).view({3, 1});
+    auto keep = capacity_keep(experts, priority, 1, 1, "probability");
+    QVERIFY(torch::equal(keep.squeeze(1), torch::tensor({false, true, false})));
+    keep = capacity_keep(experts, priority, 1, 1, "position");
+    QVERIFY(torch::equal(keep.squeeze(1), torch::tensor({true, false, false})));
+  }
+
+  void sigmoidMasksBelowThresholdAndPassesGradientStraightThrough() {
+    auto z = torch::tensor({{2.0f, -2.0f, 0.1f}}).requires_grad_(true);
+    auto o = options("sigmoid", 3);
+    auto r = route(z, {}, o);
+    auto g = torch::sigmoid(z).detach();
+    QVERIFY(torch::equal(r.kept, g > 0.5));
+    QVERIFY(torch::allclose(r.weights, g * (g > 0.5).to(torch::kFloat32)));
+    // d(sum c*w)/dz = c*(mask + g)*g*(1-g): non-zero even for the masked expert (index 1)
+    auto c = torch::tensor({{1.0f, 1.0f, 1.0f}});
+    (r.weights * c).sum().backward();
+    auto expected = ((g > 0.5).to(torch::kFloat32) + g) * g * (1 - g);
+    QVERIFY(torch::allclose(z.grad(), expected, 1e-5, 1e-6));
+    QVERIFY(z.grad()[0][1].item<float>() > 0);
+  }
+
+  void sigmoidRouterReceivesGradientInTheLayer() {
+    Config c;
+    c.n_embd = 16, c.n_head = 2, c.ffn = "moe", c.n_experts = 4, c.routing = "sigmoid", c.sigmoid_tau = 0.3;
+    MoEFeedForward moe(c, 1);
+    auto x = torch::randn({2, 5, 16});
+    moe->forward(x, torch::zeros({2, 5}, torch::kInt64)).pow(2).sum().backward();
+    QVERIFY(moe->router->weight.grad().defined());
+    QVERIFY(moe->router->weight.grad().abs().sum().item<float>() > 0);
+  }
+
+  void hashRoutingIsFixedPerToken() {
+    auto ids = torch::tensor({0, 1, 2, 3, 1, 0, 2}, torch::kInt64);
+    auto r1 = route({}, ids, options("hash", 4));
+    auto r2 = route({}, ids, options("hash", 4));
+    QVERIFY(torch::equal(r1.experts, r2.experts));
+    QCOMPARE(r1.experts[0].item<int64_t>(), r1.experts[5].item<int64_t>());
+    QCOMPARE(r1.experts[1].item<int64_t>(), r1.experts[4].item<int64_t>());
+    QVERIFY(torch::equal(r1.weights, torch::ones({7, 1})));
+    QVERIFY(torch::equal(r1.probs.argmax(-1), r1.experts.squeeze(1)));
+    // 64 token ids spread over all 4 experts
+    auto spread = route({}, torch::arange(64), options("hash", 4)).experts;
+    QCOMPARE(std::get<0>(at::_unique(spread)).numel(), 4);
+  }
+
+  void auxiliaryLossesFollowTheirFormulas() {
+    auto logits = torch::randn({32, 4});
+    auto o = options("topk", 4, 1);
+    o.aux_alpha = 0.01;
+    o.z_beta = 0.001;
+    auto r = route(logits, {}, o);
+    auto p = torch::softmax(logits, -1);
+    auto f = F_counts(r.experts, 4) / 32.0;
+    auto expected = 0.01 * 4 * (f * p.mean(0)).sum() + 0.001 * logits.logsumexp(-1).pow(2).mean();
+    QVERIFY(torch::allclose(r.aux_loss, expected, 1e-5, 1e-7));
+  }
+
+  void dispatchMatchesPerTokenReference_data() {
+    QTest::addColumn<QString>("routing");
+    QTest::addColumn<QString>("shape");
+    QTest::addColumn<bool>("capacity");
+    for (const char* shape : {"mlp", "linear"}) {
+      for (const char* routing : {"softmax", "topk", "sigmoid", "hash"})
+        QTest::newRow((std::string(routing) + " " + shape).c_str()) << routing << shape << false;
+      QTest::newRow((std::string("topk capacity ") + shape).c_str()) << "topk" << shape << true;
+    }
+  }
+  void dispatchMatchesPerTokenReference() {
+    QFETCH(QString, routing);
+    QFETCH(QString, shape);
+    QFETCH(bool, capacity);
+    Config c;
+    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
+    c.routing = routing.toStdString(), c.expert_shape = shape.toStdString();
+    c.use_capacity = capacity, c.capacity_factor = 0.5, c.sigmoid_tau = 0.4;
+    MoEFeedForward moe(c, 2);
+    moe->eval();
+    auto x = torch::randn({2, 6, 16});
+    auto ids = torch::randint(0, 10, {2, 6}, torch::kInt64);
+    std::vector<RouterOutput> routing_out;
+    auto y = moe->forward(x, ids, &routing_out).reshape({12, 16});
+    const RouterOutput& r = routing_out.at(0);
+    auto flat = x.reshape({12, 16});
+    for (int t = 0; t < 12; ++t) {
+      auto mixed = torch::zeros({1, 16});
+      for (int s = 0; s < r.experts.size(1); ++s) {
+        if (!r.kept[t][s].item<bool>()) continue;
+        mixed += r.weights[t][s] * moe->expert_output(flat[t].unsqueeze(0), r.experts[t][s].item<int64_t>());
+      }
+      auto expected = shape == "linear" ? moe->c_proj->forward(torch::gelu(mixed)) : mixed + moe->c_proj->bias;
+      QVERIFY2(torch::allclose(y[t].unsqueeze(0), expected, 1e-4, 1e-5), qPrintable(QString("token %1").arg(t)));
+    }
+  }
+
+ private:
+  static torch::Tensor F_counts(const torch::Tensor& experts, int n) {
+    return torch::bincount(experts.reshape({-1}), {}, n).to(torch::kFloat32);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestRouter)
+#include "tst_router.moc"
