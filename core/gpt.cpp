@@ -47,7 +47,7 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
 
 // ---------------------------------------------------------------------------------------------------
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const Config& c)
-    : n_head(c.n_head), n_embd(c.n_embd), dropout_p(c.dropout) {
+    : n_head(c.n_head), n_embd(c.n_embd), block_size(c.block_size), dropout_p(c.dropout) {
   c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(n_embd, 3 * n_embd).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(n_embd, n_embd).bias(c.bias)));
   resid_dropout = register_module("resid_dropout", torch::nn::Dropout(c.dropout));
@@ -56,15 +56,19 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const Config& c)
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, torch::Tensor* cache_k,
-                                               torch::Tensor* cache_v) {
+                                               torch::Tensor* cache_v, int64_t past) {
   const int64_t B = x.size(0), T = x.size(1), hs = n_embd / n_head;
-  auto qkv = c_attn->forward(x).split(n_embd, 2);
-  auto q = qkv[0].view({B, T, n_head, hs}).transpose(1, 2);  // (B, nh, T, hs)
-  auto k = qkv[1].view({B, T, n_head, hs}).transpose(1, 2);
-  auto v = qkv[2].view({B, T, n_head, hs}).transpose(1, 2);
+  auto qkv = c_attn->forward(x).view({B, T, 3, n_head, hs}).permute({2, 0, 3, 1, 4}).unbind(0);
+  auto q = qkv[0], k = qkv[1], v = qkv[2];  // each (B, nh, T, hs)
   if (cache_k) {
-    if (cache_k->defined()) k = torch::cat({*cache_k, k}, 2), v = torch::cat({*cache_v, v}, 2);
-    *cache_k = k, *cache_v = v;
+    if (!cache_k->defined()) {
+      *cache_k = torch::empty({B, n_head, block_size, hs}, k.options());
+      *cache_v = torch::empty({B, n_head, block_size, hs}, v.options());
+    }
+    cache_k->narrow(2, past, T).copy_(k);
+    cache_v->narrow(2, past, T).copy_(v);
+    k = cache_k->narrow(2, 0, past + T);
+    v = cache_v->narrow(2, 0, past + T);
   }
   auto y = attend(q, k, v, is_training() ? dropout_p : 0.0);
   y = y.transpose(1, 2).contiguous().view({B, T, n_embd});
@@ -94,8 +98,8 @@ BlockImpl::BlockImpl(const Config& c) {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
-                                 torch::Tensor* cache_k, torch::Tensor* cache_v) {
-  auto y = x + attn->forward(ln_1->forward(x), cache_k, cache_v);
+                                 torch::Tensor* cache_k, torch::Tensor* cache_v, int64_t past) {
+  auto y = x + attn->forward(ln_1->forward(x), cache_k, cache_v, past);
   auto normed = ln_2->forward(y);
   return y + (moe ? moe->forward(normed, idx, capture) : mlp->forward(normed));
 }
@@ -116,7 +120,8 @@ torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& idx, std
                                   KVCache* cache) {
   if (cache && cache->k.empty()) cache->k.resize(h.size()), cache->v.resize(h.size());
   for (size_t i = 0; i < h.size(); ++i)
-    x = h[i]->forward(x, idx, capture, cache ? &cache->k[i] : nullptr, cache ? &cache->v[i] : nullptr);
+    x = h[i]->forward(x, idx, capture, cache ? &cache->k[i] : nullptr, cache ? &cache->v[i] : nullptr,
+                      cache ? cache->filled : 0);
   return F::linear(ln_f->forward(x), wte->weight);  // tied LM head: (B, T, V)
 }
 
@@ -144,7 +149,9 @@ torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache, 
   TORCH_CHECK(past + t <= config.block_size, "cache of ", past, " + ", t, " positions exceeds the context");
   auto pos = torch::arange(past, past + t, idx.options());
   auto x = drop->forward(wte->forward(idx) + wpe->forward(pos));
-  return run_blocks(x, idx, capture, &cache);
+  auto logits = run_blocks(x, idx, capture, &cache);
+  cache.filled += t;
+  return logits;
 }
 
 int64_t GPTImpl::parameter_count() const {

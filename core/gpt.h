@@ -17,17 +17,20 @@ struct LayerNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
-// Keys and values of the positions generated so far, per layer: each (B, nh, t, hs).
+// Keys and values of the positions seen so far: per layer a (B, nh, block_size, hs) buffer allocated once and
+// filled up to length(), so a new position costs a copy into the buffer, not a re-allocation.
 struct KVCache {
   std::vector<torch::Tensor> k, v;
-  int64_t length() const { return k.empty() || !k[0].defined() ? 0 : k[0].size(2); }
+  int64_t filled = 0;
+  int64_t length() const { return filled; }
 };
 
 struct CausalSelfAttentionImpl : torch::nn::Module {
   explicit CausalSelfAttentionImpl(const Config& c);
-  // x (B, T, d). With a cache, x holds only the new positions and the cache is extended.
-  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* cache_k = nullptr, torch::Tensor* cache_v = nullptr);
-  int n_head, n_embd;
+  // x (B, T, d). With a cache, x holds only the new positions (after `past` cached ones) and is appended.
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* cache_k = nullptr, torch::Tensor* cache_v = nullptr,
+                        int64_t past = 0);
+  int n_head, n_embd, block_size;
   double dropout_p;
   torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
   torch::nn::Dropout resid_dropout{nullptr};
@@ -45,7 +48,7 @@ TORCH_MODULE(MLP);
 struct BlockImpl : torch::nn::Module {
   explicit BlockImpl(const Config& c);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
-                        torch::Tensor* cache_k, torch::Tensor* cache_v);
+                        torch::Tensor* cache_k, torch::Tensor* cache_v, int64_t past);
   LayerNorm ln_1{nullptr}, ln_2{nullptr};
   CausalSelfAttention attn{nullptr};
   MLP mlp{nullptr};

@@ -70,7 +70,15 @@ std::string InferenceModel::generate(const std::string& prompt, const Generation
     ids.push_back(newline >= 0 ? newline : 0);
   }
   const size_t block = static_cast<size_t>(m.config.block_size);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference_mode;  // lighter than NoGradGuard: no version counters or views tracking
+  // One cached position is a chain of tiny ops where OpenMP fork/join costs more than it saves (cpu-quick:
+  // 0.53 ms per character on 2 threads, 0.31 ms on 1); the uncached path keeps every core.
+  const int threads = at::get_num_threads();
+  if (o.use_cache) at::set_num_threads(1);
+  struct RestoreThreads {
+    int n;
+    ~RestoreThreads() { at::set_num_threads(n); }
+  } restore{threads};
   auto gen = at::detail::createCPUGenerator(o.seed);
   KVCache cache;
   torch::Tensor logits;
@@ -82,7 +90,7 @@ std::string InferenceModel::generate(const std::string& prompt, const Generation
     } else if (cache.length() == 0 || cache.length() + 1 > static_cast<int64_t>(block)) {
       // (Re)fill the cache: on overflow keep the last half context so refills are rare (amortised O(1)).
       const size_t keep = cache.length() == 0 ? std::min(ids.size(), block) : block / 2;
-      cache = KVCache{};
+      cache.filled = 0;
       logits = m.model->forward_cached(as_input(ids, ids.size() - keep, m.device), cache)[0][-1];
     } else {
       logits = m.model->forward_cached(as_input(ids, ids.size() - 1, m.device), cache)[0][-1];

@@ -31,7 +31,9 @@ using TextSink = std::function<bool(const std::string&)>;
 class InferenceModel {
  public:
   struct Impl;
+  InferenceModel() = default;  // empty; valid() is false
   explicit InferenceModel(std::shared_ptr<const Impl> impl);
+  bool valid() const { return impl_ != nullptr; }
 
   // Throws CheckpointError for a missing, truncated, foreign or inconsistent file.
   static InferenceModel load(const std::string& checkpoint_path, const std::string& device = "auto");

@@ -25,6 +25,8 @@ void init_torch_threads() {
   if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(static_cast<int>(cores));
 }
 
+bool cuda_available() { return torch::cuda::is_available(); }
+
 namespace {
 
 constexpr const char* kRunFormat = "moewb-run-1";

@@ -84,6 +84,8 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
+bool cuda_available();
+
 // Sets LibTorch's intra-op threads to the core count (it defaults to 1 here); call once at start-up.
 void init_torch_threads();
 

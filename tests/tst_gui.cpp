@@ -1,0 +1,214 @@
+// The workbench through its widgets on the offscreen platform: Start trains and charts, Stop leaves a
+// checkpoint, invalid configs disable Start with a message at the field, pause/resume keeps the step count,
+// the GUI thread stays responsive during training, reopening a run restores config and charts, and generation
+// streams text.
+#include <QtTest>
+
+#include <QAction>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QToolBar>
+#include <QToolButton>
+
+#include <algorithm>
+
+#include "files.h"
+#include "main_window.h"
+#include "test_corpus.h"
+
+using namespace moewb;
+
+namespace {
+
+Config tiny_gui_config() {
+  Config c;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 16, c.batch_size = 4;
+  c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
+  c.max_iters = 100000, c.lr_decay_iters = 100000, c.warmup_iters = 10;
+  c.eval_interval = 10, c.eval_iters = 1, c.log_interval = 1;
+  return c;
+}
+
+void click(MainWindow& w, QAction* action) {
+  QToolButton* button = nullptr;
+  for (auto* bar : w.findChildren<QToolBar*>())
+    if (auto* b = qobject_cast<QToolButton*>(bar->widgetForAction(action))) button = b;
+  QVERIFY(button);
+  QVERIFY(button->isEnabled());
+  QTest::mouseClick(button, Qt::LeftButton);
+}
+
+}  // namespace
+
+class TestGui : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  QString corpus_;
+  QString saved_run_;
+  int saved_points_ = 0;
+
+  std::unique_ptr<MainWindow> window(const QString& dataset) {
+    auto w = std::make_unique<MainWindow>(dataset);
+    w->setRunsDirectory(tmp_.filePath("runs"));
+    w->resize(1280, 800);
+    w->show();
+    return w;
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("moewb-tests");
+    QSettings().clear();
+    corpus_ = tmp_.filePath("corpus.txt");
+    atomic_write(corpus_.toStdString(), synthetic_corpus(6000));
+  }
+
+  void startTrainsAndStopLeavesACheckpoint() {
+    auto w = window(corpus_);
+    w->configPanel()->setConfig(tiny_gui_config());
+    QVERIFY(w->startAction()->isEnabled());
+    click(*w, w->startAction());
+    QTRY_VERIFY_WITH_TIMEOUT(w->trainingPanel()->lossChart()->points("train (raw)").size() >= 5, 30000);
+    QTRY_VERIFY(w->progressBar()->value() > 0);
+    QVERIFY(!w->startAction()->isEnabled());
+    click(*w, w->stopAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
+    const QString run = w->controller()->runDir();
+    QVERIFY(QFileInfo::exists(run + "/checkpoints/latest.pt"));
+    QVERIFY(QFileInfo::exists(run + "/config.json"));
+    QVERIFY(w->startAction()->isEnabled());
+    saved_run_ = run;
+    saved_points_ = w->trainingPanel()->history().train_loss.size();
+
+    // generation from the stopped model streams into the Generation panel
+    auto* button = w->generationPanel()->findChild<QPushButton*>();
+    QVERIFY(button);
+    QTest::mouseClick(button, Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!w->generationPanel()->running() && w->generationPanel()->text().size() >= 500, 30000);
+  }
+
+  void invalidConfigDisablesStart_data() {
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<QString>("errorField");
+    QTest::newRow("k > N") << "top_k" << "5" << "top_k";
+    QTest::newRow("cf <= 0") << "capacity_factor" << "0" << "capacity_factor";
+    QTest::newRow("d % heads") << "n_head" << "3" << "n_embd";
+    QTest::newRow("empty dataset") << "" << "" << "dataset";
+  }
+  void invalidConfigDisablesStart() {
+    QFETCH(QString, field);
+    QFETCH(QString, value);
+    QFETCH(QString, errorField);
+    const QString empty = tmp_.filePath("empty.txt");
+    atomic_write(empty.toStdString(), "");
+    auto w = window(field.isEmpty() ? empty : corpus_);
+    Config c = tiny_gui_config();
+    c.use_capacity = true;
+    if (!field.isEmpty()) QCOMPARE(apply_override(c, field.toStdString(), value.toStdString()), std::string());
+    w->configPanel()->setConfig(c);
+    QVERIFY(!w->startAction()->isEnabled());
+    const QString message = w->configPanel()->errorFor(errorField);
+    QVERIFY2(!message.isEmpty(), qPrintable(errorField));
+    if (errorField == "dataset") {
+      QVERIFY(w->errorMessage().contains("empty"));
+    } else {
+      auto* label = w->configPanel()->findChild<QLabel*>(errorField + "_error");
+      QVERIFY(label && label->isVisible());
+      QCOMPARE(label->text(), message);
+    }
+    // fixing it enables Start again
+    if (!field.isEmpty()) {
+      w->configPanel()->setConfig(tiny_gui_config());
+      QVERIFY(w->startAction()->isEnabled());
+    }
+  }
+
+  void pauseHoldsTheStepAndResumeContinues() {
+    auto w = window(corpus_);
+    w->configPanel()->setConfig(tiny_gui_config());
+    QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+    click(*w, w->startAction());
+    QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 3, 30000);
+    click(*w, w->pauseAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Paused, 30000);
+    const int held = w->controller()->step();
+    QCOMPARE(steps.last().at(0).value<StepReport>().step, held);
+    const int reports = steps.size();
+    QVERIFY(w->resumeAction()->isEnabled());
+    click(*w, w->resumeAction());
+    QTRY_VERIFY_WITH_TIMEOUT(steps.size() > reports, 30000);
+    QCOMPARE(steps.at(reports).at(0).value<StepReport>().step, held + 1);
+    click(*w, w->stopAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
+  }
+
+  void guiThreadStaysResponsiveWhileTraining() {
+    auto w = window(corpus_);
+    Config c = tiny_gui_config();
+    c.n_layer = 4, c.n_embd = 256, c.n_head = 4, c.block_size = 128, c.batch_size = 16;  // ~0.1-0.3 s per step
+    c.eval_interval = 1000;
+    w->configPanel()->setConfig(c);
+    QElapsedTimer clock;
+    QList<qint64> arrivals;
+    connect(w->controller(), &TrainingController::stepDone, this, [&] { arrivals << clock.elapsed(); });
+    qint64 worst_gap = 0, last_tick = 0;
+    QTimer ticker;
+    ticker.setInterval(5);
+    connect(&ticker, &QTimer::timeout, this, [&] {
+      const qint64 now = clock.elapsed();
+      if (last_tick > 0) worst_gap = std::max(worst_gap, now - last_tick);
+      last_tick = now;
+    });
+    click(*w, w->startAction());
+    QTRY_VERIFY_WITH_TIMEOUT(arrivals.size() >= 2, 60000);  // past model construction and the first step
+    clock.start();
+    arrivals.clear();
+    ticker.start();
+    QTRY_VERIFY_WITH_TIMEOUT(arrivals.size() >= 8, 120000);
+    ticker.stop();
+    click(*w, w->stopAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 60000);
+    QList<qint64> durations;
+    for (int i = 1; i < arrivals.size(); ++i) durations << arrivals[i] - arrivals[i - 1];
+    std::sort(durations.begin(), durations.end());
+    const qint64 step_ms = durations[durations.size() / 2];
+    qInfo("median step %lld ms, worst GUI timer gap %lld ms", step_ms, worst_gap);
+    // A GUI thread that waited on a step would show a gap of at least one step; allow half of one.
+    QVERIFY(step_ms >= 40);
+    QVERIFY2(worst_gap < step_ms / 2, qPrintable(QString("gap %1 ms, step %2 ms").arg(worst_gap).arg(step_ms)));
+  }
+
+  void openingARunRestoresConfigAndCharts() {
+    QVERIFY(!saved_run_.isEmpty());
+    auto w = window(corpus_);
+    w->configPanel()->setConfig(Config{});
+    QVERIFY(w->openRun(saved_run_));
+    QCOMPARE(to_json(w->configPanel()->config()), to_json(tiny_gui_config()));
+    w->trainingPanel()->flush();
+    QCOMPARE(w->trainingPanel()->lossChart()->points("train (raw)").size(), saved_points_);
+    QVERIFY(!w->trainingPanel()->lossChart()->points("val").isEmpty());
+    QVERIFY(w->resumeAction()->isEnabled());
+    // Resume continues the reopened run from its checkpoint
+    QSignalSpy started(w->controller(), &TrainingController::runStarted);
+    click(*w, w->resumeAction());
+    QTRY_VERIFY_WITH_TIMEOUT(started.size() == 1, 30000);
+    QCOMPARE(started.first().at(2).toInt(), saved_points_);
+    click(*w, w->stopAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
+  }
+
+  void openingACorruptRunShowsAnError() {
+    auto w = window(corpus_);
+    const QString bad = tmp_.filePath("not_a_run");
+    QDir().mkpath(bad);
+    QVERIFY(!w->openRun(bad));
+    QVERIFY(w->errorMessage().contains("Cannot open the run"));
+  }
+};
+
+QTEST_MAIN(TestGui)
+#include "tst_gui.moc"

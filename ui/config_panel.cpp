@@ -1,0 +1,271 @@
+#include "config_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <type_traits>
+
+namespace moewb {
+
+namespace {
+
+// Shows doubles the way they are written in configs (1e-3, 0.2, 0.99) instead of a fixed number of decimals.
+class CompactDoubleSpinBox : public QDoubleSpinBox {
+ public:
+  CompactDoubleSpinBox() { setDecimals(8); }
+  QString textFromValue(double value) const override { return QString::number(value, 'g', 6); }
+  double valueFromText(const QString& text) const override { return text.toDouble(); }
+  QValidator::State validate(QString& text, int&) const override {
+    bool ok = false;
+    text.toDouble(&ok);
+    return ok ? QValidator::Acceptable : QValidator::Intermediate;
+  }
+};
+
+// Which group each field belongs to, in display order.
+const char* group_of(const std::string& field) {
+  static const std::map<std::string, const char*> groups = {
+      {"n_layer", "Model"}, {"n_head", "Model"}, {"n_embd", "Model"}, {"block_size", "Model"},
+      {"dropout", "Model"}, {"bias", "Model"},
+      {"ffn", "FFN / experts"}, {"n_experts", "FFN / experts"}, {"expert_shape", "FFN / experts"},
+      {"batch_size", "Optimisation"}, {"learning_rate", "Optimisation"}, {"min_lr", "Optimisation"},
+      {"weight_decay", "Optimisation"}, {"beta1", "Optimisation"}, {"beta2", "Optimisation"},
+      {"grad_clip", "Optimisation"},
+      {"max_iters", "Schedule"}, {"warmup_iters", "Schedule"}, {"lr_decay_iters", "Schedule"},
+      {"eval_interval", "Schedule"}, {"eval_iters", "Schedule"}, {"log_interval", "Schedule"},
+      {"seed", "Schedule"}, {"device", "Schedule"}};
+  auto it = groups.find(field);
+  return it == groups.end() ? "Routing" : it->second;
+}
+
+QStringList choices(const std::string& field) {
+  if (field == "ffn") return {"dense", "moe"};
+  if (field == "expert_shape") return {"mlp", "linear"};
+  if (field == "routing") return {"softmax", "topk", "sigmoid", "hash"};
+  if (field == "drop_policy") return {"position", "probability"};
+  if (field == "device") return {"auto", "cpu", "cuda"};
+  return {};
+}
+
+QString label_of(const std::string& field) {
+  static const std::map<std::string, QString> labels = {
+      {"n_layer", "Layers"}, {"n_head", "Heads"}, {"n_embd", "Width d"}, {"block_size", "Context"},
+      {"dropout", "Dropout"}, {"bias", "Biases"}, {"ffn", "FFN kind"}, {"n_experts", "Experts N"},
+      {"expert_shape", "Expert shape"}, {"routing", "Routing"}, {"top_k", "Top-k"},
+      {"renormalize", "Renormalise top-k"}, {"use_capacity", "Capacity limit"},
+      {"capacity_factor", "Capacity factor"}, {"drop_policy", "Drop policy"}, {"aux_alpha", "Load-balance α"},
+      {"z_beta", "Z-loss β"}, {"router_jitter", "Router jitter ε"}, {"sigmoid_tau", "Sigmoid threshold τ"},
+      {"sparsity_lambda", "Sparsity λ"}, {"batch_size", "Batch size"}, {"max_iters", "Iterations"},
+      {"learning_rate", "Learning rate"}, {"min_lr", "Final learning rate"}, {"warmup_iters", "Warm-up steps"},
+      {"lr_decay_iters", "Decay ends at"}, {"weight_decay", "Weight decay"}, {"beta1", "Adam β1"},
+      {"beta2", "Adam β2"}, {"grad_clip", "Gradient clip"}, {"eval_interval", "Evaluate every"},
+      {"eval_iters", "Eval batches"}, {"log_interval", "Log every"}, {"seed", "Seed"}, {"device", "Device"}};
+  auto it = labels.find(field);
+  return it == labels.end() ? QString::fromStdString(field) : it->second;
+}
+
+QString format_count(int64_t n) {
+  if (n >= 1000000) return QString::number(n / 1e6, 'f', 2) + " M";
+  if (n >= 1000) return QString::number(n / 1e3, 'f', 1) + " k";
+  return QString::number(n);
+}
+
+}  // namespace
+
+ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
+  config_ = preset("cpu-quick");
+  buildForm();
+  writeEditors();
+  revalidate();
+}
+
+void ConfigPanel::buildForm() {
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  auto* top = new QFormLayout;
+  top->setContentsMargins(8, 8, 8, 0);
+  preset_ = new QComboBox;
+  for (const auto& name : preset_names()) preset_->addItem(QString::fromStdString(name));
+  preset_->setToolTip("Load a preset: paper = nanoGPT shakespeare_char (6x384, context 256; for CUDA), "
+                      "cpu-quick = nanoGPT's CPU recipe (4x128, context 64).");
+  connect(preset_, &QComboBox::activated, this, [this](int) { selectPreset(preset_->currentText()); });
+  top->addRow("Preset", preset_);
+  params_ = new QLabel;
+  params_->setToolTip("All parameters (the tied embedding counted once), and those one character uses: shared "
+                      "weights plus its experts' share (k/N of the expert weights; sigmoid: an upper bound).");
+  top->addRow("Parameters", params_);
+  outer->addLayout(top);
+
+  auto* scroll = new QScrollArea;
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* body = new QWidget;
+  auto* body_layout = new QVBoxLayout(body);
+  QMap<QString, QFormLayout*> forms;
+  for (const char* g : {"Model", "FFN / experts", "Routing", "Optimisation", "Schedule"}) {
+    auto* box = new QGroupBox(g);
+    auto* form = new QFormLayout(box);
+    form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    forms[g] = form;
+    body_layout->addWidget(box);
+  }
+  body_layout->addStretch();
+  scroll->setWidget(body);
+  outer->addWidget(scroll, 1);
+  summary_ = new QLabel;
+  summary_->setWordWrap(true);
+  summary_->setStyleSheet("color: #b00020; padding: 4px 8px;");
+  outer->addWidget(summary_);
+
+  visit_fields(config_, [&](const char* name, auto& member, const char* help) {
+    using T = std::decay_t<decltype(member)>;
+    const QString key = name;
+    QWidget* editor = nullptr;
+    if constexpr (std::is_same_v<T, bool>) {
+      auto* box = new QCheckBox;
+      connect(box, &QCheckBox::toggled, this, [this] { readEditors(); });
+      editor = box;
+    } else if constexpr (std::is_same_v<T, int>) {
+      auto* spin = new QSpinBox;
+      spin->setRange(key == "seed" ? 0 : -1000000, 100000000);
+      spin->setAccelerated(true);
+      connect(spin, &QSpinBox::valueChanged, this, [this] { readEditors(); });
+      editor = spin;
+    } else if constexpr (std::is_same_v<T, double>) {
+      auto* spin = new CompactDoubleSpinBox;
+      spin->setRange(-1000, 1000);
+      spin->setSingleStep(key.contains("lr") || key == "learning_rate" ? 1e-4 : 0.05);
+      connect(spin, &QDoubleSpinBox::valueChanged, this, [this] { readEditors(); });
+      editor = spin;
+    } else {
+      auto* combo = new QComboBox;
+      combo->addItems(choices(name));
+      connect(combo, &QComboBox::currentTextChanged, this, [this] { readEditors(); });
+      editor = combo;
+    }
+    editor->setObjectName(key);
+    editor->setToolTip(QString("<b>%1</b> (<code>%2</code>)<br>%3").arg(label_of(name), key, QString(help)));
+    auto* error = new QLabel;
+    error->setObjectName(key + "_error");
+    error->setStyleSheet("color: #b00020;");
+    error->setWordWrap(true);
+    error->hide();
+    auto* cell = new QWidget;
+    auto* cell_layout = new QVBoxLayout(cell);
+    cell_layout->setContentsMargins(0, 0, 0, 0);
+    cell_layout->setSpacing(2);
+    cell_layout->addWidget(editor);
+    cell_layout->addWidget(error);
+    auto* label = new QLabel(label_of(name));
+    label->setToolTip(editor->toolTip());
+    forms[group_of(name)]->addRow(label, cell);
+    editors_[key] = editor;
+    error_labels_[key] = error;
+  });
+}
+
+void ConfigPanel::writeEditors() {
+  updating_ = true;
+  visit_fields(config_, [&](const char* name, auto& member, const char*) {
+    using T = std::decay_t<decltype(member)>;
+    QWidget* w = editors_.value(name);
+    if constexpr (std::is_same_v<T, bool>) static_cast<QCheckBox*>(w)->setChecked(member);
+    else if constexpr (std::is_same_v<T, int>) static_cast<QSpinBox*>(w)->setValue(member);
+    else if constexpr (std::is_same_v<T, double>) static_cast<QDoubleSpinBox*>(w)->setValue(member);
+    else static_cast<QComboBox*>(w)->setCurrentText(QString::fromStdString(member));
+  });
+  updating_ = false;
+}
+
+void ConfigPanel::readEditors() {
+  if (updating_) return;
+  visit_fields(config_, [&](const char* name, auto& member, const char*) {
+    using T = std::decay_t<decltype(member)>;
+    QWidget* w = editors_.value(name);
+    if constexpr (std::is_same_v<T, bool>) member = static_cast<QCheckBox*>(w)->isChecked();
+    else if constexpr (std::is_same_v<T, int>) member = static_cast<QSpinBox*>(w)->value();
+    else if constexpr (std::is_same_v<T, double>) member = static_cast<QDoubleSpinBox*>(w)->value();
+    else member = static_cast<QComboBox*>(w)->currentText().toStdString();
+  });
+  revalidate();
+}
+
+void ConfigPanel::setConfig(const Config& c) {
+  config_ = c;
+  writeEditors();
+  revalidate();
+}
+
+void ConfigPanel::selectPreset(const QString& name) {
+  preset_->setCurrentText(name);
+  Config c = preset(name.toStdString());
+  c.ffn = config_.ffn, c.n_experts = config_.n_experts, c.routing = config_.routing, c.top_k = config_.top_k;
+  c.use_capacity = config_.use_capacity, c.capacity_factor = config_.capacity_factor;
+  setConfig(c);
+}
+
+void ConfigPanel::setDatasetSize(long long trainTokens, long long valTokens, int vocabSize) {
+  train_tokens_ = trainTokens, val_tokens_ = valTokens, vocab_size_ = vocabSize;
+  dataset_error_.clear();
+  revalidate();
+}
+
+void ConfigPanel::setDatasetError(const QString& message) {
+  dataset_error_ = message;
+  train_tokens_ = val_tokens_ = -1;
+  revalidate();
+}
+
+QString ConfigPanel::errorFor(const QString& field) const {
+  for (const auto& e : errors_)
+    if (QString::fromStdString(e.field) == field) return QString::fromStdString(e.message);
+  return {};
+}
+
+void ConfigPanel::revalidate() {
+  errors_ = train_tokens_ >= 0 ? validate(config_, train_tokens_, val_tokens_) : validate(config_);
+  if (!dataset_error_.isEmpty()) errors_.push_back({"dataset", dataset_error_.toStdString()});
+  for (auto it = error_labels_.begin(); it != error_labels_.end(); ++it) {
+    const QString message = errorFor(it.key());
+    it.value()->setText(message);
+    it.value()->setVisible(!message.isEmpty());
+  }
+  // Fields that do not apply to the chosen FFN/routing are disabled rather than hidden, so the form keeps its shape.
+  const bool moe = config_.is_moe();
+  const bool topk = moe && config_.routing == "topk";
+  const bool learned = moe && config_.routing != "hash";
+  const std::map<QString, bool> enabled = {
+      {"n_experts", moe}, {"expert_shape", moe}, {"routing", moe}, {"top_k", topk}, {"renormalize", topk},
+      {"use_capacity", topk}, {"capacity_factor", topk && config_.use_capacity},
+      {"drop_policy", topk && config_.use_capacity}, {"aux_alpha", learned}, {"z_beta", learned},
+      {"router_jitter", learned}, {"sigmoid_tau", moe && config_.routing == "sigmoid"},
+      {"sparsity_lambda", moe && config_.routing == "sigmoid"}};
+  for (const auto& [key, on] : enabled) editors_.value(key)->setEnabled(on || !errorFor(key).isEmpty());
+  if (errors_.empty()) {
+    const int64_t total = count_parameters(config_, vocab_size_), active = count_active_parameters(config_, vocab_size_);
+    params_->setText(QString("%1 total · %2%3 active per character")
+                         .arg(format_count(total), config_.routing == "sigmoid" && moe ? "≤ " : "",
+                              format_count(active)));
+    summary_->clear();
+    summary_->hide();
+  } else {
+    params_->setText("—");
+    QStringList lines;
+    for (const auto& e : errors_)
+      lines << QString("%1: %2").arg(e.field == "dataset" ? QString("Dataset") : label_of(e.field),
+                                     QString::fromStdString(e.message));
+    summary_->setText(lines.join("\n"));
+    summary_->show();
+  }
+  Q_EMIT configChanged(config_, errors_.empty());
+}
+
+}  // namespace moewb

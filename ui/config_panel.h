@@ -1,0 +1,55 @@
+// The Configuration dock: every Config field as an editor, grouped (Model, FFN / experts, Routing,
+// Optimisation, Schedule), built from visit_fields so a new field appears here by itself. Validation runs on
+// every edit; errors show under their field and configChanged says whether Start may be enabled.
+#pragma once
+
+#include <QMap>
+#include <QWidget>
+
+#include "meta_types.h"
+
+class QComboBox;
+class QLabel;
+
+namespace moewb {
+
+class ConfigPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ConfigPanel(QWidget* parent = nullptr);
+
+  Config config() const { return config_; }
+  void setConfig(const Config& c);
+  // The dataset the config is checked against (context length, vocabulary for parameter counts).
+  void setDatasetSize(long long trainTokens, long long valTokens, int vocabSize);
+  void setDatasetError(const QString& message);
+  void selectPreset(const QString& name);
+  bool isValid() const { return errors_.empty(); }
+  // The message shown for a field, empty when it is valid (for tests and the status bar).
+  QString errorFor(const QString& field) const;
+  QWidget* editorFor(const QString& field) const { return editors_.value(field); }
+
+ Q_SIGNALS:
+  void configChanged(const moewb::Config& config, bool valid);
+
+ private:
+  void buildForm();
+  void readEditors();
+  void writeEditors();
+  void revalidate();
+
+  Config config_;
+  std::vector<FieldError> errors_;
+  long long train_tokens_ = -1, val_tokens_ = -1;
+  int vocab_size_ = 65;
+  QString dataset_error_;
+  bool updating_ = false;
+  QComboBox* preset_ = nullptr;
+  QLabel* params_ = nullptr;
+  QLabel* summary_ = nullptr;
+  QMap<QString, QWidget*> editors_;
+  QMap<QString, QLabel*> error_labels_;
+};
+
+}  // namespace moewb

@@ -1,0 +1,134 @@
+#include "line_chart.h"
+
+#include <QChart>
+#include <QGraphicsLayout>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QValueAxis>
+
+#include <cmath>
+#include <limits>
+
+namespace moewb {
+
+LineChart::LineChart(const QString& title, const QString& yLabel, QWidget* parent)
+    : QChartView(new QChart, parent), x_axis_(new QValueAxis), y_label_(yLabel) {
+  setRenderHint(QPainter::Antialiasing);
+  chart()->setTitle(title);
+  chart()->legend()->setAlignment(Qt::AlignBottom);
+  chart()->setMargins(QMargins(2, 2, 2, 2));
+  chart()->layout()->setContentsMargins(0, 0, 0, 0);
+  chart()->setBackgroundRoundness(0);
+  x_axis_->setTitleText("step");
+  x_axis_->setTitleVisible(false);
+  x_axis_->setLabelFormat("%d");
+  x_axis_->setTickCount(5);
+  chart()->addAxis(x_axis_, Qt::AlignBottom);
+  attachY();
+  setMinimumSize(220, 160);
+}
+
+void LineChart::attachY() {
+  if (y_axis_) {
+    chart()->removeAxis(y_axis_);
+    delete y_axis_;
+  }
+  if (log_scale_) {
+    auto* axis = new QLogValueAxis;
+    axis->setBase(10);
+    axis->setLabelFormat(y_format_);
+    axis->setMinorTickCount(8);
+    y_axis_ = axis;
+  } else {
+    auto* axis = new QValueAxis;
+    axis->setLabelFormat(y_format_);
+    y_axis_ = axis;
+  }
+  y_axis_->setTitleText(y_label_);
+  chart()->addAxis(y_axis_, Qt::AlignLeft);
+  for (auto* s : series_) s->attachAxis(y_axis_);
+  rescale();
+}
+
+void LineChart::setYLabelFormat(const QString& format) {
+  y_format_ = format;
+  attachY();
+}
+
+void LineChart::addSeries(const QString& name, const QColor& color, qreal width, bool markers) {
+  auto* s = new QLineSeries;
+  s->setName(name);
+  QPen pen(color);
+  pen.setWidthF(width);
+  s->setPen(pen);
+  s->setPointsVisible(markers);
+  chart()->addSeries(s);
+  s->attachAxis(x_axis_);
+  s->attachAxis(y_axis_);
+  series_[name] = s;
+  data_[name];
+  chart()->legend()->setVisible(series_.size() > 1);
+}
+
+void LineChart::removeAllSeries() {
+  chart()->removeAllSeries();
+  series_.clear();
+  data_.clear();
+  rescale();
+}
+
+void LineChart::setPoints(const QString& name, const QList<QPointF>& points) {
+  auto* s = series_.value(name);
+  if (!s) return;
+  data_[name] = points;
+  if (log_scale_) {
+    QList<QPointF> positive;
+    for (const auto& p : points)
+      if (p.y() > 0) positive << p;
+    s->replace(positive);
+  } else {
+    s->replace(points);
+  }
+  rescale();
+}
+
+const QList<QPointF>& LineChart::points(const QString& name) const {
+  static const QList<QPointF> none;
+  auto it = data_.find(name);
+  return it == data_.end() ? none : it.value();
+}
+
+void LineChart::setLogScale(bool on) {
+  if (on == log_scale_) return;
+  log_scale_ = on;
+  attachY();
+  for (auto it = data_.begin(); it != data_.end(); ++it) setPoints(it.key(), QList<QPointF>(it.value()));
+}
+
+void LineChart::rescale() {
+  double x0 = std::numeric_limits<double>::max(), x1 = std::numeric_limits<double>::lowest();
+  double y0 = x0, y1 = x1;
+  for (const auto& points : data_) {
+    for (const auto& p : points) {
+      if (!std::isfinite(p.y()) || (log_scale_ && p.y() <= 0)) continue;
+      x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x());
+      y0 = std::min(y0, p.y()), y1 = std::max(y1, p.y());
+    }
+  }
+  if (x0 > x1) {
+    x_axis_->setRange(0, 100);
+    y_axis_->setRange(log_scale_ ? 0.1 : 0.0, 1.0);
+    return;
+  }
+  x_axis_->setRange(x0, x1 > x0 ? x1 : x0 + 1);
+  x_axis_->applyNiceNumbers();
+  if (log_scale_) {
+    y_axis_->setRange(y0 / 1.1, y1 * 1.1);
+  } else {
+    const double pad = y1 > y0 ? (y1 - y0) * 0.05 : std::max(std::abs(y0) * 0.05, 1e-3);
+    y_axis_->setRange(y0 - pad, y1 + pad);
+    static_cast<QValueAxis*>(y_axis_)->applyNiceNumbers();
+  }
+}
+
+}  // namespace moewb

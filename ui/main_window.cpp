@@ -1,0 +1,392 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QStyle>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include "files.h"
+
+namespace moewb {
+
+namespace {
+
+QString format_eta(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "—";
+  const qint64 s = static_cast<qint64>(seconds);
+  if (s >= 3600) return QString("%1 h %2 min").arg(s / 3600).arg((s / 60) % 60);
+  if (s >= 60) return QString("%1 min %2 s").arg(s / 60).arg(s % 60);
+  return QString("%1 s").arg(s);
+}
+
+QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
+  auto* d = new QDockWidget(title);
+  d->setObjectName(name);
+  d->setWidget(content);
+  d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
+  return d;
+}
+
+QWidget* not_yet(const QString& text) {
+  auto* label = new QLabel(text);
+  label->setAlignment(Qt::AlignCenter);
+  label->setWordWrap(true);
+  label->setStyleSheet("color: palette(mid); padding: 24px;");
+  return label;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
+    : QMainWindow(parent),
+      config_(new ConfigPanel),
+      training_(new TrainingPanel),
+      generation_(new GenerationPanel),
+      controller_(new TrainingController(this)) {
+  setWindowTitle("MoE Routing Workbench");
+  setAcceptDrops(true);
+  setDockNestingEnabled(true);
+
+  banner_ = new QLabel;
+  banner_->setWordWrap(true);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  banner_->setStyleSheet("background: #fdecea; color: #611a15; border: 1px solid #f5c2c0; padding: 6px 10px;");
+  banner_->hide();
+  auto* central = new QWidget;
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(banner_);
+  layout->addWidget(training_, 1);
+  setCentralWidget(central);
+
+  buildActions();
+  buildDocks();
+
+  dataset_label_ = new QLabel;
+  device_label_ = new QLabel;
+  step_label_ = new QLabel;
+  rate_label_ = new QLabel;
+  eta_label_ = new QLabel;
+  progress_ = new QProgressBar;
+  progress_->setMaximumWidth(220);
+  progress_->setTextVisible(true);
+  statusBar()->addWidget(dataset_label_, 1);
+  statusBar()->addPermanentWidget(step_label_);
+  statusBar()->addPermanentWidget(rate_label_);
+  statusBar()->addPermanentWidget(eta_label_);
+  statusBar()->addPermanentWidget(progress_);
+  statusBar()->addPermanentWidget(device_label_);
+  const bool cuda = cuda_available();
+  device_label_->setText(cuda ? "Device: CUDA" : QString("Device: CPU (%1 threads)").arg(QThread::idealThreadCount()));
+
+  connect(config_, &ConfigPanel::configChanged, this, [this](const Config&, bool valid) {
+    config_valid_ = valid;
+    updateActions();
+  });
+  connect(controller_, &TrainingController::stateChanged, this, [this] { updateActions(); });
+  connect(controller_, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
+  connect(controller_, &TrainingController::stepDone, this, &MainWindow::onStep);
+  connect(controller_, &TrainingController::stepDone, training_, &TrainingPanel::addStep);
+  connect(controller_, &TrainingController::evalDone, training_, &TrainingPanel::addEval);
+  connect(controller_, &TrainingController::error, this, &MainWindow::showError);
+  connect(controller_, &TrainingController::runEnded, this, [this](bool finished) { opened_run_finished_ = finished; });
+  connect(controller_, &TrainingController::snapshotReady, this, [this](const InferenceModel& m) {
+    if (!generation_waiting_) return;
+    generation_waiting_ = false;
+    generation_->generateWith(m);
+  });
+  connect(generation_, &GenerationPanel::modelRequested, this, &MainWindow::provideGenerationModel);
+
+  config_->selectPreset(cuda ? "paper" : "cpu-quick");
+  restoreSettings();
+  if (dataset_path_.isEmpty() && !openDataset(defaultDataset))
+    dataset_label_->setText("No dataset: File → Open dataset…, or drop a text file here");
+  updateActions();
+}
+
+MainWindow::~MainWindow() { controller_->shutdown(); }
+
+void MainWindow::buildActions() {
+  auto icon = [this](QStyle::StandardPixmap p) { return style()->standardIcon(p); };
+  open_dataset_ = new QAction(icon(QStyle::SP_DialogOpenButton), "Open &dataset…", this);
+  open_dataset_->setShortcut(QKeySequence::Open);
+  open_dataset_->setToolTip("Open any UTF-8 text file as the training corpus (Ctrl+O)");
+  open_run_ = new QAction(icon(QStyle::SP_DirOpenIcon), "Open &run…", this);
+  open_run_->setShortcut(QKeySequence("Ctrl+Shift+O"));
+  open_run_->setToolTip("Open a run folder: restores its config and charts; Resume continues it (Ctrl+Shift+O)");
+  start_ = new QAction(icon(QStyle::SP_MediaPlay), "&Start", this);
+  start_->setShortcut(QKeySequence("Ctrl+R"));
+  start_->setToolTip("Start a new run with this configuration (Ctrl+R)");
+  pause_ = new QAction(icon(QStyle::SP_MediaPause), "&Pause", this);
+  pause_->setShortcut(QKeySequence("Ctrl+P"));
+  pause_->setToolTip("Pause after the current step and write a checkpoint (Ctrl+P)");
+  resume_ = new QAction(icon(QStyle::SP_MediaSeekForward), "Res&ume", this);
+  resume_->setShortcut(QKeySequence("Ctrl+Shift+R"));
+  resume_->setToolTip("Continue the paused or opened run (Ctrl+Shift+R)");
+  stop_ = new QAction(icon(QStyle::SP_MediaStop), "S&top", this);
+  stop_->setShortcut(QKeySequence("Ctrl+."));
+  stop_->setToolTip("Stop after the current step; the latest checkpoint is kept (Ctrl+.)");
+
+  connect(open_dataset_, &QAction::triggered, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, "Open dataset", QFileInfo(dataset_path_).absolutePath(),
+                                                      "Text files (*.txt);;All files (*)");
+    if (!path.isEmpty()) openDataset(path);
+  });
+  connect(open_run_, &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, "Open run folder", runsDirectory());
+    if (!dir.isEmpty()) openRun(dir);
+  });
+  connect(start_, &QAction::triggered, this, &MainWindow::startTraining);
+  connect(pause_, &QAction::triggered, controller_, &TrainingController::pause);
+  connect(resume_, &QAction::triggered, this, [this] {
+    if (controller_->state() == TrainingController::State::Paused) controller_->resume();
+    else if (!opened_run_.isEmpty()) controller_->resumeRun(opened_run_);
+  });
+  connect(stop_, &QAction::triggered, controller_, &TrainingController::stop);
+
+  auto* file = menuBar()->addMenu("&File");
+  file->addAction(open_dataset_);
+  file->addAction(open_run_);
+  file->addSeparator();
+  file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+  auto* train = menuBar()->addMenu("&Training");
+  for (auto* a : {start_, pause_, resume_, stop_}) train->addAction(a);
+
+  auto* bar = addToolBar("Training");
+  bar->setObjectName("training_toolbar");
+  bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  bar->addAction(open_dataset_);
+  bar->addAction(open_run_);
+  bar->addSeparator();
+  for (auto* a : {start_, pause_, resume_, stop_}) bar->addAction(a);
+}
+
+void MainWindow::buildDocks() {
+  auto* config_dock = dock("Configuration", "configuration_dock", config_);
+  config_dock->setMinimumWidth(330);
+  addDockWidget(Qt::LeftDockWidgetArea, config_dock);
+  auto* generation_dock = dock("Generation", "generation_dock", generation_);
+  addDockWidget(Qt::BottomDockWidgetArea, generation_dock);
+  auto* routing_dock = dock("Routing", "routing_dock",
+                            not_yet("Routing heatmaps are not available yet.\n\nThey are planned (issue #4): per-layer "
+                                    "heatmaps over characters, tooltips, snapshots over training."));
+  auto* runs_dock = dock("Runs", "runs_dock",
+                         not_yet("Run comparison is not available yet.\n\nPlanned (issue #5): the runs table, overlays "
+                                 "and the paper's five-run experiment. Open a single run with File → Open run."));
+  addDockWidget(Qt::BottomDockWidgetArea, routing_dock);
+  addDockWidget(Qt::BottomDockWidgetArea, runs_dock);
+  tabifyDockWidget(generation_dock, routing_dock);
+  tabifyDockWidget(routing_dock, runs_dock);
+  generation_dock->raise();
+  auto* view = menuBar()->addMenu("&View");
+  for (auto* d : {config_dock, generation_dock, routing_dock, runs_dock}) view->addAction(d->toggleViewAction());
+  resizeDocks({config_dock}, {360}, Qt::Horizontal);
+  resizeDocks({generation_dock}, {200}, Qt::Vertical);
+}
+
+bool MainWindow::openDataset(const QString& path) {
+  if (controller_->busy()) {
+    showError("Stop training before changing the dataset.");
+    return false;
+  }
+  try {
+    const TextDataset data = TextDataset::from_file(path.toStdString());
+    dataset_path_ = QFileInfo(path).absoluteFilePath();
+    config_->setDatasetSize(data.train_size(), data.val_size(), data.vocab.size());
+    dataset_label_->setText(QString("Dataset: %1 — %2 characters, vocabulary %3 (train %4 / val %5)")
+                                .arg(QString::fromStdString(data.name))
+                                .arg(data.tokens.size())
+                                .arg(data.vocab.size())
+                                .arg(data.train_size())
+                                .arg(data.val_size()));
+    dataset_label_->setToolTip(dataset_path_);
+    banner_->hide();
+    return true;
+  } catch (const std::exception& e) {
+    const QString message = QString("Cannot use %1 as a dataset: %2").arg(QFileInfo(path).fileName(), e.what());
+    if (dataset_path_.isEmpty()) config_->setDatasetError(message);
+    showError(message);
+    return false;
+  }
+}
+
+bool MainWindow::openRun(const QString& runDir) {
+  if (controller_->busy()) {
+    showError("Stop training before opening another run.");
+    return false;
+  }
+  try {
+    std::vector<FieldError> errors;
+    const std::string dir = runDir.toStdString();
+    const Config c = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
+    if (!errors.empty()) throw std::runtime_error("its config.json is invalid: " + describe(errors));
+    const MetricsTable table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
+    config_->setConfig(c);
+    training_->load(TrainingHistory::fromMetrics(table, c), c);
+    opened_run_ = runDir;
+    const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
+    opened_run_finished_ = last >= c.max_iters;
+    progress_->setRange(0, c.max_iters);
+    progress_->setValue(last);
+    step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
+    setWindowTitle(QString("MoE Routing Workbench — %1").arg(QFileInfo(runDir).fileName()));
+    banner_->hide();
+    updateActions();
+    return true;
+  } catch (const std::exception& e) {
+    showError(QString("Cannot open the run %1: %2").arg(runDir, e.what()));
+    return false;
+  }
+}
+
+void MainWindow::startTraining() {
+  if (!config_valid_ || controller_->busy() || dataset_path_.isEmpty()) return;
+  const Config c = config_->config();
+  const QString kind = c.is_moe() ? QString::fromStdString(c.routing) : "dense";
+  const QString run = QDir(runsDirectory())
+                          .filePath(QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz") + "-" + kind);
+  opened_run_.clear();
+  training_->reset(c);
+  banner_->hide();
+  progress_->setRange(0, c.max_iters);
+  progress_->setValue(0);
+  controller_->start(c, dataset_path_, run);
+}
+
+void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
+  opened_run_ = runDir;
+  opened_run_finished_ = false;
+  session_clock_.start();
+  session_first_step_ = step;
+  progress_->setRange(0, maxIters);
+  progress_->setValue(step);
+  device_label_->setText("Device: " + device.toUpper());
+  setWindowTitle(QString("MoE Routing Workbench — %1").arg(QFileInfo(runDir).fileName()));
+}
+
+void MainWindow::onStep(const StepReport& r) {
+  progress_->setValue(r.step);
+  step_label_->setText(QString("Step %1 / %2").arg(r.step).arg(controller_->maxIters()));
+  if (r.logged) rate_label_->setText(QString("%1 tokens/s").arg(r.tokens_per_sec, 0, 'f', 0));
+  const int done = r.step - session_first_step_;
+  if (done > 0)
+    eta_label_->setText("ETA " + format_eta((controller_->maxIters() - r.step) * (session_clock_.elapsed() / 1000.0) / done));
+}
+
+void MainWindow::provideGenerationModel() {
+  if (controller_->state() != TrainingController::State::Idle || controller_->step() > 0) {
+    generation_waiting_ = true;
+    controller_->requestSnapshot();
+    return;
+  }
+  if (!opened_run_.isEmpty()) {
+    try {
+      generation_->generateWith(InferenceModel::load((opened_run_ + "/checkpoints/latest.pt").toStdString()));
+    } catch (const std::exception& e) {
+      generation_->setStatus(QString("Cannot load the run's checkpoint: %1").arg(e.what()));
+    }
+    return;
+  }
+  generation_->setStatus("Train a model or open a run first: there is no model to generate from.");
+}
+
+void MainWindow::updateActions() {
+  using S = TrainingController::State;
+  const S s = controller_->state();
+  const bool idle = s == S::Idle;
+  start_->setEnabled(idle && config_valid_ && !dataset_path_.isEmpty());
+  start_->setToolTip(config_valid_ ? "Start a new run with this configuration (Ctrl+R)"
+                                   : "Fix the configuration errors shown in the Configuration panel first");
+  pause_->setEnabled(s == S::Running);
+  resume_->setEnabled(s == S::Paused || (idle && !opened_run_.isEmpty() && !opened_run_finished_));
+  stop_->setEnabled(s == S::Running || s == S::Paused || s == S::Pausing);
+  open_dataset_->setEnabled(idle);
+  open_run_->setEnabled(idle);
+  config_->setEnabled(idle);
+  static const QMap<S, QString> names = {{S::Idle, "Idle"}, {S::Running, "Training"}, {S::Pausing, "Pausing…"},
+                                         {S::Paused, "Paused"}, {S::Stopping, "Stopping…"}};
+  statusBar()->showMessage(names.value(s), 3000);
+}
+
+void MainWindow::showError(const QString& message) {
+  banner_->setText(message);
+  banner_->show();
+  if (controller_->state() == TrainingController::State::Paused) banner_->setText(message + "\nTraining is paused.");
+}
+
+QString MainWindow::errorMessage() const { return banner_->isVisible() ? banner_->text() : QString(); }
+
+QString MainWindow::runsDirectory() const {
+  QSettings settings;
+  return settings
+      .value("runsDirectory", QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation)).filePath("runs"))
+      .toString();
+}
+
+void MainWindow::setRunsDirectory(const QString& dir) { QSettings().setValue("runsDirectory", dir); }
+
+void MainWindow::restoreSettings() {
+  QSettings settings;
+  restoreGeometry(settings.value("window/geometry").toByteArray());
+  restoreState(settings.value("window/state").toByteArray());
+  const QString last_config = settings.value("lastConfig").toString();
+  if (!last_config.isEmpty()) {
+    std::vector<FieldError> errors;
+    const Config c = config_from_json(last_config.toStdString(), config_->config(), errors);
+    if (errors.empty()) config_->setConfig(c);
+  }
+  const QString last_dataset = settings.value("lastDataset").toString();
+  if (!last_dataset.isEmpty() && QFileInfo::exists(last_dataset)) openDataset(last_dataset);
+}
+
+void MainWindow::saveSettings() const {
+  QSettings settings;
+  settings.setValue("window/geometry", saveGeometry());
+  settings.setValue("window/state", saveState());
+  settings.setValue("lastConfig", QString::fromStdString(to_json(config_->config())));
+  settings.setValue("lastDataset", dataset_path_);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (controller_->busy()) {
+    const auto answer = QMessageBox::question(
+        this, "Training is running",
+        "Stop training and quit? The latest checkpoint is saved so the run can be resumed later.",
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Yes);
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+  }
+  controller_->shutdown();
+  saveSettings();
+  event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (event->mimeData()->hasUrls() && event->mimeData()->urls().first().isLocalFile()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QString path = event->mimeData()->urls().first().toLocalFile();
+  if (QFileInfo(path).isDir() && QFileInfo::exists(path + "/config.json")) openRun(path);
+  else openDataset(path);
+}
+
+}  // namespace moewb

@@ -1,0 +1,77 @@
+// The main window wires the docks together: Configuration, Training, Generation, Routing and Runs. It owns the
+// dataset choice, the run folder and the toolbar; each dock owns its widgets.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QMainWindow>
+
+#include "config_panel.h"
+#include "generation_panel.h"
+#include "training_controller.h"
+#include "training_panel.h"
+
+class QAction;
+class QLabel;
+class QProgressBar;
+
+namespace moewb {
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(const QString& defaultDataset, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Returns false (and shows why) when the file is not a usable dataset.
+  bool openDataset(const QString& path);
+  bool openRun(const QString& runDir);
+  void startTraining();
+  QString datasetPath() const { return dataset_path_; }
+  QString runsDirectory() const;
+  void setRunsDirectory(const QString& dir);
+  // The message currently shown in the error banner (empty when hidden).
+  QString errorMessage() const;
+
+  ConfigPanel* configPanel() const { return config_; }
+  TrainingPanel* trainingPanel() const { return training_; }
+  GenerationPanel* generationPanel() const { return generation_; }
+  TrainingController* controller() const { return controller_; }
+  QAction* startAction() const { return start_; }
+  QAction* pauseAction() const { return pause_; }
+  QAction* resumeAction() const { return resume_; }
+  QAction* stopAction() const { return stop_; }
+  QProgressBar* progressBar() const { return progress_; }
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private:
+  void buildActions();
+  void buildDocks();
+  void updateActions();
+  void showError(const QString& message);
+  void onStep(const StepReport& r);
+  void onRunStarted(const QString& runDir, const QString& device, int step, int maxIters);
+  void provideGenerationModel();
+  void restoreSettings();
+  void saveSettings() const;
+
+  ConfigPanel* config_;
+  TrainingPanel* training_;
+  GenerationPanel* generation_;
+  TrainingController* controller_;
+  QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_;
+  QLabel *banner_, *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
+  QProgressBar* progress_;
+  QString dataset_path_, opened_run_;
+  bool config_valid_ = false;
+  bool opened_run_finished_ = false;
+  bool generation_waiting_ = false;
+  QElapsedTimer session_clock_;
+  int session_first_step_ = 0;
+};
+
+}  // namespace moewb

@@ -1,0 +1,166 @@
+#include "training_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
+#include <QVBoxLayout>
+
+#include "palette.h"
+
+namespace moewb {
+
+namespace {
+constexpr int kRedrawMs = 40;
+}
+
+TrainingPanel::TrainingPanel(QWidget* parent)
+    : QWidget(parent),
+      loss_(new LineChart("Loss (cross-entropy, nats)", "")),
+      lr_(new LineChart("Learning rate", "")),
+      throughput_(new LineChart("Training tokens / s", "")),
+      load_(new LineChart("Expert load share f_i", "")),
+      balance_(new LineChart("Load balance", "")) {
+  auto* controls = new QHBoxLayout;
+  log_scale_ = new QCheckBox("Log scale");
+  log_scale_->setToolTip("Plot the loss on a logarithmic axis.");
+  connect(log_scale_, &QCheckBox::toggled, this, &TrainingPanel::setLogScale);
+  smoothing_ = new QSlider(Qt::Horizontal);
+  smoothing_->setRange(0, 99);
+  smoothing_->setValue(60);
+  smoothing_->setMaximumWidth(160);
+  smoothing_->setToolTip("Exponential moving average of the training loss, debiased as in TensorBoard.");
+  smoothing_label_ = new QLabel;
+  connect(smoothing_, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 100.0); });
+  layer_ = new QComboBox;
+  layer_->setToolTip("MoE layer shown in the expert-load and balance charts.");
+  connect(layer_, &QComboBox::currentIndexChanged, this, [this] { redrawLayerCharts(); });
+  controls->addWidget(log_scale_);
+  controls->addSpacing(12);
+  controls->addWidget(new QLabel("Smoothing"));
+  controls->addWidget(smoothing_);
+  controls->addWidget(smoothing_label_);
+  controls->addStretch();
+  controls->addWidget(new QLabel("Layer"));
+  controls->addWidget(layer_);
+
+  scalars_ = new QLabel;
+  scalars_->setWordWrap(true);
+  scalars_->setToolTip("Latest evaluation: normalised load entropy H(f)/log N (1 = balanced), largest load share, "
+                       "share of assignments dropped by capacity, mean experts that processed a character, "
+                       "experts with f_i < 1/(10N).");
+
+  loss_->addSeries("train (raw)", series_color::train_raw, 1.0);
+  loss_->addSeries("train", series_color::train);
+  loss_->addSeries("val", series_color::val, 2.0, true);
+  lr_->addSeries("lr", series_color::neutral);
+  lr_->setYLabelFormat("%.1e");
+  throughput_->setYLabelFormat("%.0f");
+  throughput_->addSeries("tokens/s", series_color::neutral);
+  balance_->addSeries("load entropy", expert_color(4));
+  balance_->addSeries("max share", expert_color(5));
+  balance_->addSeries("dropped", expert_color(7));
+
+  auto* grid = new QGridLayout;
+  grid->addWidget(loss_, 0, 0, 1, 2);
+  grid->addWidget(load_, 0, 2, 1, 2);
+  grid->addWidget(lr_, 1, 0);
+  grid->addWidget(throughput_, 1, 1);
+  grid->addWidget(balance_, 1, 2, 1, 2);
+  for (int col = 0; col < 4; ++col) grid->setColumnStretch(col, 1);
+  grid->setRowStretch(0, 3);
+  grid->setRowStretch(1, 2);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(controls);
+  layout->addLayout(grid, 1);
+  layout->addWidget(scalars_);
+
+  redraw_.setInterval(kRedrawMs);
+  connect(&redraw_, &QTimer::timeout, this, &TrainingPanel::flush);
+  redraw_.start();
+  setSmoothing(0.6);
+}
+
+void TrainingPanel::reset(const Config& config) { load(TrainingHistory{}, config); }
+
+void TrainingPanel::load(const TrainingHistory& history, const Config& config) {
+  history_ = history;
+  config_ = config;
+  layer_->blockSignals(true);
+  layer_->clear();
+  if (config.is_moe())
+    for (int l = 0; l < config.n_layer; ++l) layer_->addItem(QString("layer %1").arg(l));
+  layer_->setEnabled(config.is_moe());
+  layer_->blockSignals(false);
+  load_->removeAllSeries();
+  if (config.is_moe())
+    for (int e = 0; e < config.n_experts; ++e) load_->addSeries(QString("E%1").arg(e), expert_color(e), 1.5);
+  load_->chart()->legend()->setVisible(config.is_moe() && config.n_experts <= 16);
+  load_->setVisible(config.is_moe());
+  balance_->setVisible(config.is_moe());
+  dirty_ = true;
+  flush();
+}
+
+void TrainingPanel::addStep(const StepReport& r) {
+  if (!r.logged) return;
+  history_.add(r);
+  dirty_ = true;
+}
+
+void TrainingPanel::addEval(const EvalReport& r) {
+  history_.add(r);
+  dirty_ = true;
+}
+
+void TrainingPanel::setLogScale(bool on) {
+  log_scale_->setChecked(on);
+  loss_->setLogScale(on);
+}
+
+void TrainingPanel::setSmoothing(double weight) {
+  smoothing_->setValue(static_cast<int>(weight * 100 + 0.5));
+  smoothing_label_->setText(QString::number(weight, 'f', 2));
+  loss_->setPoints("train", smoothed(history_.train_loss, weight));
+}
+
+void TrainingPanel::flush() {
+  if (!dirty_) return;
+  dirty_ = false;
+  loss_->setPoints("train (raw)", history_.train_loss);
+  loss_->setPoints("train", smoothed(history_.train_loss, smoothing_->value() / 100.0));
+  loss_->setPoints("val", history_.val_loss);
+  lr_->setPoints("lr", history_.lr);
+  throughput_->setPoints("tokens/s", history_.tokens_per_sec);
+  redrawLayerCharts();
+}
+
+void TrainingPanel::redrawLayerCharts() {
+  const int l = layer_->currentIndex();
+  if (l < 0 || l >= history_.layers.size()) {
+    for (const auto& name : balance_->seriesNames()) balance_->setPoints(name, {});
+    for (const auto& name : load_->seriesNames()) load_->setPoints(name, {});
+    scalars_->setText(config_.is_moe() ? "Load balance: waiting for the first evaluation."
+                                       : "Dense model: no routing, so no expert load to show.");
+    return;
+  }
+  const LayerHistory& h = history_.layers[l];
+  for (int e = 0; e < h.load.size(); ++e) load_->setPoints(QString("E%1").arg(e), h.load[e]);
+  balance_->setPoints("load entropy", h.entropy);
+  balance_->setPoints("max share", h.max_share);
+  balance_->setPoints("dropped", h.dropped);
+  if (!h.entropy.isEmpty())
+    scalars_->setText(QString("Layer %1 at step %2 — load entropy %3 · max share %4 · dropped %5 · "
+                              "mean active experts %6 · dead experts %7")
+                          .arg(l)
+                          .arg(h.entropy.last().x())
+                          .arg(h.entropy.last().y(), 0, 'f', 3)
+                          .arg(h.max_share.last().y(), 0, 'f', 3)
+                          .arg(h.dropped.last().y(), 0, 'f', 3)
+                          .arg(h.active.last().y(), 0, 'f', 2)
+                          .arg(h.dead.last().y()));
+}
+
+}  // namespace moewb

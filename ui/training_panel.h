@@ -1,0 +1,52 @@
+// The Training dock: loss (log-scale option, smoothing), learning rate, throughput, per-layer expert load and
+// load-balance charts. Reports are collected as they arrive and drawn on a ~40 ms timer in one batch.
+#pragma once
+
+#include <QTimer>
+#include <QWidget>
+
+#include "line_chart.h"
+#include "meta_types.h"
+#include "training_history.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QSlider;
+
+namespace moewb {
+
+class TrainingPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit TrainingPanel(QWidget* parent = nullptr);
+
+  void reset(const Config& config);
+  void load(const TrainingHistory& history, const Config& config);
+  void addStep(const StepReport& r);
+  void addEval(const EvalReport& r);
+  void setLogScale(bool on);
+  void setSmoothing(double weight);
+  const TrainingHistory& history() const { return history_; }
+  LineChart* lossChart() const { return loss_; }
+  QList<LineChart*> charts() const { return {loss_, lr_, throughput_, load_, balance_}; }
+  // Draws pending data now (the timer does this every 40 ms).
+  void flush();
+
+ private:
+  void redrawLayerCharts();
+
+  TrainingHistory history_;
+  Config config_;
+  bool dirty_ = false;
+  QTimer redraw_;
+  LineChart *loss_, *lr_, *throughput_, *load_, *balance_;
+  QCheckBox* log_scale_;
+  QSlider* smoothing_;
+  QLabel* smoothing_label_;
+  QComboBox* layer_;
+  QLabel* scalars_;
+};
+
+}  // namespace moewb

@@ -1,0 +1,70 @@
+#include "training_worker.h"
+
+namespace moewb {
+
+TrainingWorker::TrainingWorker() = default;
+TrainingWorker::~TrainingWorker() = default;
+
+void TrainingWorker::startRun(const Config& config, const QString& datasetPath, const QString& runDir) {
+  trainer_.reset();
+  stop_ = false;
+  try {
+    TextDataset data = TextDataset::from_file(datasetPath.toStdString());
+    trainer_ = Trainer::create(config, data, runDir.toStdString(), datasetPath.toStdString());
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromStdString(e.what()));
+    return;
+  }
+  loop();
+}
+
+void TrainingWorker::resumeRun(const QString& runDir) {
+  trainer_.reset();
+  stop_ = false;
+  try {
+    trainer_ = Trainer::resume(runDir.toStdString());
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromStdString(e.what()));
+    return;
+  }
+  loop();
+}
+
+void TrainingWorker::continueRun() {
+  if (trainer_) loop();
+}
+
+void TrainingWorker::snapshotNow() {
+  if (trainer_) Q_EMIT snapshotReady(trainer_->snapshot());
+}
+
+void TrainingWorker::loop() {
+  pause_ = false;
+  const Config& c = trainer_->config();
+  Q_EMIT started(QString::fromStdString(trainer_->run_dir()), QString::fromStdString(trainer_->device()),
+                 trainer_->step(), c.max_iters);
+  try {
+    while (!trainer_->done()) {
+      if (snapshot_.exchange(false)) Q_EMIT snapshotReady(trainer_->snapshot());
+      if (stop_) break;
+      if (pause_) {
+        trainer_->save_latest();
+        Q_EMIT paused(trainer_->step());
+        return;
+      }
+      Progress p = trainer_->advance();
+      if (p.step) Q_EMIT stepDone(*p.step);
+      if (p.eval) Q_EMIT evalDone(*p.eval);
+    }
+    trainer_->save_latest();
+    Q_EMIT stopped(trainer_->step(), trainer_->done());
+  } catch (const NumericError& e) {
+    // No checkpoint here: the last good one stays, the weights in memory may already be damaged.
+    Q_EMIT numericFailure(e.step, QString::fromStdString(e.what()));
+    Q_EMIT paused(trainer_->step());
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromStdString(e.what()));
+  }
+}
+
+}  // namespace moewb

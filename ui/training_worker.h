@@ -1,0 +1,54 @@
+// Runs a Trainer on its own QThread. Commands arrive as queued slot calls; pause and stop are atomic flags the
+// GUI sets directly and the loop reads between steps; results leave as value signals (never tensors).
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include <atomic>
+#include <memory>
+
+#include "meta_types.h"
+
+namespace moewb {
+
+class TrainingWorker : public QObject {
+  Q_OBJECT
+
+ public:
+  TrainingWorker();
+  ~TrainingWorker() override;
+
+  // Set from the GUI thread; take effect before the next step.
+  void requestPause() { pause_ = true; }
+  void requestStop() { stop_ = true; }
+  void requestSnapshot() { snapshot_ = true; }
+
+ public Q_SLOTS:
+  void startRun(const moewb::Config& config, const QString& datasetPath, const QString& runDir);
+  void resumeRun(const QString& runDir);
+  // Continue a paused trainer.
+  void continueRun();
+  // Produces a snapshot now when the loop is not running (the loop serves requestSnapshot itself).
+  void snapshotNow();
+
+ Q_SIGNALS:
+  void started(const QString& runDir, const QString& device, int step, int maxIters);
+  void stepDone(const moewb::StepReport& report);
+  void evalDone(const moewb::EvalReport& report);
+  void paused(int step);
+  // The run ended (finished or stopped); the latest checkpoint is written.
+  void stopped(int step, bool finished);
+  void failed(const QString& message);
+  // Training hit a NaN/inf loss: the step was not applied and training is paused.
+  void numericFailure(int step, const QString& message);
+  void snapshotReady(const moewb::InferenceModel& model);
+
+ private:
+  void loop();
+
+  std::unique_ptr<Trainer> trainer_;
+  std::atomic<bool> pause_{false}, stop_{false}, snapshot_{false};
+};
+
+}  // namespace moewb
