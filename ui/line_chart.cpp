@@ -11,6 +11,25 @@
 
 namespace moewb {
 
+namespace {
+// Qt Charts elides every label when they crowd: keep ticks far enough apart for the chart's size.
+constexpr int kMinPixelsPerXTick = 70;
+constexpr int kMinPixelsPerYTick = 34;
+
+// Ticks at multiples of 1, 2 or 5 x 10^n, at most max_ticks of them across the range.
+void set_nice_ticks(QValueAxis* axis, int max_ticks) {
+  const double range = axis->max() - axis->min();
+  if (range <= 0) return;
+  const double raw = range / std::max(2, max_ticks);
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  const double residual = raw / magnitude;
+  const double step = (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10) * magnitude;
+  axis->setTickType(QValueAxis::TicksDynamic);
+  axis->setTickAnchor(0);
+  axis->setTickInterval(step);
+}
+}  // namespace
+
 LineChart::LineChart(const QString& title, const QString& yLabel, QWidget* parent)
     : QChartView(new QChart, parent), x_axis_(new QValueAxis), y_label_(yLabel) {
   setRenderHint(QPainter::Antialiasing);
@@ -47,6 +66,11 @@ void LineChart::attachY() {
   y_axis_->setTitleText(y_label_);
   chart()->addAxis(y_axis_, Qt::AlignLeft);
   for (auto* s : series_) s->attachAxis(y_axis_);
+  rescale();
+}
+
+void LineChart::resizeEvent(QResizeEvent* event) {
+  QChartView::resizeEvent(event);
   rescale();
 }
 
@@ -121,13 +145,13 @@ void LineChart::rescale() {
     return;
   }
   x_axis_->setRange(x0, x1 > x0 ? x1 : x0 + 1);
-  x_axis_->applyNiceNumbers();
+  set_nice_ticks(x_axis_, width() / kMinPixelsPerXTick);
   if (log_scale_) {
     y_axis_->setRange(y0 / 1.1, y1 * 1.1);
   } else {
     const double pad = y1 > y0 ? (y1 - y0) * 0.05 : std::max(std::abs(y0) * 0.05, 1e-3);
     y_axis_->setRange(y0 - pad, y1 + pad);
-    static_cast<QValueAxis*>(y_axis_)->applyNiceNumbers();
+    set_nice_ticks(static_cast<QValueAxis*>(y_axis_), height() / kMinPixelsPerYTick);
   }
 }
 

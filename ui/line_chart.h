@@ -27,6 +27,9 @@ class LineChart : public QChartView {
   bool logScale() const { return log_scale_; }
   QStringList seriesNames() const { return series_.keys(); }
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   void rescale();
   void attachY();

@@ -18,10 +18,12 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include "files.h"
+#include "metrics_csv.h"
 
 namespace moewb {
 
@@ -34,6 +36,8 @@ QString format_eta(double seconds) {
   if (s >= 60) return QString("%1 min %2 s").arg(s / 60).arg(s % 60);
   return QString("%1 s").arg(s);
 }
+
+constexpr int kValidationSliceChars = 20000;  // validation text offered to the Routing panel
 
 QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
   auto* d = new QDockWidget(title);
@@ -58,6 +62,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
       config_(new ConfigPanel),
       training_(new TrainingPanel),
       generation_(new GenerationPanel),
+      routing_(new RoutingPanel),
       controller_(new TrainingController(this)) {
   setWindowTitle("MoE Routing Workbench");
   setAcceptDrops(true);
@@ -68,11 +73,16 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   banner_->setStyleSheet("background: #fdecea; color: #611a15; border: 1px solid #f5c2c0; padding: 6px 10px;");
   banner_->hide();
+  // Training and Routing share the centre as tabs: both need the full height (charts, heatmaps).
+  views_ = new QTabWidget;
+  views_->setDocumentMode(true);
+  views_->addTab(training_, "Training");
+  views_->addTab(routing_, "Routing");
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(banner_);
-  layout->addWidget(training_, 1);
+  layout->addWidget(views_, 1);
   setCentralWidget(central);
 
   buildActions();
@@ -107,11 +117,21 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(controller_, &TrainingController::error, this, &MainWindow::showError);
   connect(controller_, &TrainingController::runEnded, this, [this](bool finished) { opened_run_finished_ = finished; });
   connect(controller_, &TrainingController::snapshotReady, this, [this](const InferenceModel& m) {
-    if (!generation_waiting_) return;
-    generation_waiting_ = false;
-    generation_->generateWith(m);
+    const auto waiters = std::exchange(model_waiters_, {});
+    for (const auto& use : waiters) use(m);
   });
-  connect(generation_, &GenerationPanel::modelRequested, this, &MainWindow::provideGenerationModel);
+  connect(controller_, &TrainingController::evalDone, this, [this](const EvalReport& r) {
+    if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
+  });
+  connect(generation_, &GenerationPanel::modelRequested, this, [this] {
+    withModel([this](const InferenceModel& m) { generation_->generateWith(m); },
+              [this](const QString& why) { generation_->setStatus(why); });
+  });
+  connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
+  connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
+    withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
+              [this](const QString& why) { showError(why); });
+  });
 
   config_->selectPreset(cuda ? "paper" : "cpu-quick");
   restoreSettings();
@@ -183,19 +203,19 @@ void MainWindow::buildDocks() {
   addDockWidget(Qt::LeftDockWidgetArea, config_dock);
   auto* generation_dock = dock("Generation", "generation_dock", generation_);
   addDockWidget(Qt::BottomDockWidgetArea, generation_dock);
-  auto* routing_dock = dock("Routing", "routing_dock",
-                            not_yet("Routing heatmaps are not available yet.\n\nThey are planned (issue #4): per-layer "
-                                    "heatmaps over characters, tooltips, snapshots over training."));
   auto* runs_dock = dock("Runs", "runs_dock",
                          not_yet("Run comparison is not available yet.\n\nPlanned (issue #5): the runs table, overlays "
                                  "and the paper's five-run experiment. Open a single run with File → Open run."));
-  addDockWidget(Qt::BottomDockWidgetArea, routing_dock);
   addDockWidget(Qt::BottomDockWidgetArea, runs_dock);
-  tabifyDockWidget(generation_dock, routing_dock);
-  tabifyDockWidget(routing_dock, runs_dock);
+  tabifyDockWidget(generation_dock, runs_dock);
   generation_dock->raise();
   auto* view = menuBar()->addMenu("&View");
-  for (auto* d : {config_dock, generation_dock, routing_dock, runs_dock}) view->addAction(d->toggleViewAction());
+  for (auto* d : {config_dock, generation_dock, runs_dock}) view->addAction(d->toggleViewAction());
+  view->addSeparator();
+  auto* show_training = view->addAction("&Training charts", QKeySequence("Ctrl+1"), [this] { views_->setCurrentIndex(0); });
+  auto* show_routing = view->addAction("&Routing heatmaps", QKeySequence("Ctrl+2"), [this] { views_->setCurrentIndex(1); });
+  show_training->setToolTip("Show the training charts (Ctrl+1)");
+  show_routing->setToolTip("Show the routing heatmaps (Ctrl+2)");
   resizeDocks({config_dock}, {360}, Qt::Horizontal);
   resizeDocks({generation_dock}, {200}, Qt::Vertical);
 }
@@ -209,6 +229,7 @@ bool MainWindow::openDataset(const QString& path) {
     const TextDataset data = TextDataset::from_file(path.toStdString());
     dataset_path_ = QFileInfo(path).absoluteFilePath();
     config_->setDatasetSize(data.train_size(), data.val_size(), data.vocab.size());
+    routing_->setValidationText(QString::fromStdString(data.probe_text(kValidationSliceChars)));
     dataset_label_->setText(QString("Dataset: %1 — %2 characters, vocabulary %3 (train %4 / val %5)")
                                 .arg(QString::fromStdString(data.name))
                                 .arg(data.tokens.size())
@@ -239,6 +260,8 @@ bool MainWindow::openRun(const QString& runDir) {
     const MetricsTable table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
     config_->setConfig(c);
     training_->load(TrainingHistory::fromMetrics(table, c), c);
+    routing_->reset(c);
+    loadSnapshots(runDir);
     opened_run_ = runDir;
     const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
     opened_run_finished_ = last >= c.max_iters;
@@ -263,6 +286,7 @@ void MainWindow::startTraining() {
                           .filePath(QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz") + "-" + kind);
   opened_run_.clear();
   training_->reset(c);
+  routing_->reset(c);
   banner_->hide();
   progress_->setRange(0, c.max_iters);
   progress_->setValue(0);
@@ -289,21 +313,35 @@ void MainWindow::onStep(const StepReport& r) {
     eta_label_->setText("ETA " + format_eta((controller_->maxIters() - r.step) * (session_clock_.elapsed() / 1000.0) / done));
 }
 
-void MainWindow::provideGenerationModel() {
+void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use,
+                           const std::function<void(const QString&)>& fail) {
   if (controller_->state() != TrainingController::State::Idle || controller_->step() > 0) {
-    generation_waiting_ = true;
+    model_waiters_ << use;
     controller_->requestSnapshot();
     return;
   }
   if (!opened_run_.isEmpty()) {
     try {
-      generation_->generateWith(InferenceModel::load((opened_run_ + "/checkpoints/latest.pt").toStdString()));
+      use(InferenceModel::load((opened_run_ + "/checkpoints/latest.pt").toStdString()));
     } catch (const std::exception& e) {
-      generation_->setStatus(QString("Cannot load the run's checkpoint: %1").arg(e.what()));
+      fail(QString("Cannot load the run's checkpoint: %1").arg(e.what()));
     }
     return;
   }
-  generation_->setStatus("Train a model or open a run first: there is no model to generate from.");
+  fail("Train a model or open a run first: there is no model yet.");
+}
+
+void MainWindow::loadSnapshots(const QString& runDir) {
+  QList<RoutingTrace> snapshots;
+  const QDir dir(runDir + "/routing");
+  for (const QString& name : dir.entryList({"step_*.json"}, QDir::Files, QDir::Name)) {
+    try {
+      snapshots << RoutingTrace::from_json(read_file(dir.filePath(name).toStdString()));
+    } catch (const std::exception& e) {
+      showError(QString("Skipped the routing snapshot %1: %2").arg(name, e.what()));
+    }
+  }
+  routing_->setSnapshots(snapshots);
 }
 
 void MainWindow::updateActions() {

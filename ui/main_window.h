@@ -5,14 +5,18 @@
 #include <QElapsedTimer>
 #include <QMainWindow>
 
+#include <functional>
+
 #include "config_panel.h"
 #include "generation_panel.h"
+#include "routing_panel.h"
 #include "training_controller.h"
 #include "training_panel.h"
 
 class QAction;
 class QLabel;
 class QProgressBar;
+class QTabWidget;
 
 namespace moewb {
 
@@ -36,6 +40,7 @@ class MainWindow : public QMainWindow {
   ConfigPanel* configPanel() const { return config_; }
   TrainingPanel* trainingPanel() const { return training_; }
   GenerationPanel* generationPanel() const { return generation_; }
+  RoutingPanel* routingPanel() const { return routing_; }
   TrainingController* controller() const { return controller_; }
   QAction* startAction() const { return start_; }
   QAction* pauseAction() const { return pause_; }
@@ -55,13 +60,18 @@ class MainWindow : public QMainWindow {
   void showError(const QString& message);
   void onStep(const StepReport& r);
   void onRunStarted(const QString& runDir, const QString& device, int step, int maxIters);
-  void provideGenerationModel();
+  // Hands the current model to `use`: a snapshot of the training weights, else the opened run's checkpoint;
+  // `fail` gets the reason when there is none.
+  void withModel(const std::function<void(const InferenceModel&)>& use, const std::function<void(const QString&)>& fail);
+  void loadSnapshots(const QString& runDir);
   void restoreSettings();
   void saveSettings() const;
 
   ConfigPanel* config_;
   TrainingPanel* training_;
   GenerationPanel* generation_;
+  RoutingPanel* routing_;
+  QTabWidget* views_;
   TrainingController* controller_;
   QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_;
   QLabel *banner_, *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
@@ -69,7 +79,7 @@ class MainWindow : public QMainWindow {
   QString dataset_path_, opened_run_;
   bool config_valid_ = false;
   bool opened_run_finished_ = false;
-  bool generation_waiting_ = false;
+  QList<std::function<void(const InferenceModel&)>> model_waiters_;
   QElapsedTimer session_clock_;
   int session_first_step_ = 0;
 };

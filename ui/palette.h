@@ -7,6 +7,10 @@
 namespace moewb {
 
 QColor expert_color(int expert);
+// Viridis (perceptually uniform) at t in [0, 1].
+QColor viridis(double t);
+// The expert colour faded towards white as the weight falls: weight 1 = full colour.
+QColor weighted_expert_color(int expert, double weight);
 
 namespace series_color {
 inline const QColor train{0x00, 0x72, 0xB2};

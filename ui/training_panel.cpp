@@ -56,7 +56,7 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   loss_->addSeries("train", series_color::train);
   loss_->addSeries("val", series_color::val, 2.0, true);
   lr_->addSeries("lr", series_color::neutral);
-  lr_->setYLabelFormat("%.1e");
+  lr_->setYLabelFormat("%.0e");
   throughput_->setYLabelFormat("%.0f");
   throughput_->addSeries("tokens/s", series_color::neutral);
   balance_->addSeries("load entropy", expert_color(4));

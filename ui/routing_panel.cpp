@@ -1,0 +1,319 @@
+#include "routing_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFontDatabase>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QTabWidget>
+#include <QTextBlock>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+namespace moewb {
+
+namespace {
+constexpr int kPlayIntervalMs = 600;
+
+QWidget* row_of(std::initializer_list<QWidget*> widgets, bool stretch = true) {
+  auto* w = new QWidget;
+  auto* l = new QHBoxLayout(w);
+  l->setContentsMargins(0, 0, 0, 0);
+  for (auto* x : widgets) l->addWidget(x);
+  if (stretch) l->addStretch();
+  return w;
+}
+}  // namespace
+
+RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
+  register_meta_types();
+  source_ = new QComboBox;
+  source_->addItems({"Training snapshots (probe text)", "Validation text", "Your text", "Generated text"});
+  source_->setToolTip("Which text to route: the fixed probe text of the snapshots taken at each evaluation, a slice "
+                      "of the validation split, text you type or paste, or the Generation panel's text.");
+  view_ = new QComboBox;
+  view_->setToolTip("All layers (colour = top expert) or one layer's experts (probabilities).");
+  zoom_ = new QSlider(Qt::Horizontal);
+  zoom_->setRange(3, 48);
+  zoom_->setValue(14);
+  zoom_->setMaximumWidth(140);
+  zoom_->setToolTip("Pixels per character (also Ctrl + mouse wheel over the heatmap).");
+  compare_box_ = new QCheckBox("Compare");
+  compare_box_->setToolTip("Show a second heatmap: another layer, or another snapshot of training.");
+  status_ = new QLabel;
+
+  slider_ = new QSlider(Qt::Horizontal);
+  slider_->setRange(0, 0);
+  slider_->setToolTip("Scrub through the routing snapshots taken at each evaluation.");
+  step_label_ = new QLabel("no snapshots yet");
+  play_ = new QPushButton("Play");
+  play_->setCheckable(true);
+  play_->setToolTip("Animate the snapshots over training.");
+  snapshot_row_ = row_of({new QLabel("Snapshot"), slider_, step_label_, play_}, false);
+  static_cast<QHBoxLayout*>(snapshot_row_->layout())->setStretch(1, 1);
+
+  offset_ = new QSpinBox;
+  offset_->setRange(0, 0);
+  offset_->setToolTip("First character of the validation slice.");
+  length_ = new QSpinBox;
+  length_->setRange(1, 20000);
+  length_->setValue(2000);
+  length_->setToolTip("Characters to route.");
+  trace_button_ = new QPushButton("Trace");
+  trace_button_->setToolTip("Route this text through the current model (a training snapshot or the opened run's "
+                            "checkpoint).");
+  validation_row_ = row_of({new QLabel("From character"), offset_, new QLabel("length"), length_});
+  input_ = new QPlainTextEdit;
+  input_->setPlaceholderText("Type or paste text to route (characters outside the vocabulary are reported).");
+  input_->setMaximumHeight(60);
+  input_row_ = row_of({input_}, false);
+
+  compare_view_ = new QComboBox;
+  compare_snapshot_ = new QComboBox;
+  compare_snapshot_->setToolTip("Snapshot shown in the second heatmap.");
+  compare_row_ = row_of({new QLabel("Second view"), compare_view_, new QLabel("snapshot"), compare_snapshot_});
+  compare_row_->hide();
+
+  heatmap_ = new RoutingHeatmap;
+  compare_ = new RoutingHeatmap;
+  compare_->hide();
+  text_view_ = new QPlainTextEdit;
+  text_view_->setReadOnly(true);
+  text_view_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  text_view_->setToolTip("The routed text; the character under the cursor in the heatmap is highlighted.");
+  affinity_layer_ = new QComboBox;
+  affinity_ = new AffinityView;
+
+  auto* controls = row_of({new QLabel("Text"), source_, trace_button_, new QLabel("View"), view_,
+                           new QLabel("Zoom"), zoom_, compare_box_, status_});
+  auto* heat_page = new QWidget;
+  auto* heat_layout = new QVBoxLayout(heat_page);
+  heat_layout->setContentsMargins(0, 0, 0, 0);
+  auto* split = new QSplitter(Qt::Vertical);
+  auto* maps = new QWidget;
+  auto* maps_layout = new QVBoxLayout(maps);
+  maps_layout->setContentsMargins(0, 0, 0, 0);
+  maps_layout->addWidget(heatmap_, 1);
+  maps_layout->addWidget(compare_row_);
+  maps_layout->addWidget(compare_, 1);
+  split->addWidget(maps);
+  split->addWidget(text_view_);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 1);
+  heat_layout->addWidget(split);
+  auto* affinity_page = new QWidget;
+  auto* affinity_layout = new QVBoxLayout(affinity_page);
+  affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_,
+                                     new QLabel("share of each character's assignments per expert")}));
+  affinity_layout->addWidget(affinity_, 1);
+  auto* tabs = new QTabWidget;
+  tabs->addTab(heat_page, "Heatmap");
+  tabs->addTab(affinity_page, "Char × expert affinity");
+
+  auto* content = new QWidget;
+  auto* layout = new QVBoxLayout(content);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(controls);
+  layout->addWidget(snapshot_row_);
+  layout->addWidget(validation_row_);
+  layout->addWidget(input_row_);
+  layout->addWidget(tabs, 1);
+  auto* dense = new QLabel("No routing in a dense model: every character goes through the same feed-forward "
+                           "layer.\nChoose FFN kind = moe to see experts here.");
+  dense->setAlignment(Qt::AlignCenter);
+  dense->setWordWrap(true);
+  stack_ = new QStackedWidget;
+  stack_->addWidget(content);
+  stack_->addWidget(dense);
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  outer->addWidget(stack_);
+
+  connect(source_, &QComboBox::currentIndexChanged, this, [this](int i) { setSource(static_cast<Source>(i)); });
+  connect(view_, &QComboBox::currentIndexChanged, this, [this](int i) { heatmap_->setDetailLayer(i - 1); });
+  connect(compare_view_, &QComboBox::currentIndexChanged, this, [this](int i) { compare_->setDetailLayer(i - 1); });
+  connect(compare_snapshot_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (i >= 0 && i < snapshots_.size() && source_->currentIndex() == Snapshots) compare_->setTrace(snapshots_[i]);
+  });
+  connect(zoom_, &QSlider::valueChanged, this, [this](int v) {
+    heatmap_->setCellWidth(v);
+    compare_->setCellWidth(v);
+  });
+  connect(compare_box_, &QCheckBox::toggled, this, &RoutingPanel::setCompare);
+  connect(slider_, &QSlider::valueChanged, this, &RoutingPanel::showSnapshot);
+  connect(play_, &QPushButton::toggled, this, [this](bool on) {
+    play_->setText(on ? "Pause" : "Play");
+    if (on && slider_->value() == slider_->maximum()) slider_->setValue(0);
+    on ? player_.start() : player_.stop();
+  });
+  player_.setInterval(kPlayIntervalMs);
+  connect(&player_, &QTimer::timeout, this, [this] {
+    if (slider_->value() >= slider_->maximum()) play_->setChecked(false);
+    else slider_->setValue(slider_->value() + 1);
+  });
+  connect(trace_button_, &QPushButton::clicked, this, &RoutingPanel::requestTrace);
+  connect(affinity_layer_, &QComboBox::currentIndexChanged, this, &RoutingPanel::updateAffinity);
+  for (auto* map : {heatmap_, compare_}) {
+    connect(map, &RoutingHeatmap::hovered, this, &RoutingPanel::highlight);
+    connect(map, &RoutingHeatmap::pinned, this, [this](int column) {
+      heatmap_->setPinnedColumn(column);
+      compare_->setPinnedColumn(column);
+      highlight(column);
+    });
+  }
+  connect(heatmap_->horizontalScrollBar(), &QScrollBar::valueChanged, compare_->horizontalScrollBar(),
+          &QScrollBar::setValue);
+  connect(&watcher_, &QFutureWatcher<RoutingTrace>::finished, this, [this] {
+    try {
+      showTrace(watcher_.result());
+      status_->clear();
+    } catch (const std::exception& e) {
+      status_->setText(QString("Cannot trace: %1").arg(e.what()));
+    }
+  });
+  setSource(Snapshots);
+}
+
+void RoutingPanel::reset(const Config& config) {
+  config_ = config;
+  snapshots_.clear();
+  current_ = RoutingTrace{};
+  fillLayerCombos(config.is_moe() ? config.n_layer : 0);
+  stack_->setCurrentIndex(config.is_moe() ? 0 : 1);
+  slider_->setRange(0, 0);
+  compare_snapshot_->clear();
+  step_label_->setText("no snapshots yet");
+  showTrace(RoutingTrace{});
+}
+
+void RoutingPanel::fillLayerCombos(int layers) {
+  for (auto* combo : {view_, compare_view_}) {
+    combo->blockSignals(true);
+    combo->clear();
+    combo->addItem("All layers");
+    for (int l = 0; l < layers; ++l) combo->addItem(QString("Layer %1 experts").arg(l));
+    combo->blockSignals(false);
+  }
+  if (layers > 0) compare_view_->setCurrentIndex(layers);  // default comparison: the last layer's detail
+  compare_->setDetailLayer(layers > 0 ? layers - 1 : -1);
+  heatmap_->setDetailLayer(-1);
+  affinity_layer_->blockSignals(true);
+  affinity_layer_->clear();
+  for (int l = 0; l < layers; ++l) affinity_layer_->addItem(QString("Layer %1").arg(l));
+  affinity_layer_->blockSignals(false);
+}
+
+void RoutingPanel::addSnapshot(const RoutingTrace& snapshot) {
+  const bool at_end = slider_->value() == slider_->maximum();
+  snapshots_ << snapshot;
+  compare_snapshot_->addItem(QString("step %1").arg(snapshot.step));
+  slider_->setRange(0, snapshots_.size() - 1);
+  if (at_end || snapshots_.size() == 1) slider_->setValue(snapshots_.size() - 1);
+  if (snapshots_.size() == 1) showSnapshot(0);
+}
+
+void RoutingPanel::setSnapshots(const QList<RoutingTrace>& snapshots) {
+  snapshots_.clear();
+  compare_snapshot_->clear();
+  for (const auto& s : snapshots) addSnapshot(s);
+  if (!snapshots_.isEmpty()) {
+    slider_->setValue(snapshots_.size() - 1);
+    compare_snapshot_->setCurrentIndex(0);
+  }
+}
+
+void RoutingPanel::showSnapshot(int index) {
+  if (index < 0 || index >= snapshots_.size()) return;
+  step_label_->setText(QString("step %1 (%2 of %3)").arg(snapshots_[index].step).arg(index + 1).arg(snapshots_.size()));
+  if (source_->currentIndex() == Snapshots) showTrace(snapshots_[index]);
+}
+
+void RoutingPanel::setValidationText(const QString& text) {
+  validation_text_ = text;
+  offset_->setRange(0, std::max(0, static_cast<int>(text.size()) - 1));
+}
+
+void RoutingPanel::setGeneratedText(const QString& text) { generated_text_ = text; }
+
+void RoutingPanel::setSource(Source s) {
+  source_->blockSignals(true);
+  source_->setCurrentIndex(s);
+  source_->blockSignals(false);
+  snapshot_row_->setVisible(s == Snapshots);
+  validation_row_->setVisible(s == Validation);
+  input_row_->setVisible(s == OwnText);
+  trace_button_->setVisible(s != Snapshots);
+  compare_snapshot_->setEnabled(s == Snapshots);
+  if (s == Snapshots) showSnapshot(slider_->value());
+}
+
+void RoutingPanel::setCompare(bool on) {
+  compare_box_->setChecked(on);
+  compare_row_->setVisible(on);
+  compare_->setVisible(on);
+  if (on) compare_->setTrace(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0
+                                 ? snapshots_.value(compare_snapshot_->currentIndex())
+                                 : current_);
+}
+
+QString RoutingPanel::shownText() const { return text_view_->toPlainText(); }
+
+void RoutingPanel::requestTrace() {
+  QString text;
+  switch (source_->currentIndex()) {
+    case Validation: text = validation_text_.mid(offset_->value(), length_->value()); break;
+    case OwnText: text = input_->toPlainText(); break;
+    case Generated: text = generated_text_; break;
+    default: return;
+  }
+  if (text.isEmpty()) {
+    status_->setText(source_->currentIndex() == Generated ? "Generate some text first (Generation panel)."
+                                                          : "There is no text to trace.");
+    return;
+  }
+  status_->setText("Tracing…");
+  Q_EMIT traceRequested(text);
+}
+
+void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
+  if (watcher_.isRunning()) return;
+  const std::string utf8 = text.toStdString();
+  watcher_.setFuture(QtConcurrent::run([model, utf8] { return model.trace(utf8); }));
+}
+
+void RoutingPanel::showTrace(const RoutingTrace& trace) {
+  current_ = trace;
+  heatmap_->setTrace(trace);
+  if (compare_->isVisible() && !(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0))
+    compare_->setTrace(trace);
+  text_view_->setPlainText(QString::fromStdU32String(trace.text));
+  updateAffinity();
+}
+
+void RoutingPanel::updateAffinity() { affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex())); }
+
+void RoutingPanel::highlight(int column) {
+  QList<QTextEdit::ExtraSelection> selections;
+  if (column >= 0 && column < current_.length()) {
+    // QString positions count UTF-16 units: convert the character index
+    const int position = QString::fromStdU32String(current_.text.substr(0, static_cast<size_t>(column))).size();
+    QTextEdit::ExtraSelection s;
+    s.cursor = QTextCursor(text_view_->document());
+    s.cursor.setPosition(position);
+    s.cursor.setPosition(position + 1, QTextCursor::KeepAnchor);
+    s.format.setBackground(QColor(255, 214, 0));
+    selections << s;
+    text_view_->setTextCursor(s.cursor);
+    text_view_->ensureCursorVisible();
+  }
+  text_view_->setExtraSelections(selections);
+}
+
+}  // namespace moewb

@@ -1,0 +1,86 @@
+// The Routing dock: heatmaps of how each layer routes each character, on the probe-text snapshots taken at
+// every evaluation (scrub or play through training), a slice of validation text, the user's own text or the
+// generated text; a second heatmap to compare layers or snapshots; the char x expert affinity matrix; and the
+// text itself with the hovered character highlighted. Traces are computed off the GUI thread.
+#pragma once
+
+#include <QFutureWatcher>
+#include <QTimer>
+#include <QWidget>
+
+#include "affinity_view.h"
+#include "meta_types.h"
+#include "routing_heatmap.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+class QStackedWidget;
+
+namespace moewb {
+
+class RoutingPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  enum Source { Snapshots = 0, Validation = 1, OwnText = 2, Generated = 3 };
+
+  explicit RoutingPanel(QWidget* parent = nullptr);
+
+  // A new run or an opened run: the model kind decides between heatmaps and the dense-model message.
+  void reset(const Config& config);
+  void addSnapshot(const RoutingTrace& snapshot);
+  void setSnapshots(const QList<RoutingTrace>& snapshots);
+  void setValidationText(const QString& text);
+  void setGeneratedText(const QString& text);
+  void setSource(Source s);
+  // Shows the snapshot at index i (the slider position).
+  void showSnapshot(int index);
+  void setCompare(bool on);
+  // Computes the trace of `text` with `model` on a worker thread, then shows it.
+  void traceWith(const InferenceModel& model, const QString& text);
+
+  RoutingHeatmap* heatmap() const { return heatmap_; }
+  RoutingHeatmap* compareHeatmap() const { return compare_; }
+  AffinityView* affinityView() const { return affinity_; }
+  QSlider* snapshotSlider() const { return slider_; }
+  int snapshotCount() const { return snapshots_.size(); }
+  QString shownText() const;
+
+ Q_SIGNALS:
+  // The panel needs a model to trace this text; the owner answers with traceWith().
+  void traceRequested(const QString& text);
+
+ private:
+  void requestTrace();
+  void showTrace(const RoutingTrace& trace);
+  void updateViews();
+  void updateAffinity();
+  void highlight(int column);
+  void fillLayerCombos(int layers);
+
+  Config config_;
+  QList<RoutingTrace> snapshots_;
+  QString validation_text_, generated_text_;
+  RoutingTrace current_;
+  QFutureWatcher<RoutingTrace> watcher_;
+  QTimer player_;
+
+  QStackedWidget* stack_;
+  QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_;
+  QSlider *slider_, *zoom_;
+  QLabel *step_label_, *status_;
+  QPushButton *play_, *trace_button_;
+  QSpinBox *offset_, *length_;
+  QPlainTextEdit *input_, *text_view_;
+  QCheckBox* compare_box_;
+  QWidget *snapshot_row_, *validation_row_, *input_row_, *compare_row_;
+  RoutingHeatmap *heatmap_, *compare_;
+  AffinityView* affinity_;
+};
+
+}  // namespace moewb

@@ -1,0 +1,15 @@
+// Text for routing views: characters made visible (space, newline, tab) and the hover tooltip of a cell.
+#pragma once
+
+#include <QString>
+
+#include "routing_trace.h"
+
+namespace moewb {
+
+// '·' for a space, '↵' for a newline, '⇥' for a tab, the character itself otherwise.
+QString visible_char(char32_t c);
+// Character, position, layer, every expert's probability, the chosen experts with weights and drop flags.
+QString routing_tooltip(const RoutingTrace& trace, int layer, int position);
+
+}  // namespace moewb
