@@ -88,6 +88,16 @@ class TestGui : public QObject {
     QVERIFY(button);
     QTest::mouseClick(button, Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(!w->generationPanel()->running() && w->generationPanel()->text().size() >= 500, 30000);
+
+    // the generated text routed through the same model, off the GUI thread
+    RoutingPanel* routing = w->routingPanel();
+    routing->setSource(RoutingPanel::Generated);
+    auto* trace = routing->findChild<QPushButton*>("trace_button");
+    QVERIFY(trace && trace->isVisible() == routing->isVisible());
+    QTest::mouseClick(trace, Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(routing->heatmap()->trace().length(), 500, 30000);
+    QCOMPARE(routing->heatmap()->trace().layers.size(), size_t{2});
+    QCOMPARE(routing->shownText(), w->generationPanel()->text());
   }
 
   void invalidConfigDisablesStart_data() {

@@ -1,5 +1,6 @@
 #include "routing_heatmap.h"
 
+#include <QCursor>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QScrollBar>
@@ -32,7 +33,6 @@ RoutingHeatmap::RoutingHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
 
 void RoutingHeatmap::setTrace(const RoutingTrace& trace) {
   trace_ = trace;
-  if (detail_layer_ >= static_cast<int>(trace_.layers.size())) detail_layer_ = -1;
   if (pinned_ >= trace_.length()) pinned_ = -1;
   hovered_ = -1;
   updateScrollBar();
@@ -41,7 +41,7 @@ void RoutingHeatmap::setTrace(const RoutingTrace& trace) {
 }
 
 void RoutingHeatmap::setDetailLayer(int layer) {
-  detail_layer_ = layer < static_cast<int>(trace_.layers.size()) ? layer : -1;
+  detail_layer_ = layer;
   updateHeight();
   viewport()->update();
 }
@@ -67,13 +67,13 @@ void RoutingHeatmap::scrollToColumn(int column) {
 
 int RoutingHeatmap::rowCount() const {
   if (trace_.empty()) return 0;
-  return detail_layer_ >= 0 ? trace_.n_experts : static_cast<int>(trace_.layers.size());
+  return shownDetailLayer() >= 0 ? trace_.n_experts : static_cast<int>(trace_.layers.size());
 }
 
 HeatmapGeometry RoutingHeatmap::geometry() const {
   HeatmapGeometry g;
   g.cell_width = cell_width_;
-  g.row_height = detail_layer_ >= 0 ? kDetailRowHeight : kRowHeight;
+  g.row_height = shownDetailLayer() >= 0 ? kDetailRowHeight : kRowHeight;
   g.left = kLabelWidth;
   g.top = 4;
   g.scroll_x = horizontalScrollBar()->value();
@@ -104,7 +104,8 @@ void RoutingHeatmap::updateScrollBar() {
 }
 
 void RoutingHeatmap::paintGrid(QPainter& p, const HeatmapGeometry& g, int first, int last) const {
-  const bool detail = detail_layer_ >= 0;
+  const int detail_layer = shownDetailLayer();
+  const bool detail = detail_layer >= 0;
   const bool sigmoid = trace_.routing == "sigmoid";
   QBrush hatch(QColor(40, 40, 40, 170), Qt::BDiagPattern);
   QFont small = p.font();
@@ -113,7 +114,7 @@ void RoutingHeatmap::paintGrid(QPainter& p, const HeatmapGeometry& g, int first,
     for (int r = 0; r < g.rows; ++r) {
       const QRectF cell = g.cellRect(r, c);
       if (detail) {
-        const LayerTrace& l = trace_.layers[static_cast<size_t>(detail_layer_)];
+        const LayerTrace& l = trace_.layers[static_cast<size_t>(detail_layer)];
         p.fillRect(cell, viridis(l.prob(c, r)));
         for (int s = 0; s < l.slots; ++s) {
           if (l.chosen_at(c, s) != r) continue;
@@ -168,7 +169,7 @@ void RoutingHeatmap::render(QPainter& p, const QRect& target, bool wholeText) co
   p.fillRect(QRectF(0, 0, g.left - 2, g.gridBottom() + kCharStrip), palette().base());
   for (int r = 0; r < g.rows; ++r) {
     const QRectF label(4, g.top + r * g.row_height, g.left - 10, g.row_height);
-    if (detail_layer_ >= 0) {
+    if (shownDetailLayer() >= 0) {
       p.fillRect(QRectF(label.right() - 8, label.top() + 3, 8, label.height() - 6), expert_color(r));
       p.drawText(label.adjusted(0, 0, -12, 0), Qt::AlignVCenter | Qt::AlignRight, QString("E%1").arg(r));
     } else {
@@ -208,9 +209,10 @@ void RoutingHeatmap::render(QPainter& p, const QRect& target, bool wholeText) co
   double x = 4;
   const double y = g.gridBottom() + kCharStrip + 4;
   p.setPen(palette().color(QPalette::Text));
-  if (detail_layer_ >= 0) {
-    p.drawText(QPointF(x, y + 13), QString("Layer %1 — probability:").arg(detail_layer_));
-    x += p.fontMetrics().horizontalAdvance(QString("Layer %1 — probability:").arg(detail_layer_)) + 6;
+  if (shownDetailLayer() >= 0) {
+    const QString title = QString("Layer %1 — probability:").arg(shownDetailLayer());
+    p.drawText(QPointF(x, y + 13), title);
+    x += p.fontMetrics().horizontalAdvance(title) + 6;
     for (int i = 0; i < 100; ++i) p.fillRect(QRectF(x + i, y + 3, 1, 12), viridis(i / 99.0));
     p.drawText(QPointF(x + 104, y + 13), "0 → 1 · dot = chosen · cross-hatched = dropped by capacity");
   } else {
@@ -247,7 +249,7 @@ void RoutingHeatmap::mouseMoveEvent(QMouseEvent* event) {
     QToolTip::hideText();
     return;
   }
-  const int layer = detail_layer_ >= 0 ? detail_layer_ : cell->row;
+  const int layer = shownDetailLayer() >= 0 ? shownDetailLayer() : cell->row;
   QToolTip::showText(event->globalPosition().toPoint(), routing_tooltip(trace_, layer, cell->column), viewport(),
                      g.cellRect(cell->row, cell->column).toRect());
 }
@@ -260,8 +262,13 @@ void RoutingHeatmap::mousePressEvent(QMouseEvent* event) {
   Q_EMIT pinned(pinned_);
 }
 
+int RoutingHeatmap::shownDetailLayer() const {
+  return detail_layer_ < static_cast<int>(trace_.layers.size()) ? detail_layer_ : -1;
+}
+
 void RoutingHeatmap::leaveEvent(QEvent*) {
-  if (hovered_ < 0) return;
+  // a tooltip appearing under the cursor also "leaves" the viewport: keep the hover while the cursor is inside
+  if (hovered_ < 0 || viewport()->rect().contains(viewport()->mapFromGlobal(QCursor::pos()))) return;
   hovered_ = -1;
   viewport()->update();
   Q_EMIT hovered(-1);

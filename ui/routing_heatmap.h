@@ -22,6 +22,8 @@ class RoutingHeatmap : public QAbstractScrollArea {
   // -1 shows every layer; a layer index shows that layer's experts.
   void setDetailLayer(int layer);
   int detailLayer() const { return detail_layer_; }
+  // The detail layer when the trace has it, else -1 (all layers).
+  int shownDetailLayer() const;
   void setCellWidth(double pixels);
   double cellWidth() const { return cell_width_; }
   void setPinnedColumn(int column);

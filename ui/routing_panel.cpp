@@ -67,6 +67,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   length_->setValue(2000);
   length_->setToolTip("Characters to route.");
   trace_button_ = new QPushButton("Trace");
+  trace_button_->setObjectName("trace_button");
   trace_button_->setToolTip("Route this text through the current model (a training snapshot or the opened run's "
                             "checkpoint).");
   validation_row_ = row_of({new QLabel("From character"), offset_, new QLabel("length"), length_});
@@ -85,6 +86,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   compare_ = new RoutingHeatmap;
   compare_->hide();
   text_view_ = new QPlainTextEdit;
+  text_view_->setObjectName("routed_text");
   text_view_->setReadOnly(true);
   text_view_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   text_view_->setToolTip("The routed text; the character under the cursor in the heatmap is highlighted.");
