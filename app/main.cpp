@@ -24,7 +24,6 @@ int main(int argc, char** argv) {
     if (QFileInfo(path).isDir()) window.openRun(path);
     else window.openDataset(path);
   }
-  window.resize(1280, 800);
   window.show();
   return QApplication::exec();
 }

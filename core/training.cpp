@@ -69,6 +69,12 @@ std::string rng_state(const std::mt19937_64& rng) {
   return s.str();
 }
 
+NumericError numeric_error(double loss, int step) {
+  return NumericError(step, std::string("the training loss became ") + (std::isnan(loss) ? "NaN" : "infinite") +
+                                " at step " + std::to_string(step) + "; training stopped before applying it "
+                                "(try a lower learning rate or gradient clipping)");
+}
+
 std::string snapshot_name(int step) {
   char name[32];
   std::snprintf(name, sizeof name, "step_%06d.json", step);
@@ -144,9 +150,7 @@ struct Trainer::Impl {
     if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
     const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
     // On a log step the loss is checked before the update, so a NaN never reaches the weights logged.
-    if (log_now && !std::isfinite(out.ce.item<double>()))
-      throw NumericError(step + 1, "the training loss became " + std::to_string(out.ce.item<double>()) +
-                                       " at step " + std::to_string(step + 1) + " (try a lower learning rate)");
+    if (log_now && !std::isfinite(out.ce.item<double>())) throw numeric_error(out.ce.item<double>(), step + 1);
     optimizer->step();
     loss_acc += out.ce.detach();
     ++loss_count;
@@ -157,9 +161,7 @@ struct Trainer::Impl {
     r.lr = lr;
     if (!log_now) return r;
     const double loss = loss_acc.item<double>() / loss_count;
-    if (!std::isfinite(loss))
-      throw NumericError(step, "the training loss became " + std::to_string(loss) + " before step " +
-                                   std::to_string(step) + " (try a lower learning rate)");
+    if (!std::isfinite(loss)) throw numeric_error(loss, step);
     r.logged = true;
     r.loss = loss;
     r.tokens_per_sec = window_tokens / std::chrono::duration<double>(Clock::now() - window_start).count();

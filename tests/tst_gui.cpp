@@ -211,6 +211,19 @@ class TestGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
   }
 
+  void nanLossPausesAndSaysWhere() {
+    auto w = window(corpus_);
+    Config c = tiny_gui_config();
+    c.learning_rate = 1000, c.min_lr = 1, c.warmup_iters = 0, c.grad_clip = 0;
+    w->configPanel()->setConfig(c);
+    click(*w, w->startAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Paused, 60000);
+    QVERIFY2(w->errorMessage().contains(QRegularExpression("became (NaN|infinite) at step \\d+")),
+             qPrintable(w->errorMessage()));
+    click(*w, w->stopAction());
+    QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
+  }
+
   void openingACorruptRunShowsAnError() {
     auto w = window(corpus_);
     const QString bad = tmp_.filePath("not_a_run");

@@ -17,6 +17,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QScreen>
 #include <QStyle>
 #include <QTabWidget>
 #include <QToolBar>
@@ -381,7 +382,12 @@ void MainWindow::setRunsDirectory(const QString& dir) { QSettings().setValue("ru
 
 void MainWindow::restoreSettings() {
   QSettings settings;
-  restoreGeometry(settings.value("window/geometry").toByteArray());
+  if (!restoreGeometry(settings.value("window/geometry").toByteArray())) {
+    // first start: most of the screen, at least the 1280 x 800 the layout is designed for
+    const QSize available = screen() ? screen()->availableSize() : QSize(1280, 800);
+    resize(std::min(available.width(), std::max(1280, available.width() * 9 / 10)),
+           std::min(available.height(), std::max(800, available.height() * 9 / 10)));
+  }
   restoreState(settings.value("window/state").toByteArray());
   const QString last_config = settings.value("lastConfig").toString();
   if (!last_config.isEmpty()) {
