@@ -7,7 +7,10 @@ CliArgs::CliArgs(int argc, char** argv, const std::set<std::string>& flags) {
   if (i < argc && std::string(argv[i]).rfind("--", 0) != 0) command_ = argv[i++];
   for (; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "'");
+    if (arg.rfind("--", 0) != 0) {
+      positional_.push_back(arg);
+      continue;
+    }
     arg = arg.substr(2);
     const auto eq = arg.find('=');
     if (eq != std::string::npos) {

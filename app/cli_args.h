@@ -11,10 +11,11 @@ namespace moewb {
 
 class CliArgs {
  public:
-  // `flags` are options that take no value. Throws std::invalid_argument on a stray positional argument.
+  // `flags` are options that take no value; words after the command that are not options are positional.
   CliArgs(int argc, char** argv, const std::set<std::string>& flags);
 
   const std::string& command() const { return command_; }
+  const std::vector<std::string>& positional() const { return positional_; }
   bool has(const std::string& key) const { return values_.count(key) > 0; }
   // Returns the value and marks the key used; `fallback` when absent.
   std::string take(const std::string& key, const std::string& fallback = "");
@@ -26,6 +27,7 @@ class CliArgs {
 
  private:
   std::string command_;
+  std::vector<std::string> positional_;
   std::map<std::string, std::string> values_;
   std::set<std::string> taken_;
 };

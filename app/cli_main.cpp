@@ -6,10 +6,12 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "bench.h"
 #include "cli_args.h"
 #include "files.h"
+#include "suite.h"
 #include "training.h"
 
 using namespace moewb;
@@ -27,6 +29,7 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE
+  suite paper [--dir DIR] [--preset P] [--data FILE] [--<config key>=VALUE ...]   (continues an existing DIR)
   presets   print the built-in presets
 
 Config keys are those of config.json (see README); e.g. --ffn=moe --n_experts=4 --routing=topk --top_k=2.
@@ -59,8 +62,10 @@ Config build_config(CliArgs& args) {
   return c;
 }
 
-void reject_rest(const CliArgs& args) {
+void reject_rest(const CliArgs& args, size_t positional = 0) {
   for (const auto& [key, value] : args.rest()) throw std::invalid_argument("unknown option --" + key);
+  if (args.positional().size() > positional)
+    throw std::invalid_argument("unexpected argument '" + args.positional()[positional] + "'");
 }
 
 std::string default_run_dir(const Config& c) {
@@ -189,6 +194,41 @@ int cmd_bench(CliArgs& args) {
   return 0;
 }
 
+int cmd_suite(CliArgs& args) {
+  if (args.positional().empty() || args.positional()[0] != "paper")
+    throw std::invalid_argument("the only suite is 'paper': moewb-cli suite paper [--dir DIR]");
+  const std::string dir = args.take("dir", "runs/paper-suite");
+  const std::string data_path = std::filesystem::absolute(args.take("data", default_dataset())).string();
+  std::optional<Suite> suite;
+  if (file_exists(dir + "/suite.json")) {
+    suite = Suite::open(dir);
+    std::cout << "continuing the suite in " << dir << "\n";
+  } else {
+    Config base = build_config(args);
+    suite = Suite::create(dir, base, data_path);
+  }
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  int last_percent = -1;
+  const bool complete = suite->run(g_interrupted, [&](const SuiteProgress& p) {
+    const int percent = static_cast<int>(p.fraction() * 100);
+    if (percent == last_percent && p.step != p.max_iters) return;
+    last_percent = percent;
+    std::printf("suite %3d%% | run %d/%d %s | step %d/%d\n", percent, p.variant + 1, p.variants, p.folder.c_str(),
+                p.step, p.max_iters);
+    std::fflush(stdout);
+  });
+  if (!complete) {
+    std::cout << "suite stopped; continue with: moewb-cli suite paper --dir " << dir << "\n";
+    return 130;
+  }
+  const Table table = comparison_table(suite->summaries());
+  std::cout << "\n" << table.to_markdown() << "\nThe paper (A100, linear experts):\n" << paper_table().to_markdown();
+  atomic_write(dir + "/comparison.md", table.to_markdown());
+  atomic_write(dir + "/comparison.csv", table.to_csv());
+  atomic_write(dir + "/comparison.tex", table.to_latex("Five-run comparison (moewb)"));
+  return 0;
+}
+
 int cmd_export_pt(CliArgs& args) {
   InferenceModel m = load_model(args);
   const std::string out = args.take("out");
@@ -216,6 +256,7 @@ int main(int argc, char** argv) {
     if (cmd == "trace") return cmd_trace(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "export-pt") return cmd_export_pt(args);
+    if (cmd == "suite") return cmd_suite(args);
     if (cmd == "presets") {
       for (const auto& name : preset_names()) std::cout << name << ":\n" << to_json(preset(name)) << "\n";
       return 0;

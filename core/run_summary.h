@@ -1,0 +1,48 @@
+// What a finished (or partial) run amounts to, read back from its folder, and the comparison table of several
+// runs in the layout of the reference paper (best val loss, training time, generation speed, final losses,
+// gap, dropped fraction, load entropy), with the paper's published numbers beside them.
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace moewb {
+
+struct RunSummary {
+  std::string dir, name;
+  Config config;
+  int last_step = 0;
+  bool finished = false;
+  double best_val = NAN;
+  double final_train = NAN, final_val = NAN;  // last evaluation
+  double training_time_s = NAN;               // elapsed_s of the last row
+  double train_tokens_per_sec = NAN;          // mean over logged rows
+  double generation_tokens_per_sec = NAN;     // from summary.json (the suite measures it), else NaN
+  double mean_dropped = NAN, mean_load_entropy = NAN;  // over MoE layers, last evaluation
+  double gap() const { return final_val - final_train; }
+  std::string kind() const;  // "dense", "softmax N=4", "top-2", "top-2 cf=0.5", ...
+};
+
+// Throws std::runtime_error naming the file when config.json or metrics.csv is missing or malformed.
+RunSummary summarize_run(const std::string& dir);
+// Writes summary.json with the generation speed measured after training.
+void write_generation_speed(const std::string& dir, double tokens_per_sec);
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::string to_csv() const;
+  std::string to_markdown() const;
+  std::string to_latex(const std::string& caption) const;
+};
+
+// Rows in the given order; percentages relative to the first dense run when there is one.
+Table comparison_table(const std::vector<RunSummary>& runs);
+// The paper's Table (dynamic-moe-char-transformers.txt): its five runs with their published numbers.
+Table paper_table();
+
+}  // namespace moewb
