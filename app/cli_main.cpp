@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "cli_args.h"
+#include "export_cli.h"
 #include "files.h"
 #include "suite.h"
 #include "training.h"
@@ -29,6 +30,7 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE
+  export    --run DIR [--format png,svg,pdf] [--dpi 200]   every figure + data into DIR/figures
   suite paper [--dir DIR] [--preset P] [--data FILE] [--<config key>=VALUE ...]   (continues an existing DIR)
   presets   print the built-in presets
 
@@ -222,11 +224,25 @@ int cmd_suite(CliArgs& args) {
     return 130;
   }
   const Table table = comparison_table(suite->summaries());
-  std::cout << "\n" << table.to_markdown() << "\nThe paper (A100, linear experts):\n" << paper_table().to_markdown();
+  std::cout << "\n" << table.to_markdown() << "\nThe paper (its GPU, linear d x d experts):\n" << paper_table().to_markdown();
   atomic_write(dir + "/comparison.md", table.to_markdown());
   atomic_write(dir + "/comparison.csv", table.to_csv());
   atomic_write(dir + "/comparison.tex", table.to_latex("Five-run comparison (moewb)"));
   return 0;
+}
+
+int cmd_export(CliArgs& args, int argc, char** argv) {
+  const std::string run = args.take("run");
+  if (run.empty()) throw std::invalid_argument("export needs --run DIR");
+  const std::string formats = args.take("format", "png,svg,pdf");
+  const int dpi = args.take_int("dpi", 200);
+  reject_rest(args);
+#ifdef MOEWB_HAVE_QT
+  return export_run_cli(argc, argv, run, formats, dpi);
+#else
+  (void)argc, (void)argv, (void)formats, (void)dpi;
+  throw std::runtime_error("figure export needs the Qt build (configure with -DMOEWB_GUI=ON)");
+#endif
 }
 
 int cmd_export_pt(CliArgs& args) {
@@ -257,6 +273,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "export-pt") return cmd_export_pt(args);
     if (cmd == "suite") return cmd_suite(args);
+    if (cmd == "export") return cmd_export(args, argc, argv);
     if (cmd == "presets") {
       for (const auto& name : preset_names()) std::cout << name << ":\n" << to_json(preset(name)) << "\n";
       return 0;

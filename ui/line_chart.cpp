@@ -1,6 +1,9 @@
 #include "line_chart.h"
 
 #include <QChart>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QGraphicsLayout>
 #include <QLineSeries>
 #include <QLogValueAxis>
@@ -45,6 +48,7 @@ LineChart::LineChart(const QString& title, const QString& yLabel, QWidget* paren
   chart()->addAxis(x_axis_, Qt::AlignBottom);
   attachY();
   setMinimumSize(220, 160);
+  install_export_menu(this, this);
 }
 
 void LineChart::attachY() {
@@ -67,6 +71,45 @@ void LineChart::attachY() {
   chart()->addAxis(y_axis_, Qt::AlignLeft);
   for (auto* s : series_) s->attachAxis(y_axis_);
   rescale();
+}
+
+void LineChart::describe(const QString& figureName, const QString& xDescription, const QString& yDescription) {
+  figure_name_ = figureName;
+  x_description_ = xDescription;
+  y_description_ = yDescription;
+}
+
+QSize LineChart::naturalSize() const { return isVisible() && width() > 300 ? size() : QSize(800, 500); }
+
+void LineChart::paintFigure(QPainter& p, const QRect& target) {
+  // Lay the chart out at the export size (fonts stay at their point size), render the scene, then restore.
+  const QSizeF previous = chart()->size();
+  chart()->resize(target.size());
+  rescale();
+  chart()->layout()->activate();
+  scene()->render(&p, target, QRectF(chart()->pos(), target.size()), Qt::IgnoreAspectRatio);
+  chart()->resize(previous);
+  rescale();
+}
+
+QString LineChart::dataCsv() const {
+  QString out = QString("# figure: %1\n# x: %2\n# y: %3\nseries,x,y\n")
+                    .arg(chart()->title(), x_description_, y_description_);
+  for (auto it = data_.begin(); it != data_.end(); ++it)
+    for (const auto& point : it.value())
+      out += QString("%1,%2,%3\n").arg(it.key()).arg(point.x(), 0, 'g', 17).arg(point.y(), 0, 'g', 17);
+  return out;
+}
+
+QString LineChart::dataJson() const {
+  QJsonArray series;
+  for (auto it = data_.begin(); it != data_.end(); ++it) {
+    QJsonArray points;
+    for (const auto& point : it.value()) points.append(QJsonArray{point.x(), point.y()});
+    series.append(QJsonObject{{"name", it.key()}, {"points", points}});
+  }
+  const QJsonObject root{{"figure", chart()->title()}, {"x", x_description_}, {"y", y_description_}, {"series", series}};
+  return QString::fromUtf8(QJsonDocument(root).toJson());
 }
 
 void LineChart::resizeEvent(QResizeEvent* event) {

@@ -23,6 +23,7 @@ constexpr double kMinCell = 3, kMaxCell = 48;
 }  // namespace
 
 RoutingHeatmap::RoutingHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
+  install_export_menu(viewport(), this);
   setMouseTracking(true);
   viewport()->setMouseTracking(true);
   setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
@@ -160,7 +161,10 @@ void RoutingHeatmap::render(QPainter& p, const QRect& target, bool wholeText) co
     return;
   }
   HeatmapGeometry g = geometry();
-  if (wholeText) g.scroll_x = 0;
+  if (wholeText) {
+    g.scroll_x = 0;
+    g.cell_width = std::max(1.0, (target.width() - g.left - 4) / std::max(1, g.columns));
+  }
   const auto [first, last] = wholeText ? std::pair<int, int>{0, g.columns} : g.visibleColumns(target.width());
   paintGrid(p, g, first, last);
 
@@ -261,6 +265,55 @@ void RoutingHeatmap::mousePressEvent(QMouseEvent* event) {
   viewport()->update();
   Q_EMIT pinned(pinned_);
 }
+
+QString RoutingHeatmap::figureName() const {
+  const QString step = trace_.step >= 0 ? QString("_step_%1").arg(trace_.step, 6, 10, QChar('0')) : QString();
+  const int layer = shownDetailLayer();
+  return layer >= 0 ? QString("routing_L%1_experts%2").arg(layer).arg(step) : QString("routing%1").arg(step);
+}
+
+QSize RoutingHeatmap::naturalSize() const {
+  const HeatmapGeometry g = geometry();
+  return {static_cast<int>(std::max(600.0, g.left + g.gridWidth() + 8)), sizeHint().height() - 20};
+}
+
+QString RoutingHeatmap::dataCsv() const {
+  QString out = QString("# routing trace of %1 characters, routing mode %2, step %3\n"
+                        "# probability: router softmax p (sigmoid: gate sigma(z); hash: 1 for the fixed expert)\n"
+                        "# chosen: the router picked this expert; weight: combine weight applied (0 when dropped); "
+                        "dropped: capacity refused the assignment\n"
+                        "position,character,layer,expert,probability,chosen,weight,dropped\n")
+                    .arg(trace_.length())
+                    .arg(QString::fromStdString(trace_.routing))
+                    .arg(trace_.step);
+  for (int t = 0; t < trace_.length(); ++t) {
+    const QString ch = visible_char(trace_.text[static_cast<size_t>(t)]);
+    const QString quoted = ch == "," || ch == "\"" ? "\"" + QString(ch).replace("\"", "\"\"") + "\"" : ch;
+    for (size_t l = 0; l < trace_.layers.size(); ++l) {
+      const LayerTrace& layer = trace_.layers[l];
+      for (int e = 0; e < layer.n_experts; ++e) {
+        int chosen = 0, dropped = 0;
+        double weight = 0;
+        for (int s = 0; s < layer.slots; ++s) {
+          if (layer.chosen_at(t, s) != e) continue;
+          chosen = 1, dropped = layer.dropped_at(t, s), weight = layer.weight_at(t, s);
+        }
+        out += QString("%1,%2,%3,%4,%5,%6,%7,%8\n")
+                   .arg(t)
+                   .arg(quoted)
+                   .arg(l)
+                   .arg(e)
+                   .arg(layer.prob(t, e), 0, 'g', 9)
+                   .arg(chosen)
+                   .arg(weight, 0, 'g', 9)
+                   .arg(dropped);
+      }
+    }
+  }
+  return out;
+}
+
+QString RoutingHeatmap::dataJson() const { return QString::fromStdString(trace_.to_json()); }
 
 int RoutingHeatmap::shownDetailLayer() const {
   return detail_layer_ < static_cast<int>(trace_.layers.size()) ? detail_layer_ : -1;

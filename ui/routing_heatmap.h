@@ -6,16 +6,23 @@
 
 #include <QAbstractScrollArea>
 
+#include "exportable_figure.h"
 #include "heatmap_geometry.h"
 #include "routing_trace.h"
 
 namespace moewb {
 
-class RoutingHeatmap : public QAbstractScrollArea {
+class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   Q_OBJECT
 
  public:
   explicit RoutingHeatmap(QWidget* parent = nullptr);
+
+  QString figureName() const override;
+  QSize naturalSize() const override;
+  void paintFigure(QPainter& p, const QRect& target) override { render(p, target, true); }
+  QString dataCsv() const override;
+  QString dataJson() const override;
 
   void setTrace(const RoutingTrace& trace);
   const RoutingTrace& trace() const { return trace_; }
@@ -33,8 +40,8 @@ class RoutingHeatmap : public QAbstractScrollArea {
   HeatmapGeometry geometry() const;
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;
-  // Paints the heatmap (with legend) at its full width into the painter: the same code draws the screen and
-  // exports.
+  // Paints the heatmap with its legend: the visible part (screen) or the whole text fitted to the target's
+  // width (export). The same code draws both.
   void render(QPainter& p, const QRect& target, bool wholeText) const;
 
  Q_SIGNALS:

@@ -299,7 +299,9 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
   updateAffinity();
 }
 
-void RoutingPanel::updateAffinity() { affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex())); }
+void RoutingPanel::updateAffinity() {
+  affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex()), affinity_layer_->currentIndex());
+}
 
 void RoutingPanel::highlight(int column) {
   QList<QTextEdit::ExtraSelection> selections;

@@ -55,6 +55,13 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   loss_->addSeries("train (raw)", series_color::train_raw, 1.0);
   loss_->addSeries("train", series_color::train);
   loss_->addSeries("val", series_color::val, 2.0, true);
+  loss_->describe("loss", "step (completed training iterations)",
+                  "cross-entropy in nats; 'train (raw)' = mean training loss since the previous logged step, "
+                  "'train' = its debiased exponential moving average (TensorBoard smoothing), 'val' = mean over "
+                  "the evaluation batches");
+  lr_->describe("learning_rate", "step (completed training iterations)", "AdamW learning rate (cosine with warm-up)");
+  throughput_->describe("throughput", "step (completed training iterations)",
+                        "training tokens per second since the previous logged step (evaluation time excluded)");
   lr_->addSeries("lr", series_color::neutral);
   lr_->setYLabelFormat("%.0e");
   throughput_->setYLabelFormat("%.0f");
@@ -104,6 +111,11 @@ void TrainingPanel::load(const TrainingHistory& history, const Config& config) {
   flush();
 }
 
+void TrainingPanel::showLayer(int layer) {
+  layer_->setCurrentIndex(layer);
+  redrawLayerCharts();
+}
+
 void TrainingPanel::addStep(const StepReport& r) {
   if (!r.logged) return;
   history_.add(r);
@@ -146,6 +158,12 @@ void TrainingPanel::redrawLayerCharts() {
                                        : "Dense model: no routing, so no expert load to show.");
     return;
   }
+  load_->describe(QString("expert_load_L%1").arg(l), "step (completed training iterations)",
+                  QString("layer %1: share f_i of the router's assignments to expert i over the evaluation batches, "
+                          "before capacity drops").arg(l));
+  balance_->describe(QString("load_balance_L%1").arg(l), "step (completed training iterations)",
+                     QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
+                             "dropped assignments / assignments").arg(l));
   const LayerHistory& h = history_.layers[l];
   for (int e = 0; e < h.load.size(); ++e) load_->setPoints(QString("E%1").arg(e), h.load[e]);
   balance_->setPoints("load entropy", h.entropy);

@@ -31,6 +31,10 @@ class TrainingPanel : public QWidget {
   const TrainingHistory& history() const { return history_; }
   LineChart* lossChart() const { return loss_; }
   QList<LineChart*> charts() const { return {loss_, lr_, throughput_, load_, balance_}; }
+  LineChart* loadChart() const { return load_; }
+  LineChart* balanceChart() const { return balance_; }
+  // Selects the MoE layer of the load and balance charts.
+  void showLayer(int layer);
   // Draws pending data now (the timer does this every 40 ms).
   void flush();
 
