@@ -47,7 +47,7 @@ LineChart::LineChart(const QString& title, const QString& yLabel, QWidget* paren
   x_axis_->setTickCount(5);
   chart()->addAxis(x_axis_, Qt::AlignBottom);
   attachY();
-  setMinimumSize(220, 160);
+  setMinimumSize(200, 120);
   install_export_menu(this, this);
 }
 
@@ -185,6 +185,8 @@ void LineChart::rescale() {
   if (x0 > x1) {
     x_axis_->setRange(0, 100);
     y_axis_->setRange(log_scale_ ? 0.1 : 0.0, 1.0);
+    set_nice_ticks(x_axis_, width() / kMinPixelsPerXTick);
+    if (!log_scale_) set_nice_ticks(static_cast<QValueAxis*>(y_axis_), height() / kMinPixelsPerYTick);
     return;
   }
   x_axis_->setRange(x0, x1 > x0 ? x1 : x0 + 1);

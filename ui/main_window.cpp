@@ -20,11 +20,13 @@
 #include <QScreen>
 #include <QStyle>
 #include <QTabWidget>
+#include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include "files.h"
 #include "metrics_csv.h"
+#include "run_figures.h"
 
 namespace moewb {
 
@@ -48,13 +50,6 @@ QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
   return d;
 }
 
-QWidget* not_yet(const QString& text) {
-  auto* label = new QLabel(text);
-  label->setAlignment(Qt::AlignCenter);
-  label->setWordWrap(true);
-  label->setStyleSheet("color: palette(mid); padding: 24px;");
-  return label;
-}
 
 }  // namespace
 
@@ -64,6 +59,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
       training_(new TrainingPanel),
       generation_(new GenerationPanel),
       routing_(new RoutingPanel),
+      runs_(new RunsPanel),
       controller_(new TrainingController(this)) {
   setWindowTitle("MoE Routing Workbench");
   setAcceptDrops(true);
@@ -74,11 +70,12 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   banner_->setStyleSheet("background: #fdecea; color: #611a15; border: 1px solid #f5c2c0; padding: 6px 10px;");
   banner_->hide();
-  // Training and Routing share the centre as tabs: both need the full height (charts, heatmaps).
+  // Training, Routing and Runs share the centre as tabs: each needs the full height (charts, heatmaps, tables).
   views_ = new QTabWidget;
   views_->setDocumentMode(true);
   views_->addTab(training_, "Training");
   views_->addTab(routing_, "Routing");
+  views_->addTab(runs_, "Runs");
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -129,6 +126,18 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
               [this](const QString& why) { generation_->setStatus(why); });
   });
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
+  connect(runs_, &RunsPanel::openRunRequested, this, &MainWindow::openRun);
+  connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
+  connect(runs_, &RunsPanel::suiteRunningChanged, this, [this] { updateActions(); });
+  connect(runs_, &RunsPanel::suiteRequested, this, [this] {
+    if (!config_valid_ || dataset_path_.isEmpty()) {
+      showError("Fix the configuration (and open a dataset) before running the paper experiment: its base is the "
+                "current configuration.");
+      return;
+    }
+    runs_->startSuite(config_->config(), dataset_path_);
+  });
+  connect(controller_, &TrainingController::runEnded, runs_, &RunsPanel::refresh);
   connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
               [this](const QString& why) { showError(why); });
@@ -136,6 +145,8 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
 
   config_->selectPreset(cuda ? "paper" : "cpu-quick");
   restoreSettings();
+  training_->reset(config_->config());
+  runs_->setRunsDirectory(runsDirectory());
   if (dataset_path_.isEmpty() && !openDataset(defaultDataset))
     dataset_label_->setText("No dataset: File → Open dataset…, or drop a text file here");
   updateActions();
@@ -181,9 +192,21 @@ void MainWindow::buildActions() {
   });
   connect(stop_, &QAction::triggered, controller_, &TrainingController::stop);
 
+  export_all_ = new QAction(icon(QStyle::SP_DialogSaveButton), "&Export all figures", this);
+  export_all_->setShortcut(QKeySequence("Ctrl+E"));
+  export_all_->setToolTip("Write every figure of this run into its figures/ folder as PNG, SVG and PDF, with the "
+                          "data as CSV and JSON (Ctrl+E). Right-click a chart or heatmap to export just that one.");
+  connect(export_all_, &QAction::triggered, this, &MainWindow::exportAllFigures);
+  auto* choose_runs = new QAction("Runs &directory…", this);
+  connect(choose_runs, &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, "Runs directory", runsDirectory());
+    if (!dir.isEmpty()) setRunsDirectory(dir);
+  });
   auto* file = menuBar()->addMenu("&File");
   file->addAction(open_dataset_);
   file->addAction(open_run_);
+  file->addAction(export_all_);
+  file->addAction(choose_runs);
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
   auto* train = menuBar()->addMenu("&Training");
@@ -196,29 +219,27 @@ void MainWindow::buildActions() {
   bar->addAction(open_run_);
   bar->addSeparator();
   for (auto* a : {start_, pause_, resume_, stop_}) bar->addAction(a);
+  bar->addSeparator();
+  bar->addAction(export_all_);
 }
 
 void MainWindow::buildDocks() {
-  auto* config_dock = dock("Configuration", "configuration_dock", config_);
+  config_dock_ = dock("Configuration", "configuration_dock", config_);
+  auto* config_dock = config_dock_;
   config_dock->setMinimumWidth(330);
   addDockWidget(Qt::LeftDockWidgetArea, config_dock);
-  auto* generation_dock = dock("Generation", "generation_dock", generation_);
+  generation_dock_ = dock("Generation", "generation_dock", generation_);
+  auto* generation_dock = generation_dock_;
   addDockWidget(Qt::BottomDockWidgetArea, generation_dock);
-  auto* runs_dock = dock("Runs", "runs_dock",
-                         not_yet("Run comparison is not available yet.\n\nPlanned (issue #5): the runs table, overlays "
-                                 "and the paper's five-run experiment. Open a single run with File → Open run."));
-  addDockWidget(Qt::BottomDockWidgetArea, runs_dock);
-  tabifyDockWidget(generation_dock, runs_dock);
-  generation_dock->raise();
   auto* view = menuBar()->addMenu("&View");
-  for (auto* d : {config_dock, generation_dock, runs_dock}) view->addAction(d->toggleViewAction());
+  for (auto* d : {config_dock, generation_dock}) view->addAction(d->toggleViewAction());
   view->addSeparator();
   auto* show_training = view->addAction("&Training charts", QKeySequence("Ctrl+1"), [this] { views_->setCurrentIndex(0); });
   auto* show_routing = view->addAction("&Routing heatmaps", QKeySequence("Ctrl+2"), [this] { views_->setCurrentIndex(1); });
+  auto* show_runs = view->addAction("R&uns and comparison", QKeySequence("Ctrl+3"), [this] { views_->setCurrentIndex(2); });
+  show_runs->setToolTip("Show the runs table and the paper comparison (Ctrl+3)");
   show_training->setToolTip("Show the training charts (Ctrl+1)");
   show_routing->setToolTip("Show the routing heatmaps (Ctrl+2)");
-  resizeDocks({config_dock}, {360}, Qt::Horizontal);
-  resizeDocks({generation_dock}, {200}, Qt::Vertical);
 }
 
 bool MainWindow::openDataset(const QString& path) {
@@ -348,12 +369,15 @@ void MainWindow::loadSnapshots(const QString& runDir) {
 void MainWindow::updateActions() {
   using S = TrainingController::State;
   const S s = controller_->state();
-  const bool idle = s == S::Idle;
+  const bool idle = s == S::Idle && !runs_->suiteRunning();
   start_->setEnabled(idle && config_valid_ && !dataset_path_.isEmpty());
+  export_all_->setEnabled(!opened_run_.isEmpty());
+  runs_->setSuiteAllowed(s == S::Idle);
   start_->setToolTip(config_valid_ ? "Start a new run with this configuration (Ctrl+R)"
                                    : "Fix the configuration errors shown in the Configuration panel first");
   pause_->setEnabled(s == S::Running);
-  resume_->setEnabled(s == S::Paused || (idle && !opened_run_.isEmpty() && !opened_run_finished_));
+  resume_->setEnabled((s == S::Paused && !runs_->suiteRunning()) ||
+                      (idle && !opened_run_.isEmpty() && !opened_run_finished_));
   stop_->setEnabled(s == S::Running || s == S::Paused || s == S::Pausing);
   open_dataset_->setEnabled(idle);
   open_run_->setEnabled(idle);
@@ -378,7 +402,25 @@ QString MainWindow::runsDirectory() const {
       .toString();
 }
 
-void MainWindow::setRunsDirectory(const QString& dir) { QSettings().setValue("runsDirectory", dir); }
+void MainWindow::setRunsDirectory(const QString& dir) {
+  QSettings().setValue("runsDirectory", dir);
+  runs_->setRunsDirectory(dir);
+}
+
+bool MainWindow::exportAllFigures() {
+  if (opened_run_.isEmpty()) {
+    showError("Open or train a run first: figures are exported from a run folder.");
+    return false;
+  }
+  try {
+    const QStringList files = export_run_figures(opened_run_, {FigureFormat::Png, FigureFormat::Svg, FigureFormat::Pdf});
+    statusBar()->showMessage(QString("Wrote %1 files into %2/figures").arg(files.size()).arg(opened_run_), 8000);
+    return true;
+  } catch (const std::exception& e) {
+    showError(QString("Cannot export the figures: %1").arg(e.what()));
+    return false;
+  }
+}
 
 void MainWindow::restoreSettings() {
   QSettings settings;
@@ -388,7 +430,13 @@ void MainWindow::restoreSettings() {
     resize(std::min(available.width(), std::max(1280, available.width() * 9 / 10)),
            std::min(available.height(), std::max(800, available.height() * 9 / 10)));
   }
-  restoreState(settings.value("window/state").toByteArray());
+  if (!restoreState(settings.value("window/state").toByteArray())) {
+    // first start: docks get their share once the window has its size
+    QTimer::singleShot(0, this, [this] {
+      resizeDocks({config_dock_}, {360}, Qt::Horizontal);
+      resizeDocks({generation_dock_}, {height() / 4}, Qt::Vertical);
+    });
+  }
   const QString last_config = settings.value("lastConfig").toString();
   if (!last_config.isEmpty()) {
     std::vector<FieldError> errors;

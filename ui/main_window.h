@@ -10,6 +10,7 @@
 #include "config_panel.h"
 #include "generation_panel.h"
 #include "routing_panel.h"
+#include "runs_panel.h"
 #include "training_controller.h"
 #include "training_panel.h"
 
@@ -17,6 +18,7 @@ class QAction;
 class QLabel;
 class QProgressBar;
 class QTabWidget;
+class QDockWidget;
 
 namespace moewb {
 
@@ -41,6 +43,9 @@ class MainWindow : public QMainWindow {
   TrainingPanel* trainingPanel() const { return training_; }
   GenerationPanel* generationPanel() const { return generation_; }
   RoutingPanel* routingPanel() const { return routing_; }
+  RunsPanel* runsPanel() const { return runs_; }
+  // Writes every figure of the opened run into its figures/ folder (PNG, SVG, PDF and the data).
+  bool exportAllFigures();
   TrainingController* controller() const { return controller_; }
   QAction* startAction() const { return start_; }
   QAction* pauseAction() const { return pause_; }
@@ -71,9 +76,11 @@ class MainWindow : public QMainWindow {
   TrainingPanel* training_;
   GenerationPanel* generation_;
   RoutingPanel* routing_;
+  RunsPanel* runs_;
   QTabWidget* views_;
+  QDockWidget *config_dock_ = nullptr, *generation_dock_ = nullptr;
   TrainingController* controller_;
-  QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_;
+  QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_, *export_all_;
   QLabel *banner_, *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
   QProgressBar* progress_;
   QString dataset_path_, opened_run_;

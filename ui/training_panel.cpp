@@ -70,12 +70,8 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   balance_->addSeries("max share", expert_color(5));
   balance_->addSeries("dropped", expert_color(7));
 
-  auto* grid = new QGridLayout;
-  grid->addWidget(loss_, 0, 0, 1, 2);
-  grid->addWidget(load_, 0, 2, 1, 2);
-  grid->addWidget(lr_, 1, 0);
-  grid->addWidget(throughput_, 1, 1);
-  grid->addWidget(balance_, 1, 2, 1, 2);
+  grid_ = new QGridLayout;
+  auto* grid = grid_;
   for (int col = 0; col < 4; ++col) grid->setColumnStretch(col, 1);
   grid->setRowStretch(0, 3);
   grid->setRowStretch(1, 2);
@@ -88,6 +84,7 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   connect(&redraw_, &QTimer::timeout, this, &TrainingPanel::flush);
   redraw_.start();
   setSmoothing(0.6);
+  reset(Config{});
 }
 
 void TrainingPanel::reset(const Config& config) { load(TrainingHistory{}, config); }
@@ -107,6 +104,15 @@ void TrainingPanel::load(const TrainingHistory& history, const Config& config) {
   load_->chart()->legend()->setVisible(config.is_moe() && config.n_experts <= 16);
   load_->setVisible(config.is_moe());
   balance_->setVisible(config.is_moe());
+  // a dense model has no expert charts: loss and the small charts take the whole width
+  const bool moe = config.is_moe();
+  grid_->addWidget(loss_, 0, 0, 1, moe ? 2 : 4);
+  grid_->addWidget(lr_, 1, 0, 1, moe ? 1 : 2);
+  grid_->addWidget(throughput_, 1, moe ? 1 : 2, 1, moe ? 1 : 2);
+  if (moe) {
+    grid_->addWidget(load_, 0, 2, 1, 2);
+    grid_->addWidget(balance_, 1, 2, 1, 2);
+  }
   dirty_ = true;
   flush();
 }

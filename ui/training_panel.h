@@ -10,6 +10,7 @@
 #include "training_history.h"
 
 class QCheckBox;
+class QGridLayout;
 class QComboBox;
 class QLabel;
 class QSlider;
@@ -41,6 +42,7 @@ class TrainingPanel : public QWidget {
  private:
   void redrawLayerCharts();
 
+  QGridLayout* grid_;
   TrainingHistory history_;
   Config config_;
   bool dirty_ = false;
