@@ -19,17 +19,28 @@ namespace {
 constexpr int kMinPixelsPerXTick = 70;
 constexpr int kMinPixelsPerYTick = 34;
 
-// Ticks at multiples of 1, 2 or 5 x 10^n, at most max_ticks of them across the range.
-void set_nice_ticks(QValueAxis* axis, int max_ticks) {
-  const double range = axis->max() - axis->min();
-  if (range <= 0) return;
+// Sets the range with ticks at multiples of 1, 2 or 5 x 10^n, at most max_ticks of them. Qt lays the axis out
+// after each call, so the order keeps the intermediate tick count small: a wide range with a small interval
+// would ask for millions of tick items.
+void set_range_with_nice_ticks(QValueAxis* axis, double min, double max, int max_ticks) {
+  const double range = max - min;
+  if (range <= 0) {
+    axis->setRange(min, max);
+    return;
+  }
   const double raw = range / std::max(2, max_ticks);
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   const double residual = raw / magnitude;
   const double step = (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10) * magnitude;
-  axis->setTickType(QValueAxis::TicksDynamic);
   axis->setTickAnchor(0);
-  axis->setTickInterval(step);
+  if (axis->tickType() == QValueAxis::TicksDynamic && step < axis->tickInterval()) {
+    axis->setRange(min, max);
+    axis->setTickInterval(step);
+  } else {
+    axis->setTickInterval(step);
+    axis->setRange(min, max);
+  }
+  axis->setTickType(QValueAxis::TicksDynamic);
 }
 }  // namespace
 
@@ -183,20 +194,17 @@ void LineChart::rescale() {
     }
   }
   if (x0 > x1) {
-    x_axis_->setRange(0, 100);
-    y_axis_->setRange(log_scale_ ? 0.1 : 0.0, 1.0);
-    set_nice_ticks(x_axis_, width() / kMinPixelsPerXTick);
-    if (!log_scale_) set_nice_ticks(static_cast<QValueAxis*>(y_axis_), height() / kMinPixelsPerYTick);
+    set_range_with_nice_ticks(x_axis_, 0, 100, width() / kMinPixelsPerXTick);
+    if (log_scale_) y_axis_->setRange(0.1, 1.0);
+    else set_range_with_nice_ticks(static_cast<QValueAxis*>(y_axis_), 0, 1, height() / kMinPixelsPerYTick);
     return;
   }
-  x_axis_->setRange(x0, x1 > x0 ? x1 : x0 + 1);
-  set_nice_ticks(x_axis_, width() / kMinPixelsPerXTick);
+  set_range_with_nice_ticks(x_axis_, x0, x1 > x0 ? x1 : x0 + 1, width() / kMinPixelsPerXTick);
   if (log_scale_) {
     y_axis_->setRange(y0 / 1.1, y1 * 1.1);
   } else {
     const double pad = y1 > y0 ? (y1 - y0) * 0.05 : std::max(std::abs(y0) * 0.05, 1e-3);
-    y_axis_->setRange(y0 - pad, y1 + pad);
-    set_nice_ticks(static_cast<QValueAxis*>(y_axis_), height() / kMinPixelsPerYTick);
+    set_range_with_nice_ticks(static_cast<QValueAxis*>(y_axis_), y0 - pad, y1 + pad, height() / kMinPixelsPerYTick);
   }
 }
 
