@@ -24,11 +24,16 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   if (past == 0 || T == 1)
     return at::scaled_dot_product_attention(q, k, v, {}, dropout_p, /*is_causal=*/past == 0 && T > 1);
 #endif
-  auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  if (T > 1) {
-    auto allowed = torch::ones({T, Tk}, q.options().dtype(torch::kBool)).tril(past);  // (T, Tk)
-    att = att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  if (T == 1) {
+    // one new position (cached generation): elementwise products beat batched matmul's reshapes at this size
+    auto weights = torch::softmax((k * q).sum(-1, /*keepdim=*/true).mul_(scale), 2);  // (B, nh, Tk, 1)
+    if (dropout_p > 0) weights = torch::dropout(weights, dropout_p, /*train=*/true);
+    return (weights * v).sum(2, /*keepdim=*/true);  // (B, nh, 1, hs)
   }
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;
+  auto allowed = torch::ones({T, Tk}, q.options().dtype(torch::kBool)).tril(past);  // (T, Tk)
+  att = att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   att = torch::softmax(att, -1);
   if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
   return torch::matmul(att, v);  // (B, nh, T, hs)
@@ -72,7 +77,8 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, torch::Te
   }
   auto y = attend(q, k, v, is_training() ? dropout_p : 0.0);
   y = y.transpose(1, 2).contiguous().view({B, T, n_embd});
-  return resid_dropout->forward(c_proj->forward(y));
+  y = c_proj->forward(y);
+  return is_training() ? resid_dropout->forward(y) : y;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -85,7 +91,8 @@ MLPImpl::MLPImpl(const Config& c) {
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
-  return dropout->forward(c_proj->forward(F::gelu(c_fc->forward(x))));
+  auto y = c_proj->forward(F::gelu(c_fc->forward(x)));
+  return is_training() ? dropout->forward(y) : y;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -148,7 +155,7 @@ torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache, 
   const auto past = cache.length(), t = idx.size(1);
   TORCH_CHECK(past + t <= config.block_size, "cache of ", past, " + ", t, " positions exceeds the context");
   auto pos = torch::arange(past, past + t, idx.options());
-  auto x = drop->forward(wte->forward(idx) + wpe->forward(pos));
+  auto x = wte->forward(idx) + wpe->forward(pos);  // generation runs in eval mode: no dropout
   auto logits = run_blocks(x, idx, capture, &cache);
   cache.filled += t;
   return logits;

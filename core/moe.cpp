@@ -202,7 +202,8 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     y = c_proj->bias.defined() ? mixed + c_proj->bias : mixed;
   }
   if (capture) capture->push_back(r);
-  return dropout->forward(y.view({B, T, d}));
+  y = y.view({B, T, d});
+  return is_training() ? dropout->forward(y) : y;
 }
 
 }  // namespace moewb

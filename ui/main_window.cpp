@@ -285,6 +285,7 @@ bool MainWindow::openRun(const QString& runDir) {
     routing_->reset(c);
     loadSnapshots(runDir);
     opened_run_ = runDir;
+    live_model_ = false;  // generation and traces now use this run's checkpoint
     const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
     opened_run_finished_ = last >= c.max_iters;
     progress_->setRange(0, c.max_iters);
@@ -317,6 +318,7 @@ void MainWindow::startTraining() {
 
 void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
   opened_run_ = runDir;
+  live_model_ = true;
   opened_run_finished_ = false;
   session_clock_.start();
   session_first_step_ = step;
@@ -337,7 +339,7 @@ void MainWindow::onStep(const StepReport& r) {
 
 void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use,
                            const std::function<void(const QString&)>& fail) {
-  if (controller_->state() != TrainingController::State::Idle || controller_->step() > 0) {
+  if (live_model_) {
     model_waiters_ << use;
     controller_->requestSnapshot();
     return;

@@ -86,6 +86,7 @@ class MainWindow : public QMainWindow {
   QString dataset_path_, opened_run_;
   bool config_valid_ = false;
   bool opened_run_finished_ = false;
+  bool live_model_ = false;  // the training worker holds the current model (else: the opened run's checkpoint)
   QList<std::function<void(const InferenceModel&)>> model_waiters_;
   QElapsedTimer session_clock_;
   int session_first_step_ = 0;
