@@ -154,11 +154,49 @@ GPTOutput GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& target
 torch::Tensor GPTImpl::forward_cached(const torch::Tensor& idx, KVCache& cache, std::vector<RouterOutput>* capture) {
   const auto past = cache.length(), t = idx.size(1);
   TORCH_CHECK(past + t <= config.block_size, "cache of ", past, " + ", t, " positions exceeds the context");
+  if (t == 1 && idx.size(0) == 1 && !is_training()) return decode_one(idx, cache, capture);
   auto pos = torch::arange(past, past + t, idx.options());
   auto x = wte->forward(idx) + wpe->forward(pos);  // generation runs in eval mode: no dropout
   auto logits = run_blocks(x, idx, capture, &cache);
   cache.filled += t;
   return logits;
+}
+
+namespace {
+torch::Tensor linear_row(const torch::Tensor& x, const torch::nn::Linear& l) {
+  return row_linear(x, l->weight, l->bias);
+}
+}  // namespace
+
+torch::Tensor GPTImpl::decode_one(const torch::Tensor& idx, KVCache& cache, std::vector<RouterOutput>* capture) {
+  const int64_t pos = cache.filled, d = config.n_embd, nh = config.n_head, hs = d / nh;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hs));
+  if (cache.k.empty()) cache.k.resize(h.size()), cache.v.resize(h.size());
+  auto x = wte->weight.index_select(0, idx.view({1})) + wpe->weight.narrow(0, pos, 1);  // (1, d)
+  for (size_t i = 0; i < h.size(); ++i) {
+    Block& block = h[i];
+    CausalSelfAttention& attn = block->attn;
+    if (!cache.k[i].defined()) {
+      cache.k[i] = torch::empty({1, nh, config.block_size, hs}, x.options());
+      cache.v[i] = torch::empty({1, nh, config.block_size, hs}, x.options());
+    }
+    auto qkv = linear_row(block->ln_1->forward(x), attn->c_attn);           // (1, 3d)
+    auto keys = cache.k[i].select(0, 0), values = cache.v[i].select(0, 0);  // (nh, block, hs)
+    keys.select(1, pos).copy_(qkv.narrow(1, d, d).view({nh, hs}));
+    values.select(1, pos).copy_(qkv.narrow(1, 2 * d, d).view({nh, hs}));
+    auto q = qkv.narrow(1, 0, d).view({nh, 1, hs}) * scale;
+    auto weights = at::softmax(at::bmm(q, keys.narrow(1, 0, pos + 1).transpose(1, 2)), -1);  // (nh, 1, L)
+    auto y = at::bmm(weights, values.narrow(1, 0, pos + 1)).view({1, d});                   // heads side by side
+    x = x + linear_row(y, attn->c_proj);
+    auto normed = block->ln_2->forward(x);
+    if (block->moe) {
+      x = x + block->moe->forward(normed.view({1, 1, d}), idx, capture).view({1, d});
+    } else {
+      x = x + linear_row(at::gelu(linear_row(normed, block->mlp->c_fc)), block->mlp->c_proj);
+    }
+  }
+  cache.filled += 1;
+  return row_linear(ln_f->forward(x), wte->weight).view({1, 1, vocab_size});
 }
 
 int64_t GPTImpl::parameter_count() const {

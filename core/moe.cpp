@@ -77,11 +77,11 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   auto aux = torch::zeros({}, logits.options());
   if (opt.z_beta > 0) aux = aux + opt.z_beta * logits.logsumexp(-1).pow(2).mean();
 
-  auto all_experts = torch::arange(N, logits.options().dtype(torch::kInt64)).expand({S, N});
+  auto all_experts = [&] { return torch::arange(N, logits.options().dtype(torch::kInt64)).expand({S, N}); };
   if (opt.mode == "sigmoid") {
     auto gates = torch::sigmoid(logits);
     r.probs = gates;
-    r.experts = all_experts;
+    r.experts = all_experts();
     r.weights = straight_through_gate(gates, opt.sigmoid_tau);
     r.kept = gates > opt.sigmoid_tau;
     if (opt.sparsity_lambda > 0) aux = aux + opt.sparsity_lambda * gates.mean();
@@ -89,7 +89,7 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
     auto probs = torch::softmax(logits, -1);
     r.probs = probs;
     if (opt.mode == "softmax") {
-      r.experts = all_experts;
+      r.experts = all_experts();
       r.weights = probs;
       r.kept = torch::ones({S, N}, logits.options().dtype(torch::kBool));
     } else {
@@ -97,8 +97,9 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
       r.experts = top_i;
       r.weights = opt.renormalize ? top_p / top_p.sum(-1, true) : top_p;
       r.kept = torch::ones_like(top_i, torch::kBool);
-      if (opt.use_capacity) {
-        const int64_t C = expert_capacity(opt.capacity_factor, opt.top_k, S, N);
+      const int64_t C = expert_capacity(opt.capacity_factor, opt.top_k, S, N);
+      // the k experts of a token are distinct, so no expert can receive more than S assignments
+      if (opt.use_capacity && C < S) {
         r.kept = capacity_keep(top_i, top_p.detach(), N, C, opt.drop_policy);
         r.dropped = ~r.kept;
         r.weights = r.weights * r.kept.to(r.weights.dtype());
@@ -118,6 +119,12 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   }
   r.aux_loss = aux;
   return r;
+}
+
+torch::Tensor row_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (x.dim() != 2 || x.size(0) != 1) return F::linear(x, weight, bias);
+  auto y = at::mv(weight, x.view({-1})).view({1, -1});
+  return bias.defined() ? y + bias : y;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -147,18 +154,31 @@ torch::Tensor MoEFeedForwardImpl::expert_output(const torch::Tensor& x, int64_t 
   const auto& b = c_fc->bias;
   auto w1 = c_fc->weight.narrow(0, e * hidden, hidden);
   auto b1 = b.defined() ? b.narrow(0, e * hidden, hidden) : torch::Tensor();
-  if (shape == "linear") return F::linear(x, w1, b1);
-  auto h = F::gelu(F::linear(x, w1, b1));
-  return F::linear(h, c_proj->weight.narrow(1, e * hidden, hidden));
+  if (shape == "linear") return row_linear(x, w1, b1);
+  auto h = F::gelu(row_linear(x, w1, b1));
+  return row_linear(h, c_proj->weight.narrow(1, e * hidden, hidden));
 }
 
 torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
   if (routing.mode == "softmax") {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
-    auto h = c_fc->forward(x).view({S, n_experts, hidden});
+    auto h = row_linear(x, c_fc->weight, c_fc->bias).view({S, n_experts, hidden});
     if (shape == "mlp") return F::gelu(h).mul(r.weights.unsqueeze(-1)).view({S, n_experts * hidden});
     return h.mul(r.weights.unsqueeze(-1)).sum(1);
+  }
+  if (S == 1) {
+    // one token (generation): walk its few slots instead of sorting assignments
+    const auto experts_cpu = r.experts.to(torch::kCPU), kept_cpu = r.kept.to(torch::kCPU);
+    const auto experts = experts_cpu.accessor<int64_t, 2>();
+    const auto kept = kept_cpu.accessor<bool, 2>();
+    torch::Tensor out;
+    for (int64_t s = 0; s < K; ++s) {
+      if (!kept[0][s]) continue;
+      auto y = expert_output(x, experts[0][s]) * r.weights.narrow(1, s, 1);
+      out = out.defined() ? out + y : y;
+    }
+    return out.defined() ? out : torch::zeros({1, d}, x.options());
   }
   auto slot_tokens = torch::arange(S, r.experts.options()).unsqueeze(1).expand({S, K}).reshape({-1});
   auto keep = r.kept.reshape({-1}).nonzero().squeeze(1);
@@ -189,15 +209,15 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     auto router_in = flat;
     if (is_training() && jitter > 0)
       router_in = flat * torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter);
-    logits = router->forward(router_in);
+    logits = row_linear(router_in, router->weight);
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
   auto mixed = dispatch(flat, r);
   torch::Tensor y;
   if (routing.mode == "softmax" && shape == "mlp") {
-    y = c_proj->forward(mixed);
+    y = row_linear(mixed, c_proj->weight, c_proj->bias);
   } else if (shape == "linear") {
-    y = c_proj->forward(F::gelu(mixed));
+    y = row_linear(F::gelu(mixed), c_proj->weight, c_proj->bias);
   } else {
     y = c_proj->bias.defined() ? mixed + c_proj->bias : mixed;
   }

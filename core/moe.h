@@ -49,6 +49,10 @@ torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts);
 // logits (S, N) are ignored in hash mode (may be undefined); token_ids (S) are used only there.
 RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt);
 
+// F::linear for x (rows, in) and weight (out, in); a single row (batch-1 generation) goes through BLAS gemv,
+// several times faster than a one-row gemm.
+torch::Tensor row_linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});
+
 // ---------------------------------------------------------------------------------------------------
 struct MoEFeedForwardImpl : torch::nn::Module {
   MoEFeedForwardImpl(const Config& c, int n_layer_for_init);

@@ -458,10 +458,11 @@ void MainWindow::saveSettings() const {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (controller_->busy()) {
+  if (controller_->busy() || runs_->suiteRunning()) {
     const auto answer = QMessageBox::question(
         this, "Training is running",
-        "Stop training and quit? The latest checkpoint is saved so the run can be resumed later.",
+        "Stop training and quit? The latest checkpoint is saved so the run (or the paper experiment) can be "
+        "resumed later.",
         QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Yes);
     if (answer != QMessageBox::Yes) {
       event->ignore();
