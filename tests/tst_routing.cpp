@@ -157,7 +157,8 @@ class TestRouting : public QObject {
     c.ffn = "moe", c.n_layer = 2, c.n_experts = 3;
     panel.reset(c);
     panel.setSnapshots({known_trace()});
-    panel.resize(900, 500);
+    panel.setCompare(true);
+    panel.resize(900, 600);
     panel.show();
     QVERIFY(QTest::qWaitForWindowExposed(&panel));
     RoutingHeatmap* map = panel.heatmap();
@@ -167,6 +168,7 @@ class TestRouting : public QObject {
     QVERIFY2(QToolTip::text().contains("at position 1 · layer 1"), qPrintable(QToolTip::text()));
     QVERIFY(QToolTip::text().contains("E1 dropped (capacity)"));
     QCOMPARE(map->hoveredColumn(), 1);
+    QCOMPARE(panel.compareHeatmap()->hoveredColumn(), 1);  // the compared view outlines the same character
     auto* text = panel.findChild<QPlainTextEdit*>("routed_text");
     QVERIFY(text);
     QCOMPARE(text->extraSelections().size(), 1);

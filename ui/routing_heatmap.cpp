@@ -58,6 +58,12 @@ void RoutingHeatmap::setPinnedColumn(int column) {
   viewport()->update();
 }
 
+void RoutingHeatmap::showHoveredColumn(int column) {
+  if (column == hovered_) return;
+  hovered_ = column;
+  viewport()->update();
+}
+
 void RoutingHeatmap::scrollToColumn(int column) {
   const HeatmapGeometry g = geometry();
   const double x = column * g.cell_width;

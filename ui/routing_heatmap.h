@@ -36,6 +36,8 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   void setPinnedColumn(int column);
   int pinnedColumn() const { return pinned_; }
   int hoveredColumn() const { return hovered_; }
+  // Outlines a column hovered in another view (the compared heatmap) without emitting hovered().
+  void showHoveredColumn(int column);
   void scrollToColumn(int column);
   HeatmapGeometry geometry() const;
   QSize sizeHint() const override;

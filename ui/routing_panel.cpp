@@ -113,7 +113,8 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
   affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_,
-                                     new QLabel("share of each character's assignments per expert")}));
+                                     new QLabel("share of each character's router assignments per expert (with top-k, 1/k means "
+                                                "always chosen)")}));
   affinity_layout->addWidget(affinity_, 1);
   auto* tabs = new QTabWidget;
   tabs->addTab(heat_page, "Heatmap");
@@ -162,6 +163,8 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   });
   connect(trace_button_, &QPushButton::clicked, this, &RoutingPanel::requestTrace);
   connect(affinity_layer_, &QComboBox::currentIndexChanged, this, &RoutingPanel::updateAffinity);
+  connect(heatmap_, &RoutingHeatmap::hovered, compare_, &RoutingHeatmap::showHoveredColumn);
+  connect(compare_, &RoutingHeatmap::hovered, heatmap_, &RoutingHeatmap::showHoveredColumn);
   for (auto* map : {heatmap_, compare_}) {
     connect(map, &RoutingHeatmap::hovered, this, &RoutingPanel::highlight);
     connect(map, &RoutingHeatmap::pinned, this, [this](int column) {
