@@ -108,6 +108,7 @@ class TestGui : public QObject {
     QTest::newRow("cf <= 0") << "capacity_factor" << "0" << "capacity_factor";
     QTest::newRow("d % heads") << "n_head" << "3" << "n_embd";
     QTest::newRow("empty dataset") << "" << "" << "dataset";
+    if (!cuda_available()) QTest::newRow("missing CUDA device") << "device" << "cuda" << "device";
   }
   void invalidConfigDisablesStart() {
     QFETCH(QString, field);

@@ -13,6 +13,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "training.h"
+
 namespace moewb {
 
 namespace {
@@ -80,7 +82,7 @@ QString format_count(int64_t n) {
 
 }  // namespace
 
-ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
+ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent), cuda_available_(cuda_available()) {
   config_ = preset("cpu-quick");
   buildForm();
   writeEditors();
@@ -233,6 +235,8 @@ QString ConfigPanel::errorFor(const QString& field) const {
 void ConfigPanel::revalidate() {
   errors_ = train_tokens_ >= 0 ? validate(config_, train_tokens_, val_tokens_) : validate(config_);
   if (!dataset_error_.isEmpty()) errors_.push_back({"dataset", dataset_error_.toStdString()});
+  if (config_.device == "cuda" && !cuda_available_)
+    errors_.push_back({"device", "no CUDA device is available on this machine: choose auto or cpu"});
   for (auto it = error_labels_.begin(); it != error_labels_.end(); ++it) {
     const QString message = errorFor(it.key());
     it.value()->setText(message);

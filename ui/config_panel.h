@@ -45,6 +45,7 @@ class ConfigPanel : public QWidget {
   int vocab_size_ = 65;
   QString dataset_error_;
   bool updating_ = false;
+  bool cuda_available_;
   QComboBox* preset_ = nullptr;
   QLabel* params_ = nullptr;
   QLabel* summary_ = nullptr;
