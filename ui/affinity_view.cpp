@@ -64,9 +64,7 @@ QString AffinityView::dataCsv() const {
   for (int e = 0; e < experts; ++e) out += QString(",E%1").arg(e);
   out += "\n";
   for (size_t r = 0; r < matrix_.characters.size(); ++r) {
-    const QString ch = visible_char(matrix_.characters[r]);
-    out += (ch == "," || ch == "\"" ? "\"" + QString(ch).replace("\"", "\"\"") + "\"" : ch) +
-           QString(",%1").arg(matrix_.counts[r]);
+    out += csv_cell(visible_char(matrix_.characters[r])) + QString(",%1").arg(matrix_.counts[r]);
     for (double v : matrix_.share[r]) out += QString(",%1").arg(v, 0, 'g', 9);
     out += "\n";
   }

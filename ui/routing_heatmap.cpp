@@ -293,8 +293,7 @@ QString RoutingHeatmap::dataCsv() const {
                     .arg(QString::fromStdString(trace_.routing))
                     .arg(trace_.step);
   for (int t = 0; t < trace_.length(); ++t) {
-    const QString ch = visible_char(trace_.text[static_cast<size_t>(t)]);
-    const QString quoted = ch == "," || ch == "\"" ? "\"" + QString(ch).replace("\"", "\"\"") + "\"" : ch;
+    const QString quoted = csv_cell(visible_char(trace_.text[static_cast<size_t>(t)]));
     for (size_t l = 0; l < trace_.layers.size(); ++l) {
       const LayerTrace& layer = trace_.layers[l];
       for (int e = 0; e < layer.n_experts; ++e) {

@@ -14,6 +14,11 @@ QString visible_char(char32_t c) {
   }
 }
 
+QString csv_cell(const QString& text) {
+  if (!text.contains(',') && !text.contains('"') && !text.contains('\n')) return text;
+  return '"' + QString(text).replace("\"", "\"\"") + '"';
+}
+
 QString routing_tooltip(const RoutingTrace& trace, int layer, int position) {
   if (layer < 0 || layer >= static_cast<int>(trace.layers.size()) || position < 0 || position >= trace.length())
     return {};

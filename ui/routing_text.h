@@ -9,6 +9,8 @@ namespace moewb {
 
 // '·' for a space, '↵' for a newline, '⇥' for a tab, the character itself otherwise.
 QString visible_char(char32_t c);
+// A CSV cell: quoted (with doubled quotes) when it holds a comma, a quote or a newline.
+QString csv_cell(const QString& text);
 // Character, position, layer, every expert's probability, the chosen experts with weights and drop flags.
 QString routing_tooltip(const RoutingTrace& trace, int layer, int position);
 
