@@ -30,7 +30,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE
-  export    --run DIR [--format png,svg,pdf] [--dpi 200]   every figure + data into DIR/figures
+  export    --run DIR [--format png,svg,pdf] [--dpi 200] [--style paper|paper-serif|screen]
+                                   every figure + data into DIR/figures
   suite paper [--dir DIR] [--preset P] [--data FILE] [--<config key>=VALUE ...]   (continues an existing DIR)
   presets   print the built-in presets
 
@@ -236,12 +237,13 @@ int cmd_export(CliArgs& args, int argc, char** argv) {
   if (run.empty()) throw std::invalid_argument("export needs --run DIR");
   const std::string formats = args.take("format", "png,svg,pdf");
   const int dpi = args.take_int("dpi", 200);
+  const std::string style = args.take("style", "paper");
   reject_rest(args);
 #ifdef MOEWB_HAVE_QT
-  return export_run_cli(argc, argv, run, formats, dpi);
+  return export_run_cli(argc, argv, run, formats, dpi, style);
 #else
-  (void)argc, (void)argv, (void)formats, (void)dpi;
-  throw std::runtime_error("figure export needs the Qt build (configure with -DMOEWB_GUI=ON)");
+  (void)argc, (void)argv, (void)formats, (void)dpi, (void)style;
+  throw std::runtime_error("figure export needs the Qt build (Qt 6 Gui and Svg; configure with -DMOEWB_GUI=ON or -DMOEWB_TESTS=ON)");
 #endif
 }
 

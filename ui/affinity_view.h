@@ -1,30 +1,29 @@
-// The char x expert affinity matrix of one layer: rows are the characters of the traced text by descending
-// frequency, columns experts, each cell the share of that character's assignments going to the expert.
+// The char x expert affinity matrix of one layer on screen, painted by the widget-free AffinityFigure (the
+// same code as its export), in a scroll area when the text has many characters; hovering a cell names the
+// character, its count and the share.
 #pragma once
 
-#include <QTableWidget>
+#include <QScrollArea>
 
+#include "affinity_figure.h"
 #include "exportable_figure.h"
-#include "routing_trace.h"
 
 namespace moewb {
 
-class AffinityView : public QTableWidget, public ExportableFigure {
+class AffinityView : public QScrollArea, public ExportableFigure {
   Q_OBJECT
 
  public:
   explicit AffinityView(QWidget* parent = nullptr);
   void setAffinity(const AffinityMatrix& matrix, int layer = 0);
-
-  QString figureName() const override { return QString("affinity_L%1").arg(layer_); }
-  QSize naturalSize() const override;
-  void paintFigure(QPainter& p, const QRect& target) override;
-  QString dataCsv() const override;
-  QString dataJson() const override;
+  const AffinityFigure& figure() const { return figure_; }
+  std::unique_ptr<Figure> exportFigure() const override { return std::make_unique<AffinityFigure>(figure_); }
+  // The tooltip of the cell under a point of the canvas, empty outside the cells.
+  QString toolTipAt(const QPoint& canvasPoint) const;
+  QWidget* canvas() const { return widget(); }
 
  private:
-  AffinityMatrix matrix_;
-  int layer_ = 0;
+  AffinityFigure figure_;
 };
 
 }  // namespace moewb

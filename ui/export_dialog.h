@@ -1,14 +1,15 @@
-// The export dialog: format, size in pixels or centimetres, DPI, background and file. It only collects
-// options; export_figure() does the work.
+// The export dialog: file, format, size in pixels or centimetres (the height follows the width for figures
+// that wrap, like long routing texts), PNG DPI, style (screen / paper / paper serif) and background. It only
+// collects options; export_figure() does the work.
 #pragma once
 
 #include <QDialog>
 
 #include "figure_export.h"
 
-class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -18,15 +19,19 @@ class ExportDialog : public QDialog {
   Q_OBJECT
 
  public:
-  ExportDialog(const QString& suggestedPath, const QSize& naturalSize, QWidget* parent = nullptr);
+  ExportDialog(const QString& suggestedPath, const Figure& figure, QWidget* parent = nullptr);
   QString path() const;
   ExportOptions options() const;
 
  private:
+  void updateSize();
+
+  const Figure& figure_;
   QLineEdit* path_;
-  QComboBox *format_, *unit_, *background_;
+  QComboBox *format_, *unit_, *background_, *style_;
   QDoubleSpinBox *width_, *height_;
   QSpinBox* dpi_;
+  QLabel* pixels_;
 };
 
 }  // namespace moewb

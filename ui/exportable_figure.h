@@ -1,12 +1,12 @@
-// A figure that can be exported: it paints itself at any size and describes its data. Charts, heatmaps and the
-// affinity matrix implement it; the context menu, the export dialog and "Export all figures" only use this.
+// A widget that shows a figure and can export it: it hands out the figure as it is shown now (a copy, painted
+// by the widget-free renderers of render/), and install_export_menu() gives it the export context menu.
 #pragma once
 
-#include <QRect>
-#include <QSize>
-#include <QString>
+#include <memory>
 
-class QPainter;
+#include "figure.h"
+
+class QMenu;
 class QWidget;
 
 namespace moewb {
@@ -14,17 +14,15 @@ namespace moewb {
 class ExportableFigure {
  public:
   virtual ~ExportableFigure() = default;
-  virtual QString figureName() const = 0;  // used as the file's base name
-  virtual QSize naturalSize() const = 0;   // logical pixels
-  virtual void paintFigure(QPainter& p, const QRect& target) = 0;
-  // The numbers behind the figure, with a header naming units and conventions.
-  virtual QString dataCsv() const = 0;
-  virtual QString dataJson() const = 0;
+  virtual std::unique_ptr<Figure> exportFigure() const = 0;
 };
 
-// Adds "Export figure…", "Export data as CSV…" and "Export data as JSON…" to the widget's context menu.
+// "Export figure…", "Export data as CSV…" and "Export data as JSON…" on right-click, the Menu key and
+// Shift+F10 over the widget (which takes keyboard focus on click for that).
 void install_export_menu(QWidget* widget, ExportableFigure* figure);
-// Writes name.csv and name.json beside each other; throws std::runtime_error.
-void export_figure_data(const QString& path, const QString& text);
+// The menu itself, for tests and toolbars: its actions run the export dialogs.
+QMenu* make_export_menu(QWidget* parent, ExportableFigure* figure);
+// The on-screen style of a widget: the screen figure style in the widget's palette colours (dark themes too).
+FigureStyle screen_style(const QWidget* widget);
 
 }  // namespace moewb

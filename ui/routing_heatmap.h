@@ -1,13 +1,16 @@
-// The routing heatmap of one trace. Overview: one row per layer, one column per character, colour = top
-// expert, intensity = its weight, hatching = capacity dropped an assignment (sigmoid: the number of active
-// experts is written in the cell). Detail (one layer): one row per expert, viridis = probability, dot = chosen,
-// hatching = dropped. Only visible columns are painted, so cost does not grow with text length.
+// The routing heatmap of one trace on screen: one line of the text, scrolled and zoomed, painted by the
+// widget-free routing renderer (render/routing_figure.h). Overview: one row per layer, colour = top expert,
+// paler = lower weight, hatched = capacity dropped an assignment (sigmoid: the number of active experts in the
+// cell). Detail (one layer): one row per expert, viridis = probability, dot = chosen, cross-hatched = dropped.
+// Rows grow with the view's height; only visible columns are painted, so cost does not grow with text length.
+// Its export is the whole text wrapped into lines (RoutingFigure), from the context menu.
 #pragma once
 
 #include <QAbstractScrollArea>
 
 #include "exportable_figure.h"
 #include "heatmap_geometry.h"
+#include "routing_figure.h"
 #include "routing_trace.h"
 
 namespace moewb {
@@ -18,33 +21,29 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
  public:
   explicit RoutingHeatmap(QWidget* parent = nullptr);
 
-  QString figureName() const override;
-  QSize naturalSize() const override;
-  void paintFigure(QPainter& p, const QRect& target) override { render(p, target, true); }
-  QString dataCsv() const override;
-  QString dataJson() const override;
+  std::unique_ptr<Figure> exportFigure() const override;
 
   void setTrace(const RoutingTrace& trace);
   const RoutingTrace& trace() const { return trace_; }
+  // What the exported figure's title says (which text) and what its subtitle adds to the trace's step and
+  // routing mode (the run).
+  void setDescription(const QString& title, const QString& subtitle = {});
   // -1 shows every layer; a layer index shows that layer's experts.
   void setDetailLayer(int layer);
-  int detailLayer() const { return detail_layer_; }
+  int detailLayer() const { return view_.detail_layer; }
   // The detail layer when the trace has it, else -1 (all layers).
-  int shownDetailLayer() const;
+  int shownDetailLayer() const { return shown_detail_layer(trace_, view_); }
   void setCellWidth(double pixels);
   double cellWidth() const { return cell_width_; }
   void setPinnedColumn(int column);
-  int pinnedColumn() const { return pinned_; }
-  int hoveredColumn() const { return hovered_; }
+  int pinnedColumn() const { return view_.pinned; }
+  int hoveredColumn() const { return view_.hovered; }
   // Outlines a column hovered in another view (the compared heatmap) without emitting hovered().
   void showHoveredColumn(int column);
   void scrollToColumn(int column);
   HeatmapGeometry geometry() const;
   QSize sizeHint() const override;
   QSize minimumSizeHint() const override;
-  // Paints the heatmap with its legend: the visible part (screen) or the whole text fitted to the target's
-  // width (export). The same code draws both.
-  void render(QPainter& p, const QRect& target, bool wholeText) const;
 
  Q_SIGNALS:
   void hovered(int column);
@@ -62,12 +61,11 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   void updateScrollBar();
   void updateHeight();
   int rowCount() const;
-  void paintGrid(QPainter& p, const HeatmapGeometry& g, int first, int last) const;
+  double belowGrid() const;  // character strip and legend
 
   RoutingTrace trace_;
-  int detail_layer_ = -1;
+  RoutingView view_;
   double cell_width_ = 14;
-  int hovered_ = -1, pinned_ = -1;
 };
 
 }  // namespace moewb

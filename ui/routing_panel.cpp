@@ -1,5 +1,7 @@
 #include "routing_panel.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFontDatabase>
@@ -16,6 +18,8 @@
 #include <QTextBlock>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
 
 namespace moewb {
 
@@ -295,6 +299,11 @@ void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
 
 void RoutingPanel::showTrace(const RoutingTrace& trace) {
   current_ = trace;
+  static const char* titles[] = {"Routing of the probe text", "Routing of the validation text", "Routing of your text",
+                                 "Routing of the generated text"};
+  const QString title = titles[std::clamp(source_->currentIndex(), 0, 3)];
+  heatmap_->setDescription(title);
+  compare_->setDescription(title);
   heatmap_->setTrace(trace);
   if (compare_->isVisible() && !(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0))
     compare_->setTrace(trace);

@@ -17,7 +17,7 @@
 
 #include <cmath>
 
-#include "exportable_figure.h"
+#include "figure_export.h"
 #include "files.h"
 #include "palette.h"
 #include "suite.h"
@@ -84,10 +84,10 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   comparison_->setObjectName("comparison_table");
   paper_ = read_only_table();
   fill(paper_, paper_table());
-  loss_overlay_ = new LineChart("Validation loss of the selected runs", "");
-  loss_overlay_->describe("compare_val_loss", "step (completed training iterations)", "validation cross-entropy (nats)");
-  entropy_overlay_ = new LineChart("Mean load entropy of the selected runs", "");
-  entropy_overlay_->describe("compare_load_entropy", "step (completed training iterations)",
+  loss_overlay_ = new LineChart("Validation loss of the selected runs");
+  loss_overlay_->describe("compare_val_loss", "validation loss (nats)", "validation cross-entropy (nats)");
+  entropy_overlay_ = new LineChart("Mean load entropy of the selected runs");
+  entropy_overlay_->describe("compare_load_entropy", "load entropy H(f)/log N",
                              "H(f)/log N averaged over the MoE layers (1 = balanced)");
 
   auto button = [](const QString& text, const QString& tip) {
@@ -286,10 +286,10 @@ void RunsPanel::updateSelection() {
       if (have) entropy << QPointF(steps[row], sum / s.config.n_layer);
     }
     const QString name = QFileInfo(QString::fromStdString(s.dir)).fileName();  // short: legends stay legible
-    loss_overlay_->addSeries(name, expert_color(i), 2.0);
+    loss_overlay_->addSeries(name, expert_color(i));
     loss_overlay_->setPoints(name, val);
     if (!entropy.isEmpty()) {
-      entropy_overlay_->addSeries(name, expert_color(i), 2.0);
+      entropy_overlay_->addSeries(name, expert_color(i));
       entropy_overlay_->setPoints(name, entropy);
     }
     ++i;

@@ -18,11 +18,11 @@ constexpr int kRedrawMs = 40;
 
 TrainingPanel::TrainingPanel(QWidget* parent)
     : QWidget(parent),
-      loss_(new LineChart("Loss (cross-entropy, nats)", "")),
-      lr_(new LineChart("Learning rate", "")),
-      throughput_(new LineChart("Training tokens / s", "")),
-      load_(new LineChart("Expert load share f_i", "")),
-      balance_(new LineChart("Load balance", "")) {
+      loss_(new LineChart),
+      lr_(new LineChart),
+      throughput_(new LineChart),
+      load_(new LineChart),
+      balance_(new LineChart) {
   auto* controls = new QHBoxLayout;
   log_scale_ = new QCheckBox("Log scale");
   log_scale_->setToolTip("Plot the loss on a logarithmic axis.");
@@ -52,24 +52,6 @@ TrainingPanel::TrainingPanel(QWidget* parent)
                        "share of assignments dropped by capacity, mean experts that processed a character, "
                        "experts with f_i < 1/(10N).");
 
-  loss_->addSeries("train (raw)", series_color::train_raw, 1.0);
-  loss_->addSeries("train", series_color::train);
-  loss_->addSeries("val", series_color::val, 2.0, true);
-  loss_->describe("loss", "step (completed training iterations)",
-                  "cross-entropy in nats; 'train (raw)' = mean training loss since the previous logged step, "
-                  "'train' = its debiased exponential moving average (TensorBoard smoothing), 'val' = mean over "
-                  "the evaluation batches");
-  lr_->describe("learning_rate", "step (completed training iterations)", "AdamW learning rate (cosine with warm-up)");
-  throughput_->describe("throughput", "step (completed training iterations)",
-                        "training tokens per second since the previous logged step (evaluation time excluded)");
-  lr_->addSeries("lr", series_color::neutral);
-  lr_->setYLabelFormat("%.0e");
-  throughput_->setYLabelFormat("%.0f");
-  throughput_->addSeries("tokens/s", series_color::neutral);
-  balance_->addSeries("load entropy", expert_color(4));
-  balance_->addSeries("max share", expert_color(5));
-  balance_->addSeries("dropped", expert_color(7));
-
   grid_ = new QGridLayout;
   auto* grid = grid_;
   for (int col = 0; col < 4; ++col) grid->setColumnStretch(col, 1);
@@ -98,10 +80,6 @@ void TrainingPanel::load(const TrainingHistory& history, const Config& config) {
     for (int l = 0; l < config.n_layer; ++l) layer_->addItem(QString("layer %1").arg(l));
   layer_->setEnabled(config.is_moe());
   layer_->blockSignals(false);
-  load_->removeAllSeries();
-  if (config.is_moe())
-    for (int e = 0; e < config.n_experts; ++e) load_->addSeries(QString("E%1").arg(e), expert_color(e), 1.5);
-  load_->chart()->legend()->setVisible(config.is_moe() && config.n_experts <= 16);
   load_->setVisible(config.is_moe());
   balance_->setVisible(config.is_moe());
   // a dense model has no expert charts: loss and the small charts take the whole width
@@ -135,46 +113,49 @@ void TrainingPanel::addEval(const EvalReport& r) {
 
 void TrainingPanel::setLogScale(bool on) {
   log_scale_->setChecked(on);
-  loss_->setLogScale(on);
+  loss_->setSpec(loss_plot(history_, figureOptions()));
 }
 
 void TrainingPanel::setSmoothing(double weight) {
   smoothing_->setValue(static_cast<int>(weight * 100 + 0.5));
   smoothing_label_->setText(QString::number(weight, 'f', 2));
-  loss_->setPoints("train", smoothed(history_.train_loss, weight));
+  loss_->setSpec(loss_plot(history_, figureOptions()));
+}
+
+void TrainingPanel::setRunName(const QString& name) {
+  run_name_ = name;
+  dirty_ = true;
+  flush();
+}
+
+TrainingFigureOptions TrainingPanel::figureOptions() const {
+  TrainingFigureOptions o;
+  o.run = run_name_;
+  o.smoothing = smoothing_->value() / 100.0;
+  o.log_loss = log_scale_->isChecked();
+  return o;
 }
 
 void TrainingPanel::flush() {
   if (!dirty_) return;
   dirty_ = false;
-  loss_->setPoints("train (raw)", history_.train_loss);
-  loss_->setPoints("train", smoothed(history_.train_loss, smoothing_->value() / 100.0));
-  loss_->setPoints("val", history_.val_loss);
-  lr_->setPoints("lr", history_.lr);
-  throughput_->setPoints("tokens/s", history_.tokens_per_sec);
+  const TrainingFigureOptions o = figureOptions();
+  loss_->setSpec(loss_plot(history_, o));
+  lr_->setSpec(lr_plot(history_, o));
+  throughput_->setSpec(throughput_plot(history_, o));
   redrawLayerCharts();
 }
 
 void TrainingPanel::redrawLayerCharts() {
   const int l = layer_->currentIndex();
+  load_->setSpec(expert_load_plot(history_, l, config_.is_moe() ? config_.n_experts : 0, figureOptions()));
+  balance_->setSpec(load_balance_plot(history_, l, figureOptions()));
   if (l < 0 || l >= history_.layers.size()) {
-    for (const auto& name : balance_->seriesNames()) balance_->setPoints(name, {});
-    for (const auto& name : load_->seriesNames()) load_->setPoints(name, {});
     scalars_->setText(config_.is_moe() ? "Load balance: waiting for the first evaluation."
                                        : "Dense model: no routing, so no expert load to show.");
     return;
   }
-  load_->describe(QString("expert_load_L%1").arg(l), "step (completed training iterations)",
-                  QString("layer %1: share f_i of the router's assignments to expert i over the evaluation batches, "
-                          "before capacity drops").arg(l));
-  balance_->describe(QString("load_balance_L%1").arg(l), "step (completed training iterations)",
-                     QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
-                             "dropped assignments / assignments").arg(l));
   const LayerHistory& h = history_.layers[l];
-  for (int e = 0; e < h.load.size(); ++e) load_->setPoints(QString("E%1").arg(e), h.load[e]);
-  balance_->setPoints("load entropy", h.entropy);
-  balance_->setPoints("max share", h.max_share);
-  balance_->setPoints("dropped", h.dropped);
   if (!h.entropy.isEmpty())
     scalars_->setText(QString("Layer %1 at step %2 — load entropy %3 · max share %4 · dropped %5 · "
                               "mean active experts %6 · dead experts %7")

@@ -7,6 +7,7 @@
 
 #include "line_chart.h"
 #include "meta_types.h"
+#include "training_figures.h"
 #include "training_history.h"
 
 class QCheckBox;
@@ -29,6 +30,8 @@ class TrainingPanel : public QWidget {
   void addEval(const EvalReport& r);
   void setLogScale(bool on);
   void setSmoothing(double weight);
+  // Named in the charts' subtitles and exported figures.
+  void setRunName(const QString& name);
   const TrainingHistory& history() const { return history_; }
   LineChart* lossChart() const { return loss_; }
   QList<LineChart*> charts() const { return {loss_, lr_, throughput_, load_, balance_}; }
@@ -41,10 +44,12 @@ class TrainingPanel : public QWidget {
 
  private:
   void redrawLayerCharts();
+  TrainingFigureOptions figureOptions() const;
 
   QGridLayout* grid_;
   TrainingHistory history_;
   Config config_;
+  QString run_name_;
   bool dirty_ = false;
   QTimer redraw_;
   LineChart *loss_, *lr_, *throughput_, *load_, *balance_;

@@ -1,0 +1,69 @@
+// Line plots: series over a step axis with title, subtitle, axis titles with units, ticks chosen for the
+// figure's size, a legend and an optional log y axis. PlotSpec is plain data; PlotFigure paints it.
+#pragma once
+
+#include <QColor>
+#include <QList>
+#include <QPointF>
+
+#include <optional>
+#include <utility>
+
+#include "axis_ticks.h"
+#include "figure.h"
+
+namespace moewb {
+
+struct PlotSeries {
+  QString name;
+  QColor color;
+  double weight = 1.0;  // line width in units of the style's line_pt
+  bool markers = false;
+  QList<QPointF> points;
+};
+
+struct PlotSpec {
+  QString name = "chart";     // file base name
+  QString title;              // what is plotted
+  QString subtitle;           // whose: run, layer
+  QString x_title = "step";   // axis titles with units
+  QString y_title;
+  QString x_description = "step (completed training iterations)";  // written into exported data
+  QString y_description;
+  bool log_y = false;
+  std::optional<std::pair<double, double>> y_range;  // fixed range (shares 0..1); else the data's
+  QList<PlotSeries> series;
+  bool legend = true;         // shown when there are two series or more
+  QString empty_message = "no data yet";
+
+  const PlotSeries* find(const QString& series_name) const;
+};
+
+// Where the parts of a plot go at a given size; shared by painting and by tests.
+struct PlotLayout {
+  QRectF plot;                 // the data area
+  double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  bool log_y = false;
+  AxisTicks x_ticks, y_ticks;
+  QPointF map(QPointF data) const;
+};
+
+class PlotFigure : public Figure {
+ public:
+  explicit PlotFigure(PlotSpec spec = {}) : spec_(std::move(spec)) {}
+  const PlotSpec& spec() const { return spec_; }
+  PlotSpec& spec() { return spec_; }
+
+  QString name() const override { return spec_.name; }
+  QSizeF naturalSize() const override { return {800, 500}; }
+  void paint(QPainter& p, const QRectF& target, const FigureStyle& style) const override;
+  QString csv() const override;
+  QString json() const override;
+
+  PlotLayout layout(QPainter& p, const QRectF& target, const FigureStyle& style) const;
+
+ private:
+  PlotSpec spec_;
+};
+
+}  // namespace moewb
