@@ -1,22 +1,24 @@
-// Figures, runs and the paper's experiment: export of a chart and a heatmap to PNG/SVG/PDF (checked as a user
-// would: PNG pixel size for its DPI, SVG parses and holds the chart's text, PDF renders with pdftoppm), data
-// CSV round trips, "export all figures", the five-run suite (table values match the run folders, a stopped
-// suite continues), comparison exports, and the Runs panel's table and overlays.
+// Figures from the widgets, runs and the paper's experiment: every figure widget opens the export menu on
+// right-click and on the Menu key, heatmap data CSV round trips, "export all figures" (fixed names, PNG at its
+// DPI), the five-run suite (table values match the run folders, a stopped suite continues), comparison
+// exports, and the Runs panel's table and overlays. The renderers themselves are tested in tst_figures.
 #include <QtTest>
 
-#include <QProcess>
+#include <QMenu>
+#include <QTabWidget>
 #include <QTableWidget>
-#include <QXmlStreamReader>
 
 #include "figure_export.h"
 #include "files.h"
 #include "line_chart.h"
 #include "metrics_csv.h"
 #include "routing_heatmap.h"
+#include "routing_panel.h"
 #include "run_figures.h"
 #include "runs_panel.h"
 #include "suite.h"
 #include "test_corpus.h"
+#include "training_panel.h"
 
 using namespace moewb;
 
@@ -45,8 +47,6 @@ Config tiny_suite_config() {
   return c;
 }
 
-QString format_name(FigureFormat f) { return suffix_of(f); }
-
 }  // namespace
 
 class TestExport : public QObject {
@@ -54,111 +54,77 @@ class TestExport : public QObject {
   QTemporaryDir tmp_;
   QString corpus_;
 
-  ExportableFigure* make(const QString& kind, std::unique_ptr<LineChart>& chart, std::unique_ptr<RoutingHeatmap>& map) {
-    if (kind == "chart") {
-      chart = std::make_unique<LineChart>("Validation loss", "");
-      chart->addSeries("val", Qt::red);
-      chart->setPoints("val", {{0, 4.2}, {250, 2.1}, {500, 1.8765432}});
-      return chart.get();
-    }
-    map = std::make_unique<RoutingHeatmap>();
-    map->setTrace(small_trace());
-    return map.get();
-  }
-
  private Q_SLOTS:
   void initTestCase() {
     corpus_ = tmp_.filePath("corpus.txt");
     atomic_write(corpus_.toStdString(), synthetic_corpus(4000));
   }
 
-  void exportFormats_data() {
-    QTest::addColumn<QString>("kind");
-    QTest::addColumn<int>("format");
-    QTest::addColumn<QString>("text");
-    for (const char* kind : {"chart", "heatmap"})
-      for (FigureFormat f : {FigureFormat::Png, FigureFormat::Svg, FigureFormat::Pdf})
-        QTest::newRow(qPrintable(QString("%1 %2").arg(kind, format_name(f))))
-            << kind << static_cast<int>(f) << (QString(kind) == "chart" ? "Validation loss" : "layer 0");
+  // Right-click and the Menu key over every figure widget open a menu whose first action is Export figure.
+  void everyFigureWidgetOffersExport_data() {
+    QTest::addColumn<QString>("figure");
+    QTest::addColumn<bool>("keyboard");
+    for (const char* figure : {"loss chart", "expert load chart", "heatmap", "compared heatmap", "affinity", "runs overlay"})
+      for (bool keyboard : {false, true})
+        QTest::newRow(qPrintable(QString("%1 %2").arg(figure, keyboard ? "menu key" : "right-click"))) << figure << keyboard;
   }
-  void exportFormats() {
-    QFETCH(QString, kind);
-    QFETCH(int, format);
-    QFETCH(QString, text);
-    std::unique_ptr<LineChart> chart;
-    std::unique_ptr<RoutingHeatmap> map;
-    ExportableFigure* figure = make(kind, chart, map);
-    ExportOptions o;
-    o.format = static_cast<FigureFormat>(format);
-    o.size = QSizeF(10, 6);
-    o.centimetres = true;
-    o.dpi = 300;
-    const QString path = tmp_.filePath(kind + "." + suffix_of(o.format));
-    export_figure(path, [figure](QPainter& p, const QRect& r) { figure->paintFigure(p, r); }, o);
-    QVERIFY(QFileInfo(path).size() > 0);
-    if (o.format == FigureFormat::Png) {
-      const QImage image(path);
-      QCOMPARE(image.size(), QSize(1181, 709));  // 10 x 6 cm at 300 DPI
-      QCOMPARE(image.size(), png_pixel_size(o));
-      QCOMPARE(qRound(image.dotsPerMeterX() * 0.0254), 300);
-    } else if (o.format == FigureFormat::Svg) {
-      QFile file(path);
-      QVERIFY(file.open(QIODevice::ReadOnly));
-      QXmlStreamReader xml(&file);
-      QString all_text;
-      int rects = 0;
-      while (!xml.atEnd()) {
-        xml.readNext();
-        if (xml.isCharacters()) all_text += xml.text();
-        if (xml.isStartElement() && (xml.name() == QLatin1String("rect") || xml.name() == QLatin1String("path") ||
-                                     xml.name() == QLatin1String("polyline")))
-          ++rects;
-      }
-      QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
-      QVERIFY2(all_text.contains(text), qPrintable(all_text.left(400)));  // text stays text
-      QVERIFY(rects > 5);                                                 // shapes stay shapes (cells, lines)
+  void everyFigureWidgetOffersExport() {
+    QFETCH(QString, figure);
+    QFETCH(bool, keyboard);
+    Config c;
+    c.ffn = "moe", c.n_layer = 1, c.n_experts = 2;
+    QTabWidget tabs;
+    auto* training = new TrainingPanel;
+    auto* routing = new RoutingPanel;
+    auto* runs = new RunsPanel;
+    tabs.addTab(training, "training");
+    tabs.addTab(routing, "routing");
+    tabs.addTab(runs, "runs");
+    training->reset(c);
+    routing->reset(c);
+    routing->setSnapshots({small_trace()});
+    routing->setCompare(true);
+    tabs.resize(1000, 700);
+    tabs.show();
+    QWidget* target = nullptr;
+    QWidget* page = nullptr;
+    if (figure == "loss chart") target = training->lossChart(), page = training;
+    if (figure == "expert load chart") target = training->loadChart(), page = training;
+    if (figure == "heatmap") target = routing->heatmap()->viewport(), page = routing;
+    if (figure == "compared heatmap") target = routing->compareHeatmap()->viewport(), page = routing;
+    if (figure == "affinity") target = routing->affinityView()->canvas(), page = routing;
+    if (figure == "runs overlay") target = runs->lossOverlay(), page = runs;
+    QVERIFY(target);
+    tabs.setCurrentWidget(page);
+    if (figure == "affinity") {
+      auto* inner = routing->affinityView()->parentWidget();
+      while (inner && !qobject_cast<QTabWidget*>(inner)) inner = inner->parentWidget();
+      QVERIFY(inner);
+      static_cast<QTabWidget*>(inner)->setCurrentIndex(static_cast<QTabWidget*>(inner)->count() - 1);
+    }
+    QVERIFY(QTest::qWaitForWindowExposed(&tabs));
+    QTRY_VERIFY(target->isVisible());
+    if (keyboard) {
+      QWidget* focus = target;
+      while (focus->focusPolicy() == Qt::NoFocus && focus->parentWidget()) focus = focus->parentWidget();
+      focus->setFocus();
+      QTest::keyClick(focus, Qt::Key_Menu);
     } else {
-      QProcess pdftoppm;
-      pdftoppm.start("pdftoppm", {"-r", "50", "-png", path, tmp_.filePath(kind + "_pdf")});
-      QVERIFY2(pdftoppm.waitForFinished(30000), "pdftoppm did not finish (is poppler-utils installed?)");
-      QCOMPARE(pdftoppm.exitCode(), 0);
-      const QImage page(tmp_.filePath(kind + "_pdf-1.png"));
-      QVERIFY(!page.isNull());
-      QVERIFY(std::abs(page.width() - qRound(10 / 2.54 * 50)) <= 2);  // the page is the figure's size
+      // what the window system sends on a right-click (QTest's mouse clicks do not synthesise it)
+      QContextMenuEvent event(QContextMenuEvent::Mouse, target->rect().center(), target->mapToGlobal(target->rect().center()));
+      QApplication::sendEvent(target, &event);
     }
-  }
-
-  void pixelSizesFollowTheDpi() {
-    ExportOptions o;
-    o.size = QSizeF(800, 500);
-    o.dpi = 96;
-    QCOMPARE(png_pixel_size(o), QSize(800, 500));
-    o.dpi = 192;
-    QCOMPARE(png_pixel_size(o), QSize(1600, 1000));
-    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, format_of("bmp"));
-  }
-
-  void chartCsvRoundTripsToItsPoints() {
-    std::unique_ptr<LineChart> chart;
-    std::unique_ptr<RoutingHeatmap> map;
-    make("chart", chart, map);
-    chart->addSeries("train", Qt::blue);
-    chart->setPoints("train", {{10, 3.3333333333333335}, {20, 2.0000000001}});
-    QMap<QString, QList<QPointF>> parsed;
-    for (const QString& line : chart->dataCsv().split('\n', Qt::SkipEmptyParts)) {
-      if (line.startsWith('#') || line.startsWith("series,")) continue;
-      const QStringList cells = line.split(',');
-      parsed[cells[0]] << QPointF(cells[1].toDouble(), cells[2].toDouble());
-    }
-    QCOMPARE(parsed.value("val"), chart->points("val"));
-    QCOMPARE(parsed.value("train"), chart->points("train"));
-    QVERIFY(chart->dataCsv().contains("# x: step"));
+    QTRY_VERIFY(qobject_cast<QMenu*>(QApplication::activePopupWidget()));
+    auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+    QCOMPARE(menu->actions().value(0)->text(), QString("Export figure…"));
+    QCOMPARE(menu->actions().size(), 3);
+    menu->close();
   }
 
   void heatmapCsvRoundTripsToTheTrace() {
     RoutingHeatmap map;
     map.setTrace(small_trace());
-    const QStringList lines = map.dataCsv().split('\n', Qt::SkipEmptyParts);
+    const QStringList lines = map.exportFigure()->csv().split('\n', Qt::SkipEmptyParts);
     int rows = 0;
     for (const QString& line : lines) {
       if (line.startsWith('#') || line.startsWith("position,")) continue;
@@ -189,6 +155,9 @@ class TestExport : public QObject {
                              "load_balance_L0.png", "routing_final.svg", "routing_final_L0_experts.png",
                              "affinity_final_L0.csv"})
       QVERIFY2(QFileInfo::exists(QString::fromStdString(run) + "/figures/" + name), name);
+    const QImage loss(QString::fromStdString(run) + "/figures/loss.png");
+    QCOMPARE(loss.size(), QSize(1102, 709));  // 14 x 9 cm at the default 200 DPI
+    QCOMPARE(qRound(loss.dotsPerMeterX() * 0.0254), 200);
     // the same names the second time: nothing new appears
     const QStringList again = export_run_figures(QString::fromStdString(run), {FigureFormat::Svg, FigureFormat::Png});
     QCOMPARE(again, written);

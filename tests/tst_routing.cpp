@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <QPlainTextEdit>
+#include <QSlider>
 #include <QStackedWidget>
 #include <QToolTip>
 
@@ -178,12 +179,21 @@ class TestRouting : public QObject {
   void affinityViewShowsShares() {
     AffinityView view;
     view.setAffinity(affinity(known_trace(), 0));
+    const AffinityMatrix& m = view.figure().matrix();
     // 'a' (positions 0 and 3): experts 0,1 then 0,1 -> 0.5 / 0.5 / 0; 'b': 2,1 -> 0 / 0.5 / 0.5
-    const int a_row = view.verticalHeaderItem(0)->text().contains("'a'") ? 0 : 1;
-    QCOMPARE(view.item(a_row, 0)->data(Qt::UserRole).toDouble(), 0.5);
-    QCOMPARE(view.item(a_row, 2)->data(Qt::UserRole).toDouble(), 0.0);
-    QCOMPARE(view.columnCount(), 3);
-    QCOMPARE(view.rowCount(), 3);  // 'a', 'b', ' '
+    QCOMPARE(m.characters.size(), size_t{3});  // 'a', 'b', ' '
+    QCOMPARE(view.figure().experts(), 3);
+    const size_t a = m.characters[0] == U'a' ? 0 : 1;
+    QCOMPARE(m.share[a][0], 0.5);
+    QCOMPARE(m.share[a][2], 0.0);
+    // hovering a painted cell names its character and share, from the same layout the painter used
+    view.resize(400, 300);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    const AffinityLayout l = view.figure().layout(view.canvas()->rect(), screen_style(view.canvas()), view.canvas());
+    const QPoint cell(static_cast<int>(l.left + 0.5 * l.cell_w), static_cast<int>(l.top + (a + 0.5) * l.cell_h));
+    QCOMPARE(view.toolTipAt(cell), QString("'a' (2 occurrences): 50.0% of its assignments go to E0"));
+    QVERIFY(view.toolTipAt(QPoint(1, 1)).isEmpty());
   }
 
   void scrubbingShowsTheChosenSnapshot() {

@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kCmPerInch = 2.54;
 constexpr double kPageWidthCm = 17;     // an A4 text column
-constexpr double kOverviewRowPt = 4.5;  // one layer's band in a wrapped figure
+constexpr double kOverviewRowPt = 4;    // one layer's band in a wrapped figure
 constexpr double kDetailRowPt = 3.5;    // one expert's band
 constexpr double kGutterPt = 16;        // row labels left of each line
 constexpr int kMaxLegendExperts = 64;
@@ -265,7 +265,7 @@ WrappedRouting RoutingFigure::layout(double width, const FigureStyle& st, QPaint
   w.row_height = std::clamp(w.cell * 0.9, base_row, base_row * 3);
   const double char_pt = std::min(st.char_pt * w.cell / base_cell, st.text_pt * 1.2);
   w.strip = st.px(char_pt) * 1.35;
-  w.gap = st.px(3);
+  w.gap = st.px(2.5);
   w.legend = st.px(2) + legend(nullptr, trace_, detail, 0, 0, width - st.px(4), st, device);
   return w;
 }
