@@ -32,10 +32,17 @@ void label(AxisTicks& t, double step) {
   const double mantissa = scaled_step / std::pow(10.0, std::floor(std::log10(scaled_step) + 1e-9));
   if (std::abs(mantissa - 2.5) < 1e-6) ++decimals;
   t.labels.clear();
+  // thousands with a step of 1000 or more read as 1k, 2.5k, 10k: short enough for a narrow axis
+  const bool thousands = exponent == 0 && step >= 1000 && largest >= 1000;
   for (double v : t.values) {
     double shown = v * scale;
     if (std::abs(shown) < scaled_step * 1e-6) shown = 0;  // no "-0"
-    t.labels.push_back(QString::number(shown, 'f', std::min(decimals, 12)));
+    if (thousands) {
+      QString k = QString::number(shown / 1000, 'f', std::abs(std::fmod(step, 1000.0)) > 1e-9 ? 1 : 0);
+      t.labels.push_back(shown == 0 ? QString("0") : k + "k");
+    } else {
+      t.labels.push_back(QString::number(shown, 'f', std::min(decimals, 12)));
+    }
   }
   t.multiplier = exponent ? "×10" + superscript(exponent) : QString();
 }
@@ -48,11 +55,12 @@ std::vector<double> multiples(double lo, double hi, double step) {
 }
 
 // Penalty of a tick count: 0 inside [4, 8], growing outside; then distance to the target.
-double badness(size_t count, int target, bool preferred) {
+double badness(size_t count, int target, int max_ticks, bool preferred) {
   const double n = static_cast<double>(count);
+  const int least = std::min(kMinTicks, max_ticks);
   double bad = 0;
-  if (n < kMinTicks) bad += 100 * (kMinTicks - n);
-  if (n > kMaxTicks) bad += 100 * (n - kMaxTicks);
+  if (n < least) bad += 100 * (least - n);
+  if (n > max_ticks) bad += 100 * (n - max_ticks);
   return bad + std::abs(n - target) + (preferred ? 0 : 0.3);
 }
 
@@ -63,7 +71,9 @@ int tick_target(double length, double spacing) {
   return std::clamp(static_cast<int>(std::lround(length / spacing)), kMinTicks, kMaxTicks);
 }
 
-AxisTicks linear_ticks(double lo, double hi, int target) {
+AxisTicks linear_ticks(double lo, double hi, int target, int max_ticks) {
+  max_ticks = std::clamp(max_ticks, 2, kMaxTicks);
+  target = std::min(target, max_ticks);
   AxisTicks t;
   if (!std::isfinite(lo) || !std::isfinite(hi)) return t;
   if (hi < lo) std::swap(lo, hi);
@@ -78,7 +88,7 @@ AxisTicks linear_ticks(double lo, double hi, int target) {
     for (double m : {1.0, 2.0, 2.5, 5.0}) {
       const double step = m * std::pow(10.0, e);
       const auto v = multiples(lo, hi, step);
-      const double bad = badness(v.size(), target, m != 2.5);
+      const double bad = badness(v.size(), target, max_ticks, m != 2.5);
       if (bad < best_bad) best_bad = bad, best_step = step;
     }
   t.values = multiples(lo, hi, best_step);

@@ -16,9 +16,9 @@ struct AxisTicks {
 
 // How many ticks an axis of this length (logical pixels) should aim at: one per `spacing` pixels, 4 to 8.
 int tick_target(double length, double spacing);
-// Ticks at multiples of 1, 2, 2.5 or 5 x 10^n inside [lo, hi], between 4 and 8 when the range allows,
-// the count closest to target.
-AxisTicks linear_ticks(double lo, double hi, int target);
+// Ticks at multiples of 1, 2, 2.5 or 5 x 10^n inside [lo, hi], between 4 and max_ticks (at most 8) when the
+// range allows, the count closest to target. A small max_ticks (labels that would touch) allows fewer than 4.
+AxisTicks linear_ticks(double lo, double hi, int target, int max_ticks = 8);
 // Ticks for a log axis: decades when there are 4 or more, else 1-2-5 per decade, else linear steps (a log
 // axis over a short range, like a loss from 1.4 to 4.2).
 AxisTicks log_ticks(double lo, double hi, int target);

@@ -106,6 +106,7 @@ PlotLayout PlotFigure::layout(QPainter& p, const QRectF& target, const FigureSty
     l.x0 = 0, l.x1 = 100, l.y0 = spec_.log_y ? 0.1 : 0, l.y1 = 1;
   } else {
     l.x0 = r.x0, l.x1 = r.x1 > r.x0 ? r.x1 : r.x0 + 1;
+    if (l.x0 > 0 && l.x0 < 0.1 * (l.x1 - l.x0)) l.x0 = 0;  // a step axis starts at 0, not at the first log step
     if (spec_.log_y) {
       l.y0 = r.y0 / 1.1, l.y1 = r.y1 * 1.1;
     } else {
@@ -125,20 +126,20 @@ PlotLayout PlotFigure::layout(QPainter& p, const QRectF& target, const FigureSty
   const double bottom = target.bottom() - pad - legend_h - (legend_h > 0 ? pad : 0) - label.height() - text.height() - tick;
   const double height = std::max(10.0, bottom - top - text.height() / 2);
 
-  // y ticks first (they decide the left margin), thinned until their labels do not touch
-  for (int target_count = tick_target(height, kYTickSpacing);; --target_count) {
-    l.y_ticks = spec_.log_y ? log_ticks(l.y0, l.y1, target_count) : linear_ticks(l.y0, l.y1, target_count);
-    if (target_count <= 2 || l.y_ticks.values.size() * text.height() * 1.3 <= height) break;
-  }
+  // y ticks first (they decide the left margin); fewer when their labels would touch
+  const int y_target = tick_target(height, kYTickSpacing);
+  l.y_ticks = spec_.log_y ? log_ticks(l.y0, l.y1, y_target) : linear_ticks(l.y0, l.y1, y_target);
+  for (int most = static_cast<int>(l.y_ticks.values.size()) - 1;
+       !spec_.log_y && most >= 2 && l.y_ticks.values.size() * text.height() * 1.05 > height; --most)
+    l.y_ticks = linear_ticks(l.y0, l.y1, y_target, most);
   const double left = target.left() + pad + label.height() + pad + widest(text, l.y_ticks.labels) + tick + st.px(2);
   const double right = target.right() - pad - st.px(8);  // room for the last x label's half
   l.plot = QRectF(QPointF(left, top + text.height() / 2), QPointF(std::max(left + 10, right), std::max(top + 10, bottom)));
-  for (int target_count = tick_target(l.plot.width(), kXTickSpacing);; --target_count) {
-    l.x_ticks = linear_ticks(l.x0, l.x1, target_count);
-    if (target_count <= 2 ||
-        l.x_ticks.values.size() * (widest(text, l.x_ticks.labels) + st.px(8)) <= l.plot.width())
-      break;
-  }
+  const int x_target = tick_target(l.plot.width(), kXTickSpacing);
+  l.x_ticks = linear_ticks(l.x0, l.x1, x_target);
+  for (int most = static_cast<int>(l.x_ticks.values.size()) - 1;
+       most >= 2 && l.x_ticks.values.size() * (widest(text, l.x_ticks.labels) + st.px(4)) > l.plot.width(); --most)
+    l.x_ticks = linear_ticks(l.x0, l.x1, x_target, most);
   return l;
 }
 

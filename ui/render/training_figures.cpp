@@ -88,7 +88,7 @@ PlotSpec load_balance_plot(const TrainingHistory& h, int layer, const TrainingFi
   s.name = QString("load_balance_L%1").arg(layer);
   s.title = "Load balance";
   s.subtitle = subtitle(o, layer);
-  s.y_title = "fraction (1 = balanced entropy)";
+  s.y_title = "fraction";
   s.y_description = QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
                             "dropped assignments / assignments").arg(layer);
   s.empty_message = "waiting for the first evaluation";
