@@ -64,7 +64,8 @@ class TestExport : public QObject {
   void everyFigureWidgetOffersExport_data() {
     QTest::addColumn<QString>("figure");
     QTest::addColumn<bool>("keyboard");
-    for (const char* figure : {"loss chart", "expert load chart", "heatmap", "compared heatmap", "affinity", "runs overlay"})
+    for (const char* figure : {"loss chart", "expert load chart", "heatmap", "compared heatmap", "affinity", "runs overlay",
+                               "comparison table", "paper table"})
       for (bool keyboard : {false, true})
         QTest::newRow(qPrintable(QString("%1 %2").arg(figure, keyboard ? "menu key" : "right-click"))) << figure << keyboard;
   }
@@ -94,6 +95,15 @@ class TestExport : public QObject {
     if (figure == "compared heatmap") target = routing->compareHeatmap()->viewport(), page = routing;
     if (figure == "affinity") target = routing->affinityView()->canvas(), page = routing;
     if (figure == "runs overlay") target = runs->lossOverlay(), page = runs;
+    if (figure == "comparison table" || figure == "paper table") {
+      QTableWidget* table = figure == "paper table" ? runs->paperTable() : runs->comparison();
+      target = table->viewport(), page = runs;
+      tabs.setCurrentWidget(page);
+      auto* inner = table->parentWidget();
+      while (inner && !qobject_cast<QTabWidget*>(inner)) inner = inner->parentWidget();
+      QVERIFY(inner);
+      static_cast<QTabWidget*>(inner)->setCurrentIndex(1);
+    }
     QVERIFY(target);
     tabs.setCurrentWidget(page);
     if (figure == "affinity") {
@@ -104,6 +114,11 @@ class TestExport : public QObject {
     }
     QVERIFY(QTest::qWaitForWindowExposed(&tabs));
     QTRY_VERIFY(target->isVisible());
+    if (figure == "paper table") {
+      // the menu exports what the widget shows
+      const TableFigure shown = runs->paperFigure();
+      QCOMPARE(shown.table().rows.size(), static_cast<size_t>(runs->paperTable()->rowCount()));
+    }
     if (keyboard) {
       QWidget* focus = target;
       while (focus->focusPolicy() == Qt::NoFocus && focus->parentWidget()) focus = focus->parentWidget();

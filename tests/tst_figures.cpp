@@ -17,6 +17,7 @@
 #include "figure_export.h"
 #include "plot_figure.h"
 #include "routing_figure.h"
+#include "table_figure.h"
 #include "training_figures.h"
 
 using namespace moewb;
@@ -86,6 +87,7 @@ std::unique_ptr<Figure> make_figure(const QString& kind) {
   if (kind == "routing") return std::make_unique<RoutingFigure>(synthetic_trace(600, 6, 8), RoutingView{-1, -1, -1, "Routing of the probe text", "run r · step 4500"});
   if (kind == "routing-detail")
     return std::make_unique<RoutingFigure>(synthetic_trace(300, 6, 8), RoutingView{2, -1, -1, "Layer 2 experts", ""});
+  if (kind == "table") return std::make_unique<TableFigure>("paper_table", "Published numbers", paper_table());
   return std::make_unique<AffinityFigure>(affinity(synthetic_trace(600, 2, 4), 1), 1, "run r");
 }
 
@@ -101,6 +103,7 @@ QStringList expected_words(const QString& kind, const Figure& figure) {
     for (const auto& label : l.y_ticks.labels) words << label;
     return words;
   }
+  if (kind == "table") return {"Published numbers", "Model", "Best val loss", "1.4718"};
   if (kind.startsWith("routing")) return {kind == "routing" ? "Routing of the probe text" : "Layer 2 experts", "E0"};
   return {"Char × expert affinity, layer 1", "expert", "character", "E3"};
 }
@@ -117,7 +120,8 @@ double mean_difference(const QImage& a, const QImage& b) {
   return sum / (x.width() * x.height() * 4.0);
 }
 
-const QStringList kKinds = {"loss", "loss-log", "lr", "throughput", "expert-load", "routing", "routing-detail", "affinity"};
+const QStringList kKinds = {"loss",    "loss-log",       "lr",       "throughput", "expert-load",
+                            "routing", "routing-detail", "affinity", "table"};
 
 }  // namespace
 
@@ -132,9 +136,14 @@ class TestFigures : public QObject {
     o.centimetres = true;
     o.dpi = dpi;
     o.style = style;
-    const QString path = tmp_.filePath(name + "." + suffix_of(format));
+    const QString path = dir() + "/" + name + "." + suffix_of(format);
     export_figure(path, f, o);
     return path;
+  }
+  // MOEWB_FIGURES_DIR keeps every exported file there, to look at them.
+  QString dir() const {
+    const QString keep = qEnvironmentVariable("MOEWB_FIGURES_DIR");
+    return keep.isEmpty() ? tmp_.path() : keep;
   }
 
  private Q_SLOTS:
@@ -143,7 +152,7 @@ class TestFigures : public QObject {
     QTest::addColumn<int>("format");
     QTest::addColumn<int>("dpi");
     for (const QString& kind : kKinds) {
-      for (int dpi : {96, 200, 600}) QTest::newRow(qPrintable(QString("%1 png %2").arg(kind).arg(dpi))) << kind << 0 << dpi;
+      for (int dpi : {96, 200, 300, 600}) QTest::newRow(qPrintable(QString("%1 png %2").arg(kind).arg(dpi))) << kind << 0 << dpi;
       QTest::newRow(qPrintable(kind + " svg")) << kind << 1 << 96;
       QTest::newRow(qPrintable(kind + " pdf")) << kind << 2 << 96;
     }
@@ -194,10 +203,10 @@ class TestFigures : public QObject {
         QVERIFY2(text.contains(word), qPrintable(QString("'%1' missing from the SVG's text").arg(word)));
     } else {
       QProcess pdftoppm;
-      pdftoppm.start("pdftoppm", {"-r", "50", "-png", "-singlefile", path, tmp_.filePath(name)});
+      pdftoppm.start("pdftoppm", {"-r", "50", "-png", "-singlefile", path, dir() + "/" + name});
       QVERIFY2(pdftoppm.waitForFinished(60000), "pdftoppm did not finish (is poppler-utils installed?)");
       QCOMPARE(pdftoppm.exitCode(), 0);
-      const QImage page(tmp_.filePath(name + ".png"));
+      const QImage page(dir() + "/" + name + ".png");
       QVERIFY(!page.isNull());
       QVERIFY(std::abs(page.width() - logical.width() / 96 * 50) <= 2);  // the page is the figure's size
       QVERIFY(std::abs(page.height() - logical.height() / 96 * 50) <= 2);

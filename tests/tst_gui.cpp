@@ -212,6 +212,23 @@ class TestGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
   }
 
+  void exportAllFiguresRunsOffTheGuiThread() {
+    QVERIFY(!saved_run_.isEmpty());
+    auto w = window(corpus_);
+    QVERIFY(w->openRun(saved_run_));
+    QSignalSpy done(w.get(), &MainWindow::figuresExported);
+    QVERIFY(w->exportAllFigures());
+    QVERIFY(!w->exportAllFigures());  // one export at a time
+    QVERIFY(done.isEmpty());          // it returned before the files were written
+    QTRY_COMPARE_WITH_TIMEOUT(done.size(), 1, 60000);
+    QCOMPARE(done.first().at(1).toString(), QString());
+    const QStringList files = done.first().at(0).toStringList();
+    QVERIFY(files.contains(saved_run_ + "/figures/loss.pdf"));
+    for (const QString& f : files) QVERIFY2(QFileInfo(f).size() > 0, qPrintable(f));
+    // the chart on screen and the exported figure come from the same spec (the run is named in both)
+    QVERIFY(w->trainingPanel()->lossChart()->spec().subtitle.contains(QFileInfo(saved_run_).fileName()));
+  }
+
   void nanLossPausesAndSaysWhere() {
     auto w = window(corpus_);
     Config c = tiny_gui_config();

@@ -9,6 +9,7 @@
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFutureWatcher>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -23,6 +24,7 @@
 #include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include "files.h"
 #include "metrics_csv.h"
@@ -195,7 +197,8 @@ void MainWindow::buildActions() {
   export_all_ = new QAction(icon(QStyle::SP_DialogSaveButton), "&Export all figures", this);
   export_all_->setShortcut(QKeySequence("Ctrl+E"));
   export_all_->setToolTip("Write every figure of this run into its figures/ folder as PNG, SVG and PDF, with the "
-                          "data as CSV and JSON (Ctrl+E). Right-click a chart or heatmap to export just that one.");
+                          "data as CSV and JSON, in the paper style at 200 DPI (Ctrl+E). Right-click any figure (or press the "
+                          "Menu key over it) to export just that one with your own size, DPI and style.");
   connect(export_all_, &QAction::triggered, this, &MainWindow::exportAllFigures);
   auto* choose_runs = new QAction("Runs &directory…", this);
   connect(choose_runs, &QAction::triggered, this, [this] {
@@ -375,7 +378,7 @@ void MainWindow::updateActions() {
   const S s = controller_->state();
   const bool idle = s == S::Idle && !runs_->suiteRunning();
   start_->setEnabled(idle && config_valid_ && !dataset_path_.isEmpty());
-  export_all_->setEnabled(!opened_run_.isEmpty());
+  export_all_->setEnabled(!opened_run_.isEmpty() && !exporting_);
   runs_->setSuiteAllowed(s == S::Idle);
   start_->setToolTip(config_valid_ ? "Start a new run with this configuration (Ctrl+R)"
                                    : "Fix the configuration errors shown in the Configuration panel first");
@@ -416,14 +419,35 @@ bool MainWindow::exportAllFigures() {
     showError("Open or train a run first: figures are exported from a run folder.");
     return false;
   }
-  try {
-    const QStringList files = export_run_figures(opened_run_, {FigureFormat::Png, FigureFormat::Svg, FigureFormat::Pdf});
-    statusBar()->showMessage(QString("Wrote %1 files into %2/figures").arg(files.size()).arg(opened_run_), 8000);
-    return true;
-  } catch (const std::exception& e) {
-    showError(QString("Cannot export the figures: %1").arg(e.what()));
-    return false;
-  }
+  if (exporting_) return false;
+  exporting_ = true;
+  updateActions();
+  statusBar()->showMessage(QString("Exporting the figures of %1…").arg(QFileInfo(opened_run_).fileName()));
+  struct Result {
+    QStringList files;
+    QString error;
+  };
+  // the renderers need no widget: painting into images and files runs off the GUI thread
+  auto* watcher = new QFutureWatcher<Result>(this);
+  connect(watcher, &QFutureWatcher<Result>::finished, this, [this, watcher] {
+    const Result r = watcher->result();
+    watcher->deleteLater();
+    exporting_ = false;
+    updateActions();
+    if (r.error.isEmpty())
+      statusBar()->showMessage(QString("Wrote %1 files into %2/figures").arg(r.files.size()).arg(opened_run_), 8000);
+    else
+      showError(QString("Cannot export the figures: %1").arg(r.error));
+    Q_EMIT figuresExported(r.files, r.error);
+  });
+  watcher->setFuture(QtConcurrent::run([run = opened_run_] {
+    try {
+      return Result{export_run_figures(run, {FigureFormat::Png, FigureFormat::Svg, FigureFormat::Pdf}), {}};
+    } catch (const std::exception& e) {
+      return Result{{}, QString::fromUtf8(e.what())};
+    }
+  }));
+  return true;
 }
 
 void MainWindow::restoreSettings() {

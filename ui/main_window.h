@@ -44,7 +44,9 @@ class MainWindow : public QMainWindow {
   GenerationPanel* generationPanel() const { return generation_; }
   RoutingPanel* routingPanel() const { return routing_; }
   RunsPanel* runsPanel() const { return runs_; }
-  // Writes every figure of the opened run into its figures/ folder (PNG, SVG, PDF and the data).
+  // Writes every figure of the opened run into its figures/ folder (PNG at 200 DPI, SVG, PDF in the paper style,
+  // and the data) on a worker thread; figuresExported() reports the files or the error. False when no run is open
+  // or an export is already under way.
   bool exportAllFigures();
   TrainingController* controller() const { return controller_; }
   QAction* startAction() const { return start_; }
@@ -52,6 +54,9 @@ class MainWindow : public QMainWindow {
   QAction* resumeAction() const { return resume_; }
   QAction* stopAction() const { return stop_; }
   QProgressBar* progressBar() const { return progress_; }
+
+ Q_SIGNALS:
+  void figuresExported(const QStringList& files, const QString& error);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -89,6 +94,7 @@ class MainWindow : public QMainWindow {
   bool live_model_ = false;  // the training worker holds the current model (else: the opened run's checkpoint)
   QList<std::function<void(const InferenceModel&)>> model_waiters_;
   QElapsedTimer session_clock_;
+  bool exporting_ = false;
   int session_first_step_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <functional>
 
 #include "figure_export.h"
 #include "files.h"
@@ -63,6 +64,18 @@ QTableWidget* read_only_table() {
   return t;
 }
 
+// Hands a table widget's export menu the table it shows, as a figure.
+class TableExport : public QObject, public ExportableFigure {
+ public:
+  TableExport(QWidget* table, std::function<TableFigure()> figure) : QObject(table), figure_(std::move(figure)) {
+    install_export_menu(table, this);
+  }
+  std::unique_ptr<Figure> exportFigure() const override { return std::make_unique<TableFigure>(figure_()); }
+
+ private:
+  std::function<TableFigure()> figure_;
+};
+
 const char* kColumns[] = {"Run", "Kind", "Steps", "Best val", "Time (s)", "Train tok/s", "Gen chars/s",
                           "Final train", "Final val", "Gap", "Dropped", "Entropy"};
 
@@ -84,6 +97,8 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   comparison_->setObjectName("comparison_table");
   paper_ = read_only_table();
   fill(paper_, paper_table());
+  new TableExport(comparison_, [this] { return comparisonFigure(); });
+  new TableExport(paper_, [this] { return paperFigure(); });
   loss_overlay_ = new LineChart("Validation loss of the selected runs");
   loss_overlay_->describe("compare_val_loss", "validation loss (nats)", "validation cross-entropy (nats)");
   entropy_overlay_ = new LineChart("Mean load entropy of the selected runs");
@@ -295,6 +310,18 @@ void RunsPanel::updateSelection() {
     ++i;
   }
   fill(comparison_, comparison_table(selected));
+}
+
+TableFigure RunsPanel::comparisonFigure() const {
+  std::vector<RunSummary> selected;
+  const QStringList dirs = selectedRuns();
+  for (const RunSummary& r : runs_)
+    if (dirs.contains(QString::fromStdString(r.dir))) selected.push_back(r);
+  return TableFigure("comparison", "Comparison of the selected runs", comparison_table(selected));
+}
+
+TableFigure RunsPanel::paperFigure() const {
+  return TableFigure("paper_table", "The reference paper's published numbers", paper_table());
 }
 
 void RunsPanel::exportComparison(const QString& path) const {

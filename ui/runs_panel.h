@@ -12,6 +12,7 @@
 #include "metrics_csv.h"
 #include "run_summary.h"
 #include "suite_worker.h"
+#include "table_figure.h"
 
 class QLabel;
 class QProgressBar;
@@ -31,6 +32,7 @@ class RunsPanel : public QWidget {
   void refresh();
   QTableWidget* table() const { return table_; }
   QTableWidget* comparison() const { return comparison_; }
+  QTableWidget* paperTable() const { return paper_; }
   LineChart* lossOverlay() const { return loss_overlay_; }
   // Selects runs by folder path (for tests and "open after suite").
   void selectRuns(const QStringList& dirs);
@@ -45,6 +47,9 @@ class RunsPanel : public QWidget {
   QString unfinishedSuite() const;
   // Writes the comparison of the selected runs; the format follows the suffix (.csv, .md, .tex).
   void exportComparison(const QString& path) const;
+  // The comparison of the selected runs and the paper's table as figures (their widgets' export menus).
+  TableFigure comparisonFigure() const;
+  TableFigure paperFigure() const;
 
  Q_SIGNALS:
   void openRunRequested(const QString& dir);

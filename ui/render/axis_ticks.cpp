@@ -28,9 +28,10 @@ void label(AxisTicks& t, double step) {
   const double scale = std::pow(10.0, -exponent);
   const double scaled_step = step * scale;
   int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(scaled_step) + 1e-9)));
-  // 2.5, 0.25, ...: one more decimal than the power of ten
-  const double mantissa = scaled_step / std::pow(10.0, std::floor(std::log10(scaled_step) + 1e-9));
-  if (std::abs(mantissa - 2.5) < 1e-6) ++decimals;
+  // 2.5, 0.25, ...: one more decimal than the power of ten (25, 250 need none)
+  const double power = std::floor(std::log10(scaled_step) + 1e-9);
+  const double mantissa = scaled_step / std::pow(10.0, power);
+  if (std::abs(mantissa - 2.5) < 1e-6 && power <= 0) ++decimals;
   t.labels.clear();
   // thousands with a step of 1000 or more read as 1k, 2.5k, 10k: short enough for a narrow axis
   const bool thousands = exponent == 0 && step >= 1000 && largest >= 1000;

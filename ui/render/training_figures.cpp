@@ -27,7 +27,7 @@ PlotSpec loss_plot(const TrainingHistory& h, const TrainingFigureOptions& o) {
   s.name = "loss";
   s.title = "Loss";
   s.subtitle = subtitle(o);
-  s.y_title = "cross-entropy (nats)";
+  s.y_title = o.log_loss ? "cross-entropy (nats, log scale)" : "cross-entropy (nats)";
   s.y_description = "cross-entropy in nats; 'train (raw)' = mean training loss since the previous logged step, "
                     "'train' = its debiased exponential moving average (TensorBoard smoothing), 'val' = mean over "
                     "the evaluation batches";
