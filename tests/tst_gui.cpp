@@ -16,6 +16,7 @@
 
 #include "files.h"
 #include "main_window.h"
+#include "routing_panel.h"
 #include "test_corpus.h"
 
 using namespace moewb;
@@ -225,8 +226,16 @@ class TestGui : public QObject {
     const QStringList files = done.first().at(0).toStringList();
     QVERIFY(files.contains(saved_run_ + "/figures/loss.pdf"));
     for (const QString& f : files) QVERIFY2(QFileInfo(f).size() > 0, qPrintable(f));
-    // the chart on screen and the exported figure come from the same spec (the run is named in both)
-    QVERIFY(w->trainingPanel()->lossChart()->spec().subtitle.contains(QFileInfo(saved_run_).fileName()));
+    // the chart on screen and the exported figure come from the same spec (the run is named in both), and a
+    // heatmap exported from the Routing tab names the run, the snapshot's step and the routing mode
+    const QString run = QFileInfo(saved_run_).fileName();
+    QVERIFY(w->trainingPanel()->lossChart()->spec().subtitle.contains(run));
+    const auto figure = w->routingPanel()->heatmap()->exportFigure();
+    const auto* routing = dynamic_cast<const RoutingFigure*>(figure.get());
+    QVERIFY(routing && !routing->trace().empty());
+    QVERIFY2(routing->view().subtitle.startsWith("run " + run + " · step "), qPrintable(routing->view().subtitle));
+    QVERIFY(routing->view().subtitle.endsWith("topk routing, 4 experts"));
+    QVERIFY(w->routingPanel()->affinityView()->exportFigure()->name().startsWith("affinity_L"));
   }
 
   void nanLossPausesAndSaysWhere() {

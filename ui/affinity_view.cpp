@@ -44,8 +44,8 @@ AffinityView::AffinityView(QWidget* parent) : QScrollArea(parent) {
   install_export_menu(this, this);
 }
 
-void AffinityView::setAffinity(const AffinityMatrix& matrix, int layer) {
-  figure_ = AffinityFigure(matrix, layer);
+void AffinityView::setAffinity(const AffinityMatrix& matrix, int layer, const QString& subtitle) {
+  figure_ = AffinityFigure(matrix, layer, subtitle);
   const QSizeF natural = figure_.naturalSize();
   const int rows = static_cast<int>(matrix.characters.size());
   widget()->setMinimumSize(static_cast<int>(natural.width() * 0.6),

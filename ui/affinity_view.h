@@ -15,7 +15,8 @@ class AffinityView : public QScrollArea, public ExportableFigure {
 
  public:
   explicit AffinityView(QWidget* parent = nullptr);
-  void setAffinity(const AffinityMatrix& matrix, int layer = 0);
+  // subtitle: whose trace it is (run, step), written under the exported figure's title
+  void setAffinity(const AffinityMatrix& matrix, int layer = 0, const QString& subtitle = {});
   const AffinityFigure& figure() const { return figure_; }
   std::unique_ptr<Figure> exportFigure() const override { return std::make_unique<AffinityFigure>(figure_); }
   // The tooltip of the cell under a point of the canvas, empty outside the cells.

@@ -26,6 +26,7 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
     : QDialog(parent), figure_(figure) {
   setWindowTitle("Export figure");
   path_ = new QLineEdit(suggestedPath);
+  path_->setMinimumWidth(path_->fontMetrics().averageCharWidth() * 48);
   auto* browse = new QPushButton("Browse…");
   format_ = new QComboBox;
   format_->addItems({"PNG (raster)", "SVG (vector)", "PDF (vector)"});

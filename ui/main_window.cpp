@@ -289,6 +289,7 @@ bool MainWindow::openRun(const QString& runDir) {
     loadSnapshots(runDir);
     opened_run_ = runDir;
     training_->setRunName(QFileInfo(runDir).fileName());
+    routing_->setRunName(QFileInfo(runDir).fileName());
     live_model_ = false;  // generation and traces now use this run's checkpoint
     const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
     opened_run_finished_ = last >= c.max_iters;
@@ -323,6 +324,7 @@ void MainWindow::startTraining() {
 void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
   opened_run_ = runDir;
   training_->setRunName(QFileInfo(runDir).fileName());
+  routing_->setRunName(QFileInfo(runDir).fileName());
   live_model_ = true;
   opened_run_finished_ = false;
   session_clock_.start();

@@ -302,8 +302,9 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
   static const char* titles[] = {"Routing of the probe text", "Routing of the validation text", "Routing of your text",
                                  "Routing of the generated text"};
   const QString title = titles[std::clamp(source_->currentIndex(), 0, 3)];
-  heatmap_->setDescription(title);
-  compare_->setDescription(title);
+  const QString run = run_name_.isEmpty() ? QString() : "run " + run_name_;
+  heatmap_->setDescription(title, run);
+  compare_->setDescription(title, run);
   heatmap_->setTrace(trace);
   if (compare_->isVisible() && !(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0))
     compare_->setTrace(trace);
@@ -312,7 +313,16 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
 }
 
 void RoutingPanel::updateAffinity() {
-  affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex()), affinity_layer_->currentIndex());
+  QStringList about;
+  if (!run_name_.isEmpty()) about << "run " + run_name_;
+  if (current_.step >= 0) about << QString("step %1").arg(current_.step);
+  affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex()), affinity_layer_->currentIndex(),
+                         about.join(" · "));
+}
+
+void RoutingPanel::setRunName(const QString& name) {
+  run_name_ = name;
+  if (!current_.empty()) showTrace(current_);
 }
 
 void RoutingPanel::highlight(int column) {

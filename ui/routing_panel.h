@@ -33,6 +33,8 @@ class RoutingPanel : public QWidget {
 
   // A new run or an opened run: the model kind decides between heatmaps and the dense-model message.
   void reset(const Config& config);
+  // Named in the subtitles of exported heatmaps and affinity matrices.
+  void setRunName(const QString& name);
   void addSnapshot(const RoutingTrace& snapshot);
   void setSnapshots(const QList<RoutingTrace>& snapshots);
   void setValidationText(const QString& text);
@@ -64,6 +66,7 @@ class RoutingPanel : public QWidget {
   void fillLayerCombos(int layers);
 
   Config config_;
+  QString run_name_;
   QList<RoutingTrace> snapshots_;
   QString validation_text_, generated_text_;
   RoutingTrace current_;

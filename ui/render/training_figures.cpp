@@ -15,6 +15,14 @@ QString subtitle(const TrainingFigureOptions& o, int layer = -1) {
   return parts.join(" · ");
 }
 
+// The parts every training chart has: file name, title, whose it is, the y axis and what its numbers mean.
+PlotSpec spec(const QString& name, const QString& title, const QString& subtitle, const QString& y_title,
+              const QString& y_description) {
+  PlotSpec s;
+  s.name = name, s.title = title, s.subtitle = subtitle, s.y_title = y_title, s.y_description = y_description;
+  return s;
+}
+
 PlotSeries series(const QString& name, const QColor& color, const QList<QPointF>& points, double weight = 1.0,
                   bool markers = false) {
   return PlotSeries{name, color, weight, markers, points};
@@ -23,14 +31,10 @@ PlotSeries series(const QString& name, const QColor& color, const QList<QPointF>
 }  // namespace
 
 PlotSpec loss_plot(const TrainingHistory& h, const TrainingFigureOptions& o) {
-  PlotSpec s;
-  s.name = "loss";
-  s.title = "Loss";
-  s.subtitle = subtitle(o);
-  s.y_title = o.log_loss ? "cross-entropy (nats, log scale)" : "cross-entropy (nats)";
-  s.y_description = "cross-entropy in nats; 'train (raw)' = mean training loss since the previous logged step, "
+  PlotSpec s = spec("loss", "Loss", subtitle(o), o.log_loss ? "cross-entropy (nats, log scale)" : "cross-entropy (nats)",
+                    "cross-entropy in nats; 'train (raw)' = mean training loss since the previous logged step, "
                     "'train' = its debiased exponential moving average (TensorBoard smoothing), 'val' = mean over "
-                    "the evaluation batches";
+                    "the evaluation batches");
   s.log_y = o.log_loss;
   s.series = {series("train (raw)", series_color::train_raw, h.train_loss, 0.6),
               series("train", series_color::train, smoothed(h.train_loss, o.smoothing)),
@@ -39,23 +43,14 @@ PlotSpec loss_plot(const TrainingHistory& h, const TrainingFigureOptions& o) {
 }
 
 PlotSpec lr_plot(const TrainingHistory& h, const TrainingFigureOptions& o) {
-  PlotSpec s;
-  s.name = "learning_rate";
-  s.title = "Learning rate";
-  s.subtitle = subtitle(o);
-  s.y_title = "learning rate";
-  s.y_description = "AdamW learning rate (cosine with warm-up)";
+  PlotSpec s = spec("learning_rate", "Learning rate", subtitle(o), "learning rate", "AdamW learning rate (cosine with warm-up)");
   s.series = {series("lr", series_color::neutral, h.lr)};
   return s;
 }
 
 PlotSpec throughput_plot(const TrainingHistory& h, const TrainingFigureOptions& o) {
-  PlotSpec s;
-  s.name = "throughput";
-  s.title = "Training throughput";
-  s.subtitle = subtitle(o);
-  s.y_title = "tokens/s";
-  s.y_description = "training tokens per second since the previous logged step (evaluation time excluded)";
+  PlotSpec s = spec("throughput", "Training throughput", subtitle(o), "tokens/s",
+                    "training tokens per second since the previous logged step (evaluation time excluded)");
   s.series = {series("tokens/s", series_color::neutral, h.tokens_per_sec)};
   double top = 0;
   for (const auto& p : h.tokens_per_sec) top = std::max(top, p.y());
@@ -64,13 +59,9 @@ PlotSpec throughput_plot(const TrainingHistory& h, const TrainingFigureOptions& 
 }
 
 PlotSpec expert_load_plot(const TrainingHistory& h, int layer, int n_experts, const TrainingFigureOptions& o) {
-  PlotSpec s;
-  s.name = QString("expert_load_L%1").arg(layer);
-  s.title = "Expert load";
-  s.subtitle = subtitle(o, layer);
-  s.y_title = "load share f_i";
-  s.y_description = QString("layer %1: share f_i of the router's assignments to expert i over the evaluation batches, "
-                            "before capacity drops").arg(layer);
+  PlotSpec s = spec(QString("expert_load_L%1").arg(layer), "Expert load", subtitle(o, layer), "load share f_i",
+                    QString("layer %1: share f_i of the router's assignments to expert i over the evaluation "
+                            "batches, before capacity drops").arg(layer));
   s.empty_message = "waiting for the first evaluation";
   const LayerHistory* l = layer >= 0 && layer < h.layers.size() ? &h.layers[layer] : nullptr;
   double top = n_experts > 0 ? 1.0 / n_experts : 1.0;
@@ -84,13 +75,9 @@ PlotSpec expert_load_plot(const TrainingHistory& h, int layer, int n_experts, co
 }
 
 PlotSpec load_balance_plot(const TrainingHistory& h, int layer, const TrainingFigureOptions& o) {
-  PlotSpec s;
-  s.name = QString("load_balance_L%1").arg(layer);
-  s.title = "Load balance";
-  s.subtitle = subtitle(o, layer);
-  s.y_title = "fraction";
-  s.y_description = QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
-                            "dropped assignments / assignments").arg(layer);
+  PlotSpec s = spec(QString("load_balance_L%1").arg(layer), "Load balance", subtitle(o, layer), "fraction",
+                    QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
+                            "dropped assignments / assignments").arg(layer));
   s.empty_message = "waiting for the first evaluation";
   const LayerHistory* l = layer >= 0 && layer < h.layers.size() ? &h.layers[layer] : nullptr;
   s.series = {series("load entropy", expert_color(4), l ? l->entropy : QList<QPointF>{}),
