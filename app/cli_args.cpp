@@ -1,5 +1,9 @@
 #include "cli_args.h"
 
+#include <cmath>
+
+#include "numbers.h"
+
 namespace moewb {
 
 CliArgs::CliArgs(int argc, char** argv, const std::set<std::string>& flags) {
@@ -30,28 +34,21 @@ std::string CliArgs::take(const std::string& key, const std::string& fallback) {
   return it == values_.end() ? fallback : it->second;
 }
 
-int CliArgs::take_int(const std::string& key, int fallback) {
+int CliArgs::take_int(const std::string& key, int fallback, int minimum) {
   const std::string v = take(key);
   if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    const int n = std::stoi(v, &used);
-    if (used == v.size()) return n;
-  } catch (const std::exception&) {
-  }
-  throw std::invalid_argument("--" + key + " must be an integer, got '" + v + "'");
+  const auto n = parse_int64(v);
+  if (n && *n >= minimum && *n <= INT_MAX) return static_cast<int>(*n);
+  throw std::invalid_argument("--" + key + " must be an integer between " + std::to_string(minimum) + " and " +
+                              std::to_string(INT_MAX) + ", got '" + v + "'");
 }
 
 double CliArgs::take_double(const std::string& key, double fallback) {
   const std::string v = take(key);
   if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    const double x = std::stod(v, &used);
-    if (used == v.size()) return x;
-  } catch (const std::exception&) {
-  }
-  throw std::invalid_argument("--" + key + " must be a number, got '" + v + "'");
+  const auto x = parse_double(v);
+  if (x && std::isfinite(*x)) return *x;
+  throw std::invalid_argument("--" + key + " must be a finite number, got '" + v + "'");
 }
 
 bool CliArgs::take_flag(const std::string& key) { return take(key) == "true"; }

@@ -1,6 +1,7 @@
 // A small argument parser for the CLI: `command --key value`, `--key=value` and bare `--flag`s.
 #pragma once
 
+#include <climits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -19,7 +20,8 @@ class CliArgs {
   bool has(const std::string& key) const { return values_.count(key) > 0; }
   // Returns the value and marks the key used; `fallback` when absent.
   std::string take(const std::string& key, const std::string& fallback = "");
-  int take_int(const std::string& key, int fallback);
+  // Strict: the whole value is an integer in [minimum, INT_MAX], else std::invalid_argument naming the option.
+  int take_int(const std::string& key, int fallback, int minimum = INT_MIN);
   double take_double(const std::string& key, double fallback);
   bool take_flag(const std::string& key);
   // Keys not taken yet (config overrides for train/bench, errors elsewhere).

@@ -128,7 +128,7 @@ int cmd_train(CliArgs& args) {
 int cmd_resume(CliArgs& args) {
   const std::string run_dir = args.take("run");
   if (run_dir.empty()) throw std::invalid_argument("resume needs --run DIR");
-  const int max_iters = args.take_int("max_iters", 0);
+  const int max_iters = args.take_int("max_iters", 0, 1);
   reject_rest(args);
   auto trainer = Trainer::resume(run_dir, max_iters);
   return run_training(*trainer);
@@ -143,7 +143,7 @@ InferenceModel load_model(CliArgs& args) {
 int cmd_eval(CliArgs& args) {
   InferenceModel m = load_model(args);
   TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
-  const int batches = args.take_int("batches", m.config().eval_iters);
+  const int batches = args.take_int("batches", m.config().eval_iters, 1);
   reject_rest(args);
   std::printf("train loss %.4f\nval loss %.4f\n", m.loss(data, false, batches, m.config().seed + 1),
               m.loss(data, true, batches, m.config().seed + 1));
@@ -154,9 +154,9 @@ int cmd_generate(CliArgs& args) {
   InferenceModel m = load_model(args);
   GenerationOptions g;
   const std::string prompt = args.take("prompt");
-  g.length = args.take_int("length", g.length);
+  g.length = args.take_int("length", g.length, 0);
   g.temperature = args.take_double("temperature", g.temperature);
-  g.top_k = args.take_int("top_k", g.top_k);
+  g.top_k = args.take_int("top_k", g.top_k, 0);
   g.seed = static_cast<uint64_t>(args.take_int("seed", static_cast<int>(g.seed)));
   g.use_cache = !args.take_flag("no-cache");
   reject_rest(args);
@@ -186,8 +186,8 @@ int cmd_trace(CliArgs& args) {
 int cmd_bench(CliArgs& args) {
   TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
   BenchOptions o;
-  o.train_steps = args.take_int("steps", o.train_steps);
-  o.generate_tokens = args.take_int("gen", o.generate_tokens);
+  o.train_steps = args.take_int("steps", o.train_steps, 1);
+  o.generate_tokens = args.take_int("gen", o.generate_tokens, 1);
   Config c = build_config(args);
   std::cout << "bench: n_layer " << c.n_layer << ", d " << c.n_embd << ", context " << c.block_size << ", batch "
             << c.batch_size << ", N " << c.n_experts << ", " << o.train_steps << " timed steps, " << o.generate_tokens
@@ -236,7 +236,7 @@ int cmd_export(CliArgs& args, int argc, char** argv) {
   const std::string run = args.take("run");
   if (run.empty()) throw std::invalid_argument("export needs --run DIR");
   const std::string formats = args.take("format", "png,svg,pdf");
-  const int dpi = args.take_int("dpi", 200);
+  const int dpi = args.take_int("dpi", 200, 24);
   const std::string style = args.take("style", "paper");
   reject_rest(args);
 #ifdef MOEWB_HAVE_QT

@@ -1,6 +1,7 @@
 // Config (de)serialisation and validation; no torch here so the GUI form can validate as the user types.
 #include "config.h"
 
+#include <climits>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -34,10 +35,14 @@ bool assign_json(T& member, const nlohmann::json& value) {
     if (!value.is_boolean()) return false;
     member = value.get<bool>();
   } else if constexpr (std::is_same_v<T, int>) {
+    // 4294967297 must not wrap to 1: an integer outside int is a type error, not a different value
     if (!value.is_number_integer()) return false;
+    if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(INT_MAX)
+                                   : value.get<int64_t>() < INT_MIN || value.get<int64_t>() > INT_MAX)
+      return false;
     member = value.get<int>();
   } else if constexpr (std::is_same_v<T, double>) {
-    if (!value.is_number()) return false;
+    if (!value.is_number() || !std::isfinite(value.get<double>())) return false;
     member = value.get<double>();
   } else {
     if (!value.is_string()) return false;
@@ -49,8 +54,8 @@ bool assign_json(T& member, const nlohmann::json& value) {
 template <typename T>
 const char* type_name() {
   if constexpr (std::is_same_v<T, bool>) return "true or false";
-  else if constexpr (std::is_same_v<T, int>) return "an integer";
-  else if constexpr (std::is_same_v<T, double>) return "a number";
+  else if constexpr (std::is_same_v<T, int>) return "an integer between -2147483648 and 2147483647";
+  else if constexpr (std::is_same_v<T, double>) return "a finite number";
   else return "a string";
 }
 
@@ -86,7 +91,9 @@ std::vector<FieldError> validate(const Config& c) {
       check(c.top_k >= 1, "top_k", "must be at least 1");
       check(c.top_k <= c.n_experts, "top_k",
             "k = " + std::to_string(c.top_k) + " exceeds the number of experts N = " + std::to_string(c.n_experts));
-      if (c.use_capacity) check(c.capacity_factor > 0, "capacity_factor", "must be > 0");
+      // beyond N/k no assignment can be dropped; far beyond, C = ceil(cf·k·S/N) would overflow
+      if (c.use_capacity)
+        check(c.capacity_factor > 0 && c.capacity_factor <= 1e6, "capacity_factor", "must be in (0, 1e6]");
     } else {
       check(!c.use_capacity, "use_capacity", "a capacity limit applies to topk routing only");
     }

@@ -3,18 +3,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "numbers.h"
+
 namespace moewb {
 
 namespace {
 int moe_layers(const Config& c) { return c.is_moe() ? c.n_layer : 0; }
 
-std::string cell(double v) {
-  if (std::isnan(v)) return "";
-  std::ostringstream s;
-  s.precision(7);
-  s << v;
-  return s.str();
-}
+std::string cell(double v) { return std::isnan(v) ? std::string() : format_double(v, 7); }
 
 std::vector<std::string> split_line(const std::string& line) {
   std::vector<std::string> cells;
@@ -77,12 +73,11 @@ MetricsTable parse_metrics_csv(const std::string& text) {
     for (size_t i = 0; i < cells.size(); ++i) {
       double v = NAN;
       if (!cells[i].empty()) {
-        try {
-          v = std::stod(cells[i]);
-        } catch (const std::exception&) {
-          throw std::runtime_error("metrics.csv line " + std::to_string(line_no) + ": '" + cells[i] +
-                                   "' is not a number");
-        }
+        const auto parsed = parse_double(cells[i]);
+        if (!parsed)
+          throw std::runtime_error("metrics.csv line " + std::to_string(line_no) + ", column " + t.columns[i] + ": '" +
+                                   cells[i] + "' is not a number");
+        v = *parsed;
       }
       t.values[t.columns[i]].push_back(v);
     }
@@ -95,7 +90,10 @@ std::string truncate_metrics_csv(const std::string& text, int last_step) {
   std::string line, out;
   bool header = true;
   while (std::getline(in, line)) {
-    if (!header && (line.empty() || std::stoi(line.substr(0, line.find(','))) > last_step)) continue;
+    if (!header) {
+      const auto step = parse_int64(std::string_view(line).substr(0, line.find(',')));
+      if (!step || *step > last_step) continue;  // a torn or foreign line goes with the rows it would redo
+    }
     out += line + "\n";
     header = false;
   }

@@ -69,10 +69,22 @@ std::string rng_state(const std::mt19937_64& rng) {
   return s.str();
 }
 
+const char* kNumericAdvice = " (try a lower learning rate or gradient clipping)";
+
+std::string non_finite(double loss) { return std::isnan(loss) ? "NaN" : "infinite"; }
+
+// The loss of this step was checked before the update: the weights are still those of the previous step.
 NumericError numeric_error(double loss, int step) {
-  return NumericError(step, std::string("the training loss became ") + (std::isnan(loss) ? "NaN" : "infinite") +
-                                " at step " + std::to_string(step) + "; training stopped before applying it "
-                                "(try a lower learning rate or gradient clipping)");
+  return NumericError(step, "the training loss became " + non_finite(loss) + " at step " + std::to_string(step) +
+                                "; training stopped before applying it" + kNumericAdvice);
+}
+
+// The loss is read on log steps only (a read per step would stall a GPU): a divergence found later happened
+// somewhere after the last finite reading, and the weights in memory are damaged.
+NumericError numeric_error_since(double loss, int last_finite, int step, const std::string& where) {
+  return NumericError(step, "the " + where + " loss became " + non_finite(loss) + " between step " +
+                                std::to_string(last_finite) + " and step " + std::to_string(step) +
+                                "; the weights in memory are damaged, nothing of them was saved" + kNumericAdvice);
 }
 
 std::string snapshot_name(int step) {
@@ -94,6 +106,7 @@ struct Trainer::Impl {
   torch::Tensor train_split, val_split;
   std::mt19937_64 rng;
   int step = 0, last_eval_step = -1;
+  int last_finite_step = 0;  // the last step whose loss was read and finite
   double best_val = 1e30, elapsed_before = 0;
   Clock::time_point session_start = Clock::now(), window_start = Clock::now();
   torch::Tensor loss_acc;  // on the device: summed without a host sync per step
@@ -150,7 +163,12 @@ struct Trainer::Impl {
     if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
     const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
     // On a log step the loss is checked before the update, so a NaN never reaches the weights logged.
-    if (log_now && !std::isfinite(out.ce.item<double>())) throw numeric_error(out.ce.item<double>(), step + 1);
+    if (log_now) {
+      const double earlier = loss_count ? loss_acc.item<double>() : 0.0;
+      if (!std::isfinite(earlier))
+        throw numeric_error_since(earlier, last_finite_step, step, "training");
+      if (!std::isfinite(out.ce.item<double>())) throw numeric_error(out.ce.item<double>(), step + 1);
+    }
     optimizer->step();
     loss_acc += out.ce.detach();
     ++loss_count;
@@ -161,7 +179,7 @@ struct Trainer::Impl {
     r.lr = lr;
     if (!log_now) return r;
     const double loss = loss_acc.item<double>() / loss_count;
-    if (!std::isfinite(loss)) throw numeric_error(loss, step);
+    last_finite_step = step;
     r.logged = true;
     r.loss = loss;
     r.tokens_per_sec = window_tokens / std::chrono::duration<double>(Clock::now() - window_start).count();
@@ -195,12 +213,16 @@ struct Trainer::Impl {
       std::vector<LayerStatsAccumulator> stats;
       r.train_loss = split_loss(train_split, nullptr);
       r.val_loss = split_loss(val_split, config.is_moe() ? &stats : nullptr);
+      // before anything is written: a diverged model must not overwrite the last good checkpoint
+      for (double loss : {r.train_loss, r.val_loss})
+        if (!std::isfinite(loss)) throw numeric_error_since(loss, last_finite_step, step, "evaluation");
       for (const auto& s : stats) r.layers.push_back(s.finish());
       r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device);
       r.snapshot.step = step;
       model->train();
     }
     last_eval_step = step;
+    last_finite_step = step;
     r.best = r.val_loss < best_val;
     if (r.best) best_val = r.val_loss;
     r.elapsed_s = elapsed();
@@ -272,6 +294,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   if (to_json(expected) != to_json(on_disk))
     throw CheckpointError("config.json of '" + run_dir + "' does not match its checkpoint; restore it or start a new run");
   impl->config = ck.meta.config;
+  // a run cannot end before where it already is: the loop would wait for a step it has passed
+  if (max_iters > 0 && max_iters < ck.meta.step)
+    throw ConfigError({{"max_iters", "the run is already at step " + std::to_string(ck.meta.step) + ": give " +
+                                         std::to_string(ck.meta.step) + " or more"}});
   if (max_iters > 0) impl->config.max_iters = max_iters;
   try {
     impl->data = TextDataset::from_file(impl->dataset_path);
@@ -292,6 +318,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   const CheckpointMeta& m = ck.meta;
   impl->step = m.step;
   impl->last_eval_step = m.last_eval_step;
+  impl->last_finite_step = m.step;
   impl->best_val = m.best_val;
   impl->elapsed_before = m.elapsed_s;
   std::istringstream(m.batch_rng) >> impl->rng;

@@ -2,11 +2,18 @@
 // trace round trips, and the char x expert affinity of a hand-made trace.
 #include <QtTest>
 
+#include <QProcess>
+
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
+#include <locale>
+#include <optional>
 
 #include "config.h"
 #include "files.h"
 #include "metrics_csv.h"
+#include "numbers.h"
 #include "routing_trace.h"
 #include "test_corpus.h"
 #include "text_dataset.h"
@@ -43,6 +50,7 @@ class TestConfigDataset : public QObject {
     QTest::newRow("capacity with softmax") << R"({"ffn":"moe","routing":"softmax","use_capacity":true})"
                                            << "use_capacity";
     QTest::newRow("dropout 1") << R"({"dropout":1.0})" << "dropout";
+    QTest::newRow("huge cf") << R"({"ffn":"moe","use_capacity":true,"capacity_factor":2.4e16})" << "capacity_factor";
   }
   void invalidFieldsAreNamed() {
     QFETCH(QString, json);
@@ -84,6 +92,55 @@ class TestConfigDataset : public QObject {
     QVERIFY(c.bias);
     QVERIFY(!apply_override(c, "n_layer", "seven").empty());
     QVERIFY(!apply_override(c, "no_such_key", "1").empty());
+    // values that used to wrap or half-parse are errors naming the key, and the field keeps its value
+    for (const char* wraps : {"4294967297", "-2147483649", "18446744073709551617", "1.5", "1e3"}) {
+      const std::string error = apply_override(c, "n_layer", wraps);
+      QVERIFY2(error.rfind("n_layer must be an integer between", 0) == 0, error.c_str());
+      QCOMPARE(c.n_layer, 7);
+    }
+    QVERIFY(apply_override(c, "dropout", "1.5abc").rfind("dropout must be a finite number", 0) == 0);
+    QCOMPARE(apply_override(c, "max_iters", "2147483647"), std::string());
+    QCOMPARE(c.max_iters, 2147483647);
+  }
+
+  void numbersAreStrict() {
+    QCOMPARE(parse_double("1.9202"), std::optional<double>(1.9202));
+    QCOMPARE(parse_double("-2e-3"), std::optional<double>(-2e-3));
+    QCOMPARE(parse_double("+4"), std::optional<double>(4));
+    for (const char* bad : {"", "1.5abc", "1,5", " 1", "1 ", "--1", "e5"}) QVERIFY2(!parse_double(bad), bad);
+    QVERIFY(std::isinf(*parse_double("inf")));
+    QCOMPARE(parse_int64("9223372036854775807"), std::optional<int64_t>(INT64_MAX));
+    for (const char* bad : {"9223372036854775808", "4.0", "1e3", "12abc", ""}) QVERIFY2(!parse_int64(bad), bad);
+    for (double v : {1.9202, 6e-4, 123456.7, -0.5, 1e-300})
+      QCOMPARE(*parse_double(format_double(v, 17)), v);
+    QCOMPARE(format_double(1.9202, 7), std::string("1.9202"));
+  }
+
+  // Under a German locale (a comma as decimal separator, as the app's QApplication sets LC_NUMERIC from the
+  // environment) metrics.csv still reads and writes with a point.
+  void numbersIgnoreTheLocale() {
+    const QString locales = tmp_.filePath("locales");
+    QDir().mkpath(locales);
+    QProcess localedef;
+    localedef.start("localedef", {"-i", "de_DE", "-f", "UTF-8", locales + "/de_DE.UTF-8"});
+    QVERIFY2(localedef.waitForFinished(60000) && localedef.exitCode() <= 1,  // 1: warnings only
+             "localedef could not build de_DE.UTF-8 (is the 'locales' package installed?)");
+    qputenv("LOCPATH", locales.toLocal8Bit());
+    const std::string previous = std::setlocale(LC_NUMERIC, nullptr);
+    QVERIFY(std::setlocale(LC_NUMERIC, "de_DE.UTF-8"));
+    const std::locale previous_cpp = std::locale::global(std::locale("de_DE.UTF-8"));
+    const bool comma_locale = std::strtod("1.5", nullptr) == 1.0;  // proves the locale is in force
+    Config c;
+    MetricsRow row;
+    row.step = 10, row.val_loss = 1.9202, row.lr = 6e-4;
+    const std::string line = format_metrics_row(c, row);
+    const MetricsTable t = parse_metrics_csv("step,val_loss\n10,1.9202\n");
+    std::locale::global(previous_cpp);
+    std::setlocale(LC_NUMERIC, previous.c_str());
+    qunsetenv("LOCPATH");
+    QVERIFY(comma_locale);
+    QCOMPARE(t.column("val_loss").front(), 1.9202);
+    QVERIFY2(line.find(",0.0006,") != std::string::npos && line.find(",1.9202,") != std::string::npos, line.c_str());
   }
 
   void contextLongerThanDatasetIsRejected() {

@@ -60,18 +60,18 @@ class TestExport : public QObject {
     atomic_write(corpus_.toStdString(), synthetic_corpus(4000));
   }
 
-  // Right-click and the Menu key over every figure widget open a menu whose first action is Export figure.
+  // Right-click, the Menu key and Shift+F10 over every figure widget open a menu whose first action is Export figure.
   void everyFigureWidgetOffersExport_data() {
     QTest::addColumn<QString>("figure");
-    QTest::addColumn<bool>("keyboard");
+    QTest::addColumn<QString>("how");
     for (const char* figure : {"loss chart", "expert load chart", "heatmap", "compared heatmap", "affinity", "runs overlay",
                                "comparison table", "paper table"})
-      for (bool keyboard : {false, true})
-        QTest::newRow(qPrintable(QString("%1 %2").arg(figure, keyboard ? "menu key" : "right-click"))) << figure << keyboard;
+      for (const char* how : {"right-click", "menu key", "shift+f10"})
+        QTest::newRow(qPrintable(QString("%1 %2").arg(figure, how))) << figure << QString(how);
   }
   void everyFigureWidgetOffersExport() {
     QFETCH(QString, figure);
-    QFETCH(bool, keyboard);
+    QFETCH(QString, how);
     Config c;
     c.ffn = "moe", c.n_layer = 1, c.n_experts = 2;
     QTabWidget tabs;
@@ -119,11 +119,12 @@ class TestExport : public QObject {
       const TableFigure shown = runs->paperFigure();
       QCOMPARE(shown.table().rows.size(), static_cast<size_t>(runs->paperTable()->rowCount()));
     }
-    if (keyboard) {
+    if (how != "right-click") {
       QWidget* focus = target;
       while (focus->focusPolicy() == Qt::NoFocus && focus->parentWidget()) focus = focus->parentWidget();
       focus->setFocus();
-      QTest::keyClick(focus, Qt::Key_Menu);
+      if (how == "menu key") QTest::keyClick(focus, Qt::Key_Menu);
+      else QTest::keyClick(focus, Qt::Key_F10, Qt::ShiftModifier);
     } else {
       // what the window system sends on a right-click (QTest's mouse clicks do not synthesise it)
       QContextMenuEvent event(QContextMenuEvent::Mouse, target->rect().center(), target->mapToGlobal(target->rect().center()));

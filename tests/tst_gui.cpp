@@ -247,6 +247,8 @@ class TestGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Paused, 60000);
     QVERIFY2(w->errorMessage().contains(QRegularExpression("became (NaN|infinite) at step \\d+")),
              qPrintable(w->errorMessage()));
+    // Resume must not continue from the damaged weights: the worker went back to the last checkpoint
+    QVERIFY2(w->errorMessage().contains("rolled back to the checkpoint of step 0"), qPrintable(w->errorMessage()));
     click(*w, w->stopAction());
     QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
   }

@@ -299,6 +299,52 @@ class TestModel : public QObject {
     QVERIFY_THROWS_EXCEPTION(CheckpointError, Trainer::resume(run));
   }
 
+  // A divergence between log steps is caught by the evaluation before it writes anything: latest.pt keeps the
+  // last good weights, metrics.csv gets no row for the diverged evaluation, the message says where.
+  void nanBetweenLogStepsNeverReachesACheckpoint() {
+    const std::string run = dir("diverged");
+    Config c = tiny_config();
+    c.learning_rate = 1e30, c.min_lr = 0, c.warmup_iters = 0, c.grad_clip = 0;
+    c.log_interval = 1000, c.eval_interval = 6, c.max_iters = 12, c.lr_decay_iters = 12;
+    auto t = Trainer::create(c, corpus(), run, dir("corpus.txt"));
+    std::string message;
+    int thrown_at = -1;
+    try {
+      for (int guard = 0; guard < 30 && !t->done(); ++guard) t->advance();
+    } catch (const NumericError& e) {
+      message = e.what(), thrown_at = e.step;
+    }
+    QCOMPARE(thrown_at, 6);  // the first evaluation after step 0
+    QVERIFY2(message.find("the evaluation loss became") == 0 && message.find("between step 0 and step 6") != std::string::npos,
+             message.c_str());
+    auto back = Trainer::resume(run);  // the checkpoint of step 0, finite
+    QCOMPARE(back->step(), 0);
+    const MetricsTable m = parse_metrics_csv(read_file(run + "/metrics.csv"));
+    for (double v : m.column("val_loss")) QVERIFY(std::isnan(v) || std::isfinite(v));
+    QCOMPARE(m.column("step").back(), 0.0);
+  }
+
+  // Shortening a run below its step used to spin forever (the loop waited for a step it had passed).
+  void resumeBelowTheCurrentStepIsRejected() {
+    const std::string run = dir("shortened");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+      while (t->step() < 4) t->advance();
+      t->save_latest();
+    }
+    try {
+      Trainer::resume(run, 3);
+      QFAIL("resume accepted max_iters below the run's step");
+    } catch (const ConfigError& e) {
+      QCOMPARE(e.errors.front().field, std::string("max_iters"));
+      QVERIFY2(QString(e.what()).contains("already at step 4"), e.what());
+    }
+    auto same = Trainer::resume(run, 4);  // ending exactly where it is: one evaluation, then done
+    for (int guard = 0; !same->done() && guard < 3; ++guard) same->advance();
+    QVERIFY(same->done());
+    QCOMPARE(same->step(), 4);
+  }
+
   void impossibleConfigsAreRejectedByField_data() {
     QTest::addColumn<QString>("key");
     QTest::addColumn<QString>("value");

@@ -59,8 +59,20 @@ void TrainingWorker::loop() {
     trainer_->save_latest();
     Q_EMIT stopped(trainer_->step(), trainer_->done());
   } catch (const NumericError& e) {
-    // No checkpoint here: the last good one stays, the weights in memory may already be damaged.
-    Q_EMIT numericFailure(e.step, QString::fromStdString(e.what()));
+    // No checkpoint here: the last good one stays. The weights in memory may be damaged, so Resume must not
+    // continue from them: reload the last checkpoint and pause there.
+    QString message = QString::fromStdString(e.what());
+    const std::string run_dir = trainer_->run_dir();
+    try {
+      trainer_ = Trainer::resume(run_dir);
+      message += QString("; rolled back to the checkpoint of step %1").arg(trainer_->step());
+    } catch (const std::exception&) {
+      trainer_.reset();
+      Q_EMIT numericFailure(e.step, message + "; there is no checkpoint to roll back to: start again");
+      Q_EMIT failed(message);
+      return;
+    }
+    Q_EMIT numericFailure(e.step, message);
     Q_EMIT paused(trainer_->step());
   } catch (const std::exception& e) {
     Q_EMIT failed(QString::fromStdString(e.what()));
