@@ -8,6 +8,8 @@
 #include <iostream>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "bench.h"
 #include "cli_args.h"
 #include "export_cli.h"
@@ -20,12 +22,13 @@ using namespace moewb;
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};  // the signal that asked to stop
 
 const char* kUsage = R"(usage: moewb-cli <command> [options]
 
   train     [--preset cpu-quick|paper] [--config FILE] [--data FILE] [--run DIR] [--<config key>=VALUE ...]
   resume    --run DIR [--max_iters N]
-  eval      --checkpoint FILE [--data FILE] [--batches N]
+  eval      --checkpoint FILE [--data FILE (default: the run's dataset)] [--batches N]
   generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
@@ -36,6 +39,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   presets   print the built-in presets
 
 Config keys are those of config.json (see README); e.g. --ffn=moe --n_experts=4 --routing=topk --top_k=2.
+train and resume stop after the current step with a checkpoint on Ctrl-C, SIGTERM or SIGHUP (a second one ends
+at once). Errors are one line; --verbose adds LibTorch's backtrace.
 )";
 
 std::string default_dataset() { return MOEWB_DEFAULT_DATASET; }
@@ -59,7 +64,8 @@ Config build_config(CliArgs& args) {
   std::vector<FieldError> errors;
   for (const auto& [key, value] : args.rest()) {
     const std::string error = apply_override(c, key, value);
-    if (!error.empty()) errors.push_back({key, error});
+    // the message starts with the key, which the error list prints already
+    if (!error.empty()) errors.push_back({key, error.rfind(key + " ", 0) == 0 ? error.substr(key.size() + 1) : error});
   }
   if (!errors.empty()) throw ConfigError(errors);
   return c;
@@ -80,8 +86,20 @@ std::string default_run_dir(const Config& c) {
   return "runs/" + std::string(stamp) + "-" + kind;
 }
 
+// SIGINT, SIGTERM and SIGHUP stop after the current step with a checkpoint; a second one ends the process at
+// once (a long evaluation), leaving the last checkpoint, which atomic writes never tear.
+void on_stop_signal(int signal) {
+  if (g_interrupted) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+  g_signal = signal;
+  g_interrupted = true;
+}
+
 int run_training(Trainer& t) {
-  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);
+  if (!t.notice().empty()) std::cerr << "note: " << t.notice() << "\n";
   const Config& c = t.config();
   std::cout << "run " << (t.run_dir().empty() ? "(no folder)" : t.run_dir()) << " on " << t.device() << ", "
             << t.dataset().name << " (" << t.dataset().tokens.size() << " chars, vocab " << t.dataset().vocab.size()
@@ -93,7 +111,7 @@ int run_training(Trainer& t) {
       t.save_latest();
       std::cout << "\nstopped at step " << t.step() << "; continue with: moewb-cli resume --run " << t.run_dir()
                 << "\n";
-      return 130;
+      return 128 + g_signal.load();
     }
     Progress p = t.advance();
     if (p.step && p.step->logged) {
@@ -134,15 +152,31 @@ int cmd_resume(CliArgs& args) {
   return run_training(*trainer);
 }
 
+InferenceModel load_model(const std::string& path, const std::string& device) {
+  if (path.empty()) throw std::invalid_argument("this command needs --checkpoint FILE");
+  return InferenceModel::load(path, device);
+}
+
 InferenceModel load_model(CliArgs& args) {
   const std::string path = args.take("checkpoint");
-  if (path.empty()) throw std::invalid_argument("this command needs --checkpoint FILE");
-  return InferenceModel::load(path, args.take("device", "auto"));
+  return load_model(path, args.take("device", "auto"));
+}
+
+// The dataset of the run a checkpoint belongs to (<run>/checkpoints/x.pt -> <run>/run.json), else the default.
+std::string dataset_of(const std::string& checkpoint) {
+  const auto run_json = std::filesystem::path(checkpoint).parent_path().parent_path() / "run.json";
+  try {
+    if (std::filesystem::exists(run_json))
+      return nlohmann::json::parse(read_file(run_json.string())).at("dataset").get<std::string>();
+  } catch (const std::exception&) {
+  }
+  return default_dataset();
 }
 
 int cmd_eval(CliArgs& args) {
-  InferenceModel m = load_model(args);
-  TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
+  const std::string checkpoint = args.has("checkpoint") ? args.take("checkpoint") : std::string();
+  InferenceModel m = load_model(checkpoint, args.take("device", "auto"));
+  TextDataset data = TextDataset::from_file(args.take("data", dataset_of(checkpoint)));
   const int batches = args.take_int("batches", m.config().eval_iters, 1);
   reject_rest(args);
   std::printf("train loss %.4f\nval loss %.4f\n", m.loss(data, false, batches, m.config().seed + 1),
@@ -160,11 +194,14 @@ int cmd_generate(CliArgs& args) {
   g.seed = static_cast<uint64_t>(args.take_int("seed", static_cast<int>(g.seed)));
   g.use_cache = !args.take_flag("no-cache");
   reject_rest(args);
-  std::cout << prompt;
-  m.generate(prompt, g, [](const std::string& piece) {
+  // the prompt is printed once generation has accepted it (an unknown character is an error, not output)
+  bool shown = false;
+  m.generate(prompt, g, [&](const std::string& piece) {
+    if (!shown) std::cout << prompt, shown = true;
     std::cout << piece << std::flush;
     return true;
   });
+  if (!shown) std::cout << prompt;
   std::cout << "\n";
   return 0;
 }
@@ -210,7 +247,7 @@ int cmd_suite(CliArgs& args) {
     Config base = build_config(args);
     suite = Suite::create(dir, base, data_path);
   }
-  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);
   int last_percent = -1;
   const bool complete = suite->run(g_interrupted, [&](const SuiteProgress& p) {
     const int percent = static_cast<int>(p.fraction() * 100);
@@ -257,11 +294,21 @@ int cmd_export_pt(CliArgs& args) {
   return 0;
 }
 
+// LibTorch's errors carry a C++ backtrace after "Exception raised from": users get the first part, --verbose all.
+std::string without_backtrace(const std::string& what, bool verbose) {
+  if (verbose) return what;
+  std::string text = what.substr(0, what.find("Exception raised from"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool verbose = false;
   try {
-    CliArgs args(argc, argv, {"no-cache", "help"});
+    CliArgs args(argc, argv, {"no-cache", "help", "verbose"});
+    verbose = args.take_flag("verbose");
     const std::string cmd = args.command();
     if (cmd.empty() || cmd == "help" || args.has("help")) {
       std::cout << kUsage;
@@ -285,7 +332,7 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::cerr << "invalid configuration:\n" << e.what();
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << without_backtrace(e.what(), verbose) << "\n";
   }
   return 1;
 }

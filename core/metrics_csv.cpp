@@ -1,5 +1,7 @@
 #include "metrics_csv.h"
 
+#include <algorithm>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -89,10 +91,17 @@ std::string truncate_metrics_csv(const std::string& text, int last_step) {
   std::istringstream in(text);
   std::string line, out;
   bool header = true;
+  size_t cells = 0;
+  std::set<int64_t> seen;
   while (std::getline(in, line)) {
-    if (!header) {
+    const size_t line_cells = static_cast<size_t>(std::count(line.begin(), line.end(), ',')) + 1;
+    if (header) {
+      cells = line_cells;
+    } else {
+      // a torn line (a kill mid-append) has fewer cells; it goes with the rows the resume will redo
       const auto step = parse_int64(std::string_view(line).substr(0, line.find(',')));
-      if (!step || *step > last_step) continue;  // a torn or foreign line goes with the rows it would redo
+      if (line_cells != cells || !step || *step > last_step) continue;
+      if (!seen.insert(*step).second) continue;  // one row per step
     }
     out += line + "\n";
     header = false;

@@ -32,7 +32,8 @@ struct MetricsTable {
   const std::vector<double>& column(const std::string& name) const;  // throws std::out_of_range
 };
 MetricsTable parse_metrics_csv(const std::string& text);  // throws std::runtime_error on malformed rows
-// The file's text keeping only rows with step <= last_step (a resumed run drops rows it will redo).
+// The file's text keeping only rows with step <= last_step (a resumed run drops rows it will redo), one row per
+// step (the first), and no torn or unreadable lines.
 std::string truncate_metrics_csv(const std::string& text, int last_step);
 
 }  // namespace moewb

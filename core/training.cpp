@@ -2,8 +2,10 @@
 // gradient clipping, periodic evaluation with routing metrics and snapshots, atomic checkpoints.
 #include "training.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "engine.h"
 #include "files.h"
 #include "metrics_csv.h"
+#include "run_lock.h"
 
 namespace moewb {
 
@@ -111,8 +114,15 @@ struct Trainer::Impl {
   Clock::time_point session_start = Clock::now(), window_start = Clock::now();
   torch::Tensor loss_acc;  // on the device: summed without a host sync per step
   int loss_count = 0, window_tokens = 0;
+  std::unique_ptr<RunLock> lock;  // held while this trainer may write the folder
+  std::string notice;
 
   bool writes_files() const { return !run_dir.empty(); }
+  void take_lock() {
+    lock = std::make_unique<RunLock>(run_dir);
+    if (!lock->previousHolder().empty())
+      notice = "took over '" + run_dir + "' from " + lock->previousHolder() + ", which did not stop cleanly";
+  }
   std::string path(const std::string& rel) const { return (fs::path(run_dir) / rel).string(); }
   double elapsed() const {
     return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count();
@@ -124,10 +134,22 @@ struct Trainer::Impl {
     loss_acc = torch::zeros({}, torch::TensorOptions().device(device));
   }
 
+  // A row that cannot be written stops the run: a "done" run with missing rows would be silently wrong.
   void append_metrics(const MetricsRow& row) {
     if (!writes_files()) return;
     std::ofstream out(path("metrics.csv"), std::ios::app);
     out << format_metrics_row(config, row);
+    out.flush();
+    if (!out) throw std::runtime_error("cannot append to " + path("metrics.csv") + ": " + std::strerror(errno));
+  }
+
+  // The files an evaluation produces, written after its metrics row: a checkpoint never covers a row that is
+  // not on disk (a kill in between leaves an older checkpoint, and resume drops the newer rows).
+  void persist(const EvalReport& r) {
+    if (!writes_files()) return;
+    atomic_write(path("routing/" + snapshot_name(r.step)), r.snapshot.to_json());
+    if (r.best) save("best.pt");
+    save("latest.pt");
   }
 
   CheckpointMeta meta() const {
@@ -227,11 +249,6 @@ struct Trainer::Impl {
     if (r.best) best_val = r.val_loss;
     r.elapsed_s = elapsed();
     r.peak_memory_mb = peak_memory_mb();
-    if (writes_files()) {
-      atomic_write(path("routing/" + snapshot_name(step)), r.snapshot.to_json());
-      if (r.best) save("best.pt");
-      save("latest.pt");
-    }
     window_start += Clock::now() - eval_start;  // throughput counts training time only
     return r;
   }
@@ -253,8 +270,15 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   impl->dataset_path = dataset_path;
   impl->device = pick_device(config.device);
   if (impl->writes_files()) {
-    if (file_exists(impl->path("config.json")))
+    fs::create_directories(run_dir);
+    impl->take_lock();
+    // a folder whose run never reached its first checkpoint holds nothing to resume: it starts again
+    if (file_exists(impl->path("config.json")) && file_exists(impl->path("checkpoints/latest.pt")))
       throw std::runtime_error("'" + run_dir + "' already holds a run: resume it or choose another folder");
+    if (file_exists(impl->path("config.json"))) {
+      fs::remove(impl->path("metrics.csv"));
+      fs::remove_all(impl->path("routing"));
+    }
     for (const char* sub : {"checkpoints", "routing", "figures"}) fs::create_directories(impl->path(sub));
     atomic_write(impl->path("config.json"), to_json(config) + "\n");
     nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
@@ -277,6 +301,11 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   init_torch_threads();
   auto impl = std::make_unique<Impl>();
   impl->run_dir = run_dir;
+  if (!fs::is_directory(run_dir)) throw CheckpointError("'" + run_dir + "' is not a run folder (no such folder)");
+  impl->take_lock();
+  if (!file_exists(impl->path("checkpoints/latest.pt")) && file_exists(impl->path("config.json")))
+    throw CheckpointError("'" + run_dir + "' stopped before its first checkpoint: nothing to resume; start it again "
+                          "with train --run (the folder is reused)");
   nlohmann::json run;
   try {
     run = nlohmann::json::parse(read_file(impl->path("run.json")));
@@ -361,6 +390,7 @@ Progress Trainer::advance() {
     }
     d.append_metrics(row);
   }
+  if (p.eval) d.persist(*p.eval);
   return p;
 }
 
@@ -369,6 +399,7 @@ int Trainer::step() const { return impl_->step; }
 const Config& Trainer::config() const { return impl_->config; }
 const TextDataset& Trainer::dataset() const { return impl_->data; }
 const std::string& Trainer::run_dir() const { return impl_->run_dir; }
+const std::string& Trainer::notice() const { return impl_->notice; }
 std::string Trainer::device() const { return device_name(impl_->device); }
 void Trainer::save_latest() { impl_->save("latest.pt"); }
 

@@ -71,6 +71,8 @@ class Trainer {
   const Config& config() const;
   const TextDataset& dataset() const;
   const std::string& run_dir() const;
+  // Something the user should hear about the run folder (a lock taken over from a killed run), or empty.
+  const std::string& notice() const;
   std::string device() const;
   // Writes checkpoints/latest now (stop, quit); a no-op for a run without a folder.
   void save_latest();

@@ -103,6 +103,12 @@ class TestConfigDataset : public QObject {
     QCOMPARE(c.max_iters, 2147483647);
   }
 
+  void truncationKeepsOneRowPerStepAndDropsTornLines() {
+    const std::string text = "step,val_loss\n0,4.2\n10,3.1\n10,3.1\n20,2.5\n3\n30,2\n";  // "3" is torn (of "30,...")
+    QCOMPARE(truncate_metrics_csv(text, 20), std::string("step,val_loss\n0,4.2\n10,3.1\n20,2.5\n"));
+    QCOMPARE(truncate_metrics_csv("step,val_loss\n0,4.2\nx,1\n", 100), std::string("step,val_loss\n0,4.2\n"));
+  }
+
   void numbersAreStrict() {
     QCOMPARE(parse_double("1.9202"), std::optional<double>(1.9202));
     QCOMPARE(parse_double("-2e-3"), std::optional<double>(-2e-3));

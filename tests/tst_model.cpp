@@ -314,6 +314,7 @@ class TestModel : public QObject {
     } catch (const NumericError& e) {
       message = e.what(), thrown_at = e.step;
     }
+    t.reset();               // lets go of the run folder
     QCOMPARE(thrown_at, 6);  // the first evaluation after step 0
     QVERIFY2(message.find("the evaluation loss became") == 0 && message.find("between step 0 and step 6") != std::string::npos,
              message.c_str());
@@ -322,6 +323,53 @@ class TestModel : public QObject {
     const MetricsTable m = parse_metrics_csv(read_file(run + "/metrics.csv"));
     for (double v : m.column("val_loss")) QVERIFY(std::isnan(v) || std::isfinite(v));
     QCOMPARE(m.column("step").back(), 0.0);
+  }
+
+  // One writer per run folder: a second trainer is refused with the holder named; a lock left by a killed
+  // process is taken over and said so.
+  void aRunFolderHasOneWriter() {
+    const std::string run = dir("locked");
+    auto first = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+    first->advance();
+    try {
+      Trainer::resume(run);
+      QFAIL("a second writer was let in");
+    } catch (const std::runtime_error& e) {
+      QVERIFY2(QString(e.what()).contains("is in use by pid " + QString::number(QCoreApplication::applicationPid())),
+               e.what());
+    }
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt")));
+    first.reset();
+    QVERIFY(read_file(run + "/run.lock").empty());  // a clean stop leaves no holder named
+    atomic_write(run + "/run.lock", "pid 999999 on elsewhere\n");  // as a killed run leaves it
+    auto second = Trainer::resume(run);
+    QCOMPARE(second->notice(), "took over '" + run + "' from pid 999999 on elsewhere, which did not stop cleanly");
+  }
+
+  // A metrics row that cannot be written (disk full) stops the run with the reason, instead of a "done" run
+  // with rows missing.
+  void aFullDiskStopsTheRun() {
+    const std::string run = dir("disk_full");
+    auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+    t->advance();  // step 0's evaluation row
+    std::filesystem::remove(run + "/metrics.csv");
+    std::filesystem::create_symlink("/dev/full", run + "/metrics.csv");  // every write: ENOSPC
+    try {
+      for (int guard = 0; guard < 5; ++guard) t->advance();  // log_interval 1: the first step writes a row
+      QFAIL("a row was lost without an error");
+    } catch (const std::runtime_error& e) {
+      QVERIFY2(QString(e.what()).contains("cannot append to") && QString(e.what()).contains("No space left"), e.what());
+    }
+  }
+
+  // A run that failed before its first checkpoint can be started again in the same folder.
+  void aFolderWithoutACheckpointCanBeRestarted() {
+    const std::string run = dir("no_checkpoint");
+    { auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt")); }  // nothing trained
+    QVERIFY_THROWS_EXCEPTION(CheckpointError, Trainer::resume(run));
+    auto again = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+    again->advance();
+    QVERIFY(file_exists(run + "/checkpoints/latest.pt"));
   }
 
   // Shortening a run below its step used to spin forever (the loop waited for a step it had passed).

@@ -63,6 +63,7 @@ void TrainingWorker::loop() {
     // continue from them: reload the last checkpoint and pause there.
     QString message = QString::fromStdString(e.what());
     const std::string run_dir = trainer_->run_dir();
+    trainer_.reset();  // releases the run folder's lock for the reload
     try {
       trainer_ = Trainer::resume(run_dir);
       message += QString("; rolled back to the checkpoint of step %1").arg(trainer_->step());

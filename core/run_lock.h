@@ -1,0 +1,26 @@
+// One writer per run folder: an advisory lock on <run>/run.lock (flock), holding "pid host". The kernel drops
+// the lock when its process dies, so a lock left by a killed run is taken over at once; its file still names
+// the previous holder, which the new owner reports. Readers (the app opening a run) never lock.
+#pragma once
+
+#include <string>
+
+namespace moewb {
+
+class RunLock {
+ public:
+  // Throws std::runtime_error naming the holder's pid and host when another writer holds the folder.
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+  // "pid 123 on host" of a writer that ended without releasing the folder (killed), or empty.
+  const std::string& previousHolder() const { return previous_; }
+
+ private:
+  int fd_ = -1;
+  std::string previous_;
+};
+
+}  // namespace moewb

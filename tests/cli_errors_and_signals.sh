@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# moewb-cli as a user meets it: SIGTERM stops a run with a checkpoint that resumes; values that used to wrap or
+# half-parse are one-line errors naming the option; resume cannot shorten a run below its step; a second writer
+# is refused naming the first; eval reads the run's own dataset; an unknown prompt character prints nothing;
+# zero-step benches and evals are refused. Ends with "N passed, N failed".
+set -uo pipefail
+cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+passed=0; failed=0
+check() {  # check NAME CONDITION...
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+wait_for() {  # wait_for FILE: poll (not sleep for a fixed time) until it exists, 120 s at most
+  for _ in $(seq 1200); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1
+}
+
+# a corpus of its own (not tiny Shakespeare), so eval must find it through the run
+awk 'BEGIN { srand(4); split("alpha beta gamma delta epsilon zeta eta theta", w, " ");
+             for (i = 0; i < 4000; i++) printf "%s%s", w[int(rand() * 8) + 1], (i % 9 == 8 ? ".\n" : " ") }' > "$work/corpus.txt"
+tiny=(--data "$work/corpus.txt" --n_layer=1 --n_head=2 --n_embd=16 --block_size=16 --batch_size=4 --eval_iters=1
+      --log_interval=1 --eval_interval=5)
+
+"$cli" train "${tiny[@]}" --run "$work/run" --max_iters=1000000 > "$work/train.log" 2>&1 &
+train_pid=$!
+check "first checkpoint appears" wait_for "$work/run/checkpoints/latest.pt"
+out="$("$cli" resume --run "$work/run" 2>&1)"; rc=$?
+check "a second writer is refused" [ $rc -ne 0 ]
+check "the refusal names the holder" contains "$out" "is in use by pid $train_pid"
+kill -TERM $train_pid; wait $train_pid; rc=$?
+check "SIGTERM exits 143" [ $rc -eq 143 ]
+check "SIGTERM says where it stopped" contains "$(cat "$work/train.log")" "stopped at step"
+step=$(grep -o 'stopped at step [0-9]*' "$work/train.log" | grep -o '[0-9]*$')
+out="$("$cli" resume --run "$work/run" --max_iters 1 2>&1)"; rc=$?
+check "resume below the step is refused" [ $rc -ne 0 ]
+check "and says why" contains "$out" "already at step $step"
+out="$("$cli" resume --run "$work/run" --max_iters $((step + 2)) 2>&1)"; rc=$?
+check "resume continues the stopped run" [ $rc -eq 0 ]
+check "to its new end" contains "$out" "done:"
+
+out="$("$cli" eval --checkpoint "$work/run/checkpoints/latest.pt" 2>&1)"; rc=$?
+check "eval reads the run's own dataset" [ $rc -eq 0 ]
+check "eval prints losses" contains "$out" "val loss"
+
+for bad in "--n_layer=4294967297" "--max_iters=4294967298" "--dropout=1.5abc" "--learning_rate=1,5"; do
+  out="$("$cli" train "${tiny[@]}" --run "$work/bad" "$bad" 2>&1)"; rc=$?
+  key="${bad%%=*}"; key="${key#--}"
+  check "$bad is refused" [ $rc -ne 0 ]
+  check "$bad names its key" contains "$out" "$key: must be"
+done
+out="$("$cli" bench "${tiny[@]}" --steps 0 2>&1)"; rc=$?
+check "bench --steps 0 is refused" [ $rc -ne 0 ]
+check "bench --steps 0 names the option" contains "$out" "--steps must be an integer between 1"
+out="$("$cli" eval --checkpoint "$work/run/checkpoints/latest.pt" --batches 0 2>&1)"; rc=$?
+check "eval --batches 0 is refused" [ $rc -ne 0 ]
+
+out="$("$cli" generate --checkpoint "$work/run/checkpoints/latest.pt" --prompt "§" --length 5 2>/dev/null)"; rc=$?
+check "an unknown prompt character fails" [ $rc -ne 0 ]
+check "and prints nothing" [ -z "$out" ]
+
+out="$("$cli" eval --checkpoint "$work/corpus.txt" 2>&1)"; rc=$?
+check "a file that is no checkpoint fails" [ $rc -ne 0 ]
+check "in one line, without a C++ backtrace" [ "$(wc -l <<<"$out")" -eq 1 ]
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
