@@ -1,5 +1,10 @@
 // Checkpoints: one torch archive holding the model, the optimizer, the step, RNG states, the vocabulary and
-// the config, written atomically. Loading validates each piece so a bad file gives a reason, not a crash.
+// the config, written atomically inside a frame (magic, length, archive, FNV-1a hash of the archive), because
+// LibTorch's reader checks no CRC: one flipped weight byte would load silently. Loading verifies the frame,
+// then the weights' names and shapes against the stored config and their finiteness, and says which check
+// failed. Files from before the frame (a bare archive) still load, without the checksum.
+#include <cstring>
+#include <map>
 #include <sstream>
 
 #include "engine.h"
@@ -9,6 +14,89 @@ namespace moewb {
 
 namespace {
 constexpr const char* kFormat = "moewb-checkpoint-1";
+constexpr char kMagic[8] = {'M', 'O', 'E', 'W', 'B', 'C', 'K', '1'};
+constexpr size_t kHeader = sizeof kMagic + 8, kTrailer = 8;
+
+uint64_t fnv1a(const char* data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+  return h;
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+uint64_t get_u64(const std::string& in, size_t at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  return v;
+}
+
+std::string framed(const std::string& archive) {
+  std::string out(kMagic, sizeof kMagic);
+  put_u64(out, archive.size());
+  out += archive;
+  put_u64(out, fnv1a(archive.data(), archive.size()));
+  return out;
+}
+
+// The archive inside a framed file, verified; the file itself when it has no frame (an older checkpoint).
+std::string unframed(std::string file, const std::string& path) {
+  if (file.size() < sizeof kMagic || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) return file;
+  if (file.size() < kHeader + kTrailer) throw CheckpointError("'" + path + "' is truncated (no room for its checksum)");
+  const uint64_t size = get_u64(file, sizeof kMagic);
+  if (size != file.size() - kHeader - kTrailer)
+    throw CheckpointError("'" + path + "' is truncated or padded: it holds " + std::to_string(file.size()) +
+                          " bytes, its header says " + std::to_string(size + kHeader + kTrailer));
+  if (fnv1a(file.data() + kHeader, size) != get_u64(file, kHeader + size))
+    throw CheckpointError("'" + path + "' is corrupt: its checksum does not match (damaged on disk or edited)");
+  return file.substr(kHeader, size);
+}
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
+// Every tensor of a module archive by its dotted name (Module::save nests one archive per submodule).
+void collect_tensors(torch::serialize::InputArchive& archive, const std::string& prefix,
+                     std::map<std::string, torch::Tensor>& out) {
+  for (const std::string& key : archive.keys()) {
+    c10::IValue value;
+    if (!archive.try_read(key, value)) continue;
+    if (value.isTensor()) {
+      out[prefix + key] = value.toTensor();
+    } else {
+      torch::serialize::InputArchive child;
+      if (archive.try_read(key, child)) collect_tensors(child, prefix + key + ".", out);
+    }
+  }
+}
+
+// The stored weights must be exactly the ones the stored config builds, shape for shape, and finite.
+void check_weights(torch::serialize::InputArchive& archive, const GPT& model, const Config& config) {
+  std::map<std::string, torch::Tensor> stored;
+  collect_tensors(archive, "", stored);
+  std::map<std::string, at::IntArrayRef> expected;
+  for (const auto& p : model->named_parameters(true)) expected[p.key()] = p.value().sizes();
+  for (const auto& b : model->named_buffers(true)) expected[b.key()] = b.value().sizes();
+  const std::string of_config = "its config (n_layer " + std::to_string(config.n_layer) + ", n_embd " +
+                                std::to_string(config.n_embd) + ", " +
+                                (config.is_moe() ? std::to_string(config.n_experts) + " experts" : "dense") + ")";
+  for (const auto& [name, tensor] : stored) {
+    const auto it = expected.find(name);
+    if (it == expected.end()) throw CheckpointError("it holds weights '" + name + "' that " + of_config + " has not");
+    if (tensor.sizes() != it->second)
+      throw CheckpointError("'" + name + "' has shape " + shape_text(tensor.sizes()) + " but " + of_config + " needs " +
+                            shape_text(it->second));
+    if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
+      throw CheckpointError("'" + name + "' holds NaN or infinite values (saved from a diverged run)");
+  }
+  for (const auto& [name, sizes] : expected)
+    if (!stored.count(name)) throw CheckpointError("weights '" + name + "' that " + of_config + " needs are missing");
+}
 
 std::string read_string(torch::serialize::InputArchive& a, const char* key) {
   c10::IValue v;
@@ -72,7 +160,7 @@ void save_checkpoint(const std::string& path, const GPT& model, const torch::opt
   }
   std::ostringstream bytes;
   archive.save_to(bytes);
-  atomic_write(path, bytes.str());
+  atomic_write(path, framed(bytes.str()));
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
@@ -80,9 +168,12 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
   LoadedCheckpoint out;
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, torch::kCPU);
+    std::istringstream bytes(unframed(read_file(path), path));
+    archive.load_from(bytes, torch::kCPU);
   } catch (const c10::Error&) {
     throw CheckpointError("'" + path + "' is not a readable checkpoint (truncated or another file type)");
+  } catch (const std::ios_base::failure&) {
+    throw CheckpointError("'" + path + "' cannot be read");
   }
   try {
     const std::string format = read_string(archive, "format");
@@ -104,6 +195,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     out.model = GPT(out.meta.config, out.meta.vocab.size());
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive)) throw CheckpointError("it holds no model weights");
+    check_weights(model_archive, out.model, out.meta.config);
     out.model->load(model_archive);
     out.model->to(device);
     out.has_optimizer = archive.try_read("optimizer", out.optimizer_state);

@@ -122,6 +122,24 @@ struct Trainer::Impl {
     lock = std::make_unique<RunLock>(run_dir);
     if (!lock->previousHolder().empty())
       notice = "took over '" + run_dir + "' from " + lock->previousHolder() + ", which did not stop cleanly";
+    // half-written files of a killed writer (atomic_write's *.tmp): the folder is ours now
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(run_dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file() && it->path().extension() == ".tmp") fs::remove(it->path(), ec);
+  }
+
+  // latest.pt, or best.pt with a notice when latest.pt fails its checks.
+  LoadedCheckpoint load_latest() {
+    try {
+      return load_checkpoint(path("checkpoints/latest.pt"), device);
+    } catch (const CheckpointError& latest_error) {
+      if (!file_exists(path("checkpoints/best.pt"))) throw;
+      LoadedCheckpoint best = load_checkpoint(path("checkpoints/best.pt"), device);
+      notice += (notice.empty() ? "" : "; ") + std::string(latest_error.what()) + ": resumed from best.pt at step " +
+                std::to_string(best.meta.step) + " instead";
+      return best;
+    }
   }
   std::string path(const std::string& rel) const { return (fs::path(run_dir) / rel).string(); }
   double elapsed() const {
@@ -317,7 +335,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   const Config on_disk = config_from_json(read_file(impl->path("config.json")), Config{}, errors);
   if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
   impl->device = pick_device(on_disk.device);
-  LoadedCheckpoint ck = load_checkpoint(impl->path("checkpoints/latest.pt"), impl->device);
+  LoadedCheckpoint ck = impl->load_latest();
   Config expected = ck.meta.config;
   expected.max_iters = on_disk.max_iters;
   if (to_json(expected) != to_json(on_disk))

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <torch/script.h>
 
@@ -263,8 +264,12 @@ class TestModel : public QObject {
     QTest::addColumn<QString>("message");
     QTest::newRow("missing") << "missing" << "does not exist";
     QTest::newRow("empty") << "empty" << "not a readable checkpoint";
-    QTest::newRow("truncated") << "truncated" << "not a readable checkpoint";
+    QTest::newRow("truncated") << "truncated" << "truncated";
     QTest::newRow("text file") << "text" << "not a readable checkpoint";
+    QTest::newRow("one flipped weight byte") << "flipped" << "checksum does not match";
+    QTest::newRow("4 layers under a 2-layer config") << "extra layers" << "that its config (n_layer 2";
+    QTest::newRow("weights of another width") << "other width" << "needs [";
+    QTest::newRow("NaN weights") << "nan" << "NaN or infinite";
   }
   void badCheckpointsGiveClearErrors() {
     QFETCH(QString, kind);
@@ -279,12 +284,86 @@ class TestModel : public QObject {
     if (kind == "empty") atomic_write(path, "");
     if (kind == "truncated") atomic_write(path, good.substr(0, good.size() / 2));
     if (kind == "text") atomic_write(path, "hello, not a checkpoint\n");
+    if (kind == "flipped") {
+      std::string bad = good;
+      bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x10);
+      atomic_write(path, bad);
+    }
+    if (kind == "extra layers" || kind == "other width" || kind == "nan") {
+      // well-formed files whose weights disagree with the config stored beside them
+      const LoadedCheckpoint ck = load_checkpoint(run + "/checkpoints/latest.pt", torch::kCPU);
+      Config built = ck.meta.config;
+      if (kind == "extra layers") built.n_layer = 4;
+      if (kind == "other width") built.n_embd = 48;
+      GPT model(built, ck.meta.vocab.size());
+      if (kind == "nan") {
+        torch::NoGradGuard no_grad;
+        model->parameters().front().fill_(NAN);
+      }
+      save_checkpoint(path, model, nullptr, ck.meta);
+    }
     try {
       InferenceModel::load(path, "cpu");
       QFAIL("loading succeeded");
     } catch (const CheckpointError& e) {
       QVERIFY2(QString(e.what()).contains(message), e.what());
     }
+  }
+
+  // 1,000 mutations of a good checkpoint (flipped bytes, truncations, inserted and deleted bytes): each one
+  // either fails with a CheckpointError or loads exactly the saved weights; never a crash, never a silent change.
+  void fuzzedCheckpointsNeverLoadSilently() {
+    const std::string run = dir("fuzz");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, "synthetic");
+      t->advance();
+    }
+    const std::string good = read_file(run + "/checkpoints/latest.pt");
+    const auto reference = load_checkpoint(run + "/checkpoints/latest.pt", torch::kCPU).model->parameters();
+    std::mt19937 rng(17);
+    int rejected = 0, identical = 0;
+    for (int i = 0; i < 1000; ++i) {
+      std::string bad = good;
+      const size_t at = rng() % bad.size();
+      switch (i % 4) {
+        case 0: bad[at] = static_cast<char>(bad[at] ^ (1 << (rng() % 8))); break;
+        case 1: bad.resize(at); break;
+        case 2: bad.insert(at, 1, static_cast<char>(rng())); break;
+        default: bad.erase(at, 1 + rng() % 64); break;
+      }
+      const std::string path = dir("fuzzed.pt");
+      atomic_write(path, bad);
+      try {
+        const auto loaded = load_checkpoint(path, torch::kCPU);
+        const auto params = loaded.model->parameters();
+        QCOMPARE(params.size(), reference.size());
+        for (size_t p = 0; p < params.size(); ++p) QVERIFY(torch::equal(params[p], reference[p]));
+        ++identical;
+      } catch (const CheckpointError&) {
+        ++rejected;
+      }
+    }
+    qInfo("1000 mutations: %d rejected with a reason, %d loaded the saved weights unchanged", rejected, identical);
+    QVERIFY(rejected >= 990);
+  }
+
+  // A corrupt latest.pt falls back to best.pt with a notice; half-written *.tmp files of a killed run go.
+  void aCorruptLatestFallsBackToBest() {
+    const std::string run = dir("fallback");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+      while (t->step() < 7) t->advance();  // best.pt at step 5, latest.pt at step 7
+      t->save_latest();
+    }
+    std::string latest = read_file(run + "/checkpoints/latest.pt");
+    latest[latest.size() / 3] = static_cast<char>(latest[latest.size() / 3] ^ 1);
+    atomic_write(run + "/checkpoints/latest.pt", latest);
+    atomic_write(run + "/checkpoints/latest.pt.tmp", "half a checkpoint");
+    auto t = Trainer::resume(run);
+    QCOMPARE(t->step(), 5);
+    QVERIFY2(t->notice().find("(damaged on disk or edited): resumed from best.pt at step 5 instead") != std::string::npos,
+             t->notice().c_str());
+    QVERIFY(!file_exists(run + "/checkpoints/latest.pt.tmp"));
   }
 
   void resumeRejectsAnEditedConfig() {
