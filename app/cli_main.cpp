@@ -14,6 +14,7 @@
 #include "cli_args.h"
 #include "export_cli.h"
 #include "files.h"
+#include "numbers.h"
 #include "suite.h"
 #include "training.h"
 
@@ -31,7 +32,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   eval      --checkpoint FILE [--data FILE (default: the run's dataset)] [--batches N]
   generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
-  bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--<config key>=VALUE ...]
+  bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
+            [--sweep_experts 4,16,64] [--peak_tflops T (for MFU)] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE
   export    --run DIR [--format png,svg,pdf] [--dpi 200] [--style paper|paper-serif|screen]
                                    every figure + data into DIR/figures
@@ -220,17 +222,37 @@ int cmd_trace(CliArgs& args) {
   return 0;
 }
 
+// "a,b,c" -> {"a", "b", "c"}; empty text -> {}.
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char ch : text + ",") {
+    if (ch != ',') { item += ch; continue; }
+    if (!item.empty()) out.push_back(item);
+    item.clear();
+  }
+  return out;
+}
+
 int cmd_bench(CliArgs& args) {
   TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
   BenchOptions o;
   o.train_steps = args.take_int("steps", o.train_steps, 1);
   o.generate_tokens = args.take_int("gen", o.generate_tokens, 1);
+  o.variants = comma_list(args.take("variants"));
+  for (const auto& n : comma_list(args.take("sweep_experts"))) {
+    const auto value = parse_int64(n);
+    if (!value || *value < 1 || *value > 4096)
+      throw std::invalid_argument("--sweep_experts: '" + n + "' is not an expert count from 1 to 4096");
+    o.expert_counts.push_back(static_cast<int>(*value));
+  }
+  o.peak_tflops = args.take_double("peak_tflops", 0);
   Config c = build_config(args);
   std::cout << "bench: n_layer " << c.n_layer << ", d " << c.n_embd << ", context " << c.block_size << ", batch "
-            << c.batch_size << ", N " << c.n_experts << ", " << o.train_steps << " timed steps, " << o.generate_tokens
-            << " generated characters\n";
+            << c.batch_size << ", N " << c.n_experts << ", precision " << c.precision << ", " << o.train_steps
+            << " timed steps, " << o.generate_tokens << " generated characters\n";
   const auto rows = run_bench(c, data, o, [](const BenchRow& r) { std::cerr << "  measured " << r.variant << "\n"; });
-  std::cout << format_bench_table(rows);
+  std::cout << format_bench_table(rows, o.peak_tflops);
   return 0;
 }
 

@@ -1,8 +1,11 @@
 #include "bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 
+#include "engine.h"
 #include "training.h"
 
 namespace moewb {
@@ -21,13 +24,21 @@ std::vector<std::pair<std::string, Config>> variants(const Config& base) {
   Config dense = base;
   dense.ffn = "dense";
   dense.use_capacity = false;
+  const std::string topk = "top-" + std::to_string(base.top_k);
   return {{"dense", dense},
           {"softmax", moe("softmax", false, 1.0)},
-          {"top-" + std::to_string(base.top_k), moe("topk", false, 1.0)},
-          {"top-" + std::to_string(base.top_k) + " cf1.0", moe("topk", true, 1.0)},
-          {"top-" + std::to_string(base.top_k) + " cf0.5", moe("topk", true, 0.5)},
+          {topk, moe("topk", false, 1.0)},
+          {topk + " cf1.0", moe("topk", true, 1.0)},
+          {topk + " cf0.5", moe("topk", true, 0.5)},
           {"sigmoid", moe("sigmoid", false, 1.0)},
           {"hash", moe("hash", false, 1.0)}};
+}
+
+// nanoGPT's estimate: 6 FLOPs per weight a token passes through (forward and backward) plus attention's
+// 12 * layers * width * context; position embeddings are looked up, not multiplied.
+double flops_per_token(const Config& c, int vocab) {
+  const double weights = static_cast<double>(count_active_parameters(c, vocab)) - c.block_size * c.n_embd;
+  return 6.0 * weights + 12.0 * c.n_layer * c.n_embd * c.block_size;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -36,54 +47,85 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
+std::vector<std::string> bench_variant_names(const Config& base) {
+  std::vector<std::string> names;
+  for (const auto& v : variants(base)) names.push_back(v.first);
+  return names;
+}
+
 std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, const BenchOptions& o,
                                 const std::function<void(const BenchRow&)>& on_row) {
+  const auto known = bench_variant_names(base);
+  for (const auto& v : o.variants)
+    if (std::find(known.begin(), known.end(), v) == known.end())
+      throw std::invalid_argument("unknown bench variant '" + v + "'");
+  const torch::Device device = pick_device(base.device);
+  const std::vector<int> counts = o.expert_counts.empty() ? std::vector<int>{base.n_experts} : o.expert_counts;
   std::vector<BenchRow> rows;
-  for (auto [name, config] : variants(base)) {
-    config.max_iters = o.warmup_steps + o.train_steps + 1;
-    config.lr_decay_iters = config.max_iters;
-    config.warmup_iters = 0;
-    config.eval_interval = config.max_iters + 1;
-    config.eval_iters = 1;
-    config.log_interval = config.max_iters;
-    auto trainer = Trainer::create(config, data, "", "");
-    trainer->advance();  // the evaluation at step 0
-    for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < o.train_steps; ++i) trainer->advance();
-    BenchRow row;
-    row.variant = name;
-    row.train_tokens_per_sec = static_cast<double>(o.train_steps) * config.batch_size * config.block_size /
-                               seconds_since(start);
-    InferenceModel model = trainer->snapshot();
-    for (bool cache : {true, false}) {
-      GenerationOptions g;
-      g.length = o.generate_tokens;
-      g.use_cache = cache;
-      start = std::chrono::steady_clock::now();
-      model.generate("", g);
-      (cache ? row.generate_tokens_per_sec : row.generate_nocache_tokens_per_sec) =
-          o.generate_tokens / seconds_since(start);
+  for (auto [name, variant] : variants(base)) {
+    if (!o.variants.empty() && std::find(o.variants.begin(), o.variants.end(), name) == o.variants.end()) continue;
+    for (int n : variant.is_moe() ? counts : std::vector<int>{0}) {
+      Config config = variant;
+      if (n > 0) config.n_experts = n;
+      config.max_iters = o.warmup_steps + o.train_steps + 1;
+      config.lr_decay_iters = config.max_iters;
+      config.warmup_iters = 0;
+      config.eval_interval = config.max_iters + 1;
+      config.eval_iters = 1;
+      config.log_interval = config.max_iters;
+      auto trainer = Trainer::create(config, data, "", "");
+      trainer->advance();  // the evaluation at step 0
+      for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
+      synchronize(device);
+      reset_peak_device_memory(device);
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < o.train_steps; ++i) trainer->advance();
+      synchronize(device);
+      const double seconds = seconds_since(start);
+      BenchRow row;
+      row.variant = name;
+      row.n_experts = n;
+      row.ms_per_iter = 1000.0 * seconds / o.train_steps;
+      const double tokens = static_cast<double>(o.train_steps) * config.batch_size * config.block_size;
+      row.train_tokens_per_sec = tokens / seconds;
+      row.model_tflops = tokens * flops_per_token(config, data.vocab.size()) / seconds / 1e12;
+      row.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
+      InferenceModel model = trainer->snapshot();
+      trainer.reset();
+      for (bool cache : {true, false}) {
+        GenerationOptions g;
+        g.length = o.generate_tokens;
+        g.use_cache = cache;
+        start = std::chrono::steady_clock::now();
+        model.generate("", g);  // returns text on the host: the device work is done
+        (cache ? row.generate_tokens_per_sec : row.generate_nocache_tokens_per_sec) =
+            o.generate_tokens / seconds_since(start);
+      }
+      rows.push_back(row);
+      if (on_row) on_row(row);
     }
-    rows.push_back(row);
-    if (on_row) on_row(row);
   }
   return rows;
 }
 
-std::string format_bench_table(const std::vector<BenchRow>& rows) {
+std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tflops) {
   if (rows.empty()) return "";
-  const BenchRow& dense = rows.front();
+  const auto dense = std::find_if(rows.begin(), rows.end(), [](const BenchRow& r) { return r.n_experts == 0; });
   std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-14s %12s %8s %12s %8s %14s %9s\n", "variant", "train tok/s", "x dense",
-                "gen tok/s", "x dense", "no-cache tok/s", "cache x");
+  char line[320];
+  std::snprintf(line, sizeof line, "%-14s %4s %9s %12s %8s %8s %6s %9s %10s %8s %11s %8s\n", "variant", "N",
+                "ms/iter", "train tok/s", "x dense", "TFLOP/s", "MFU", "peak MiB", "gen chr/s", "x dense",
+                "no-cache/s", "cache x");
   out += line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-14s %12.0f %8.2f %12.0f %8.2f %14.0f %9.2f\n", r.variant.c_str(),
-                  r.train_tokens_per_sec, r.train_tokens_per_sec / dense.train_tokens_per_sec,
-                  r.generate_tokens_per_sec, r.generate_tokens_per_sec / dense.generate_tokens_per_sec,
-                  r.generate_nocache_tokens_per_sec, r.generate_tokens_per_sec / r.generate_nocache_tokens_per_sec);
+    const double train_ratio = dense == rows.end() ? NAN : r.train_tokens_per_sec / dense->train_tokens_per_sec;
+    const double gen_ratio = dense == rows.end() ? NAN : r.generate_tokens_per_sec / dense->generate_tokens_per_sec;
+    const std::string mfu = peak_tflops > 0 ? std::to_string(static_cast<int>(100 * r.model_tflops / peak_tflops + 0.5)) + "%" : "-";
+    std::snprintf(line, sizeof line, "%-14s %4s %9.2f %12.0f %8.2f %8.1f %6s %9.0f %10.0f %8.2f %11.0f %8.2f\n",
+                  r.variant.c_str(), r.n_experts ? std::to_string(r.n_experts).c_str() : "-", r.ms_per_iter,
+                  r.train_tokens_per_sec, train_ratio, r.model_tflops, mfu.c_str(), r.peak_memory_mb,
+                  r.generate_tokens_per_sec, gen_ratio, r.generate_nocache_tokens_per_sec,
+                  r.generate_tokens_per_sec / r.generate_nocache_tokens_per_sec);
     out += line;
   }
   return out;

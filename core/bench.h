@@ -1,5 +1,5 @@
-// Throughput benchmark: training and generation tokens/s for the dense model and every routing mode at the
-// same model size and batch, reported as ratios to dense in one run (the machines are noisy; ratios travel).
+// Throughput benchmark: training and generation speed for the dense model and every routing mode at the same
+// model size and batch, reported as ratios to dense in one run (the machines are noisy; ratios travel).
 #pragma once
 
 #include <functional>
@@ -13,20 +13,31 @@ namespace moewb {
 
 struct BenchRow {
   std::string variant;
+  int n_experts = 0;                           // 0 for dense
+  double ms_per_iter = 0;                      // one optimisation step, device work included
   double train_tokens_per_sec = 0;
+  double model_tflops = 0;                     // achieved model FLOP/s (6 x active weights + attention), TFLOP/s
+  double peak_memory_mb = 0;                   // CUDA allocator peak during training; process peak RSS on CPU
   double generate_tokens_per_sec = 0;          // KV cache
   double generate_nocache_tokens_per_sec = 0;  // whole context recomputed per character
 };
 
 struct BenchOptions {
   int train_steps = 30;
-  int warmup_steps = 3;
+  int warmup_steps = 5;
   int generate_tokens = 300;
+  std::vector<std::string> variants;  // names to run (dense, softmax, top-2, ...); empty: all
+  std::vector<int> expert_counts;     // N per MoE variant; empty: the base config's
+  double peak_tflops = 0;             // the device's peak for the precision, for MFU; 0: not reported
 };
 
-// `base` gives the model size and batch; its ffn/routing fields are replaced per variant.
+// Names of the variants run_bench knows, for `base` (top-k names carry k).
+std::vector<std::string> bench_variant_names(const Config& base);
+
+// `base` gives the model size, batch and precision; its ffn/routing fields are replaced per variant.
+// Throws std::invalid_argument for an unknown variant name.
 std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, const BenchOptions& options,
                                 const std::function<void(const BenchRow&)>& on_row = {});
-std::string format_bench_table(const std::vector<BenchRow>& rows);
+std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tflops = 0);
 
 }  // namespace moewb

@@ -126,17 +126,17 @@ torch::Device pick_device(const std::string& requested) {
 
 std::string device_name(const torch::Device& d) { return d.is_cuda() ? "cuda" : "cpu"; }
 
-Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, const torch::Device& d) {
+Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng) {
   std::uniform_int_distribution<int64_t> pick(0, split.size(0) - block - 1);
-  std::vector<int64_t> starts(batch);
-  for (auto& s : starts) s = pick(rng);
-  auto offsets = torch::tensor(starts).unsqueeze(1) + torch::arange(block).unsqueeze(0);  // (B, T)
-  auto x = split.index({offsets});
-  auto y = split.index({offsets + 1});
-  return {x.to(d), y.to(d)};
+  auto starts = torch::empty({batch}, torch::TensorOptions().dtype(torch::kInt64).pinned_memory(split.is_cuda()));
+  int64_t* start = starts.data_ptr<int64_t>();
+  for (int i = 0; i < batch; ++i) start[i] = pick(rng);
+  const auto offsets = starts.to(split.device(), /*non_blocking=*/true).unsqueeze(1) +
+                       torch::arange(block, split.options()).unsqueeze(0);  // (B, T)
+  return {split.index({offsets}), split.index({offsets + 1})};
 }
 
-void save_checkpoint(const std::string& path, const GPT& model, const torch::optim::Optimizer* optimizer,
+void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimizer* optimizer,
                      const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
@@ -150,6 +150,7 @@ void save_checkpoint(const std::string& path, const GPT& model, const torch::opt
   archive.write("loss_count", c10::IValue(static_cast<int64_t>(meta.loss_count)));
   archive.write("batch_rng", c10::IValue(meta.batch_rng));
   if (meta.torch_rng.defined()) archive.write("torch_rng", meta.torch_rng);
+  if (meta.cuda_rng.defined()) archive.write("cuda_rng", meta.cuda_rng);
   torch::serialize::OutputArchive model_archive;
   model->save(model_archive);
   archive.write("model", model_archive);
@@ -192,6 +193,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     out.meta.batch_rng = read_string(archive, "batch_rng");
     torch::Tensor rng;
     if (archive.try_read("torch_rng", rng)) out.meta.torch_rng = rng;
+    torch::Tensor cuda_rng;
+    if (archive.try_read("cuda_rng", cuda_rng)) out.meta.cuda_rng = cuda_rng;
     out.model = GPT(out.meta.config, out.meta.vocab.size());
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive)) throw CheckpointError("it holds no model weights");

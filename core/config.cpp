@@ -82,6 +82,10 @@ std::vector<FieldError> validate(const Config& c) {
   check(one_of(c.drop_policy, {"position", "probability"}), "drop_policy",
         "must be position or probability, not '" + c.drop_policy + "'");
   check(one_of(c.device, {"auto", "cpu", "cuda"}), "device", "must be auto, cpu or cuda, not '" + c.device + "'");
+  check(one_of(c.precision, {"auto", "fp32", "bf16", "fp16"}), "precision",
+        "must be auto, fp32, bf16 or fp16, not '" + c.precision + "'");
+  check(!(c.precision == "fp16" && c.device == "cpu"), "precision",
+        "fp16 needs a CUDA device (its loss scaling runs there); use bf16 on the CPU");
   if (c.is_moe()) {
     check(c.n_experts >= 1 && c.n_experts <= 256, "n_experts", "must be between 1 and 256");
     if (c.expert_shape == "mlp" && c.n_experts >= 1)

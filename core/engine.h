@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include "gpt.h"
+#include "optimizer.h"
+#include "precision.h"
 #include "inference.h"
 #include "text_dataset.h"
 
@@ -13,19 +15,23 @@ namespace moewb {
 
 torch::Device pick_device(const std::string& requested);  // throws std::runtime_error for cuda without CUDA
 std::string device_name(const torch::Device& d);
+double peak_rss_mb();  // the process's peak resident memory (VmHWM), MiB
 
 struct InferenceModel::Impl {
   Config config;
   Vocabulary vocab;
   mutable GPT model{nullptr};  // eval mode; forward keeps no state, so const use from threads is safe
   torch::Device device{torch::kCPU};
+  Precision precision = Precision::fp32;
 };
 
-// nanoGPT get_batch: `batch` random windows of the split; targets shifted by one.
+// nanoGPT get_batch: `batch` random windows of the split (already on the device); targets shifted by one.
+// The window starts come from `rng` on the host and travel in one pinned, non-blocking copy, so a GPU
+// step never waits for the CPU to gather tokens.
 struct Batch {
-  torch::Tensor x, y;  // (B, T) int64 on the device
+  torch::Tensor x, y;  // (B, T) int64 on the split's device
 };
-Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, const torch::Device& d);
+Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng);
 
 // Everything a checkpoint holds besides the model and optimizer tensors.
 struct CheckpointMeta {
@@ -39,9 +45,10 @@ struct CheckpointMeta {
   int loss_count = 0;
   std::string batch_rng;     // std::mt19937_64 state as text
   torch::Tensor torch_rng;   // CPU generator state (dropout, jitter)
+  torch::Tensor cuda_rng;    // CUDA generator state of a CUDA run (its dropout and jitter)
 };
 
-void save_checkpoint(const std::string& path, const GPT& model, const torch::optim::Optimizer* optimizer,
+void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimizer* optimizer,
                      const CheckpointMeta& meta);
 
 struct LoadedCheckpoint {
@@ -60,8 +67,15 @@ namespace moewb {
 // Routing of `text` (chunks of the context length, batched); the model must be in eval mode.
 RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d);
 
-// Adds one forward pass's routing to per-layer accumulators (resized to the number of MoE layers).
-void accumulate_layer_stats(const std::vector<RouterOutput>& routing, const std::string& mode,
-                            std::vector<LayerStatsAccumulator>& stats);
+// Per MoE layer, running sums of an evaluation's routing statistics kept on the device and read back once at
+// its end (a read per batch and layer would stall a GPU 30 times per batch).
+struct LayerStatsOnDevice {
+  void add(const std::vector<RouterOutput>& routing, const std::string& mode);
+  std::vector<LayerStatsAccumulator> read() const;
+
+ private:
+  std::vector<torch::Tensor> sums;  // per layer: assigned (N), probability sums (N), dropped, active, entropy
+  std::vector<double> token_counts;
+};
 
 }  // namespace moewb

@@ -29,6 +29,11 @@ InferenceModel InferenceModel::load(const std::string& checkpoint_path, const st
   impl->model = ck.model;
   impl->model->eval();
   impl->device = d;
+  try {
+    impl->precision = resolve_precision(ck.meta.config.precision, d);
+  } catch (const std::runtime_error&) {
+    impl->precision = Precision::fp32;  // an fp16 run read on a CPU: evaluation there runs in fp32
+  }
   return InferenceModel(impl);
 }
 
@@ -161,9 +166,8 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
   return trace;
 }
 
-void accumulate_layer_stats(const std::vector<RouterOutput>& routing, const std::string& mode,
-                            std::vector<LayerStatsAccumulator>& stats) {
-  stats.resize(routing.size());
+void LayerStatsOnDevice::add(const std::vector<RouterOutput>& routing, const std::string& mode) {
+  sums.resize(routing.size());
   for (size_t l = 0; l < routing.size(); ++l) {
     const RouterOutput& r = routing[l];
     const int64_t N = r.probs.size(1);
@@ -172,9 +176,26 @@ void accumulate_layer_stats(const std::vector<RouterOutput>& routing, const std:
                         .index_add_(0, r.experts.reshape({-1}), chosen.reshape({-1}).to(r.probs.dtype()));
     auto p = mode == "sigmoid" ? r.probs / r.probs.sum(-1, true).clamp_min(1e-12) : r.probs;
     auto entropy = -(p * p.clamp_min(1e-12).log()).sum();
-    stats[l].add(to_doubles(assigned), to_doubles(r.probs.sum(0)), static_cast<double>(r.probs.size(0)),
-                 r.dropped.sum().item<double>(), r.kept.sum().item<double>(), entropy.item<double>());
+    // each batch's float values widened to double before summing, as a host accumulator would
+    auto row = torch::cat({assigned, r.probs.sum(0), r.dropped.sum().to(r.probs.dtype()).view({1}),
+                           r.kept.sum().to(r.probs.dtype()).view({1}), entropy.view({1})})
+                   .to(torch::kFloat64);
+    const double tokens = static_cast<double>(r.probs.size(0));
+    if (!sums[l].defined()) sums[l] = torch::zeros_like(row), token_counts.push_back(0);
+    sums[l] += row;
+    token_counts[l] += tokens;
   }
+}
+
+std::vector<LayerStatsAccumulator> LayerStatsOnDevice::read() const {
+  std::vector<LayerStatsAccumulator> out(sums.size());
+  for (size_t l = 0; l < sums.size(); ++l) {
+    const auto v = to_vector<double>(sums[l]);
+    const size_t N = (v.size() - 3) / 2;
+    out[l].add({v.begin(), v.begin() + N}, {v.begin() + N, v.begin() + 2 * N}, token_counts[l], v[2 * N],
+               v[2 * N + 1], v[2 * N + 2]);
+  }
+  return out;
 }
 
 double InferenceModel::loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const {
@@ -185,13 +206,15 @@ double InferenceModel::loss(const TextDataset& data, bool validation, int batche
   if (end - begin <= m.config.block_size) throw DatasetError("the split is shorter than the model's context");
   auto split = torch::tensor(std::vector<int64_t>(data.tokens.begin() + begin, data.tokens.begin() + end));
   std::mt19937_64 rng(seed);
-  torch::NoGradGuard no_grad;
-  double total = 0;
+  split = split.to(m.device);
+  c10::InferenceMode inference_mode;
+  AutocastScope autocast(m.precision, m.device);
+  auto total = torch::zeros({}, split.options().dtype(torch::kFloat64));
   for (int i = 0; i < batches; ++i) {
-    Batch b = sample_batch(split, m.config.batch_size, m.config.block_size, rng, m.device);
-    total += m.model->forward(b.x, b.y).ce.item<double>();
+    Batch b = sample_batch(split, m.config.batch_size, m.config.block_size, rng);
+    total += m.model->forward(b.x, b.y).ce.to(torch::kFloat64);
   }
-  return total / std::max(1, batches);
+  return total.item<double>() / std::max(1, batches);
 }
 
 RoutingTrace InferenceModel::trace(const std::string& text) const {

@@ -3,6 +3,13 @@
 
 #include <cmath>
 
+#include "precision.h"
+
+// at::_grouped_mm (LibTorch 2.8+) takes all experts in one call.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+#define MOEWB_GROUPED_MM 1
+#endif
+
 namespace moewb {
 
 namespace F = torch::nn::functional;
@@ -167,37 +174,82 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
     if (shape == "mlp") return F::gelu(h).mul(r.weights.unsqueeze(-1)).view({S, n_experts * hidden});
     return h.mul(r.weights.unsqueeze(-1)).sum(1);
   }
-  if (S == 1) {
-    // one token (generation): walk its few slots instead of sorting assignments
-    const auto experts_cpu = r.experts.to(torch::kCPU), kept_cpu = r.kept.to(torch::kCPU);
-    const auto experts = experts_cpu.accessor<int64_t, 2>();
-    const auto kept = kept_cpu.accessor<bool, 2>();
-    torch::Tensor out;
-    for (int64_t s = 0; s < K; ++s) {
-      if (!kept[0][s]) continue;
-      auto y = expert_output(x, experts[0][s]) * r.weights.narrow(1, s, 1);
-      out = out.defined() ? out + y : y;
-    }
-    return out.defined() ? out : torch::zeros({1, d}, x.options());
+  if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
+  // The S*K assignments sorted by expert (stable: slot order within an expert), refused ones last under the
+  // sentinel N. Every index below is a permutation, so no gradient is accumulated with atomics. On the CPU
+  // the refused tail is cut off (reading its length is free there); on CUDA it stays, to keep the host out.
+  const auto kept = r.kept.reshape({-1});
+  const auto key = r.experts.reshape({-1}).masked_fill(kept.logical_not(), n_experts);
+  auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  if (!x.is_cuda()) order = order.narrow(0, 0, kept.sum().item<int64_t>());
+  const auto sorted_experts = key.index_select(0, order);
+  torch::Tensor xs;
+  if (x.is_cuda()) xs = x.unsqueeze(1).expand({S, K, d}).reshape({S * K, d}).index_select(0, order);
+  else xs = x.index_select(0, order.div(K, "floor"));  // CPU index_add_ (its backward) is deterministic
+  auto ys = run_experts(xs, sorted_experts);
+  if (x.is_cuda()) ys = ys.masked_fill((sorted_experts == n_experts).unsqueeze(1), 0);
+  const auto y = torch::zeros({S * K, ys.size(1)}, ys.options()).index_copy(0, order, ys).view({S, K, ys.size(1)});
+  return y.mul(r.weights.unsqueeze(-1)).sum(1);
+}
+
+torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts) {
+  const int64_t rows = xs.size(0), d = xs.size(1);
+  const auto counts = torch::bincount(sorted_experts, {}, n_experts + 1);  // the last bin: refused
+  const auto& b1 = c_fc->bias;
+#ifdef MOEWB_GROUPED_MM
+  // One grouped GEMM per projection over all experts, sized on the device: no host read, cost independent
+  // of N. Rows past the last group (refused) are left unwritten by the kernel, so they are zeroed on the way
+  // in (their gradient too) and masked on the way out.
+  if (xs.is_cuda() && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
+    const auto ends = counts.narrow(0, 0, n_experts).cumsum(0).to(torch::kInt32);
+    const auto refused = (sorted_experts == n_experts).unsqueeze(1);
+    const auto a = xs.masked_fill(refused, 0).to(at::kBFloat16);
+    const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2).contiguous();
+    auto h = at::_grouped_mm(a, w1, ends);  // (rows, hidden)
+    if (b1.defined()) h = h + b1.view({n_experts, hidden}).index_select(0, sorted_experts.clamp_max(n_experts - 1));
+    if (shape == "linear") return h;
+    const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_experts, hidden}).permute({1, 2, 0}).contiguous();
+    return at::_grouped_mm(F::gelu(h).masked_fill(refused, 0), w2, ends);  // (rows, d)
   }
-  auto slot_tokens = torch::arange(S, r.experts.options()).unsqueeze(1).expand({S, K}).reshape({-1});
-  auto keep = r.kept.reshape({-1}).nonzero().squeeze(1);
-  auto experts = r.experts.reshape({-1}).index_select(0, keep);
-  auto order = experts.argsort();
-  auto tokens = slot_tokens.index_select(0, keep).index_select(0, order);
-  auto weights = r.weights.reshape({-1}).index_select(0, keep).index_select(0, order);
-  auto counts = torch::bincount(experts, {}, n_experts).cpu();
-  auto xs = x.index_select(0, tokens);
+#endif
+  // one small GEMM pair per expert, sized from host counts (free on the CPU; one device read elsewhere)
+  const auto host = counts.to(torch::kCPU);
+  const auto n = host.accessor<int64_t, 1>();
   std::vector<torch::Tensor> outputs;
   int64_t offset = 0;
   for (int64_t e = 0; e < n_experts; ++e) {
-    const int64_t n = counts[e].item<int64_t>();
-    if (n > 0) outputs.push_back(expert_output(xs.narrow(0, offset, n), e));
-    offset += n;
+    if (n[e] > 0) outputs.push_back(expert_output(xs.narrow(0, offset, n[e]), e));
+    offset += n[e];
   }
-  auto out = torch::zeros({S, d}, x.options());
-  if (outputs.empty()) return out;
-  return out.index_add_(0, tokens, torch::cat(outputs).mul(weights.unsqueeze(1)));
+  const int64_t width = shape == "linear" ? d : c_proj->weight.size(0);
+  if (offset < rows) outputs.push_back(torch::zeros({rows - offset, width}, xs.options().dtype(
+                                                        outputs.empty() ? xs.scalar_type() : outputs[0].scalar_type())));
+  return torch::cat(outputs);
+}
+
+torch::Tensor MoEFeedForwardImpl::decode_walk(const torch::Tensor& x, const RouterOutput& r) {
+  const auto experts_cpu = r.experts.to(torch::kCPU), kept_cpu = r.kept.to(torch::kCPU);
+  const auto experts = experts_cpu.accessor<int64_t, 2>();
+  const auto kept = kept_cpu.accessor<bool, 2>();
+  torch::Tensor out;
+  for (int64_t s = 0; s < r.experts.size(1); ++s) {
+    if (!kept[0][s]) continue;
+    auto y = expert_output(x, experts[0][s]) * r.weights.narrow(1, s, 1);
+    out = out.defined() ? out + y : y;
+  }
+  return out.defined() ? out : torch::zeros({1, x.size(1)}, x.options());
+}
+
+torch::Tensor MoEFeedForwardImpl::decode_gathered(const torch::Tensor& x, const RouterOutput& r) {
+  const int64_t K = r.experts.size(1), d = x.size(1);
+  const auto e = r.experts.view({K});
+  const auto col = x.view({1, d, 1}).expand({K, d, 1});
+  auto h = at::bmm(c_fc->weight.view({n_experts, hidden, d}).index_select(0, e), col);  // (K, hidden, 1)
+  if (c_fc->bias.defined()) h = h + c_fc->bias.view({n_experts, hidden}).index_select(0, e).unsqueeze(-1);
+  const auto w = r.weights.masked_fill(r.kept.logical_not(), 0).view({K, 1, 1});
+  if (shape == "linear") return (h * w).sum(0).view({1, d});
+  const auto w2 = c_proj->weight.view({d, n_experts, hidden}).index_select(1, e).permute({1, 0, 2});  // (K, d, h)
+  return (at::bmm(w2, F::gelu(h)) * w).sum(0).view({1, d});
 }
 
 torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::Tensor& token_ids,
@@ -209,10 +261,10 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     auto router_in = flat;
     if (is_training() && jitter > 0)
       router_in = flat * torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter);
-    logits = row_linear(router_in, router->weight);
+    logits = row_linear(router_in, router->weight).to(torch::kFloat32);  // probabilities stay fp32
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
-  auto mixed = dispatch(flat, r);
+  auto mixed = dispatch(flat, r).to(flat.scalar_type());  // fp32 weights x bf16 experts: back to the stream's
   torch::Tensor y;
   if (routing.mode == "softmax" && shape == "mlp") {
     y = row_linear(mixed, c_proj->weight, c_proj->bias);
@@ -222,7 +274,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     y = c_proj->bias.defined() ? mixed + c_proj->bias : mixed;
   }
   if (capture) capture->push_back(r);
-  y = y.view({B, T, d});
+  y = y.view({B, T, d}).to(x.scalar_type());
   return is_training() ? dropout->forward(y) : y;
 }
 

@@ -1,6 +1,7 @@
 // Mixture-of-experts feed-forward layer and its routers (DESIGN section 3). Routing is a set of pure tensor
 // functions (easy to test on hand-made logits); MoEFeedForward owns the router and the experts and does the
-// vectorised dispatch: gather the assignments of each expert, run the expert once on its batch, scatter-add.
+// vectorised dispatch: sort the assignments by expert, run each expert once on its rows (one grouped GEMM on
+// CUDA), put the rows back by the inverse permutation and sum each token's slots.
 #pragma once
 
 #include <torch/torch.h>
@@ -77,6 +78,12 @@ struct MoEFeedForwardImpl : torch::nn::Module {
 
  private:
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
+  // xs (rows, d) sorted by expert (sorted_experts, N = refused) -> each row through its expert; refused rows 0.
+  torch::Tensor run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts);
+  // One token (generation): on the CPU, walk its few slots through views of the weights; on CUDA, gather the
+  // chosen experts' weights on the device (no host round trip).
+  torch::Tensor decode_walk(const torch::Tensor& x, const RouterOutput& r);
+  torch::Tensor decode_gathered(const torch::Tensor& x, const RouterOutput& r);
 };
 TORCH_MODULE(MoEFeedForward);
 

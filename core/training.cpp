@@ -42,7 +42,9 @@ double lr_at(const Config& c, int it) {
   return c.min_lr + coeff * (c.learning_rate - c.min_lr);
 }
 
-double peak_memory_mb() {
+}  // namespace
+
+double peak_rss_mb() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line))
@@ -50,17 +52,7 @@ double peak_memory_mb() {
   return NAN;
 }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(const GPT& model, const Config& c) {
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  auto options = [&](double wd) {
-    return torch::optim::AdamWOptions(c.learning_rate).betas({c.beta1, c.beta2}).weight_decay(wd);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options(c.weight_decay)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
-  return std::make_unique<torch::optim::AdamW>(groups, options(0.0));
-}
+namespace {
 
 torch::Tensor as_tensor(const std::vector<int64_t>& tokens, int64_t begin, int64_t end) {
   return torch::tensor(std::vector<int64_t>(tokens.begin() + begin, tokens.begin() + end), torch::kInt64);
@@ -104,8 +96,9 @@ struct Trainer::Impl {
   TextDataset data;
   std::string run_dir, dataset_path;
   torch::Device device{torch::kCPU};
+  Precision precision = Precision::fp32;
   GPT model{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<TrainingOptimizer> optimizer;
   torch::Tensor train_split, val_split;
   std::mt19937_64 rng;
   int step = 0, last_eval_step = -1;
@@ -147,8 +140,8 @@ struct Trainer::Impl {
   }
 
   void prepare_data() {
-    train_split = as_tensor(data.tokens, 0, data.n_train);
-    val_split = as_tensor(data.tokens, data.n_train, static_cast<int64_t>(data.tokens.size()));
+    train_split = as_tensor(data.tokens, 0, data.n_train).to(device);
+    val_split = as_tensor(data.tokens, data.n_train, static_cast<int64_t>(data.tokens.size())).to(device);
     loss_acc = torch::zeros({}, torch::TensorOptions().device(device));
   }
 
@@ -181,9 +174,16 @@ struct Trainer::Impl {
     m.loss_sum = loss_acc.item<double>();
     m.loss_count = loss_count;
     m.batch_rng = rng_state(rng);
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    m.torch_rng = gen.get_state();
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      m.torch_rng = gen.get_state();
+    }
+    if (device.is_cuda()) {
+      auto gen = at::globalContext().defaultGenerator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      m.cuda_rng = gen.get_state();
+    }
     return m;
   }
 
@@ -194,13 +194,15 @@ struct Trainer::Impl {
   StepReport train_iteration() {
     model->train();
     const double lr = lr_at(config, step);
-    for (auto& group : optimizer->param_groups())
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    Batch b = sample_batch(train_split, config.batch_size, config.block_size, rng, device);
-    auto out = model->forward(b.x, b.y);
+    optimizer->set_lr(lr);
+    Batch b = sample_batch(train_split, config.batch_size, config.block_size, rng);
+    GPTOutput out;
+    {
+      AutocastScope autocast(precision, device);
+      out = model->forward(b.x, b.y);
+    }
     optimizer->zero_grad();
-    out.loss.backward();
-    if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
+    optimizer->backward(out.loss);
     const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
     // On a log step the loss is checked before the update, so a NaN never reaches the weights logged.
     if (log_now) {
@@ -231,16 +233,18 @@ struct Trainer::Impl {
     return r;
   }
 
-  double split_loss(const torch::Tensor& split, std::vector<LayerStatsAccumulator>* stats) {
+  // Summed on the device (in double, as the host would) and read once.
+  double split_loss(const torch::Tensor& split, LayerStatsOnDevice* stats) {
     std::mt19937_64 eval_rng(static_cast<uint64_t>(config.seed) + 1);  // the same batches at every evaluation
-    double total = 0;
+    AutocastScope autocast(precision, device);
+    auto total = torch::zeros({}, split.options().dtype(torch::kFloat64));
     for (int i = 0; i < config.eval_iters; ++i) {
-      Batch b = sample_batch(split, config.batch_size, config.block_size, eval_rng, device);
+      Batch b = sample_batch(split, config.batch_size, config.block_size, eval_rng);
       std::vector<RouterOutput> routing;
-      total += model->forward(b.x, b.y, stats ? &routing : nullptr).ce.item<double>();
-      if (stats) accumulate_layer_stats(routing, config.routing, *stats);
+      total += model->forward(b.x, b.y, stats ? &routing : nullptr).ce.to(torch::kFloat64);
+      if (stats) stats->add(routing, config.routing);
     }
-    return total / config.eval_iters;
+    return total.item<double>() / config.eval_iters;
   }
 
   EvalReport evaluate() {
@@ -250,13 +254,13 @@ struct Trainer::Impl {
     {
       torch::NoGradGuard no_grad;
       model->eval();
-      std::vector<LayerStatsAccumulator> stats;
+      LayerStatsOnDevice stats;
       r.train_loss = split_loss(train_split, nullptr);
       r.val_loss = split_loss(val_split, config.is_moe() ? &stats : nullptr);
       // before anything is written: a diverged model must not overwrite the last good checkpoint
       for (double loss : {r.train_loss, r.val_loss})
         if (!std::isfinite(loss)) throw numeric_error_since(loss, last_finite_step, step, "evaluation");
-      for (const auto& s : stats) r.layers.push_back(s.finish());
+      for (const auto& s : stats.read()) r.layers.push_back(s.finish());
       r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device);
       r.snapshot.step = step;
       model->train();
@@ -266,7 +270,7 @@ struct Trainer::Impl {
     r.best = r.val_loss < best_val;
     if (r.best) best_val = r.val_loss;
     r.elapsed_s = elapsed();
-    r.peak_memory_mb = peak_memory_mb();
+    r.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
     window_start += Clock::now() - eval_start;  // throughput counts training time only
     return r;
   }
@@ -287,6 +291,12 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   impl->run_dir = run_dir;
   impl->dataset_path = dataset_path;
   impl->device = pick_device(config.device);
+  try {
+    impl->precision = resolve_precision(config.precision, impl->device);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(std::vector<FieldError>{{"precision", e.what()}});
+  }
+  if (impl->device.is_cuda()) enable_tf32();
   if (impl->writes_files()) {
     fs::create_directories(run_dir);
     impl->take_lock();
@@ -300,7 +310,8 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     for (const char* sub : {"checkpoints", "routing", "figures"}) fs::create_directories(impl->path(sub));
     atomic_write(impl->path("config.json"), to_json(config) + "\n");
     nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
-                          {"device", device_name(impl->device)}};
+                          {"device", device_name(impl->device)},
+                          {"precision", precision_name(impl->precision)}};
     atomic_write(impl->path("run.json"), run.dump(2) + "\n");
     std::string header;
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
@@ -310,7 +321,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   impl->rng.seed(static_cast<uint64_t>(config.seed));
   impl->model = GPT(config, data.vocab.size());
   impl->model->to(impl->device);
-  impl->optimizer = make_optimizer(impl->model, config);
+  impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, config, impl->precision, impl->device);
   impl->prepare_data();
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
@@ -335,6 +346,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   const Config on_disk = config_from_json(read_file(impl->path("config.json")), Config{}, errors);
   if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
   impl->device = pick_device(on_disk.device);
+  if (impl->device.is_cuda()) enable_tf32();
   LoadedCheckpoint ck = impl->load_latest();
   Config expected = ck.meta.config;
   expected.max_iters = on_disk.max_iters;
@@ -353,13 +365,20 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   }
   if (!(impl->data.vocab == ck.meta.vocab))
     throw CheckpointError("the dataset '" + impl->dataset_path + "' has changed: its characters differ from the run's");
+  try {
+    impl->precision = resolve_precision(impl->config.precision, impl->device);
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(std::string("the run cannot continue on this machine: ") + e.what());
+  }
   impl->model = ck.model;
-  impl->optimizer = make_optimizer(impl->model, impl->config);
+  impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, impl->config, impl->precision, impl->device);
   if (ck.has_optimizer) {
     try {
       impl->optimizer->load(ck.optimizer_state);
     } catch (const c10::Error& e) {
       throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what_without_backtrace());
+    } catch (const std::runtime_error& e) {
+      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what());
     }
   }
   const CheckpointMeta& m = ck.meta;
@@ -373,6 +392,11 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(m.torch_rng);
+  }
+  if (m.cuda_rng.defined() && impl->device.is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(impl->device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(m.cuda_rng);
   }
   impl->prepare_data();
   impl->loss_acc.fill_(m.loss_sum);
@@ -426,6 +450,7 @@ InferenceModel Trainer::snapshot() const {
   impl->config = impl_->config;
   impl->vocab = impl_->data.vocab;
   impl->device = impl_->device;
+  impl->precision = impl_->precision;
   impl->model = GPT(impl_->config, impl_->data.vocab.size());
   impl->model->to(impl_->device);
   {

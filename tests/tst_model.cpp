@@ -124,7 +124,7 @@ class TestModel : public QObject {
     torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(3e-3));
     auto split = torch::tensor(data.tokens);
     std::mt19937_64 rng(5);
-    Batch b = sample_batch(split, 4, c.block_size, rng, torch::kCPU);
+    Batch b = sample_batch(split, 4, c.block_size, rng);
     double first = 0, last = 0;
     for (int i = 0; i < 300; ++i) {
       auto out = model->forward(b.x, b.y);
@@ -186,17 +186,23 @@ class TestModel : public QObject {
     QTest::addColumn<double>("dropout");
     QTest::newRow("topk") << "topk" << 0.0;
     QTest::newRow("softmax with dropout") << "softmax" << 0.2;
+    QTest::newRow("topk with dropout and router jitter") << "topk jitter" << 0.2;
+    QTest::newRow("sigmoid with dropout, bf16 autocast") << "sigmoid bf16" << 0.1;
   }
   void resumeEqualsUninterruptedRun() {
     QFETCH(QString, routing);
     QFETCH(double, dropout);
-    Config c = moe(tiny_config(), routing.toStdString());
+    const QStringList words = routing.split(' ');
+    Config c = moe(tiny_config(), words[0].toStdString());
     c.dropout = dropout;
+    if (words.contains("jitter")) c.router_jitter = 0.1;
+    if (words.contains("bf16")) c.precision = "bf16";
     c.log_interval = 3;  // stop mid-interval: the partial loss sum must survive the checkpoint
     const TextDataset data = corpus();
     const std::string data_file = dir("corpus.txt");
     atomic_write(data_file, synthetic_corpus(4000));
-    const std::string whole = dir(qPrintable("whole_" + routing)), split = dir(qPrintable("split_" + routing));
+    const QString tag = QString(routing).replace(' ', '_');
+    const std::string whole = dir(qPrintable("whole_" + tag)), split = dir(qPrintable("split_" + tag));
     auto a = Trainer::create(c, data, whole, data_file);
     run_to_end(*a);
     {
@@ -215,6 +221,94 @@ class TestModel : public QObject {
     auto p1 = a->snapshot().impl().model->parameters();
     auto p2 = resumed->snapshot().impl().model->parameters();
     for (size_t i = 0; i < p1.size(); ++i) QVERIFY(torch::equal(p1[i], p2[i]));
+  }
+
+  // Every routing mode and expert shape trains under CPU bf16 autocast (the Trainer's path) and as a model
+  // whose weights are bf16 themselves; router probabilities stay fp32 either way.
+  void everyRoutingTrainsInBf16_data() {
+    QTest::addColumn<QString>("routing");
+    QTest::addColumn<QString>("shape");
+    QTest::addColumn<bool>("capacity");
+    for (const char* shape : {"mlp", "linear"}) {
+      for (const char* routing : {"softmax", "topk", "sigmoid", "hash"})
+        QTest::newRow((std::string(routing) + " " + shape).c_str()) << routing << shape << false;
+      QTest::newRow((std::string("topk capacity ") + shape).c_str()) << "topk" << shape << true;
+    }
+  }
+  void everyRoutingTrainsInBf16() {
+    QFETCH(QString, routing);
+    QFETCH(QString, shape);
+    QFETCH(bool, capacity);
+    Config c = moe(tiny_config(), routing.toStdString());
+    c.expert_shape = shape.toStdString(), c.use_capacity = capacity, c.capacity_factor = 0.5;
+    c.sigmoid_tau = 0.4, c.aux_alpha = 0.01, c.z_beta = 0.001, c.router_jitter = 0.05, c.dropout = 0.1;
+    c.precision = "bf16", c.max_iters = 4, c.eval_interval = 4, c.log_interval = 2;
+    auto t = Trainer::create(c, corpus(), "", "");
+    const auto before = t->snapshot().impl().model->parameters();
+    std::vector<double> losses;
+    while (!t->done()) {
+      Progress p = t->advance();
+      if (p.step && p.step->logged) losses.push_back(p.step->loss);
+      if (p.eval) QVERIFY(std::isfinite(p.eval->val_loss));
+    }
+    QCOMPARE(losses.size(), size_t(2));
+    for (double l : losses) QVERIFY2(std::isfinite(l) && l > 0, qPrintable(QString::number(l)));
+    const auto after = t->snapshot().impl().model->parameters();
+    QVERIFY(!torch::equal(before[0], after[0]));
+
+    // pure bf16: weights, activations and gradients in bf16
+    torch::manual_seed(3);
+    GPT model(c, corpus().vocab.size());
+    model->to(torch::kBFloat16);
+    model->train();
+    TrainingOptimizer opt(model, c, Precision::fp32, torch::kCPU);
+    auto idx = torch::randint(0, corpus().vocab.size(), {2, c.block_size}, torch::kInt64);
+    std::vector<RouterOutput> routing_out;
+    GPTOutput out = model->forward(idx, idx.roll(-1, 1), &routing_out);
+    QCOMPARE(out.logits.scalar_type(), torch::kBFloat16);
+    QCOMPARE(routing_out.at(0).probs.scalar_type(), torch::kFloat32);
+    opt.zero_grad();
+    opt.backward(out.loss);
+    opt.step();
+    QVERIFY(std::isfinite(out.loss.item<double>()));
+    for (const auto& p : model->parameters()) {
+      QCOMPARE(p.scalar_type(), torch::kBFloat16);
+      QVERIFY(torch::isfinite(p).all().item<bool>());
+    }
+  }
+
+  // A CUDA run's checkpoint holds a CUDA generator state and names device auto; on a machine without CUDA it
+  // resumes on the CPU (the archive is read to the CPU, the optimizer moments follow their parameters).
+  void aCheckpointFromAnotherDeviceResumesHere() {
+    Config c = moe(tiny_config());
+    c.max_iters = 8;
+    const std::string data_file = dir("corpus_device.txt"), run = dir("from_cuda");
+    atomic_write(data_file, synthetic_corpus(4000));
+    {
+      auto t = Trainer::create(c, corpus(), run, data_file);
+      while (t->step() < 5) t->advance();
+      t->save_latest();
+    }
+    LoadedCheckpoint ck = load_checkpoint(run + "/checkpoints/latest.pt", torch::kCPU);
+    CheckpointMeta meta = ck.meta;
+    meta.cuda_rng = torch::arange(16, torch::kUInt8);  // as a CUDA generator's state would be stored
+    TrainingOptimizer opt(ck.model, ck.meta.config, Precision::fp32, torch::kCPU);
+    opt.load(ck.optimizer_state);
+    save_checkpoint(run + "/checkpoints/latest.pt", ck.model, &opt, meta);
+    auto resumed = Trainer::resume(run);
+    QCOMPARE(resumed->step(), 5);
+    QCOMPARE(resumed->device(), std::string("cpu"));
+    run_to_end(*resumed);
+    QCOMPARE(resumed->step(), 8);
+
+    // the moments take their parameter's device and dtype, whatever the archive held
+    LoadedCheckpoint again = load_checkpoint(run + "/checkpoints/latest.pt", torch::kCPU);
+    again.model->to(torch::kBFloat16);
+    TrainingOptimizer moved(again.model, again.meta.config, Precision::fp32, torch::kCPU);
+    moved.load(again.optimizer_state);
+    const auto moments = moved.moments();
+    QCOMPARE(moments.size(), 2 * again.model->parameters().size());
+    for (const auto& m : moments) QCOMPARE(m.scalar_type(), torch::kBFloat16);
   }
 
   void exportUsesNanoGptKeysAndShapes_data() {

@@ -43,7 +43,7 @@ const char* group_of(const std::string& field) {
       {"grad_clip", "Optimisation"},
       {"max_iters", "Schedule"}, {"warmup_iters", "Schedule"}, {"lr_decay_iters", "Schedule"},
       {"eval_interval", "Schedule"}, {"eval_iters", "Schedule"}, {"log_interval", "Schedule"},
-      {"seed", "Schedule"}, {"device", "Schedule"}};
+      {"seed", "Schedule"}, {"device", "Schedule"}, {"precision", "Schedule"}};
   auto it = groups.find(field);
   return it == groups.end() ? "Routing" : it->second;
 }
@@ -54,6 +54,7 @@ QStringList choices(const std::string& field) {
   if (field == "routing") return {"softmax", "topk", "sigmoid", "hash"};
   if (field == "drop_policy") return {"position", "probability"};
   if (field == "device") return {"auto", "cpu", "cuda"};
+  if (field == "precision") return {"auto", "fp32", "bf16", "fp16"};
   return {};
 }
 
@@ -69,7 +70,8 @@ QString label_of(const std::string& field) {
       {"learning_rate", "Learning rate"}, {"min_lr", "Final learning rate"}, {"warmup_iters", "Warm-up steps"},
       {"lr_decay_iters", "Decay ends at"}, {"weight_decay", "Weight decay"}, {"beta1", "Adam β1"},
       {"beta2", "Adam β2"}, {"grad_clip", "Gradient clip"}, {"eval_interval", "Evaluate every"},
-      {"eval_iters", "Eval batches"}, {"log_interval", "Log every"}, {"seed", "Seed"}, {"device", "Device"}};
+      {"eval_iters", "Eval batches"}, {"log_interval", "Log every"}, {"seed", "Seed"}, {"device", "Device"},
+      {"precision", "Precision"}};
   auto it = labels.find(field);
   return it == labels.end() ? QString::fromStdString(field) : it->second;
 }
@@ -237,6 +239,8 @@ void ConfigPanel::revalidate() {
   if (!dataset_error_.isEmpty()) errors_.push_back({"dataset", dataset_error_.toStdString()});
   if (config_.device == "cuda" && !cuda_available_)
     errors_.push_back({"device", "no CUDA device is available on this machine: choose auto or cpu"});
+  if (config_.precision == "fp16" && config_.device != "cpu" && !cuda_available_)
+    errors_.push_back({"precision", "fp16 needs a CUDA device, and this machine has none: use bf16 or fp32"});
   for (auto it = error_labels_.begin(); it != error_labels_.end(); ++it) {
     const QString message = errorFor(it.key());
     it.value()->setText(message);

@@ -1,0 +1,49 @@
+// nanoGPT's optimisation step: AdamW with weight decay on matrices only, global-norm gradient clipping and, in
+// fp16, dynamic loss scaling -- none of which reads a value back to the host, so a GPU never waits for the CPU.
+// On CUDA with LibTorch 2.x the update is one fused kernel per parameter group (at::_fused_adamw_); elsewhere
+// torch::optim::AdamW's loop. The state always lives in a torch::optim::AdamW: one checkpoint format.
+#pragma once
+
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "gpt.h"
+#include "precision.h"
+
+namespace moewb {
+
+class TrainingOptimizer {
+ public:
+  TrainingOptimizer(const GPT& model, const Config& c, Precision precision, const torch::Device& device);
+
+  void set_lr(double lr);
+  void zero_grad();
+  // loss.backward() (scaled in fp16), then unscaling and clipping of the gradients.
+  void backward(const torch::Tensor& loss);
+  // The update; in fp16 a step whose gradients overflowed is skipped on the device and the scale halves.
+  void step();
+
+  void save(torch::serialize::OutputArchive& archive);
+  // Restores the state from a checkpoint read on the CPU, onto the parameters' devices.
+  void load(torch::serialize::InputArchive& archive);
+
+  bool fused() const { return fused_; }
+  // exp_avg and exp_avg_sq of every parameter that has state, in parameter order.
+  std::vector<torch::Tensor> moments() const;
+
+ private:
+  std::vector<torch::Tensor> grads() const;
+  void ensure_state();
+
+  std::unique_ptr<torch::optim::AdamW> adamw_;
+  Config config_;
+  Precision precision_;
+  torch::Device device_;
+  bool fused_ = false;
+  double lr_;
+  torch::Tensor step_count_;                        // fused path: optimizer steps taken, float on the device
+  torch::Tensor scale_, growth_tracker_, found_inf_;  // fp16 loss scaling
+};
+
+}  // namespace moewb
