@@ -50,6 +50,7 @@ struct Config {
   int log_interval = 10;
   int seed = 1337;
   std::string device = "auto";  // auto | cpu | cuda
+  bool deterministic = false;   // CUDA: deterministic kernels (slower), so a seed repeats a run bit for bit
   std::string precision = "auto";  // auto (bf16 on a CUDA device that has it, else fp32) | fp32 | bf16 | fp16
 
   bool is_moe() const { return ffn == "moe"; }
@@ -108,6 +109,9 @@ void visit_fields(C& c, V&& v) {
   v("log_interval", c.log_interval, "Write a metrics row every this many steps.");
   v("seed", c.seed, "Random seed: same seed and config give the same run on CPU.");
   v("device", c.device, "auto (CUDA when available), cpu or cuda.");
+  v("deterministic", c.deterministic,
+    "CUDA: use deterministic kernels (embedding and attention gradients without atomics, fixed cuBLAS "
+    "workspaces) so the same seed repeats a run bit for bit; slower. The CPU is always deterministic.");
   v("precision", c.precision,
     "auto: bf16 on a CUDA device that supports it, fp32 otherwise; fp32; bf16 (autocast, TF32 matmuls); "
     "fp16 (autocast with loss scaling, CUDA only). Router probabilities and routing statistics stay fp32.");

@@ -30,6 +30,11 @@ RoutingOptions RoutingOptions::of(const Config& c) {
   return o;
 }
 
+torch::Tensor count_per_expert(const torch::Tensor& experts, int64_t bins) {
+  return torch::zeros({bins}, experts.options().dtype(torch::kInt64))
+      .scatter_add_(0, experts.reshape({-1}), torch::ones({experts.numel()}, experts.options().dtype(torch::kInt64)));
+}
+
 int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n_experts) {
   return static_cast<int64_t>(std::ceil(capacity_factor * top_k * static_cast<double>(tokens) / n_experts));
 }
@@ -49,7 +54,7 @@ torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& p
   auto flat_experts = experts.t().reshape({-1});                  // (K*S)
   auto key = flat_experts * (K * S) + rank;                       // sort by expert, then priority
   auto order = key.argsort();
-  auto counts = torch::bincount(flat_experts, {}, n_experts);     // (N)
+  auto counts = count_per_expert(flat_experts, n_experts);        // (N)
   auto starts = counts.cumsum(0) - counts;
   auto sorted_experts = flat_experts.index_select(0, order);
   auto position_sorted = torch::arange(K * S, long_opts) - starts.index_select(0, sorted_experts);
@@ -72,7 +77,7 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   const int N = opt.n_experts;
   if (opt.mode == "hash") {
     r.experts = hash_experts(token_ids, N).unsqueeze(1);                       // (S, 1)
-    r.probs = F::one_hot(r.experts.squeeze(1), N).to(torch::kFloat32);
+    r.probs = torch::zeros({r.experts.size(0), N}, token_ids.options().dtype(torch::kFloat32)).scatter_(1, r.experts, 1.0);
     r.weights = torch::ones_like(r.experts, torch::kFloat32);
     r.kept = torch::ones_like(r.experts, torch::kBool);
     r.dropped = torch::zeros_like(r.kept);
@@ -116,11 +121,8 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   if (!r.dropped.defined()) r.dropped = torch::zeros_like(r.kept);
   if (opt.aux_alpha > 0) {
     // f_i: share of the router's assignments (before drops); P_i: mean probability
-    auto chosen = torch::zeros({N}, r.probs.options())
-                      .index_add_(0, r.experts.reshape({-1}),
-                                  (opt.mode == "sigmoid" ? r.kept : torch::ones_like(r.kept))
-                                      .reshape({-1})
-                                      .to(r.probs.dtype()));
+    // sigmoid's slot e is expert e: its count is the active column sum
+    auto chosen = (opt.mode == "sigmoid" ? r.kept.sum(0) : count_per_expert(r.experts, N)).to(r.probs.dtype());
     auto f = chosen / chosen.sum().clamp_min(1.0);
     aux = aux + opt.aux_alpha * N * (f.detach() * r.probs.mean(0)).sum();
   }
@@ -194,14 +196,14 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
 
 torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts) {
   const int64_t rows = xs.size(0), d = xs.size(1);
-  const auto counts = torch::bincount(sorted_experts, {}, n_experts + 1);  // the last bin: refused
+  const auto counts = count_per_expert(sorted_experts, n_experts + 1);  // the last bin: refused
   const auto& b1 = c_fc->bias;
 #ifdef MOEWB_GROUPED_MM
   // One grouped GEMM per projection over all experts, sized on the device: no host read, cost independent
   // of N. Rows past the last group (refused) are left unwritten by the kernel, so they are zeroed on the way
   // in (their gradient too) and masked on the way out.
   if (xs.is_cuda() && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
-    const auto ends = counts.narrow(0, 0, n_experts).cumsum(0).to(torch::kInt32);
+    const auto ends = counts.narrow(0, 0, n_experts).cumsum(0).to(torch::kInt32);  // the end row of each group
     const auto refused = (sorted_experts == n_experts).unsqueeze(1);
     const auto a = xs.masked_fill(refused, 0).to(at::kBFloat16);
     const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2).contiguous();

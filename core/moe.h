@@ -32,6 +32,10 @@ struct RoutingOptions {
   static RoutingOptions of(const Config& c);
 };
 
+// How many of `experts` (any shape, values in [0, bins)) name each bin, as int64 -- without the host read
+// that torch::bincount and one_hot make on CUDA, and without float atomics.
+torch::Tensor count_per_expert(const torch::Tensor& experts, int64_t bins);
+
 // C = ceil(cf * k * S / N): assignments each expert accepts in a batch of S tokens.
 int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n_experts);
 

@@ -1,6 +1,7 @@
 #include "optimizer.h"
 
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -19,8 +20,13 @@ constexpr int kGrowthInterval = 2000;
 // torch::optim keys a parameter's state by its TensorImpl: as text in LibTorch 1.x, as the pointer in 2.x.
 template <typename Map>
 typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>) return c10::guts::to_string(p.unsafeGetTensorImpl());
-  else return p.unsafeGetTensorImpl();
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream text;  // what c10::guts::to_string wrote
+    text << p.unsafeGetTensorImpl();
+    return text.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
 }
 }  // namespace
 
@@ -75,10 +81,19 @@ void TrainingOptimizer::backward(const torch::Tensor& loss) {
   // clip_grad_norm_ without its host read: the coefficient stays a device scalar, exactly 1 below the limit
   const auto g = grads();
   std::vector<torch::Tensor> norms;
-  norms.reserve(g.size());
-  for (const auto& t : g) norms.push_back(t.norm(2));
+#ifdef MOEWB_FUSED_ADAMW
+  if (fused_) norms = at::_foreach_norm(g, 2);  // one launch instead of one per tensor
+#endif
+  if (norms.empty())
+    for (const auto& t : g) norms.push_back(t.norm(2));
   const auto total = torch::stack(norms).norm(2).to(torch::kFloat64);
   const auto coef = (torch::full_like(total, config_.grad_clip) / (total + 1e-6)).clamp_max(1.0);
+#ifdef MOEWB_FUSED_ADAMW
+  if (fused_) {
+    at::_foreach_mul_(g, coef.to(torch::kFloat32));
+    return;
+  }
+#endif
   for (auto t : g) t.mul_(coef);
 }
 

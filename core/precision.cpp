@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 #ifdef MOEWB_CUDA
@@ -111,6 +112,12 @@ bool cuda_supports_bf16() {
 #else
   return false;
 #endif
+}
+
+void use_deterministic_kernels(const torch::Device& d) {
+  if (!d.is_cuda()) return;
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
 }
 
 void enable_tf32() {

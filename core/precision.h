@@ -37,6 +37,9 @@ class AutocastScope {
 at::ScalarType matmul_dtype(const torch::Tensor& t);
 
 bool cuda_supports_bf16();
+// Deterministic CUDA kernels for this process (cuBLAS needs its workspace setting before its first call,
+// so this runs before a run's first matmul); a no-op on the CPU, which is deterministic already.
+void use_deterministic_kernels(const torch::Device& d);
 // TF32 tensor-core matmuls for fp32 work on CUDA (what bf16 runs keep in fp32 too).
 void enable_tf32();
 // Waits for the device's queued work (a no-op on CPU): clocks read after it measure the work, not its launch.

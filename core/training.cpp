@@ -297,6 +297,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     throw ConfigError(std::vector<FieldError>{{"precision", e.what()}});
   }
   if (impl->device.is_cuda()) enable_tf32();
+  if (config.deterministic) use_deterministic_kernels(impl->device);
   if (impl->writes_files()) {
     fs::create_directories(run_dir);
     impl->take_lock();
@@ -347,6 +348,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
   impl->device = pick_device(on_disk.device);
   if (impl->device.is_cuda()) enable_tf32();
+  if (on_disk.deterministic) use_deterministic_kernels(impl->device);
   LoadedCheckpoint ck = impl->load_latest();
   Config expected = ck.meta.config;
   expected.max_iters = on_disk.max_iters;

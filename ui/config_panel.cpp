@@ -43,7 +43,7 @@ const char* group_of(const std::string& field) {
       {"grad_clip", "Optimisation"},
       {"max_iters", "Schedule"}, {"warmup_iters", "Schedule"}, {"lr_decay_iters", "Schedule"},
       {"eval_interval", "Schedule"}, {"eval_iters", "Schedule"}, {"log_interval", "Schedule"},
-      {"seed", "Schedule"}, {"device", "Schedule"}, {"precision", "Schedule"}};
+      {"seed", "Schedule"}, {"device", "Schedule"}, {"precision", "Schedule"}, {"deterministic", "Schedule"}};
   auto it = groups.find(field);
   return it == groups.end() ? "Routing" : it->second;
 }
@@ -71,7 +71,7 @@ QString label_of(const std::string& field) {
       {"lr_decay_iters", "Decay ends at"}, {"weight_decay", "Weight decay"}, {"beta1", "Adam β1"},
       {"beta2", "Adam β2"}, {"grad_clip", "Gradient clip"}, {"eval_interval", "Evaluate every"},
       {"eval_iters", "Eval batches"}, {"log_interval", "Log every"}, {"seed", "Seed"}, {"device", "Device"},
-      {"precision", "Precision"}};
+      {"precision", "Precision"}, {"deterministic", "Deterministic"}};
   auto it = labels.find(field);
   return it == labels.end() ? QString::fromStdString(field) : it->second;
 }
