@@ -173,8 +173,9 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   if (routing.mode == "softmax") {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
     auto h = row_linear(x, c_fc->weight, c_fc->bias).view({S, n_experts, hidden});
-    if (shape == "mlp") return F::gelu(h).mul(r.weights.unsqueeze(-1)).view({S, n_experts * hidden});
-    return h.mul(r.weights.unsqueeze(-1)).sum(1);
+    const auto w = r.weights.unsqueeze(-1).to(h.scalar_type());  // bf16 experts stay bf16 (half the traffic)
+    if (shape == "mlp") return F::gelu(h).mul(w).view({S, n_experts * hidden});
+    return h.mul(w).sum(1);
   }
   if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
   // The S*K assignments sorted by expert (stable: slot order within an expert), refused ones last under the
@@ -185,33 +186,47 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
   if (!x.is_cuda()) order = order.narrow(0, 0, kept.sum().item<int64_t>());
   const auto sorted_experts = key.index_select(0, order);
+  // plain top-k and hash keep every assignment: no refused rows to mask
+  const bool may_refuse = routing.mode == "sigmoid" || routing.use_capacity;
   torch::Tensor xs;
-  if (x.is_cuda()) xs = x.unsqueeze(1).expand({S, K, d}).reshape({S * K, d}).index_select(0, order);
-  else xs = x.index_select(0, order.div(K, "floor"));  // CPU index_add_ (its backward) is deterministic
-  auto ys = run_experts(xs, sorted_experts);
-  if (x.is_cuda()) ys = ys.masked_fill((sorted_experts == n_experts).unsqueeze(1), 0);
+  if (x.is_cuda()) {
+    // gathered in the matmul dtype (half the bytes of the fp32 residual stream), through a copy per slot so
+    // that the gradient is a sum, not atomics
+    const auto xg = x.to(matmul_dtype(x));
+    xs = xg.unsqueeze(1).expand({S, K, d}).reshape({S * K, d}).index_select(0, order);
+  } else {
+    xs = x.index_select(0, order.div(K, "floor"));  // CPU index_add_ (its backward) is deterministic
+  }
+  auto ys = run_experts(xs, sorted_experts, may_refuse);
+  if (x.is_cuda() && may_refuse) ys = ys.masked_fill((sorted_experts == n_experts).unsqueeze(1), 0);
   const auto y = torch::zeros({S * K, ys.size(1)}, ys.options()).index_copy(0, order, ys).view({S, K, ys.size(1)});
+  // (S, 1, K) x (S, K, width): the weighted slot sum in one batched product, in the experts' dtype
+  if (x.is_cuda()) return at::bmm(r.weights.unsqueeze(1).to(y.scalar_type()), y).squeeze(1);
   return y.mul(r.weights.unsqueeze(-1)).sum(1);
 }
 
-torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts) {
+torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts,
+                                              bool may_refuse) {
   const int64_t rows = xs.size(0), d = xs.size(1);
   const auto counts = count_per_expert(sorted_experts, n_experts + 1);  // the last bin: refused
   const auto& b1 = c_fc->bias;
 #ifdef MOEWB_GROUPED_MM
   // One grouped GEMM per projection over all experts, sized on the device: no host read, cost independent
   // of N. Rows past the last group (refused) are left unwritten by the kernel, so they are zeroed on the way
-  // in (their gradient too) and masked on the way out.
+  // in (their gradient too) and masked on the way out. The weights go in as transposed views, not copies.
   if (xs.is_cuda() && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
     const auto ends = counts.narrow(0, 0, n_experts).cumsum(0).to(torch::kInt32);  // the end row of each group
-    const auto refused = (sorted_experts == n_experts).unsqueeze(1);
-    const auto a = xs.masked_fill(refused, 0).to(at::kBFloat16);
-    const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2).contiguous();
+    torch::Tensor refused;
+    auto a = xs.to(at::kBFloat16);
+    if (may_refuse) refused = (sorted_experts == n_experts).unsqueeze(1), a = a.masked_fill(refused, 0);
+    const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2);  // (N, d, h)
     auto h = at::_grouped_mm(a, w1, ends);  // (rows, hidden)
     if (b1.defined()) h = h + b1.view({n_experts, hidden}).index_select(0, sorted_experts.clamp_max(n_experts - 1));
     if (shape == "linear") return h;
-    const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_experts, hidden}).permute({1, 2, 0}).contiguous();
-    return at::_grouped_mm(F::gelu(h).masked_fill(refused, 0), w2, ends);  // (rows, d)
+    h = F::gelu(h);
+    if (may_refuse) h = h.masked_fill(refused, 0);
+    const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_experts, hidden}).permute({1, 2, 0});  // (N, h, d)
+    return at::_grouped_mm(h, w2, ends);  // (rows, d)
   }
 #endif
   // one small GEMM pair per expert, sized from host counts (free on the CPU; one device read elsewhere)

@@ -83,7 +83,7 @@ struct MoEFeedForwardImpl : torch::nn::Module {
  private:
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
   // xs (rows, d) sorted by expert (sorted_experts, N = refused) -> each row through its expert; refused rows 0.
-  torch::Tensor run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts);
+  torch::Tensor run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts, bool may_refuse);
   // One token (generation): on the CPU, walk its few slots through views of the weights; on CUDA, gather the
   // chosen experts' weights on the device (no host round trip).
   torch::Tensor decode_walk(const torch::Tensor& x, const RouterOutput& r);
