@@ -77,7 +77,8 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   const int N = opt.n_experts;
   if (opt.mode == "hash") {
     r.experts = hash_experts(token_ids, N).unsqueeze(1);                       // (S, 1)
-    r.probs = torch::zeros({r.experts.size(0), N}, token_ids.options().dtype(torch::kFloat32)).scatter_(1, r.experts, 1.0);
+    r.probs = torch::zeros({r.experts.size(0), N}, token_ids.options().dtype(torch::kFloat32))
+                  .scatter_(1, r.experts, 1.0);
     r.weights = torch::ones_like(r.experts, torch::kFloat32);
     r.kept = torch::ones_like(r.experts, torch::kBool);
     r.dropped = torch::zeros_like(r.kept);
@@ -239,8 +240,10 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
     offset += n[e];
   }
   const int64_t width = shape == "linear" ? d : c_proj->weight.size(0);
-  if (offset < rows) outputs.push_back(torch::zeros({rows - offset, width}, xs.options().dtype(
-                                                        outputs.empty() ? xs.scalar_type() : outputs[0].scalar_type())));
+  if (offset < rows) {
+    const auto dtype = outputs.empty() ? xs.scalar_type() : outputs[0].scalar_type();
+    outputs.push_back(torch::zeros({rows - offset, width}, xs.options().dtype(dtype)));
+  }
   return torch::cat(outputs);
 }
 
@@ -281,7 +284,8 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     logits = row_linear(router_in, router->weight).to(torch::kFloat32);  // probabilities stay fp32
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
-  auto mixed = dispatch(flat, r).to(flat.scalar_type());  // fp32 weights x bf16 experts: back to the stream's
+  // fp32 combine weights promote bf16 expert outputs: back to the residual stream's dtype (bf16 in a bf16 model)
+  auto mixed = dispatch(flat, r).to(flat.scalar_type());
   torch::Tensor y;
   if (routing.mode == "softmax" && shape == "mlp") {
     y = row_linear(mixed, c_proj->weight, c_proj->bias);

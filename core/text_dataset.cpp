@@ -2,6 +2,7 @@
 #include "text_dataset.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -144,6 +145,15 @@ TextDataset TextDataset::from_text(const std::string& utf8, const std::string& n
   for (char32_t c : text) d.tokens.push_back(d.vocab.id_of(c));
   d.n_train = static_cast<int64_t>(kTrainFraction * static_cast<double>(text.size()));
   return d;
+}
+
+std::string TextDataset::fingerprint() const {
+  uint64_t h = 1469598103934665603ull;
+  for (int64_t t : tokens)
+    for (int i = 0; i < 4; ++i) h = (h ^ static_cast<uint64_t>((t >> (8 * i)) & 0xFF)) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
 }
 
 std::string TextDataset::probe_text(int length) const {

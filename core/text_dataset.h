@@ -56,6 +56,8 @@ struct TextDataset {
   int64_t val_size() const { return static_cast<int64_t>(tokens.size()) - n_train; }
   // The first `length` characters of the validation split: the fixed probe text of routing snapshots.
   std::string probe_text(int length) const;
+  // FNV-1a over the token sequence as 16 hex digits: a run notices an edited corpus that kept its characters.
+  std::string fingerprint() const;
 };
 
 }  // namespace moewb

@@ -312,7 +312,8 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     atomic_write(impl->path("config.json"), to_json(config) + "\n");
     nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
                           {"device", device_name(impl->device)},
-                          {"precision", precision_name(impl->precision)}};
+                          {"precision", precision_name(impl->precision)},
+                          {"dataset_fingerprint", data.fingerprint()}};
     atomic_write(impl->path("run.json"), run.dump(2) + "\n");
     std::string header;
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
@@ -367,6 +368,11 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   }
   if (!(impl->data.vocab == ck.meta.vocab))
     throw CheckpointError("the dataset '" + impl->dataset_path + "' has changed: its characters differ from the run's");
+  // same characters, different text (an edited or replaced file): the batches would silently differ
+  if (run.contains("dataset_fingerprint") && run["dataset_fingerprint"] != impl->data.fingerprint())
+    throw CheckpointError("the dataset '" + impl->dataset_path +
+                          "' has changed since the run started (same characters, different text): restore it or "
+                          "start a new run");
   try {
     impl->precision = resolve_precision(impl->config.precision, impl->device);
   } catch (const std::runtime_error& e) {

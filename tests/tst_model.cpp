@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "files.h"
 #include "metrics_csv.h"
+#include "routing_rows.h"
 #include "test_corpus.h"
 #include "training.h"
 
@@ -225,16 +226,7 @@ class TestModel : public QObject {
 
   // Every routing mode and expert shape trains under CPU bf16 autocast (the Trainer's path) and as a model
   // whose weights are bf16 themselves; router probabilities stay fp32 either way.
-  void everyRoutingTrainsInBf16_data() {
-    QTest::addColumn<QString>("routing");
-    QTest::addColumn<QString>("shape");
-    QTest::addColumn<bool>("capacity");
-    for (const char* shape : {"mlp", "linear"}) {
-      for (const char* routing : {"softmax", "topk", "sigmoid", "hash"})
-        QTest::newRow((std::string(routing) + " " + shape).c_str()) << routing << shape << false;
-      QTest::newRow((std::string("topk capacity ") + shape).c_str()) << "topk" << shape << true;
-    }
-  }
+  void everyRoutingTrainsInBf16_data() { add_routing_rows(); }
   void everyRoutingTrainsInBf16() {
     QFETCH(QString, routing);
     QFETCH(QString, shape);
@@ -470,6 +462,25 @@ class TestModel : public QObject {
     edited.n_layer = 3;
     atomic_write(run + "/config.json", to_json(edited));
     QVERIFY_THROWS_EXCEPTION(CheckpointError, Trainer::resume(run));
+  }
+
+  // An edited corpus that keeps its character set would resume on different batches: refused, naming why.
+  void resumeRejectsAnEditedDataset() {
+    const std::string run = dir("edited_data"), data_file = dir("corpus_edited.txt");
+    std::string text = synthetic_corpus(4000);
+    atomic_write(data_file, text);
+    {
+      auto t = Trainer::create(tiny_config(), TextDataset::from_file(data_file), run, data_file);
+      t->advance();
+    }
+    std::reverse(text.begin(), text.begin() + 200);
+    atomic_write(data_file, text);
+    try {
+      Trainer::resume(run);
+      QFAIL("resume accepted an edited dataset");
+    } catch (const CheckpointError& e) {
+      QVERIFY2(std::string(e.what()).find("has changed since the run started") != std::string::npos, e.what());
+    }
   }
 
   // A divergence between log steps is caught by the evaluation before it writes anything: latest.pt keeps the

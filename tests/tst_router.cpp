@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include "moe.h"
+#include "routing_rows.h"
 
 using namespace moewb;
 
@@ -152,24 +153,9 @@ class TestRouter : public QObject {
     QVERIFY(torch::allclose(r.aux_loss, expected, 1e-5, 1e-7));
   }
 
-  void dispatchMatchesPerTokenReference_data() {
-    QTest::addColumn<QString>("routing");
-    QTest::addColumn<QString>("shape");
-    QTest::addColumn<bool>("capacity");
-    for (const char* shape : {"mlp", "linear"}) {
-      for (const char* routing : {"softmax", "topk", "sigmoid", "hash"})
-        QTest::newRow((std::string(routing) + " " + shape).c_str()) << routing << shape << false;
-      QTest::newRow((std::string("topk capacity ") + shape).c_str()) << "topk" << shape << true;
-    }
-  }
+  void dispatchMatchesPerTokenReference_data() { add_routing_rows(); }
   void dispatchMatchesPerTokenReference() {
-    QFETCH(QString, routing);
-    QFETCH(QString, shape);
-    QFETCH(bool, capacity);
-    Config c;
-    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
-    c.routing = routing.toStdString(), c.expert_shape = shape.toStdString();
-    c.use_capacity = capacity, c.capacity_factor = 0.5, c.sigmoid_tau = 0.4;
+    const Config c = dispatch_config();
     MoEFeedForward moe(c, 2);
     moe->eval();
     auto x = torch::randn({2, 6, 16});
@@ -184,7 +170,8 @@ class TestRouter : public QObject {
         if (!r.kept[t][s].item<bool>()) continue;
         mixed += r.weights[t][s] * moe->expert_output(flat[t].unsqueeze(0), r.experts[t][s].item<int64_t>());
       }
-      auto expected = shape == "linear" ? moe->c_proj->forward(torch::gelu(mixed)) : mixed + moe->c_proj->bias;
+      auto expected =
+          c.expert_shape == "linear" ? moe->c_proj->forward(torch::gelu(mixed)) : mixed + moe->c_proj->bias;
       QVERIFY2(torch::allclose(y[t].unsqueeze(0), expected, 1e-4, 1e-5), qPrintable(QString("token %1").arg(t)));
     }
   }
@@ -192,13 +179,7 @@ class TestRouter : public QObject {
   // A bf16 layer against the fp32 per-token reference on the same (bf16-rounded) weights and inputs.
   void dispatchInBf16IsCloseToTheFp32Reference_data() { dispatchMatchesPerTokenReference_data(); }
   void dispatchInBf16IsCloseToTheFp32Reference() {
-    QFETCH(QString, routing);
-    QFETCH(QString, shape);
-    QFETCH(bool, capacity);
-    Config c;
-    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
-    c.routing = routing.toStdString(), c.expert_shape = shape.toStdString();
-    c.use_capacity = capacity, c.capacity_factor = 0.5, c.sigmoid_tau = 0.4;
+    const Config c = dispatch_config();
     torch::manual_seed(11);
     MoEFeedForward half(c, 2), full(c, 2);
     half->eval(), full->eval();
@@ -247,6 +228,18 @@ class TestRouter : public QObject {
   }
 
  private:
+  // A small MoE layer for the current routing row.
+  static Config dispatch_config() {
+    QFETCH(QString, routing);
+    QFETCH(QString, shape);
+    QFETCH(bool, capacity);
+    Config c;
+    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
+    c.routing = routing.toStdString(), c.expert_shape = shape.toStdString();
+    c.use_capacity = capacity, c.capacity_factor = 0.5, c.sigmoid_tau = 0.4;
+    return c;
+  }
+
   static torch::Tensor F_counts(const torch::Tensor& experts, int n) {
     return torch::bincount(experts.reshape({-1}), {}, n).to(torch::kFloat32);
   }
