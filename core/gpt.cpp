@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "randomness.h"
+
 namespace moewb {
 
 namespace F = torch::nn::functional;
@@ -10,8 +12,8 @@ namespace {
 constexpr double kInitStd = 0.02;  // nanoGPT _init_weights
 
 void init_linear(torch::nn::Linear& l, double std = kInitStd) {
+  normal_init(l->weight, std);
   torch::NoGradGuard no_grad;
-  l->weight.normal_(0.0, std);
   if (l->bias.defined()) l->bias.zero_();
 }
 
@@ -21,21 +23,23 @@ double residual_std(const Config& c) { return kInitStd / std::sqrt(2.0 * c.n_lay
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double dropout_p) {
   const int64_t T = q.size(2), Tk = k.size(2), past = Tk - T;
 #if TORCH_VERSION_MAJOR >= 2
-  if (past == 0 || T == 1)
+  // its dropout draws from the default generator, so a trainer's own CPU source takes the explicit path
+  const bool draws_from_default = dropout_p > 0 && q.device().is_cpu() && random_source_installed();
+  if ((past == 0 || T == 1) && !draws_from_default)
     return at::scaled_dot_product_attention(q, k, v, {}, dropout_p, /*is_causal=*/past == 0 && T > 1);
 #endif
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   if (T == 1) {
     // one new position (cached generation): elementwise products beat batched matmul's reshapes at this size
     auto weights = torch::softmax((k * q).sum(-1, /*keepdim=*/true).mul_(scale), 2);  // (B, nh, Tk, 1)
-    if (dropout_p > 0) weights = torch::dropout(weights, dropout_p, /*train=*/true);
+    weights = dropout(weights, dropout_p);
     return (weights * v).sum(2, /*keepdim=*/true);  // (B, nh, 1, hs)
   }
   auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;
   auto allowed = torch::ones({T, Tk}, q.options().dtype(torch::kBool)).tril(past);  // (T, Tk)
   att = att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   att = torch::softmax(att, -1);
-  if (dropout_p > 0) att = torch::dropout(att, dropout_p, /*train=*/true);
+  att = dropout(att, dropout_p);
   return torch::matmul(att, v);  // (B, nh, T, hs)
 }
 }  // namespace
@@ -55,7 +59,6 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const Config& c)
     : n_head(c.n_head), n_embd(c.n_embd), block_size(c.block_size), dropout_p(c.dropout) {
   c_attn = register_module("c_attn", torch::nn::Linear(torch::nn::LinearOptions(n_embd, 3 * n_embd).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(n_embd, n_embd).bias(c.bias)));
-  resid_dropout = register_module("resid_dropout", torch::nn::Dropout(c.dropout));
   init_linear(c_attn);
   init_linear(c_proj, residual_std(c));
 }
@@ -78,21 +81,20 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, torch::Te
   auto y = attend(q, k, v, is_training() ? dropout_p : 0.0);
   y = y.transpose(1, 2).contiguous().view({B, T, n_embd});
   y = c_proj->forward(y);
-  return is_training() ? resid_dropout->forward(y) : y;
+  return is_training() ? dropout(y, dropout_p) : y;
 }
 
 // ---------------------------------------------------------------------------------------------------
-MLPImpl::MLPImpl(const Config& c) {
+MLPImpl::MLPImpl(const Config& c) : dropout_p(c.dropout) {
   c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(c.n_embd, 4 * c.n_embd).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(4 * c.n_embd, c.n_embd).bias(c.bias)));
-  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
   init_linear(c_fc);
   init_linear(c_proj, residual_std(c));
 }
 
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   auto y = c_proj->forward(F::gelu(c_fc->forward(x)));
-  return is_training() ? dropout->forward(y) : y;
+  return is_training() ? dropout(y, dropout_p) : y;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -115,12 +117,10 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& id
 GPTImpl::GPTImpl(const Config& c, int vocab) : config(c), vocab_size(vocab) {
   wte = register_module("wte", torch::nn::Embedding(vocab, c.n_embd));
   wpe = register_module("wpe", torch::nn::Embedding(c.block_size, c.n_embd));
-  drop = register_module("drop", torch::nn::Dropout(c.dropout));
   for (int i = 0; i < c.n_layer; ++i) h.push_back(register_module("h" + std::to_string(i), Block(c)));
   ln_f = register_module("ln_f", LayerNorm(c.n_embd, c.bias));
-  torch::NoGradGuard no_grad;
-  wte->weight.normal_(0.0, kInitStd);
-  wpe->weight.normal_(0.0, kInitStd);
+  normal_init(wte->weight, kInitStd);
+  normal_init(wpe->weight, kInitStd);
 }
 
 torch::Tensor GPTImpl::run_blocks(torch::Tensor x, const torch::Tensor& idx, std::vector<RouterOutput>* capture,
@@ -137,7 +137,8 @@ GPTOutput GPTImpl::forward(const torch::Tensor& idx, const torch::Tensor& target
   const auto T = idx.size(1);
   TORCH_CHECK(T <= config.block_size, "sequence of length ", T, " exceeds the context of ", config.block_size);
   auto pos = torch::arange(T, idx.options());
-  auto x = drop->forward(wte->forward(idx) + wpe->forward(pos));
+  auto x = wte->forward(idx) + wpe->forward(pos);
+  if (is_training()) x = dropout(x, config.dropout);
   std::vector<RouterOutput> local_capture;
   if (!capture && targets.defined() && config.is_moe()) capture = &local_capture;
   const size_t first = capture ? capture->size() : 0;

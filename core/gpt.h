@@ -33,7 +33,6 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
   int n_head, n_embd, block_size;
   double dropout_p;
   torch::nn::Linear c_attn{nullptr}, c_proj{nullptr};
-  torch::nn::Dropout resid_dropout{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
 
@@ -41,7 +40,7 @@ struct MLPImpl : torch::nn::Module {
   explicit MLPImpl(const Config& c);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  double dropout_p;
 };
 TORCH_MODULE(MLP);
 
@@ -75,7 +74,6 @@ struct GPTImpl : torch::nn::Module {
   Config config;
   int vocab_size;
   torch::nn::Embedding wte{nullptr}, wpe{nullptr};
-  torch::nn::Dropout drop{nullptr};
   std::vector<Block> h;
   LayerNorm ln_f{nullptr};
 

@@ -3,6 +3,11 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
+
+#ifdef MOEWB_THREAD_LOCAL_OMP
+#include <omp.h>
+#endif
 
 #include <torch/script.h>
 
@@ -11,6 +16,28 @@
 #include "training.h"
 
 namespace moewb {
+
+namespace {
+// One cached position is a chain of tiny ops where OpenMP fork/join costs more than it saves (cpu-quick:
+// 0.53 ms per character on 2 threads, 0.31 ms on 1). Only the calling thread's OpenMP team shrinks:
+// at::set_num_threads would also set the process-wide count that every thread adopts when it first runs a
+// parallel op (a training started meanwhile would keep one core), and concurrent generations would race on it.
+// A CUDA build leaves the count alone: its LibTorch may bring its own OpenMP runtime, and it decodes on the GPU.
+class OneThreadHere {
+ public:
+#ifdef MOEWB_THREAD_LOCAL_OMP
+  OneThreadHere() {
+    at::internal::lazy_init_num_threads();  // else the thread's first parallel op would reset the team size
+    previous_ = omp_get_max_threads();
+    omp_set_num_threads(1);
+  }
+  ~OneThreadHere() { omp_set_num_threads(previous_); }
+
+ private:
+  int previous_;
+#endif
+};
+}  // namespace
 
 InferenceModel::InferenceModel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
@@ -76,14 +103,8 @@ std::string InferenceModel::generate(const std::string& prompt, const Generation
   }
   const size_t block = static_cast<size_t>(m.config.block_size);
   c10::InferenceMode inference_mode;  // lighter than NoGradGuard: no version counters or views tracking
-  // One cached position is a chain of tiny ops where OpenMP fork/join costs more than it saves (cpu-quick:
-  // 0.53 ms per character on 2 threads, 0.31 ms on 1); the uncached path keeps every core.
-  const int threads = at::get_num_threads();
-  if (o.use_cache) at::set_num_threads(1);
-  struct RestoreThreads {
-    int n;
-    ~RestoreThreads() { at::set_num_threads(n); }
-  } restore{threads};
+  std::optional<OneThreadHere> one_thread;
+  if (o.use_cache && m.device.is_cpu()) one_thread.emplace();
   auto gen = at::detail::createCPUGenerator(o.seed);
   KVCache cache;
   torch::Tensor logits;

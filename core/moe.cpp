@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "precision.h"
+#include "randomness.h"
 
 // at::_grouped_mm (LibTorch 2.8+) takes all experts in one call.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
@@ -143,7 +144,8 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
       shape(c.expert_shape),
       n_experts(c.n_experts),
       hidden(c.expert_shape == "mlp" ? 4 * c.n_embd / c.n_experts : c.n_embd),
-      jitter(c.router_jitter) {
+      jitter(c.router_jitter),
+      dropout_p(c.dropout) {
   const int d = c.n_embd;
   if (routing.mode != "hash")
     router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
@@ -151,13 +153,12 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
   const int proj_in = shape == "mlp" ? 4 * d : d;
   c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(d, fc_out).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(proj_in, d).bias(c.bias)));
-  dropout = register_module("dropout", torch::nn::Dropout(c.dropout));
-  torch::NoGradGuard no_grad;
   for (auto& p : parameters()) {
-    if (p.dim() == 2) p.normal_(0.0, 0.02);
+    torch::NoGradGuard no_grad;
+    if (p.dim() == 2) normal_init(p, 0.02);
     else p.zero_();
   }
-  c_proj->weight.normal_(0.0, 0.02 / std::sqrt(2.0 * n_layer_for_init));
+  normal_init(c_proj->weight, 0.02 / std::sqrt(2.0 * n_layer_for_init));
 }
 
 torch::Tensor MoEFeedForwardImpl::expert_output(const torch::Tensor& x, int64_t e) {
@@ -279,8 +280,10 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
   torch::Tensor logits;
   if (router) {
     auto router_in = flat;
-    if (is_training() && jitter > 0)
-      router_in = flat * torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter);
+    if (is_training() && jitter > 0) {
+      auto noise = torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter, generator_for(flat.device()));
+      router_in = flat * noise;
+    }
     logits = row_linear(router_in, router->weight).to(torch::kFloat32);  // probabilities stay fp32
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
@@ -296,7 +299,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
   }
   if (capture) capture->push_back(r);
   y = y.view({B, T, d}).to(x.scalar_type());
-  return is_training() ? dropout->forward(y) : y;
+  return is_training() ? dropout(y, dropout_p) : y;
 }
 
 }  // namespace moewb

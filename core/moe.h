@@ -73,12 +73,11 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   RoutingOptions routing;
   std::string shape;
   int n_experts, hidden;
-  double jitter;
+  double jitter, dropout_p;
   torch::nn::Linear router{nullptr};
   // mlp: c_fc (4d, d) and c_proj (d, 4d) exactly as the dense FFN; expert e owns hidden units [e*h, (e+1)*h).
   // linear: c_fc (N*d, d) holds the N d x d maps; c_proj (d, d) follows GELU.
   torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
-  torch::nn::Dropout dropout{nullptr};
 
  private:
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "files.h"
 #include "metrics_csv.h"
+#include "randomness.h"
 #include "run_lock.h"
 
 namespace moewb {
@@ -101,6 +102,7 @@ struct Trainer::Impl {
   std::unique_ptr<TrainingOptimizer> optimizer;
   torch::Tensor train_split, val_split;
   std::mt19937_64 rng;
+  at::Generator cpu_rng;  // dropout and jitter draws of this run on the CPU (randomness.h)
   int step = 0, last_eval_step = -1;
   int last_finite_step = 0;  // the last step whose loss was read and finite
   double best_val = 1e30, elapsed_before = 0;
@@ -174,11 +176,7 @@ struct Trainer::Impl {
     m.loss_sum = loss_acc.item<double>();
     m.loss_count = loss_count;
     m.batch_rng = rng_state(rng);
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      m.torch_rng = gen.get_state();
-    }
+    m.torch_rng = cpu_rng.get_state();
     if (device.is_cuda()) {
       auto gen = at::globalContext().defaultGenerator(device);
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -319,9 +317,17 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
     atomic_write(impl->path("metrics.csv"), header + "\n");
   }
-  torch::manual_seed(config.seed);
   impl->rng.seed(static_cast<uint64_t>(config.seed));
-  impl->model = GPT(config, data.vocab.size());
+  impl->cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(config.seed));
+  if (impl->device.is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(impl->device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(static_cast<uint64_t>(config.seed));
+  }
+  {
+    ScopedRandomSource source(impl->cpu_rng);
+    impl->model = GPT(config, data.vocab.size());
+  }
   impl->model->to(impl->device);
   impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, config, impl->precision, impl->device);
   impl->prepare_data();
@@ -396,11 +402,8 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->best_val = m.best_val;
   impl->elapsed_before = m.elapsed_s;
   std::istringstream(m.batch_rng) >> impl->rng;
-  if (m.torch_rng.defined()) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(m.torch_rng);
-  }
+  impl->cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(impl->config.seed));
+  if (m.torch_rng.defined()) impl->cpu_rng.set_state(m.torch_rng);
   if (m.cuda_rng.defined() && impl->device.is_cuda()) {
     auto gen = at::globalContext().defaultGenerator(impl->device);
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -416,6 +419,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
 
 Progress Trainer::advance() {
   Impl& d = *impl_;
+  ScopedRandomSource source(d.cpu_rng);
   Progress p;
   auto eval_due = [&d] {
     return d.last_eval_step != d.step && (d.step % d.config.eval_interval == 0 || d.step == d.config.max_iters);
