@@ -117,15 +117,22 @@ std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tf
                 "ms/iter", "train tok/s", "x dense", "TFLOP/s", "MFU", "peak MiB", "gen chr/s", "x dense",
                 "no-cache/s", "cache x");
   out += line;
+  // "-" rather than nan when the dense variant was not measured
+  auto ratio_to_dense = [&](double value, double BenchRow::*field) {
+    if (dense == rows.end()) return std::string("-");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", value / (*dense).*field);
+    return std::string(text);
+  };
   for (const auto& r : rows) {
-    const double train_ratio = dense == rows.end() ? NAN : r.train_tokens_per_sec / dense->train_tokens_per_sec;
-    const double gen_ratio = dense == rows.end() ? NAN : r.generate_tokens_per_sec / dense->generate_tokens_per_sec;
+    const std::string train_ratio = ratio_to_dense(r.train_tokens_per_sec, &BenchRow::train_tokens_per_sec);
+    const std::string gen_ratio = ratio_to_dense(r.generate_tokens_per_sec, &BenchRow::generate_tokens_per_sec);
     const std::string mfu =
         peak_tflops > 0 ? std::to_string(static_cast<int>(100 * r.model_tflops / peak_tflops + 0.5)) + "%" : "-";
-    std::snprintf(line, sizeof line, "%-14s %4s %9.2f %12.0f %8.2f %8.1f %6s %9.0f %10.0f %8.2f %11.0f %8.2f\n",
+    std::snprintf(line, sizeof line, "%-14s %4s %9.2f %12.0f %8s %8.1f %6s %9.0f %10.0f %8s %11.0f %8.2f\n",
                   r.variant.c_str(), r.n_experts ? std::to_string(r.n_experts).c_str() : "-", r.ms_per_iter,
-                  r.train_tokens_per_sec, train_ratio, r.model_tflops, mfu.c_str(), r.peak_memory_mb,
-                  r.generate_tokens_per_sec, gen_ratio, r.generate_nocache_tokens_per_sec,
+                  r.train_tokens_per_sec, train_ratio.c_str(), r.model_tflops, mfu.c_str(), r.peak_memory_mb,
+                  r.generate_tokens_per_sec, gen_ratio.c_str(), r.generate_nocache_tokens_per_sec,
                   r.generate_tokens_per_sec / r.generate_nocache_tokens_per_sec);
     out += line;
   }

@@ -64,8 +64,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
 
 namespace moewb {
 
-// Routing of `text` (chunks of the context length, batched); the model must be in eval mode.
-RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d);
+// Routing of `text` (InferenceModel::trace); the model must be in eval mode.
+RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d,
+                        const TraceProgress& progress = {});
 
 // Per MoE layer, running sums of an evaluation's routing statistics kept on the device and read back once at
 // its end (a read per batch and layer would stall a GPU 30 times per batch).

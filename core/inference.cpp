@@ -144,6 +144,15 @@ std::vector<double> to_doubles(const torch::Tensor& t) {
   return {v.begin(), v.end()};
 }
 
+// The whole text's rows at once: growing by doubling would hold up to twice the trace while copying.
+void reserve(LayerTrace& l, const RouterOutput& r, int64_t characters) {
+  const auto n = static_cast<size_t>(characters), per_slot = n * static_cast<size_t>(r.experts.size(1));
+  l.probs.reserve(n * static_cast<size_t>(r.probs.size(1)));
+  l.chosen.reserve(per_slot);
+  l.weights.reserve(per_slot);
+  l.dropped.reserve(per_slot);
+}
+
 void append(LayerTrace& l, const RouterOutput& r, const std::string& mode) {
   auto chosen = r.experts;
   if (mode == "sigmoid") chosen = torch::where(r.kept, r.experts, torch::full_like(r.experts, -1));
@@ -161,7 +170,8 @@ void append(LayerTrace& l, const RouterOutput& r, const std::string& mode) {
 
 }  // namespace
 
-RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d) {
+RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d,
+                        const TraceProgress& progress) {
   RoutingTrace trace;
   const Config& c = model->config;
   trace.routing = c.is_moe() ? c.routing : "dense";
@@ -172,17 +182,20 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
   trace.layers.resize(c.n_layer);
   torch::NoGradGuard no_grad;
   const int64_t block = c.block_size, n = static_cast<int64_t>(ids.size());
-  const int64_t full = n / block;
   auto all = torch::tensor(ids, torch::kInt64);
-  // full chunks in one batch, then the remainder: routing per character in text order
-  for (auto [begin, rows, len] : {std::tuple<int64_t, int64_t, int64_t>{0, full, block},
-                                  std::tuple<int64_t, int64_t, int64_t>{full * block, n > full * block ? 1 : 0,
-                                                                        n - full * block}}) {
-    if (rows == 0) continue;
+  // runs of full chunks, batch_size at a time, then the shorter remainder alone: routing per character in text order
+  for (int64_t begin = 0; begin < n;) {
+    const int64_t len = std::min(block, n - begin);
+    const int64_t rows = len < block ? 1 : std::min<int64_t>(std::max(1, c.batch_size), (n - begin) / block);
     auto idx = all.narrow(0, begin, rows * len).view({rows, len}).to(d);
     std::vector<RouterOutput> routing;
     model->forward(idx, {}, &routing);
-    for (size_t l = 0; l < routing.size(); ++l) append(trace.layers[l], routing[l], c.routing);
+    for (size_t l = 0; l < routing.size(); ++l) {
+      if (begin == 0) reserve(trace.layers[l], routing[l], n);
+      append(trace.layers[l], routing[l], c.routing);
+    }
+    begin += rows * len;
+    if (progress) progress(begin, n);
   }
   return trace;
 }
@@ -238,8 +251,8 @@ double InferenceModel::loss(const TextDataset& data, bool validation, int batche
   return total.item<double>() / std::max(1, batches);
 }
 
-RoutingTrace InferenceModel::trace(const std::string& text) const {
-  return trace_text(impl_->model, impl_->vocab, text, impl_->device);
+RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress& progress) const {
+  return trace_text(impl_->model, impl_->vocab, text, impl_->device, progress);
 }
 
 void InferenceModel::export_state_dict(const std::string& path) const {

@@ -25,6 +25,9 @@ struct GenerationOptions {
   bool use_cache = true;      // false: recompute the whole context per character (the baseline)
 };
 
+// Characters routed so far of a trace's total.
+using TraceProgress = std::function<void(int64_t done, int64_t total)>;
+
 // Called with each generated character (UTF-8); return false to stop early.
 using TextSink = std::function<bool(const std::string&)>;
 
@@ -45,8 +48,10 @@ class InferenceModel {
 
   // Throws std::invalid_argument for bad options and DatasetError for characters outside the vocabulary.
   std::string generate(const std::string& prompt, const GenerationOptions& options, const TextSink& sink = {}) const;
-  // Routes the text in chunks of the context length; a dense model gives a trace with no layers.
-  RoutingTrace trace(const std::string& text) const;
+  // Routes the text in chunks of the context length, at most batch_size chunks per forward (so the working memory
+  // is an evaluation batch's, whatever the text's length, and capacity limits act on a training batch's worth of
+  // tokens); a dense model gives a trace with no layers. `progress` hears the characters routed so far.
+  RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}) const;
   // Mean cross-entropy over `batches` random batches of one split.
   double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
   // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python.

@@ -141,6 +141,15 @@ double peak_device_memory_mb(const torch::Device& d) {
   return NAN;
 }
 
+double device_memory_bytes(const torch::Device& d) {
+#ifdef MOEWB_CUDA
+  if (d.is_cuda())
+    return static_cast<double>(at::cuda::getDeviceProperties(d.has_index() ? d.index() : 0)->totalGlobalMem);
+#endif
+  (void)d;
+  return 0;
+}
+
 void reset_peak_device_memory(const torch::Device& d) {
 #ifdef MOEWB_CUDA
   if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());

@@ -46,6 +46,8 @@ void enable_tf32();
 void synchronize(const torch::Device& d);
 // Peak bytes held by the CUDA caching allocator since the last reset, in MiB; NaN on the CPU.
 double peak_device_memory_mb(const torch::Device& d);
+// The CUDA device's memory in bytes; 0 on the CPU (unknown).
+double device_memory_bytes(const torch::Device& d);
 void reset_peak_device_memory(const torch::Device& d);
 
 }  // namespace moewb

@@ -1,9 +1,11 @@
 #include "routing_trace.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -33,19 +35,53 @@ bool LayerTrace::any_dropped(int t) const {
   return false;
 }
 
-std::string RoutingTrace::to_json() const {
-  nlohmann::json j;
-  j["format"] = "moewb-routing-trace-1";
-  j["step"] = step;
-  j["routing"] = routing;
-  j["n_experts"] = n_experts;
-  j["text"] = encode_utf8(text);
-  j["layers"] = nlohmann::json::array();
-  for (const auto& l : layers) {
-    j["layers"].push_back({{"slots", l.slots}, {"probs", l.probs}, {"chosen", l.chosen},
-                           {"weights", l.weights}, {"dropped", l.dropped}});
+namespace {
+// Appends `values` as a JSON array: floats in their shortest round-trip form (as nlohmann writes them), in the
+// C locale (to_chars), non-finite ones as null.
+template <typename T>
+void append_array(std::string& out, const std::vector<T>& values) {
+  out += '[';
+  char buffer[32];
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(values[i])) {
+        out += "null";
+        continue;
+      }
+    }
+    const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, +values[i]);
+    out.append(buffer, error == std::errc() ? end : buffer);
   }
-  return j.dump();
+  out += ']';
+}
+}  // namespace
+
+// Written directly rather than through a json document: a document holds every number as a node (about 50 bytes
+// each), so a trace of 1 MB of text needed over a gigabyte to serialise.
+std::string RoutingTrace::to_json() const {
+  std::string out;
+  size_t numbers = 0;
+  for (const auto& l : layers) numbers += l.probs.size() + 3 * l.chosen.size();
+  out.reserve(64 + 4 * text.size() + 12 * numbers);
+  out += "{\"format\":\"moewb-routing-trace-1\",\"step\":" + std::to_string(step);
+  out += ",\"routing\":" + nlohmann::json(routing).dump() + ",\"n_experts\":" + std::to_string(n_experts);
+  out += ",\"text\":" + nlohmann::json(encode_utf8(text)).dump() + ",\"layers\":[";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerTrace& l = layers[i];
+    out += i ? ",{" : "{";
+    out += "\"slots\":" + std::to_string(l.slots) + ",\"probs\":";
+    append_array(out, l.probs);
+    out += ",\"chosen\":";
+    append_array(out, l.chosen);
+    out += ",\"weights\":";
+    append_array(out, l.weights);
+    out += ",\"dropped\":";
+    append_array(out, l.dropped);
+    out += '}';
+  }
+  out += "]}";
+  return out;
 }
 
 RoutingTrace RoutingTrace::from_json(const std::string& json) {

@@ -15,6 +15,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "memory_estimate.h"
 #include "metrics_csv.h"
 #include "randomness.h"
 #include "run_lock.h"
@@ -30,6 +31,8 @@ void init_torch_threads() {
 }
 
 bool cuda_available() { return torch::cuda::is_available(); }
+
+double cuda_device_memory() { return cuda_available() ? device_memory_bytes(torch::Device(torch::kCUDA, 0)) : 0; }
 
 namespace {
 
@@ -294,6 +297,14 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   } catch (const std::runtime_error& e) {
     throw ConfigError(std::vector<FieldError>{{"precision", e.what()}});
   }
+  // refuse what cannot fit before allocating it: an out-of-memory kill loses the run and says nothing
+  const bool cuda = impl->device.is_cuda();
+  MemoryEstimate need =
+      estimate_training_memory(config, data.vocab.size(), static_cast<int64_t>(data.tokens.size()), cuda);
+  if (!cuda) need.dataset_bytes = 0;  // already loaded, so no longer in MemAvailable
+  errors = check_memory(need, cuda ? device_memory_bytes(impl->device) : available_host_memory(),
+                        cuda ? "the GPU" : "this machine");
+  if (!errors.empty()) throw ConfigError(errors);
   if (impl->device.is_cuda()) enable_tf32();
   if (config.deterministic) use_deterministic_kernels(impl->device);
   if (impl->writes_files()) {

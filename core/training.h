@@ -87,6 +87,8 @@ class Trainer {
 };
 
 bool cuda_available();
+// Memory of the first CUDA device in bytes; 0 without one.
+double cuda_device_memory();
 
 // Sets LibTorch's intra-op threads to the core count (it defaults to 1 here); call once at start-up.
 void init_torch_threads();

@@ -48,6 +48,10 @@ for bad in "--n_layer=4294967297" "--max_iters=4294967298" "--dropout=1.5abc" "-
   check "$bad is refused" [ $rc -ne 0 ]
   check "$bad names its key" contains "$out" "$key: must be"
 done
+out="$("$cli" train "${tiny[@]}" --run "$work/huge" --n_layer=100000 --n_embd=1024 2>&1)"; rc=$?
+check "a model larger than memory is refused" [ $rc -ne 0 ]
+check "before allocating, naming n_layer" contains "$out" "n_layer: training would need about"
+check "and leaves no run folder behind" [ ! -e "$work/huge/config.json" ]
 out="$("$cli" bench "${tiny[@]}" --steps 0 2>&1)"; rc=$?
 check "bench --steps 0 is refused" [ $rc -ne 0 ]
 check "bench --steps 0 names the option" contains "$out" "--steps must be an integer between 1"

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "files.h"
+#include "memory_estimate.h"
 #include "metrics_csv.h"
 #include "numbers.h"
 #include "routing_trace.h"
@@ -147,6 +148,59 @@ class TestConfigDataset : public QObject {
     QVERIFY(comma_locale);
     QCOMPARE(t.column("val_loss").front(), 1.9202);
     QVERIFY2(line.find(",0.0006,") != std::string::npos && line.find(",1.9202,") != std::string::npos, line.c_str());
+  }
+
+  // The estimate against peaks measured on this project's 2-core Debian machine (LibTorch 1.13, fp32):
+  // `moewb-cli bench --preset cpu-quick --steps 2` peak resident MiB minus 201 MiB for the process itself
+  // (torch, the 1.1 MB corpus, a 1-layer width-16 model), on tiny Shakespeare (65 characters).
+  void memoryEstimateTracksMeasuredPeaks_data() {
+    QTest::addColumn<QString>("overrides");
+    QTest::addColumn<double>("measured_mib");
+    QTest::newRow("cpu-quick dense") << "" << 59.0;
+    QTest::newRow("batch 48") << "batch_size=48" << 181.0;
+    QTest::newRow("context 256") << "block_size=256" << 289.0;
+    QTest::newRow("width 384") << "n_embd=384" << 238.0;
+    QTest::newRow("12 layers") << "n_layer=12" << 157.0;
+    QTest::newRow("batch 48, context 256, dropout") << "batch_size=48 block_size=256 dropout=0.2" << 1390.0;
+    QTest::newRow("top-2") << "ffn=moe top_k=2" << 127.0;
+    QTest::newRow("softmax") << "ffn=moe routing=softmax" << 65.0;
+    QTest::newRow("sigmoid N16") << "ffn=moe routing=sigmoid n_experts=16" << 483.0;
+    QTest::newRow("hash") << "ffn=moe routing=hash" << 69.0;
+    const QString paper = "n_layer=6 n_embd=384 n_head=6 block_size=256 batch_size=16";
+    QTest::newRow("paper-size dense, batch 16") << paper << 1261.0;
+    QTest::newRow("paper-size top-2") << paper + " ffn=moe" << 2171.0;
+    QTest::newRow("paper-size top-2, linear experts") << paper + " ffn=moe expert_shape=linear" << 1300.0;
+    QTest::newRow("paper-size softmax") << paper + " ffn=moe routing=softmax" << 1514.0;
+  }
+  void memoryEstimateTracksMeasuredPeaks() {
+    QFETCH(QString, overrides);
+    QFETCH(double, measured_mib);
+    Config c = preset("cpu-quick");
+    c.n_experts = 4;
+    for (const QString& kv : overrides.split(' ', Qt::SkipEmptyParts))
+      QCOMPARE(QString::fromStdString(apply_override(c, kv.section('=', 0, 0).toStdString(),
+                                                     kv.section('=', 1).toStdString())), QString());
+    const MemoryEstimate e = estimate_training_memory(c, 65, 0, /*cuda=*/false);
+    const double mib = e.total() / (1024.0 * 1024.0);
+    QVERIFY2(mib > 0.75 * measured_mib && mib < 1.25 * measured_mib,
+             qPrintable(QString("estimate %1 MiB, measured %2 MiB").arg(mib, 0, 'f', 0).arg(measured_mib)));
+  }
+
+  void impossibleMemoryIsRefusedByKey() {
+    Config c = preset("cpu-quick");
+    c.n_layer = 100000, c.n_embd = 1024, c.n_head = 8;
+    auto errors = check_memory(estimate_training_memory(c, 65, 1000000, false), 24e9, "this machine");
+    QCOMPARE(errors.size(), size_t{1});
+    QCOMPARE(errors[0].field, std::string("n_layer"));
+    QVERIFY(QString::fromStdString(errors[0].message).contains("TiB"));
+    c = preset("cpu-quick");
+    c.batch_size = 100000;
+    errors = check_memory(estimate_training_memory(c, 65, 1000000, false), 24e9, "this machine");
+    QCOMPARE(errors.size(), size_t{1});
+    QCOMPARE(errors[0].field, std::string("batch_size"));
+    QVERIFY(check_memory(estimate_training_memory(preset("cpu-quick"), 65, 1000000, false), 24e9, "x").empty());
+    QCOMPARE(QString::fromStdString(format_bytes(1536.0 * 1024 * 1024)), QString("1.5 GiB"));
+    QCOMPARE(QString::fromStdString(format_bytes(812.4 * 1024 * 1024)), QString("812 MiB"));
   }
 
   void contextLongerThanDatasetIsRejected() {

@@ -109,6 +109,7 @@ class TestGui : public QObject {
     QTest::newRow("cf <= 0") << "capacity_factor" << "0" << "capacity_factor";
     QTest::newRow("d % heads") << "n_head" << "3" << "n_embd";
     QTest::newRow("empty dataset") << "" << "" << "dataset";
+    QTest::newRow("more memory than the machine has") << "batch_size" << "2000000" << "batch_size";
     if (!cuda_available()) QTest::newRow("missing CUDA device") << "device" << "cuda" << "device";
   }
   void invalidConfigDisablesStart() {
@@ -125,6 +126,7 @@ class TestGui : public QObject {
     QVERIFY(!w->startAction()->isEnabled());
     const QString message = w->configPanel()->errorFor(errorField);
     QVERIFY2(!message.isEmpty(), qPrintable(errorField));
+    if (value == "2000000") QVERIFY2(message.contains("would need about"), qPrintable(message));
     if (errorField == "dataset") {
       QVERIFY(w->errorMessage().contains("empty"));
     } else {

@@ -697,6 +697,27 @@ class TestModel : public QObject {
     auto dense = Trainer::create(tiny_config(), corpus(), "", "");
     QVERIFY(dense->snapshot().trace(text).empty());
   }
+
+  // A long text goes through in forwards of at most batch_size chunks (bounded memory), reporting progress, and
+  // routes each character as a short trace of the same chunks does.
+  void longTracesStreamInBatches() {
+    auto t = Trainer::create(moe(tiny_config()), corpus(), "", "");  // batch 4 x block 16
+    t->advance();
+    const InferenceModel m = t->snapshot();
+    const std::string text = synthetic_corpus(3 * 64 + 10);
+    std::vector<int64_t> reported;
+    const RoutingTrace whole = m.trace(text, [&](int64_t done, int64_t total) {
+      QCOMPARE(total, int64_t{202});
+      reported.push_back(done);
+    });
+    QCOMPARE(reported, (std::vector<int64_t>{64, 128, 192, 202}));
+    const RoutingTrace part = m.trace(text.substr(64, 64));
+    for (size_t l = 0; l < whole.layers.size(); ++l)
+      for (int i = 0; i < 64; ++i)
+        for (int e = 0; e < 4; ++e)
+          QVERIFY(std::abs(whole.layers[l].prob(64 + i, e) - part.layers[l].prob(i, e)) < 1e-5);
+    QCOMPARE(whole.layers[0].length(), 202);
+  }
 };
 
 QTEST_APPLESS_MAIN(TestModel)

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "memory_estimate.h"
 #include "training.h"
 
 namespace moewb {
@@ -84,7 +85,8 @@ QString format_count(int64_t n) {
 
 }  // namespace
 
-ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent), cuda_available_(cuda_available()) {
+ConfigPanel::ConfigPanel(QWidget* parent)
+    : QWidget(parent), cuda_available_(cuda_available()), device_memory_(cuda_device_memory()) {
   config_ = preset("cpu-quick");
   buildForm();
   writeEditors();
@@ -106,6 +108,9 @@ void ConfigPanel::buildForm() {
   params_->setToolTip("All parameters (the tied embedding counted once), and those one character uses: shared "
                       "weights plus its experts' share (k/N of the expert weights; sigmoid: an upper bound).");
   top->addRow("Parameters", params_);
+  memory_ = new QLabel;
+  memory_->setWordWrap(true);
+  top->addRow("Memory", memory_);
   outer->addLayout(top);
 
   auto* scroll = new QScrollArea;
@@ -241,6 +246,24 @@ void ConfigPanel::revalidate() {
     errors_.push_back({"device", "no CUDA device is available on this machine: choose auto or cpu"});
   if (config_.precision == "fp16" && config_.device != "cpu" && !cuda_available_)
     errors_.push_back({"precision", "fp16 needs a CUDA device, and this machine has none: use bf16 or fp32"});
+  const bool cuda = cuda_available_ && config_.device != "cpu";
+  const MemoryEstimate need = estimate_training_memory(config_, vocab_size_, std::max(0LL, train_tokens_ + val_tokens_),
+                                                       cuda);
+  const double available = cuda ? device_memory_ : available_host_memory();
+  if (errors_.empty()) {
+    for (const auto& e : check_memory(need, available, cuda ? "the GPU" : "this machine")) errors_.push_back(e);
+  }
+  const auto bytes = [](double b) { return QString::fromStdString(format_bytes(b)); };
+  const bool fits = available <= 0 || need.total() <= available;
+  memory_->setText(QString("≈ %1 of %2 %3")
+                       .arg(bytes(need.total()), available > 0 ? bytes(available) : QString("unknown"),
+                            cuda ? "on the GPU" : "available"));
+  memory_->setStyleSheet(fits ? QString() : QString("color: #b00020;"));
+  memory_->setToolTip(QString("Estimated peak memory of training (within about 20 %): weights, gradients and AdamW "
+                              "moments %1, the activations one batch keeps for the backward pass %2, the dataset "
+                              "%3; compared with the memory available now (the GPU's memory on CUDA). Start is "
+                              "refused when it does not fit.")
+                          .arg(bytes(need.model_bytes), bytes(need.activations_bytes), bytes(need.dataset_bytes)));
   for (auto it = error_labels_.begin(); it != error_labels_.end(); ++it) {
     const QString message = errorFor(it.key());
     it.value()->setText(message);

@@ -48,6 +48,8 @@ class ConfigPanel : public QWidget {
   bool cuda_available_;
   QComboBox* preset_ = nullptr;
   QLabel* params_ = nullptr;
+  QLabel* memory_ = nullptr;
+  double device_memory_ = 0;  // CUDA device bytes, 0 without one
   QLabel* summary_ = nullptr;
   QMap<QString, QWidget*> editors_;
   QMap<QString, QLabel*> error_labels_;

@@ -294,7 +294,12 @@ void RoutingPanel::requestTrace() {
 void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
   if (watcher_.isRunning()) return;
   const std::string utf8 = text.toStdString();
-  watcher_.setFuture(QtConcurrent::run([model, utf8] { return model.trace(utf8); }));
+  // long texts route in batches: the status line counts them, posted to the GUI thread
+  auto progress = [this](int64_t done, int64_t total) {
+    const QString text = QString("Tracing… %1 of %2 characters").arg(done).arg(total);
+    QMetaObject::invokeMethod(this, [this, text] { status_->setText(text); }, Qt::QueuedConnection);
+  };
+  watcher_.setFuture(QtConcurrent::run([model, utf8, progress] { return model.trace(utf8, progress); }));
 }
 
 void RoutingPanel::showTrace(const RoutingTrace& trace) {
