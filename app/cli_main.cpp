@@ -34,7 +34,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
             [--sweep_experts 4,16,64] [--peak_tflops T (for MFU)] [--<config key>=VALUE ...]
-  export-pt --checkpoint FILE --out FILE
+  export-pt --checkpoint FILE --out FILE[.safetensors] [--attn-bias (masks for nanoGPT on torch < 2)]
+  import-pt --pt FILE [--data FILE] [--run DIR] [--n_head N (bare state_dict)] [--<training key>=VALUE ...]
   export    --run DIR [--format png,svg,pdf] [--dpi 200] [--style paper|paper-serif|screen]
                                    every figure + data into DIR/figures
   suite paper [--dir DIR] [--preset P] [--data FILE] [--<config key>=VALUE ...]   (continues an existing DIR)
@@ -310,9 +311,49 @@ int cmd_export_pt(CliArgs& args) {
   InferenceModel m = load_model(args);
   const std::string out = args.take("out");
   if (out.empty()) throw std::invalid_argument("export-pt needs --out FILE");
+  const bool masks = args.take_flag("attn-bias");
   reject_rest(args);
-  m.export_state_dict(out);
-  std::cout << "wrote " << out << " (" << m.parameter_count() << " parameters, nanoGPT key names)\n";
+  const bool safetensors = std::filesystem::path(out).extension() == ".safetensors";
+  if (safetensors) m.export_safetensors(out);
+  else m.export_state_dict(out, masks);
+  std::cout << "wrote " << out << " (" << m.parameter_count() << " parameters, nanoGPT key names, "
+            << (safetensors ? "safetensors" : "torch.load") << ")\n";
+  if (m.config().is_moe())
+    std::cout << "MoE model: the shared parts use nanoGPT's keys; each feed-forward is transformer.h.N.moe.* "
+                 "(router.weight, c_fc.*, c_proj.*: README, \"export-pt\") instead of mlp.*, so nanoGPT's model.py "
+                 "does not load it\n";
+  else if (!safetensors)
+    std::cout << (masks ? "loads with strict=True into nanoGPT's model.py on torch < 2 (attention masks included)"
+                        : "loads with strict=True into nanoGPT's model.py on torch >= 2; --attn-bias for torch < 2")
+              << "\n";
+  return 0;
+}
+
+int cmd_import_pt(CliArgs& args) {
+  const std::string pt = args.take("pt");
+  if (pt.empty()) throw std::invalid_argument("import-pt needs --pt FILE (a nanoGPT checkpoint or state_dict)");
+  const std::string data_path = args.take("data", default_dataset());
+  std::string run_dir = args.take("run");
+  const int n_head = args.take_int("n_head", 0, 1);
+  TextDataset data = TextDataset::from_file(data_path);
+  Config base = preset("cpu-quick");
+  InferenceModel m = InferenceModel::import_nanogpt(pt, data.vocab, base, n_head);
+  Config c = m.config();
+  std::vector<FieldError> errors;
+  for (const auto& [key, value] : args.rest()) {
+    if (key == "n_layer" || key == "n_embd" || key == "block_size" || key == "bias" || key == "ffn")
+      errors.push_back({key, "comes from the imported weights"});
+    else if (std::string error = apply_override(c, key, value); !error.empty())
+      errors.push_back({key, error});
+  }
+  if (!errors.empty()) throw ConfigError(errors);
+  if (run_dir.empty()) run_dir = default_run_dir(c);
+  auto trainer = Trainer::create(c, data, run_dir, std::filesystem::absolute(data_path).string(), &m);
+  trainer->save_latest();
+  std::cout << "imported " << pt << " into " << run_dir << ": " << c.n_layer << " layers, width " << c.n_embd
+            << ", " << c.n_head << " heads, context " << c.block_size << ", " << m.parameter_count()
+            << " parameters; generate, trace, eval or resume it (resume trains to max_iters " << c.max_iters
+            << ")\n";
   return 0;
 }
 
@@ -329,7 +370,7 @@ std::string without_backtrace(const std::string& what, bool verbose) {
 int main(int argc, char** argv) {
   bool verbose = false;
   try {
-    CliArgs args(argc, argv, {"no-cache", "help", "verbose"});
+    CliArgs args(argc, argv, {"no-cache", "attn-bias", "help", "verbose"});
     verbose = args.take_flag("verbose");
     const std::string cmd = args.command();
     if (cmd.empty() || cmd == "help" || args.has("help")) {
@@ -341,6 +382,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cmd_eval(args);
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "trace") return cmd_trace(args);
+    if (cmd == "import-pt") return cmd_import_pt(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "export-pt") return cmd_export_pt(args);
     if (cmd == "suite") return cmd_suite(args);

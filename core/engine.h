@@ -64,6 +64,10 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
 
 namespace moewb {
 
+// The nanoGPT state_dict name of one of this model's parameters (h0.attn.c_attn.weight ->
+// transformer.h.0.attn.c_attn.weight).
+std::string nanogpt_key(const std::string& key);
+
 // Routing of `text` (InferenceModel::trace); the model must be in eval mode.
 RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d,
                         const TraceProgress& progress = {});

@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 
+#include <nlohmann/json.hpp>
 #include <torch/script.h>
 
 #include "engine.h"
@@ -255,17 +256,51 @@ RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress&
   return trace_text(impl_->model, impl_->vocab, text, impl_->device, progress);
 }
 
-void InferenceModel::export_state_dict(const std::string& path) const {
+std::string nanogpt_key(const std::string& key) {
+  // h0.attn -> transformer.h.0.attn, as nn.ModuleDict and nn.ModuleList name them
+  if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))
+    return "transformer.h." + key.substr(1);
+  return "transformer." + key;
+}
+
+namespace {
+// name -> CPU tensor, in the order nanoGPT's state_dict lists them (the LM head last)
+std::vector<std::pair<std::string, torch::Tensor>> nanogpt_tensors(const InferenceModel::Impl& m, bool masks) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : m.model->named_parameters())
+    out.emplace_back(nanogpt_key(item.key()), item.value().detach().to(torch::kCPU).contiguous());
+  const int64_t T = m.config.block_size;
+  for (int l = 0; masks && l < m.config.n_layer; ++l)
+    out.emplace_back("transformer.h." + std::to_string(l) + ".attn.bias",
+                     torch::ones({T, T}).tril().view({1, 1, T, T}));
+  out.emplace_back("lm_head.weight", m.model->wte->weight.detach().to(torch::kCPU).contiguous());
+  return out;
+}
+}  // namespace
+
+void InferenceModel::export_state_dict(const std::string& path, bool attention_masks) const {
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& item : impl_->model->named_parameters()) {
-    std::string key = item.key();
-    if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))
-      key = "h." + key.substr(1);  // h0.attn -> h.0.attn, as nn.ModuleList names it
-    dict.insert("transformer." + key, item.value().detach().to(torch::kCPU).contiguous());
-  }
-  dict.insert("lm_head.weight", impl_->model->wte->weight.detach().to(torch::kCPU).contiguous());
+  for (auto& [key, t] : nanogpt_tensors(*impl_, attention_masks)) dict.insert(key, t);
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   atomic_write(path, std::string(bytes.begin(), bytes.end()));
+}
+
+// safetensors: an 8-byte little-endian header length, a JSON header (dtype, shape, byte range per tensor),
+// then the raw little-endian data. No Debian package writes it from C++; the format is this small.
+void InferenceModel::export_safetensors(const std::string& path) const {
+  nlohmann::json header = {{"__metadata__", {{"format", "pt"}, {"source", "moewb export-pt"}}}};
+  std::string data;
+  for (const auto& [key, t] : nanogpt_tensors(*impl_, false)) {
+    const auto f = t.to(torch::kFloat32).contiguous();
+    const size_t begin = data.size(), size = static_cast<size_t>(f.numel()) * sizeof(float);
+    header[key] = {{"dtype", "F32"}, {"shape", f.sizes().vec()}, {"data_offsets", {begin, begin + size}}};
+    data.append(static_cast<const char*>(f.data_ptr()), size);
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(json.size()) >> (8 * i)) & 0xff);
+  atomic_write(path, out + json + data);
 }
 
 }  // namespace moewb

@@ -54,8 +54,18 @@ class InferenceModel {
   RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}) const;
   // Mean cross-entropy over `batches` random batches of one split.
   double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
-  // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python.
-  void export_state_dict(const std::string& path) const;
+  // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python. attention_masks
+  // adds the causal-mask buffers (transformer.h.N.attn.bias) that nanoGPT's model.py registers on torch < 2.
+  void export_state_dict(const std::string& path, bool attention_masks = false) const;
+  // The same tensors (without masks) as safetensors, for tools that do not unpickle.
+  void export_safetensors(const std::string& path) const;
+
+  // A dense nanoGPT model from a file torch.save wrote: a train.py checkpoint ({'model': ..., 'model_args': ...,
+  // 'config': ...}; torch.compile's '_orig_mod.' prefixes removed) or a bare state_dict, whose head count must
+  // then be given. Shapes come from the weights; the checkpoint's model_args and training settings (learning
+  // rate, schedule, batch size, ...) override `base`. Throws CheckpointError naming the key that is missing,
+  // unexpected or misshapen, or the vocabulary that does not match.
+  static InferenceModel import_nanogpt(const std::string& path, const Vocabulary& vocab, Config base, int n_head = 0);
 
   const Impl& impl() const { return *impl_; }
 

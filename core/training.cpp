@@ -38,6 +38,15 @@ namespace {
 
 constexpr const char* kRunFormat = "moewb-run-1";
 
+// Same vocabulary and the same parameter shapes in the same order.
+bool fits(const InferenceModel& start, const Config& c, const Vocabulary& vocab) {
+  if (!(start.vocab() == vocab)) return false;
+  const Config& s = start.config();
+  return s.n_layer == c.n_layer && s.n_embd == c.n_embd && s.block_size == c.block_size && s.bias == c.bias &&
+         s.ffn == c.ffn && (!c.is_moe() || (s.n_experts == c.n_experts && s.expert_shape == c.expert_shape &&
+                                           (s.routing == "hash") == (c.routing == "hash")));
+}
+
 double lr_at(const Config& c, int it) {
   if (it < c.warmup_iters) return c.learning_rate * (it + 1) / (c.warmup_iters + 1);
   if (it > c.lr_decay_iters) return c.min_lr;
@@ -282,9 +291,11 @@ Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset& data, const std::string& run_dir,
-                                         const std::string& dataset_path) {
+                                         const std::string& dataset_path, const InferenceModel* start_from) {
   auto errors = validate(config, data.train_size(), data.val_size());
   if (!errors.empty()) throw ConfigError(errors);
+  if (start_from && !fits(*start_from, config, data.vocab))
+    throw std::invalid_argument("the starting weights do not fit the config or the dataset's vocabulary");
   init_torch_threads();
   auto impl = std::make_unique<Impl>();
   impl->config = config;
@@ -338,6 +349,12 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   {
     ScopedRandomSource source(impl->cpu_rng);
     impl->model = GPT(config, data.vocab.size());
+  }
+  if (start_from) {  // shapes checked above, before the folder was written
+    auto source = start_from->impl().model->parameters();
+    auto target = impl->model->parameters();
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
   }
   impl->model->to(impl->device);
   impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, config, impl->precision, impl->device);

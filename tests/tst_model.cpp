@@ -2,6 +2,8 @@
 // losses, checkpoint round trips and resume, the nanoGPT export, and errors for bad checkpoints and configs.
 #include <QtTest>
 
+#include <QProcess>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -225,6 +227,54 @@ class TestModel : public QObject {
     QCOMPARE(at::get_num_threads(), before);
   }
 
+  // Training is nanoGPT's training: from the same weights and the same batches (the trainer's own sequence,
+  // drawn here as it draws them), 50 steps of nanoGPT train.py's loop in PyTorch (nanogpt_lockstep.py) give the
+  // same loss at every step: warm-up, cosine decay, steps past lr_decay_iters at min_lr, clipping at 0.5 and
+  // weight decay all take part. Measured: the losses agree to 7e-7 (fp32, different reduction orders); 1e-4
+  // leaves room for other BLAS thread counts while any difference in the recipe moves them by far more.
+  void trainingMatchesNanoGptStepByStep() {
+    if (std::string(MOEWB_TORCH_PYTHON).empty()) QSKIP("no python3 with torch (python3-torch) at configure time");
+    Config c = tiny_config();
+    c.max_iters = 50, c.lr_decay_iters = 40, c.warmup_iters = 5, c.eval_interval = 1000, c.log_interval = 1;
+    c.learning_rate = 1e-2, c.min_lr = 1e-3, c.grad_clip = 0.5, c.weight_decay = 0.1;
+    const TextDataset data = corpus();
+    auto t = Trainer::create(c, data, "", "");
+    t->snapshot().export_state_dict(dir("lockstep_init.pt"));
+    std::mt19937_64 rng(static_cast<uint64_t>(c.seed));
+    const auto train = torch::tensor(std::vector<int64_t>(data.tokens.begin(), data.tokens.begin() + data.n_train));
+    std::vector<torch::Tensor> xs, ys;
+    for (int i = 0; i < c.max_iters; ++i) {
+      Batch b = sample_batch(train, c.batch_size, c.block_size, rng);
+      xs.push_back(b.x), ys.push_back(b.y);
+    }
+    c10::Dict<std::string, torch::Tensor> batches;
+    batches.insert("x", torch::stack(xs));
+    batches.insert("y", torch::stack(ys));
+    const std::vector<char> bytes = torch::pickle_save(c10::IValue(batches));
+    atomic_write(dir("lockstep_batches.pt"), std::string(bytes.begin(), bytes.end()));
+    atomic_write(dir("lockstep_config.json"), to_json(c));
+
+    std::vector<double> ours;
+    while (!t->done()) {
+      Progress p = t->advance();
+      if (p.step && p.step->logged) ours.push_back(p.step->loss);
+    }
+    QProcess py;
+    QStringList args = {QString(MOEWB_TESTS_DIR) + "/nanogpt_lockstep.py"};
+    for (const char* file : {"lockstep_init.pt", "lockstep_batches.pt", "lockstep_config.json"})
+      args << QString::fromStdString(dir(file));
+    py.start(MOEWB_TORCH_PYTHON, args);
+    QVERIFY(py.waitForFinished(300000));
+    QVERIFY2(py.exitCode() == 0, py.readAllStandardError().constData());
+    const QStringList theirs = QString(py.readAllStandardOutput()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(theirs.size(), static_cast<int>(ours.size()));
+    double worst = 0;
+    for (int i = 0; i < theirs.size(); ++i) worst = std::max(worst, std::abs(ours[i] - theirs[i].toDouble()));
+    qInfo("largest loss difference over %d steps: %.3g (first %.6f vs %.6f, last %.6f vs %.6f)", theirs.size(), worst,
+          ours.front(), theirs.front().toDouble(), ours.back(), theirs.back().toDouble());
+    QVERIFY(worst < 1e-4);
+  }
+
   void checkpointRoundTripIsBitwise() {
     const std::string run = dir("roundtrip");
     auto t = Trainer::create(moe(tiny_config()), corpus(), run, "synthetic");
@@ -399,6 +449,53 @@ class TestModel : public QObject {
       QCOMPARE(dict.at(key).toTensor().sizes().vec(), shape);
     }
     QVERIFY(torch::equal(dict.at("lm_head.weight").toTensor(), dict.at("transformer.wte.weight").toTensor()));
+  }
+
+  // export-pt then import-pt gives the same model (with or without the torch < 2 mask buffers); files that are not
+  // a dense nanoGPT model of this vocabulary are refused with the reason.
+  void importReadsWhatExportWrites() {
+    Config c = tiny_config();
+    c.bias = true;
+    auto t = Trainer::create(c, corpus(), "", "");
+    t->advance();
+    const InferenceModel live = t->snapshot();
+    live.export_state_dict(dir("roundtrip.pt"));
+    live.export_state_dict(dir("roundtrip_masks.pt"), /*attention_masks=*/true);
+    auto idx = torch::randint(0, corpus().vocab.size(), {2, 16}, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    for (const char* file : {"roundtrip.pt", "roundtrip_masks.pt"}) {
+      const InferenceModel back = InferenceModel::import_nanogpt(dir(file), corpus().vocab, Config{}, 2);
+      QCOMPARE(back.config().n_layer, 2);
+      QCOMPARE(back.config().n_embd, 32);
+      QVERIFY(back.config().bias);
+      QVERIFY(torch::equal(live.impl().model->forward(idx).logits, back.impl().model->forward(idx).logits));
+    }
+    auto refused = [&](const std::string& file, const Vocabulary& vocab, int n_head, const QString& reason) {
+      try {
+        InferenceModel::import_nanogpt(file, vocab, Config{}, n_head);
+        QFAIL(qPrintable("accepted, expected: " + reason));
+      } catch (const CheckpointError& e) {
+        QVERIFY2(QString(e.what()).contains(reason), e.what());
+      } catch (const std::exception& e) {
+        QFAIL(qPrintable(QString("not a CheckpointError: ") + e.what()));
+      }
+    };
+    refused(dir("roundtrip.pt"), corpus().vocab, 0, "give --n_head");
+    refused(dir("roundtrip.pt"), TextDataset::from_text(synthetic_corpus(4000) + "#", "x").vocab, 2,
+            "characters but the dataset");
+    auto add_key = [&](const std::string& key, const std::string& out) {
+      const std::string bytes = read_file(dir("roundtrip.pt"));
+      auto d = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
+      d.insert(key, torch::zeros({4}));
+      const std::vector<char> saved = torch::pickle_save(c10::IValue(d));
+      atomic_write(dir(out.c_str()), std::string(saved.begin(), saved.end()));
+    };
+    add_key("transformer.h.0.mlp.extra", "extra.pt");
+    refused(dir("extra.pt"), corpus().vocab, 2, "has a key this model lacks: transformer.h.0.mlp.extra");
+    add_key("transformer.h.0.moe.router.weight", "moe.pt");
+    refused(dir("moe.pt"), corpus().vocab, 2, "holds an MoE model");
+    atomic_write(dir("not_a_model.pt"), "plain text");
+    refused(dir("not_a_model.pt"), corpus().vocab, 2, "is not a file torch.save wrote");
   }
 
   void badCheckpointsGiveClearErrors_data() {
