@@ -147,6 +147,9 @@ Config config_from_json(const std::string& text, const Config& base, std::vector
   } catch (const nlohmann::json::parse_error& ex) {
     errors.push_back({"", std::string("not valid JSON: ") + ex.what()});
     return c;
+  } catch (const nlohmann::json::exception& ex) {  // a number beyond double's range ("1e999")
+    errors.push_back({"", std::string("not a usable JSON document: ") + ex.what()});
+    return c;
   }
   if (!j.is_object()) {
     errors.push_back({"", "the configuration must be a JSON object"});
@@ -176,7 +179,7 @@ std::string apply_override(Config& c, const std::string& key, const std::string&
     } else {
       try {
         parsed = nlohmann::json::parse(value);
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {  // not JSON, or a number beyond double (1e999)
         parsed = value;
       }
     }
