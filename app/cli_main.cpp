@@ -40,6 +40,7 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
                                    every figure + data into DIR/figures
   suite paper [--dir DIR] [--preset P] [--data FILE] [--<config key>=VALUE ...]   (continues an existing DIR)
   presets   print the built-in presets
+  keys      print every config key (type, default, allowed values, help) as a Markdown table
 
 Config keys are those of config.json (see README); e.g. --ffn=moe --n_experts=4 --routing=topk --top_k=2.
 train and resume stop after the current step with a checkpoint on Ctrl-C, SIGTERM or SIGHUP (a second one ends
@@ -383,6 +384,11 @@ int main(int argc, char** argv) {
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "trace") return cmd_trace(args);
     if (cmd == "import-pt") return cmd_import_pt(args);
+    if (cmd == "keys") {
+      reject_rest(args);
+      std::cout << config_keys_markdown();
+      return 0;
+    }
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "export-pt") return cmd_export_pt(args);
     if (cmd == "suite") return cmd_suite(args);

@@ -1,6 +1,7 @@
 // Config (de)serialisation and validation; no torch here so the GUI form can validate as the user types.
 #include "config.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <sstream>
@@ -8,6 +9,8 @@
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
+
+#include "numbers.h"
 
 namespace moewb {
 
@@ -22,12 +25,6 @@ int Config::experts_per_token() const {
 }
 
 namespace {
-
-bool one_of(const std::string& v, std::initializer_list<const char*> options) {
-  for (const char* o : options)
-    if (v == o) return true;
-  return false;
-}
 
 template <typename T>
 bool assign_json(T& member, const nlohmann::json& value) {
@@ -61,65 +58,58 @@ const char* type_name() {
 
 }  // namespace
 
+std::string Range::describe(bool integer) const {
+  auto number = [&](double v) { return format_double(v, 6); };
+  const bool low = min > -1e300, high = max < 1e300;
+  if (low && !high) {
+    if (min_open) return "> " + number(min);
+    return integer ? "at least " + number(min) : ">= " + number(min);
+  }
+  if (high && !low) return (max_open ? "< " : "<= ") + number(max);
+  if (integer && !min_open && !max_open) return "between " + number(min) + " and " + number(max);
+  return std::string("in ") + (min_open ? "(" : "[") + number(min) + ", " + number(max) + (max_open ? ")" : "]");
+}
+
 std::vector<FieldError> validate(const Config& c) {
   std::vector<FieldError> e;
+  // what the table says about each key on its own
+  visit_fields(c, [&](const char* name, const auto& member, const FieldSpec& spec) {
+    using T = std::decay_t<decltype(member)>;
+    if constexpr (std::is_same_v<T, std::string>) {
+      const auto& allowed_values = spec.choices;
+      if (!allowed_values.empty() &&
+          std::find(allowed_values.begin(), allowed_values.end(), member) == allowed_values.end()) {
+        std::string allowed;
+        for (size_t i = 0; i < spec.choices.size(); ++i)
+          allowed += (i == 0 ? "" : i + 1 == spec.choices.size() ? " or " : ", ") + spec.choices[i];
+        e.push_back({name, "must be " + allowed + ", not '" + member + "'"});
+      }
+    } else if constexpr (!std::is_same_v<T, bool>) {
+      if (!spec.range.contains(static_cast<double>(member)))
+        e.push_back({name, "must be " + spec.range.describe(std::is_integral_v<T>)});
+    }
+  });
   auto check = [&](bool ok, const char* field, const std::string& msg) {
     if (!ok) e.push_back({field, msg});
   };
-  check(c.n_layer >= 1, "n_layer", "must be at least 1");
-  check(c.n_head >= 1, "n_head", "must be at least 1");
-  check(c.n_embd >= 1, "n_embd", "must be at least 1");
+  // rules that tie keys together
   if (c.n_head >= 1 && c.n_embd >= 1)
     check(c.n_embd % c.n_head == 0, "n_embd",
           "width d = " + std::to_string(c.n_embd) + " is not divisible by n_head = " + std::to_string(c.n_head));
-  check(c.block_size >= 2, "block_size", "context must be at least 2 characters");
-  check(c.dropout >= 0 && c.dropout < 1, "dropout", "must be in [0, 1)");
-  check(one_of(c.ffn, {"dense", "moe"}), "ffn", "must be dense or moe, not '" + c.ffn + "'");
-  check(one_of(c.expert_shape, {"mlp", "linear"}), "expert_shape",
-        "must be mlp or linear, not '" + c.expert_shape + "'");
-  check(one_of(c.routing, {"softmax", "topk", "sigmoid", "hash"}), "routing",
-        "must be softmax, topk, sigmoid or hash, not '" + c.routing + "'");
-  check(one_of(c.drop_policy, {"position", "probability"}), "drop_policy",
-        "must be position or probability, not '" + c.drop_policy + "'");
-  check(one_of(c.device, {"auto", "cpu", "cuda"}), "device", "must be auto, cpu or cuda, not '" + c.device + "'");
-  check(one_of(c.precision, {"auto", "fp32", "bf16", "fp16"}), "precision",
-        "must be auto, fp32, bf16 or fp16, not '" + c.precision + "'");
   check(!(c.precision == "fp16" && c.device == "cpu"), "precision",
         "fp16 needs a CUDA device (its loss scaling runs there); use bf16 on the CPU");
   if (c.is_moe()) {
-    check(c.n_experts >= 1 && c.n_experts <= 256, "n_experts", "must be between 1 and 256");
     if (c.expert_shape == "mlp" && c.n_experts >= 1)
       check((4 * c.n_embd) % c.n_experts == 0, "n_experts",
             "mlp experts split the 4d = " + std::to_string(4 * c.n_embd) + " hidden units evenly: N must divide it");
-    if (c.routing == "topk") {
-      check(c.top_k >= 1, "top_k", "must be at least 1");
+    if (c.routing == "topk")
       check(c.top_k <= c.n_experts, "top_k",
             "k = " + std::to_string(c.top_k) + " exceeds the number of experts N = " + std::to_string(c.n_experts));
-      // beyond N/k no assignment can be dropped; far beyond, C = ceil(cf·k·S/N) would overflow
-      if (c.use_capacity)
-        check(c.capacity_factor > 0 && c.capacity_factor <= 1e6, "capacity_factor", "must be in (0, 1e6]");
-    } else {
+    else
       check(!c.use_capacity, "use_capacity", "a capacity limit applies to topk routing only");
-    }
-    check(c.sigmoid_tau > 0 && c.sigmoid_tau < 1, "sigmoid_tau", "must be in (0, 1)");
   }
-  check(c.aux_alpha >= 0, "aux_alpha", "must be >= 0");
-  check(c.z_beta >= 0, "z_beta", "must be >= 0");
-  check(c.router_jitter >= 0 && c.router_jitter < 1, "router_jitter", "must be in [0, 1)");
-  check(c.sparsity_lambda >= 0, "sparsity_lambda", "must be >= 0");
-  check(c.batch_size >= 1, "batch_size", "must be at least 1");
-  check(c.max_iters >= 1, "max_iters", "must be at least 1");
-  check(c.learning_rate > 0, "learning_rate", "must be > 0");
-  check(c.min_lr >= 0 && c.min_lr <= c.learning_rate, "min_lr", "must be in [0, learning_rate]");
-  check(c.warmup_iters >= 0, "warmup_iters", "must be >= 0");
+  check(c.min_lr <= c.learning_rate, "min_lr", "must be at most learning_rate");
   check(c.lr_decay_iters >= c.warmup_iters, "lr_decay_iters", "must be >= warmup_iters");
-  check(c.weight_decay >= 0, "weight_decay", "must be >= 0");
-  check(c.beta1 >= 0 && c.beta1 < 1, "beta1", "must be in [0, 1)");
-  check(c.beta2 >= 0 && c.beta2 < 1, "beta2", "must be in [0, 1)");
-  check(c.grad_clip >= 0, "grad_clip", "must be >= 0");
-  check(c.eval_interval >= 1, "eval_interval", "must be at least 1");
-  check(c.eval_iters >= 1, "eval_iters", "must be at least 1");
-  check(c.log_interval >= 1, "log_interval", "must be at least 1");
   return e;
 }
 
@@ -135,7 +125,7 @@ std::vector<FieldError> validate(const Config& c, long long train_tokens, long l
 
 std::string to_json(const Config& c) {
   nlohmann::ordered_json j;
-  visit_fields(c, [&](const char* name, const auto& member, const char*) { j[name] = member; });
+  visit_fields(c, [&](const char* name, const auto& member, const FieldSpec&) { j[name] = member; });
   return j.dump(2);
 }
 
@@ -157,7 +147,7 @@ Config config_from_json(const std::string& text, const Config& base, std::vector
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
-    visit_fields(c, [&](const char* name, auto& member, const char*) {
+    visit_fields(c, [&](const char* name, auto& member, const FieldSpec&) {
       if (it.key() != name) return;
       known = true;
       if (!assign_json(member, it.value()))
@@ -170,7 +160,7 @@ Config config_from_json(const std::string& text, const Config& base, std::vector
 
 std::string apply_override(Config& c, const std::string& key, const std::string& value) {
   std::string error = "unknown configuration key '" + key + "'";
-  visit_fields(c, [&](const char* name, auto& member, const char*) {
+  visit_fields(c, [&](const char* name, auto& member, const FieldSpec&) {
     if (key != name) return;
     using T = std::decay_t<decltype(member)>;
     nlohmann::json parsed;
@@ -218,6 +208,28 @@ int64_t count_parameters(const Config& c, int vocab_size) { return parameters(c,
 int64_t count_active_parameters(const Config& c, int vocab_size) {
   const double fraction = c.is_moe() ? static_cast<double>(c.experts_per_token()) / c.n_experts : 1.0;
   return parameters(c, vocab_size, fraction);
+}
+
+std::string config_keys_markdown() {
+  std::string out = "| key | type | default | allowed | group | what |\n|---|---|---|---|---|---|\n";
+  const Config defaults;
+  visit_fields(defaults, [&](const char* name, const auto& member, const FieldSpec& spec) {
+    using T = std::decay_t<decltype(member)>;
+    std::string type, value, allowed;
+    if constexpr (std::is_same_v<T, bool>) {
+      type = "bool", value = member ? "true" : "false", allowed = "true, false";
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      type = "text", value = member;
+      for (const auto& choice : spec.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
+    } else {
+      type = std::is_integral_v<T> ? "integer" : "number";
+      value = format_double(static_cast<double>(member), 6);
+      allowed = spec.range.describe(std::is_integral_v<T>);
+    }
+    out += "| `" + std::string(name) + "` | " + type + " | " + value + " | " + allowed + " | " + spec.group + " | " +
+           spec.help + " |\n";
+  });
+  return out;
 }
 
 std::vector<std::string> preset_names() {

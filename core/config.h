@@ -1,6 +1,7 @@
 // The complete description of a run: model shape, FFN/expert kind, routing and the optimisation
 // schedule. One flat struct so that the JSON file, the CLI `--key=value` overrides and the GUI form all
-// share the same field names; visit_fields() is the single list of those names, defaults and help texts.
+// share the same field names; visit_fields() is the single table of those names, their labels, groups,
+// ranges, choices and help texts.
 #pragma once
 
 #include <cstdint>
@@ -63,58 +64,120 @@ struct FieldError {
   std::string message;
 };
 
-// Calls v(name, member, help) for every field, in display order.
+// One key's description besides its name, type and default (the member's initialiser): the form's label and
+// group, the values it may take, and its help. Validation, the GUI form, the CLI and the README's key table
+// (`moewb-cli keys`) all read it from visit_fields; only rules that tie keys together are written elsewhere.
+struct Range {
+  double min = -1e300, max = 1e300;
+  bool min_open = false, max_open = false;  // open: the bound itself is excluded
+  static Range at_least(double m) { return {m, 1e300, false, false}; }
+  static Range above_zero(double max = 1e300) { return {0, max, true, false}; }
+  static Range between(double a, double b) { return {a, b, false, false}; }
+  static Range unit_open() { return {0, 1, false, true}; }  // [0, 1)
+  static Range open_unit() { return {0, 1, true, true}; }   // (0, 1)
+  bool contains(double v) const {
+    return (min_open ? v > min : v >= min) && (max_open ? v < max : v <= max);
+  }
+  std::string describe(bool integer) const;  // "at least 1", "in [0, 1)", "> 0"
+};
+
+struct FieldSpec {
+  const char* label;
+  const char* group;
+  Range range;                         // numbers
+  std::vector<std::string> choices;    // text keys: the values allowed, in display order
+  const char* help;
+};
+
+inline constexpr const char* kModel = "Model";
+inline constexpr const char* kExperts = "FFN / experts";
+inline constexpr const char* kRouting = "Routing";
+inline constexpr const char* kOptimisation = "Optimisation";
+inline constexpr const char* kSchedule = "Schedule";
+
+// Calls v(name, member, spec) for every field, in display order.
 template <typename C, typename V>
 void visit_fields(C& c, V&& v) {
-  v("n_layer", c.n_layer, "Number of transformer blocks.");
-  v("n_head", c.n_head, "Attention heads per block; the width must divide by it.");
-  v("n_embd", c.n_embd, "Model width d (embedding and residual stream size).");
-  v("block_size", c.block_size, "Context length in characters (also the position-embedding size).");
-  v("dropout", c.dropout, "Dropout probability on attention weights, residual and FFN outputs.");
-  v("bias", c.bias, "Use biases in Linear and LayerNorm layers (nanoGPT default: off).");
-  v("ffn", c.ffn, "Feed-forward kind: dense (Linear d->4d, GELU, 4d->d) or moe (mixture of experts).");
-  v("n_experts", c.n_experts, "Number of experts N in each MoE layer.");
-  v("expert_shape", c.expert_shape,
-    "mlp: each expert is d->4d/N->d so all experts together equal the dense FFN; "
-    "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2).");
-  v("routing", c.routing,
-    "softmax: every expert, weights softmax(z); topk: the k most probable experts; "
-    "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character.");
-  v("top_k", c.top_k, "Experts per token in topk routing (k <= N).");
-  v("renormalize", c.renormalize, "topk: renormalise the k chosen weights to sum to 1 (Mixtral convention).");
-  v("use_capacity", c.use_capacity, "topk: limit how many assignments each expert accepts per batch.");
-  v("capacity_factor", c.capacity_factor,
-    "topk with capacity: each expert accepts at most C = ceil(cf*k*S/N) assignments per batch of S tokens "
-    "(DeepSpeed/Megatron convention); dropped assignments contribute 0 and are not re-normalised.");
-  v("drop_policy", c.drop_policy,
-    "Which assignments an over-full expert keeps: position (earlier tokens first, first choices before "
-    "second choices) or probability (highest router probability first).");
-  v("aux_alpha", c.aux_alpha, "Load-balancing loss weight: alpha*N*sum_i f_i*P_i (Switch/Mixtral).");
-  v("z_beta", c.z_beta, "Router z-loss weight: beta*mean(logsumexp(z)^2) (ST-MoE).");
-  v("router_jitter", c.router_jitter, "Multiply router inputs by U(1-eps,1+eps) during training; 0 = off.");
-  v("sigmoid_tau", c.sigmoid_tau, "sigmoid: an expert is active for a token when sigma(z) > tau.");
-  v("sparsity_lambda", c.sparsity_lambda, "sigmoid: sparsity loss weight lambda*mean(sigma(z)) (DSMoE).");
-  v("batch_size", c.batch_size, "Sequences per training step.");
-  v("max_iters", c.max_iters, "Training steps.");
-  v("learning_rate", c.learning_rate, "Peak AdamW learning rate after warm-up.");
-  v("min_lr", c.min_lr, "Learning rate at the end of the cosine decay.");
-  v("warmup_iters", c.warmup_iters, "Linear warm-up steps.");
-  v("lr_decay_iters", c.lr_decay_iters, "Step at which the cosine decay reaches min_lr.");
-  v("weight_decay", c.weight_decay, "AdamW weight decay on matrices and embeddings (not on biases/norms).");
-  v("beta1", c.beta1, "AdamW beta1.");
-  v("beta2", c.beta2, "AdamW beta2.");
-  v("grad_clip", c.grad_clip, "Clip the global gradient norm to this value; 0 = off.");
-  v("eval_interval", c.eval_interval, "Evaluate (val loss, routing metrics, snapshot) every this many steps.");
-  v("eval_iters", c.eval_iters, "Batches per split when estimating train/val loss.");
-  v("log_interval", c.log_interval, "Write a metrics row every this many steps.");
-  v("seed", c.seed, "Random seed: same seed and config give the same run on CPU.");
-  v("device", c.device, "auto (CUDA when available), cpu or cuda.");
-  v("deterministic", c.deterministic,
-    "CUDA: use deterministic kernels (embedding and attention gradients without atomics, fixed cuBLAS "
-    "workspaces) so the same seed repeats a run bit for bit; slower. The CPU is always deterministic.");
-  v("precision", c.precision,
-    "auto: bf16 on a CUDA device that supports it, fp32 otherwise; fp32; bf16 (autocast, TF32 matmuls); "
-    "fp16 (autocast with loss scaling, CUDA only). Router probabilities and routing statistics stay fp32.");
+  v("n_layer", c.n_layer, FieldSpec{"Layers", kModel, Range::at_least(1), {},
+      "Number of transformer blocks."});
+  v("n_head", c.n_head, FieldSpec{"Heads", kModel, Range::at_least(1), {},
+      "Attention heads per block; the width must divide by it."});
+  v("n_embd", c.n_embd, FieldSpec{"Width d", kModel, Range::at_least(1), {},
+      "Model width d (embedding and residual stream size)."});
+  v("block_size", c.block_size, FieldSpec{"Context", kModel, Range::at_least(2), {},
+      "Context length in characters (also the position-embedding size)."});
+  v("dropout", c.dropout, FieldSpec{"Dropout", kModel, Range::unit_open(), {},
+      "Dropout probability on attention weights, residual and FFN outputs."});
+  v("bias", c.bias, FieldSpec{"Biases", kModel, {}, {},
+      "Use biases in Linear and LayerNorm layers (nanoGPT default: off)."});
+  v("ffn", c.ffn, FieldSpec{"FFN kind", kExperts, {}, {"dense", "moe"},
+      "Feed-forward kind: dense (Linear d->4d, GELU, 4d->d) or moe (mixture of experts)."});
+  v("n_experts", c.n_experts, FieldSpec{"Experts N", kExperts, Range::between(1, 256), {},
+      "Number of experts N in each MoE layer."});
+  v("expert_shape", c.expert_shape, FieldSpec{"Expert shape", kExperts, {}, {"mlp", "linear"},
+      "mlp: each expert is d->4d/N->d so all experts together equal the dense FFN; "
+      "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2)."});
+  v("routing", c.routing, FieldSpec{"Routing", kRouting, {}, {"softmax", "topk", "sigmoid", "hash"},
+      "softmax: every expert, weights softmax(z); topk: the k most probable experts; "
+      "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character."});
+  v("top_k", c.top_k, FieldSpec{"Top-k", kRouting, Range::at_least(1), {},
+      "Experts per token in topk routing (k <= N)."});
+  v("renormalize", c.renormalize, FieldSpec{"Renormalise top-k", kRouting, {}, {},
+      "topk: renormalise the k chosen weights to sum to 1 (Mixtral convention)."});
+  v("use_capacity", c.use_capacity, FieldSpec{"Capacity limit", kRouting, {}, {},
+      "topk: limit how many assignments each expert accepts per batch."});
+  v("capacity_factor", c.capacity_factor, FieldSpec{"Capacity factor", kRouting, Range::above_zero(1e6), {},
+      "topk with capacity: each expert accepts at most C = ceil(cf*k*S/N) assignments per batch of S tokens "
+      "(DeepSpeed/Megatron convention); dropped assignments contribute 0 and are not re-normalised."});
+  v("drop_policy", c.drop_policy, FieldSpec{"Drop policy", kRouting, {}, {"position", "probability"},
+      "Which assignments an over-full expert keeps: position (earlier tokens first, first choices before "
+      "second choices) or probability (highest router probability first)."});
+  v("aux_alpha", c.aux_alpha, FieldSpec{"Load-balance α", kRouting, Range::at_least(0), {},
+      "Load-balancing loss weight: alpha*N*sum_i f_i*P_i (Switch/Mixtral)."});
+  v("z_beta", c.z_beta, FieldSpec{"Z-loss β", kRouting, Range::at_least(0), {},
+      "Router z-loss weight: beta*mean(logsumexp(z)^2) (ST-MoE)."});
+  v("router_jitter", c.router_jitter, FieldSpec{"Router jitter ε", kRouting, Range::unit_open(), {},
+      "Multiply router inputs by U(1-eps,1+eps) during training; 0 = off."});
+  v("sigmoid_tau", c.sigmoid_tau, FieldSpec{"Sigmoid threshold τ", kRouting, Range::open_unit(), {},
+      "sigmoid: an expert is active for a token when sigma(z) > tau."});
+  v("sparsity_lambda", c.sparsity_lambda, FieldSpec{"Sparsity λ", kRouting, Range::at_least(0), {},
+      "sigmoid: sparsity loss weight lambda*mean(sigma(z)) (DSMoE)."});
+  v("batch_size", c.batch_size, FieldSpec{"Batch size", kOptimisation, Range::at_least(1), {},
+      "Sequences per training step."});
+  v("max_iters", c.max_iters, FieldSpec{"Iterations", kSchedule, Range::at_least(1), {},
+      "Training steps."});
+  v("learning_rate", c.learning_rate, FieldSpec{"Learning rate", kOptimisation, Range::above_zero(), {},
+      "Peak AdamW learning rate after warm-up."});
+  v("min_lr", c.min_lr, FieldSpec{"Final learning rate", kOptimisation, Range::at_least(0), {},
+      "Learning rate at the end of the cosine decay."});
+  v("warmup_iters", c.warmup_iters, FieldSpec{"Warm-up steps", kSchedule, Range::at_least(0), {},
+      "Linear warm-up steps."});
+  v("lr_decay_iters", c.lr_decay_iters, FieldSpec{"Decay ends at", kSchedule, Range::at_least(0), {},
+      "Step at which the cosine decay reaches min_lr."});
+  v("weight_decay", c.weight_decay, FieldSpec{"Weight decay", kOptimisation, Range::at_least(0), {},
+      "AdamW weight decay on matrices and embeddings (not on biases/norms)."});
+  v("beta1", c.beta1, FieldSpec{"Adam β1", kOptimisation, Range::unit_open(), {},
+      "AdamW beta1."});
+  v("beta2", c.beta2, FieldSpec{"Adam β2", kOptimisation, Range::unit_open(), {},
+      "AdamW beta2."});
+  v("grad_clip", c.grad_clip, FieldSpec{"Gradient clip", kOptimisation, Range::at_least(0), {},
+      "Clip the global gradient norm to this value; 0 = off."});
+  v("eval_interval", c.eval_interval, FieldSpec{"Evaluate every", kSchedule, Range::at_least(1), {},
+      "Evaluate (val loss, routing metrics, snapshot) every this many steps."});
+  v("eval_iters", c.eval_iters, FieldSpec{"Eval batches", kSchedule, Range::at_least(1), {},
+      "Batches per split when estimating train/val loss."});
+  v("log_interval", c.log_interval, FieldSpec{"Log every", kSchedule, Range::at_least(1), {},
+      "Write a metrics row every this many steps."});
+  v("seed", c.seed, FieldSpec{"Seed", kSchedule, Range::at_least(0), {},
+      "Random seed: same seed and config give the same run on CPU."});
+  v("device", c.device, FieldSpec{"Device", kSchedule, {}, {"auto", "cpu", "cuda"},
+      "auto (CUDA when available), cpu or cuda."});
+  v("deterministic", c.deterministic, FieldSpec{"Deterministic", kSchedule, {}, {},
+      "CUDA: use deterministic kernels (embedding and attention gradients without atomics, fixed cuBLAS "
+      "workspaces) so the same seed repeats a run bit for bit; slower. The CPU is always deterministic."});
+  v("precision", c.precision, FieldSpec{"Precision", kSchedule, {}, {"auto", "fp32", "bf16", "fp16"},
+      "auto: bf16 on a CUDA device that supports it, fp32 otherwise; fp32; bf16 (autocast, TF32 matmuls); "
+      "fp16 (autocast with loss scaling, CUDA only). Router probabilities and routing statistics stay fp32."});
 }
 
 // Field-by-field checks that need no dataset. Empty when valid.
@@ -132,6 +195,10 @@ std::string apply_override(Config& c, const std::string& key, const std::string&
 // plus its experts' share (k/N of the expert weights; for sigmoid routing this is the upper bound N/N).
 int64_t count_parameters(const Config& c, int vocab_size);
 int64_t count_active_parameters(const Config& c, int vocab_size);
+
+// The table of keys as Markdown (key, type, default, allowed values, group, help): `moewb-cli keys` prints it
+// and the README carries it (a test keeps the two equal).
+std::string config_keys_markdown();
 
 std::vector<std::string> preset_names();
 // Throws std::invalid_argument for an unknown preset.

@@ -92,7 +92,7 @@ class TestConfigDataset : public QObject {
     const std::string base = to_json(preset("paper"));
     std::vector<std::string> keys;
     Config probe;
-    visit_fields(probe, [&](const char* name, auto&, const char*) { keys.push_back(name); });
+    visit_fields(probe, [&](const char* name, auto&, const FieldSpec&) { keys.push_back(name); });
     const std::vector<std::string> odd = {"null", "true", "-1", "0", "1e308", "-1e308", "1e999", "4294967297",
                                           "9223372036854775808", "\"\"", "\"x\"", "[]", "{}", "[1,2]", "0.5",
                                           "-0.0", "\"topk\"", "NaN", "1.5abc", "\"\\u0000\"", "2.4e16", "\"1\""};
@@ -139,6 +139,16 @@ class TestConfigDataset : public QObject {
       if (error.empty()) accept(to_json(c));
       else QVERIFY2(error.find(key) != std::string::npos, error.c_str());
     }
+  }
+
+  // The README's key table is the config table's (regenerate it with `moewb-cli keys`).
+  void readmeListsEveryKeyAsTheTableSays() {
+    const std::string readme = read_file(MOEWB_SOURCE_DIR "/README.md");
+    const std::string open = "<!-- keys: moewb-cli keys -->\n", close = "<!-- /keys -->";
+    const size_t begin = readme.find(open), end = readme.find(close);
+    QVERIFY(begin != std::string::npos && end != std::string::npos);
+    QCOMPARE(QString::fromStdString(readme.substr(begin + open.size(), end - begin - open.size())),
+             QString::fromStdString(config_keys_markdown()));
   }
 
   void overridesParseTypes() {

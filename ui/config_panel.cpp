@@ -33,48 +33,14 @@ class CompactDoubleSpinBox : public QDoubleSpinBox {
   }
 };
 
-// Which group each field belongs to, in display order.
-const char* group_of(const std::string& field) {
-  static const std::map<std::string, const char*> groups = {
-      {"n_layer", "Model"}, {"n_head", "Model"}, {"n_embd", "Model"}, {"block_size", "Model"},
-      {"dropout", "Model"}, {"bias", "Model"},
-      {"ffn", "FFN / experts"}, {"n_experts", "FFN / experts"}, {"expert_shape", "FFN / experts"},
-      {"batch_size", "Optimisation"}, {"learning_rate", "Optimisation"}, {"min_lr", "Optimisation"},
-      {"weight_decay", "Optimisation"}, {"beta1", "Optimisation"}, {"beta2", "Optimisation"},
-      {"grad_clip", "Optimisation"},
-      {"max_iters", "Schedule"}, {"warmup_iters", "Schedule"}, {"lr_decay_iters", "Schedule"},
-      {"eval_interval", "Schedule"}, {"eval_iters", "Schedule"}, {"log_interval", "Schedule"},
-      {"seed", "Schedule"}, {"device", "Schedule"}, {"precision", "Schedule"}, {"deterministic", "Schedule"}};
-  auto it = groups.find(field);
-  return it == groups.end() ? "Routing" : it->second;
-}
-
-QStringList choices(const std::string& field) {
-  if (field == "ffn") return {"dense", "moe"};
-  if (field == "expert_shape") return {"mlp", "linear"};
-  if (field == "routing") return {"softmax", "topk", "sigmoid", "hash"};
-  if (field == "drop_policy") return {"position", "probability"};
-  if (field == "device") return {"auto", "cpu", "cuda"};
-  if (field == "precision") return {"auto", "fp32", "bf16", "fp16"};
-  return {};
-}
-
+// The form's label of a key (its row, and the summary of errors), from the config table.
 QString label_of(const std::string& field) {
-  static const std::map<std::string, QString> labels = {
-      {"n_layer", "Layers"}, {"n_head", "Heads"}, {"n_embd", "Width d"}, {"block_size", "Context"},
-      {"dropout", "Dropout"}, {"bias", "Biases"}, {"ffn", "FFN kind"}, {"n_experts", "Experts N"},
-      {"expert_shape", "Expert shape"}, {"routing", "Routing"}, {"top_k", "Top-k"},
-      {"renormalize", "Renormalise top-k"}, {"use_capacity", "Capacity limit"},
-      {"capacity_factor", "Capacity factor"}, {"drop_policy", "Drop policy"}, {"aux_alpha", "Load-balance α"},
-      {"z_beta", "Z-loss β"}, {"router_jitter", "Router jitter ε"}, {"sigmoid_tau", "Sigmoid threshold τ"},
-      {"sparsity_lambda", "Sparsity λ"}, {"batch_size", "Batch size"}, {"max_iters", "Iterations"},
-      {"learning_rate", "Learning rate"}, {"min_lr", "Final learning rate"}, {"warmup_iters", "Warm-up steps"},
-      {"lr_decay_iters", "Decay ends at"}, {"weight_decay", "Weight decay"}, {"beta1", "Adam β1"},
-      {"beta2", "Adam β2"}, {"grad_clip", "Gradient clip"}, {"eval_interval", "Evaluate every"},
-      {"eval_iters", "Eval batches"}, {"log_interval", "Log every"}, {"seed", "Seed"}, {"device", "Device"},
-      {"precision", "Precision"}, {"deterministic", "Deterministic"}};
-  auto it = labels.find(field);
-  return it == labels.end() ? QString::fromStdString(field) : it->second;
+  QString label = QString::fromStdString(field);
+  Config probe;
+  visit_fields(probe, [&](const char* name, const auto&, const FieldSpec& spec) {
+    if (field == name) label = QString::fromUtf8(spec.label);
+  });
+  return label;
 }
 
 QString format_count(int64_t n) {
@@ -119,7 +85,7 @@ void ConfigPanel::buildForm() {
   auto* body = new QWidget;
   auto* body_layout = new QVBoxLayout(body);
   QMap<QString, QFormLayout*> forms;
-  for (const char* g : {"Model", "FFN / experts", "Routing", "Optimisation", "Schedule"}) {
+  for (const char* g : {kModel, kExperts, kRouting, kOptimisation, kSchedule}) {
     auto* box = new QGroupBox(g);
     auto* form = new QFormLayout(box);
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -134,7 +100,7 @@ void ConfigPanel::buildForm() {
   summary_->setStyleSheet("color: #b00020; padding: 4px 8px;");
   outer->addWidget(summary_);
 
-  visit_fields(config_, [&](const char* name, auto& member, const char* help) {
+  visit_fields(config_, [&](const char* name, auto& member, const FieldSpec& spec) {
     using T = std::decay_t<decltype(member)>;
     const QString key = name;
     QWidget* editor = nullptr;
@@ -156,12 +122,13 @@ void ConfigPanel::buildForm() {
       editor = spin;
     } else {
       auto* combo = new QComboBox;
-      combo->addItems(choices(name));
+      for (const auto& choice : spec.choices) combo->addItem(QString::fromStdString(choice));
       connect(combo, &QComboBox::currentTextChanged, this, [this] { readEditors(); });
       editor = combo;
     }
     editor->setObjectName(key);
-    editor->setToolTip(QString("<b>%1</b> (<code>%2</code>)<br>%3").arg(label_of(name), key, QString(help)));
+    const QString label_text = QString::fromUtf8(spec.label);
+    editor->setToolTip(QString("<b>%1</b> (<code>%2</code>)<br>%3").arg(label_text, key, QString(spec.help)));
     auto* error = new QLabel;
     error->setObjectName(key + "_error");
     error->setStyleSheet("color: #b00020;");
@@ -173,9 +140,9 @@ void ConfigPanel::buildForm() {
     cell_layout->setSpacing(2);
     cell_layout->addWidget(editor);
     cell_layout->addWidget(error);
-    auto* label = new QLabel(label_of(name));
+    auto* label = new QLabel(label_text);
     label->setToolTip(editor->toolTip());
-    forms[group_of(name)]->addRow(label, cell);
+    forms[spec.group]->addRow(label, cell);
     editors_[key] = editor;
     error_labels_[key] = error;
   });
@@ -183,7 +150,7 @@ void ConfigPanel::buildForm() {
 
 void ConfigPanel::writeEditors() {
   updating_ = true;
-  visit_fields(config_, [&](const char* name, auto& member, const char*) {
+  visit_fields(config_, [&](const char* name, auto& member, const FieldSpec&) {
     using T = std::decay_t<decltype(member)>;
     QWidget* w = editors_.value(name);
     if constexpr (std::is_same_v<T, bool>) static_cast<QCheckBox*>(w)->setChecked(member);
@@ -196,7 +163,7 @@ void ConfigPanel::writeEditors() {
 
 void ConfigPanel::readEditors() {
   if (updating_) return;
-  visit_fields(config_, [&](const char* name, auto& member, const char*) {
+  visit_fields(config_, [&](const char* name, auto& member, const FieldSpec&) {
     using T = std::decay_t<decltype(member)>;
     QWidget* w = editors_.value(name);
     if constexpr (std::is_same_v<T, bool>) member = static_cast<QCheckBox*>(w)->isChecked();
