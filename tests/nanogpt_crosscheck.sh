@@ -20,13 +20,14 @@ right=(); wrong=(--attn-bias)
 [ "$flash" = 1 ] || { right=(--attn-bias); wrong=(); }
 "$cli" export-pt --checkpoint "$work/run/checkpoints/latest.pt" --out "$work/model.pt" "${right[@]}" > /dev/null
 "$cli" export-pt --checkpoint "$work/run/checkpoints/latest.pt" --out "$work/other.pt" "${wrong[@]}" > /dev/null
-ours="$("$cli" generate --checkpoint "$work/run/checkpoints/latest.pt" --prompt "the " --length 150 \
-  --temperature 0 --no-cache)"
-theirs="$("$py" "$here/nanogpt_reference.py" "$work/model.pt" 2 "$work/corpus.txt" "the " 150)"
-if [ "${ours#the }" != "$theirs" ]; then
-  printf 'moewb:   %s\npytorch: %s\n' "${ours#the }" "$theirs" >&2
-  exit 1
-fi
+# same_greedy_text CHECKPOINT STATE_DICT N_HEAD LENGTH: moewb and PyTorch decode the same characters after "the "
+same_greedy_text() {
+  local ours theirs
+  ours="$("$cli" generate --checkpoint "$1" --prompt "the " --length "$4" --temperature 0 --no-cache)"
+  theirs="$("$py" "$here/nanogpt_reference.py" "$2" "$3" "$work/corpus.txt" "the " "$4")"
+  [ "${ours#the }" = "$theirs" ] || { printf 'moewb:   %s\npytorch: %s\n' "${ours#the }" "$theirs" >&2; exit 1; }
+}
+same_greedy_text "$work/run/checkpoints/latest.pt" "$work/model.pt" 2 150
 echo "PyTorch nanoGPT reproduces moewb's greedy decoding (150 characters)"
 if "$py" "$here/nanogpt_reference.py" "$work/other.pt" 2 "$work/corpus.txt" "the " 1 > /dev/null 2>&1; then
   echo "the export for the other torch generation (${wrong[*]:-without --attn-bias}) loaded strictly: it must not" >&2
@@ -69,12 +70,6 @@ torch.save(sd, sys.argv[3])
 PY
 "$cli" import-pt --pt "$work/nanogpt_ckpt.pt" --data "$work/corpus.txt" --run "$work/imported" > /dev/null
 grep -q '"learning_rate": 0.0006' "$work/imported/config.json"
-ours="$("$cli" generate --checkpoint "$work/imported/checkpoints/latest.pt" --prompt "the " --length 60 \
-  --temperature 0 --no-cache)"
-theirs="$("$py" "$here/nanogpt_reference.py" "$work/nanogpt_sd.pt" 4 "$work/corpus.txt" "the " 60)"
-if [ "${ours#the }" != "$theirs" ]; then
-  printf 'imported: %s\npytorch:  %s\n' "${ours#the }" "$theirs" >&2
-  exit 1
-fi
+same_greedy_text "$work/imported/checkpoints/latest.pt" "$work/nanogpt_sd.pt" 4 60
 "$cli" resume --run "$work/imported" > /dev/null
 echo "import-pt: a nanoGPT checkpoint decodes as in PyTorch (60 characters), takes its training settings and resumes"
