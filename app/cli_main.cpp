@@ -85,7 +85,8 @@ std::string default_run_dir(const Config& c) {
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  std::string kind = c.is_moe() ? c.routing + (c.routing == "topk" ? std::to_string(c.top_k) : "") : "dense";
+  std::string kind = "dense";
+  if (c.is_moe()) kind = name_of(c.routing) + (c.routing == RoutingMode::topk ? std::to_string(c.top_k) : "");
   if (c.is_moe() && c.use_capacity) kind += "-cf" + std::to_string(c.capacity_factor).substr(0, 3);
   return "runs/" + std::string(stamp) + "-" + kind;
 }

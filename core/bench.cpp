@@ -13,25 +13,25 @@ namespace moewb {
 namespace {
 
 std::vector<std::pair<std::string, Config>> variants(const Config& base) {
-  auto moe = [&](const std::string& routing, bool capacity, double cf) {
+  auto moe = [&](RoutingMode routing, bool capacity, double cf) {
     Config c = base;
-    c.ffn = "moe";
+    c.ffn = Ffn::moe;
     c.routing = routing;
     c.use_capacity = capacity;
     c.capacity_factor = cf;
     return c;
   };
   Config dense = base;
-  dense.ffn = "dense";
+  dense.ffn = Ffn::dense;
   dense.use_capacity = false;
   const std::string topk = "top-" + std::to_string(base.top_k);
   return {{"dense", dense},
-          {"softmax", moe("softmax", false, 1.0)},
-          {topk, moe("topk", false, 1.0)},
-          {topk + " cf1.0", moe("topk", true, 1.0)},
-          {topk + " cf0.5", moe("topk", true, 0.5)},
-          {"sigmoid", moe("sigmoid", false, 1.0)},
-          {"hash", moe("hash", false, 1.0)}};
+          {"softmax", moe(RoutingMode::softmax, false, 1.0)},
+          {topk, moe(RoutingMode::topk, false, 1.0)},
+          {topk + " cf1.0", moe(RoutingMode::topk, true, 1.0)},
+          {topk + " cf0.5", moe(RoutingMode::topk, true, 0.5)},
+          {"sigmoid", moe(RoutingMode::sigmoid, false, 1.0)},
+          {"hash", moe(RoutingMode::hash, false, 1.0)}};
 }
 
 // nanoGPT's estimate: 6 FLOPs per weight a token passes through (forward and backward) plus attention's

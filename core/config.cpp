@@ -18,9 +18,9 @@ const std::vector<std::pair<std::string, std::string>>& builtin_presets();
 
 int Config::experts_per_token() const {
   if (!is_moe()) return 0;
-  if (routing == "softmax") return n_experts;
-  if (routing == "hash") return 1;
-  if (routing == "sigmoid") return n_experts;  // an upper bound; the actual count is data dependent
+  if (routing == RoutingMode::softmax) return n_experts;
+  if (routing == RoutingMode::hash) return 1;
+  if (routing == RoutingMode::sigmoid) return n_experts;  // an upper bound; the actual count is data dependent
   return top_k;
 }
 
@@ -41,6 +41,11 @@ bool assign_json(T& member, const nlohmann::json& value) {
   } else if constexpr (std::is_same_v<T, double>) {
     if (!value.is_number() || !std::isfinite(value.get<double>())) return false;
     member = value.get<double>();
+  } else if constexpr (is_named_enum<T>) {
+    if (!value.is_string()) return false;
+    const auto e = enum_from_name<T>(value.get<std::string>());
+    if (!e) return false;
+    member = *e;
   } else {
     if (!value.is_string()) return false;
     member = value.get<std::string>();
@@ -48,12 +53,27 @@ bool assign_json(T& member, const nlohmann::json& value) {
   return true;
 }
 
+// "a, b or c"
+std::string alternatives(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
 template <typename T>
-const char* type_name() {
+std::string type_name() {
   if constexpr (std::is_same_v<T, bool>) return "true or false";
   else if constexpr (std::is_same_v<T, int>) return "an integer between -2147483648 and 2147483647";
   else if constexpr (std::is_same_v<T, double>) return "a finite number";
+  else if constexpr (is_named_enum<T>) return alternatives(allowed_names<T>({}));
   else return "a string";
+}
+
+// The value as config.json writes it: enums by name.
+template <typename T>
+nlohmann::json json_value(const T& member) {
+  if constexpr (is_named_enum<T>) return name_of(member);
+  else return member;
 }
 
 }  // namespace
@@ -76,15 +96,10 @@ std::vector<FieldError> validate(const Config& c) {
   visit_fields(c, [&](const char* name, const auto& member, const FieldSpec& spec) {
     using T = std::decay_t<decltype(member)>;
     if constexpr (std::is_same_v<T, std::string>) {
-      const auto& allowed_values = spec.choices;
-      if (!allowed_values.empty() &&
-          std::find(allowed_values.begin(), allowed_values.end(), member) == allowed_values.end()) {
-        std::string allowed;
-        for (size_t i = 0; i < spec.choices.size(); ++i)
-          allowed += (i == 0 ? "" : i + 1 == spec.choices.size() ? " or " : ", ") + spec.choices[i];
-        e.push_back({name, "must be " + allowed + ", not '" + member + "'"});
-      }
-    } else if constexpr (!std::is_same_v<T, bool>) {
+      const auto& allowed = spec.choices;
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), member) == allowed.end())
+        e.push_back({name, "must be " + alternatives(allowed) + ", not '" + member + "'"});
+    } else if constexpr (!std::is_same_v<T, bool> && !is_named_enum<T>) {
       if (!spec.range.contains(static_cast<double>(member)))
         e.push_back({name, "must be " + spec.range.describe(std::is_integral_v<T>)});
     }
@@ -99,10 +114,10 @@ std::vector<FieldError> validate(const Config& c) {
   check(!(c.precision == "fp16" && c.device == "cpu"), "precision",
         "fp16 needs a CUDA device (its loss scaling runs there); use bf16 on the CPU");
   if (c.is_moe()) {
-    if (c.expert_shape == "mlp" && c.n_experts >= 1)
+    if (c.expert_shape == ExpertShape::mlp && c.n_experts >= 1)
       check((4 * c.n_embd) % c.n_experts == 0, "n_experts",
             "mlp experts split the 4d = " + std::to_string(4 * c.n_embd) + " hidden units evenly: N must divide it");
-    if (c.routing == "topk")
+    if (c.routing == RoutingMode::topk)
       check(c.top_k <= c.n_experts, "top_k",
             "k = " + std::to_string(c.top_k) + " exceeds the number of experts N = " + std::to_string(c.n_experts));
     else
@@ -125,7 +140,7 @@ std::vector<FieldError> validate(const Config& c, long long train_tokens, long l
 
 std::string to_json(const Config& c) {
   nlohmann::ordered_json j;
-  visit_fields(c, [&](const char* name, const auto& member, const FieldSpec&) { j[name] = member; });
+  visit_fields(c, [&](const char* name, const auto& member, const FieldSpec&) { j[name] = json_value(member); });
   return j.dump(2);
 }
 
@@ -164,7 +179,7 @@ std::string apply_override(Config& c, const std::string& key, const std::string&
     if (key != name) return;
     using T = std::decay_t<decltype(member)>;
     nlohmann::json parsed;
-    if constexpr (std::is_same_v<T, std::string>) {
+    if constexpr (std::is_same_v<T, std::string> || is_named_enum<T>) {
       parsed = value;
     } else {
       try {
@@ -189,8 +204,8 @@ int64_t parameters(const Config& c, int vocab_size, double expert_fraction) {
   if (!c.is_moe()) {
     shared = 4 * d * d + b * 4 * d + 4 * d * d + b * d;
   } else {
-    const int64_t router = c.routing == "hash" ? 0 : N * d;
-    if (c.expert_shape == "mlp") {
+    const int64_t router = c.routing == RoutingMode::hash ? 0 : N * d;
+    if (c.expert_shape == ExpertShape::mlp) {
       shared = router + b * d;
       experts = static_cast<double>(8 * d * d + b * 4 * d);
     } else {
@@ -218,9 +233,9 @@ std::string config_keys_markdown() {
     std::string type, value, allowed;
     if constexpr (std::is_same_v<T, bool>) {
       type = "bool", value = member ? "true" : "false", allowed = "true, false";
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      type = "text", value = member;
-      for (const auto& choice : spec.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
+    } else if constexpr (std::is_same_v<T, std::string> || is_named_enum<T>) {
+      type = "text", value = json_value(member).template get<std::string>();
+      for (const auto& choice : allowed_names<T>(spec)) allowed += (allowed.empty() ? "" : ", ") + choice;
     } else {
       type = std::is_integral_v<T> ? "integer" : "number";
       value = format_double(static_cast<double>(member), 6);

@@ -4,11 +4,48 @@
 // ranges, choices and help texts.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moewb {
+
+// Keys with a fixed set of values are enums inside the program and their names in files, on the command line,
+// in the form and in routing traces. EnumNames<E>::names lists the names in declaration order.
+enum class Ffn { dense, moe };
+enum class ExpertShape { mlp, linear };  // mlp: h = 4d/N each | linear: d x d maps, then GELU and a projection
+enum class RoutingMode { softmax, topk, sigmoid, hash };
+enum class DropPolicy { position, probability };  // which assignments an over-full expert keeps
+
+template <typename E>
+struct EnumNames;
+template <>
+struct EnumNames<Ffn> { static constexpr std::array<const char*, 2> names{"dense", "moe"}; };
+template <>
+struct EnumNames<ExpertShape> { static constexpr std::array<const char*, 2> names{"mlp", "linear"}; };
+template <>
+struct EnumNames<RoutingMode> {
+  static constexpr std::array<const char*, 4> names{"softmax", "topk", "sigmoid", "hash"};
+};
+template <>
+struct EnumNames<DropPolicy> { static constexpr std::array<const char*, 2> names{"position", "probability"}; };
+
+template <typename T, typename = void>
+constexpr bool is_named_enum = false;
+template <typename T>
+constexpr bool is_named_enum<T, std::void_t<decltype(EnumNames<T>::names)>> = true;
+
+template <typename E>
+std::string name_of(E e) { return EnumNames<E>::names[static_cast<size_t>(e)]; }
+template <typename E>
+std::optional<E> enum_from_name(std::string_view name) {
+  for (size_t i = 0; i < EnumNames<E>::names.size(); ++i)
+    if (name == EnumNames<E>::names[i]) return static_cast<E>(i);
+  return std::nullopt;
+}
 
 struct Config {
   // ---- model (nanoGPT GPTConfig)
@@ -19,16 +56,16 @@ struct Config {
   double dropout = 0.0;        // dropout on attention, residual and FFN outputs
   bool bias = false;           // biases in Linear and LayerNorm (nanoGPT default off)
   // ---- feed-forward
-  std::string ffn = "dense";   // dense | moe
+  Ffn ffn = Ffn::dense;
   int n_experts = 4;           // N
-  std::string expert_shape = "mlp";  // mlp (h = 4d/N) | linear (paper: d x d maps, then GELU, proj)
+  ExpertShape expert_shape = ExpertShape::mlp;
   // ---- routing
-  std::string routing = "topk";      // softmax | topk | sigmoid | hash
+  RoutingMode routing = RoutingMode::topk;
   int top_k = 2;                     // k for topk
   bool renormalize = true;           // topk: renormalise the k weights to sum 1 (Mixtral)
   bool use_capacity = false;         // topk: limit each expert's assignments per batch
   double capacity_factor = 1.0;      // topk: C = ceil(cf*k*S/N) per expert when use_capacity
-  std::string drop_policy = "position";  // position (first come) | probability (highest first)
+  DropPolicy drop_policy = DropPolicy::position;
   double aux_alpha = 0.0;            // load-balance loss alpha*N*sum f_i P_i (Switch)
   double z_beta = 0.0;               // router z-loss beta*mean(logsumexp(z)^2) (ST-MoE)
   double router_jitter = 0.0;        // multiplicative input noise U(1-eps, 1+eps) while training
@@ -54,7 +91,7 @@ struct Config {
   bool deterministic = false;   // CUDA: deterministic kernels (slower), so a seed repeats a run bit for bit
   std::string precision = "auto";  // auto (bf16 on a CUDA device that has it, else fp32) | fp32 | bf16 | fp16
 
-  bool is_moe() const { return ffn == "moe"; }
+  bool is_moe() const { return ffn == Ffn::moe; }
   // experts a token is sent to by the router (N for softmax, k for topk, 1 for hash; sigmoid varies)
   int experts_per_token() const;
 };
@@ -85,9 +122,16 @@ struct FieldSpec {
   const char* label;
   const char* group;
   Range range;                         // numbers
-  std::vector<std::string> choices;    // text keys: the values allowed, in display order
+  std::vector<std::string> choices;    // text keys: the values allowed, in display order (enums: their names)
   const char* help;
 };
+
+// The values a text key may take: an enum's names, or the spec's choices.
+template <typename T>
+std::vector<std::string> allowed_names(const FieldSpec& spec) {
+  if constexpr (is_named_enum<T>) return {EnumNames<T>::names.begin(), EnumNames<T>::names.end()};
+  else return spec.choices;
+}
 
 inline constexpr const char* kModel = "Model";
 inline constexpr const char* kExperts = "FFN / experts";
@@ -110,14 +154,14 @@ void visit_fields(C& c, V&& v) {
       "Dropout probability on attention weights, residual and FFN outputs."});
   v("bias", c.bias, FieldSpec{"Biases", kModel, {}, {},
       "Use biases in Linear and LayerNorm layers (nanoGPT default: off)."});
-  v("ffn", c.ffn, FieldSpec{"FFN kind", kExperts, {}, {"dense", "moe"},
+  v("ffn", c.ffn, FieldSpec{"FFN kind", kExperts, {}, {},
       "Feed-forward kind: dense (Linear d->4d, GELU, 4d->d) or moe (mixture of experts)."});
   v("n_experts", c.n_experts, FieldSpec{"Experts N", kExperts, Range::between(1, 256), {},
       "Number of experts N in each MoE layer."});
-  v("expert_shape", c.expert_shape, FieldSpec{"Expert shape", kExperts, {}, {"mlp", "linear"},
+  v("expert_shape", c.expert_shape, FieldSpec{"Expert shape", kExperts, {}, {},
       "mlp: each expert is d->4d/N->d so all experts together equal the dense FFN; "
       "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2)."});
-  v("routing", c.routing, FieldSpec{"Routing", kRouting, {}, {"softmax", "topk", "sigmoid", "hash"},
+  v("routing", c.routing, FieldSpec{"Routing", kRouting, {}, {},
       "softmax: every expert, weights softmax(z); topk: the k most probable experts; "
       "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character."});
   v("top_k", c.top_k, FieldSpec{"Top-k", kRouting, Range::at_least(1), {},
@@ -129,7 +173,7 @@ void visit_fields(C& c, V&& v) {
   v("capacity_factor", c.capacity_factor, FieldSpec{"Capacity factor", kRouting, Range::above_zero(1e6), {},
       "topk with capacity: each expert accepts at most C = ceil(cf*k*S/N) assignments per batch of S tokens "
       "(DeepSpeed/Megatron convention); dropped assignments contribute 0 and are not re-normalised."});
-  v("drop_policy", c.drop_policy, FieldSpec{"Drop policy", kRouting, {}, {"position", "probability"},
+  v("drop_policy", c.drop_policy, FieldSpec{"Drop policy", kRouting, {}, {},
       "Which assignments an over-full expert keeps: position (earlier tokens first, first choices before "
       "second choices) or probability (highest router probability first)."});
   v("aux_alpha", c.aux_alpha, FieldSpec{"Load-balance α", kRouting, Range::at_least(0), {},

@@ -75,7 +75,7 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
 // Per MoE layer, running sums of an evaluation's routing statistics kept on the device and read back once at
 // its end (a read per batch and layer would stall a GPU 30 times per batch).
 struct LayerStatsOnDevice {
-  void add(const std::vector<RouterOutput>& routing, const std::string& mode);
+  void add(const std::vector<RouterOutput>& routing, RoutingMode mode);
   std::vector<LayerStatsAccumulator> read() const;
 
  private:

@@ -154,9 +154,9 @@ void reserve(LayerTrace& l, const RouterOutput& r, int64_t characters) {
   l.dropped.reserve(per_slot);
 }
 
-void append(LayerTrace& l, const RouterOutput& r, const std::string& mode) {
+void append(LayerTrace& l, const RouterOutput& r, RoutingMode mode) {
   auto chosen = r.experts;
-  if (mode == "sigmoid") chosen = torch::where(r.kept, r.experts, torch::full_like(r.experts, -1));
+  if (mode == RoutingMode::sigmoid) chosen = torch::where(r.kept, r.experts, torch::full_like(r.experts, -1));
   auto probs = to_vector<float>(r.probs.detach().to(torch::kFloat32));
   auto experts = to_vector<int64_t>(chosen);
   auto weights = to_vector<float>(r.weights.detach().to(torch::kFloat32));
@@ -175,7 +175,7 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
                         const TraceProgress& progress) {
   RoutingTrace trace;
   const Config& c = model->config;
-  trace.routing = c.is_moe() ? c.routing : "dense";
+  trace.routing = c.is_moe() ? name_of(c.routing) : "dense";
   trace.n_experts = c.is_moe() ? c.n_experts : 0;
   trace.text = decode_utf8(text);
   const std::vector<int64_t> ids = vocab.encode(text);
@@ -201,15 +201,15 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
   return trace;
 }
 
-void LayerStatsOnDevice::add(const std::vector<RouterOutput>& routing, const std::string& mode) {
+void LayerStatsOnDevice::add(const std::vector<RouterOutput>& routing, RoutingMode mode) {
   sums.resize(routing.size());
   for (size_t l = 0; l < routing.size(); ++l) {
     const RouterOutput& r = routing[l];
     const int64_t N = r.probs.size(1);
-    auto chosen = mode == "sigmoid" ? r.kept : torch::ones_like(r.kept);
+    auto chosen = mode == RoutingMode::sigmoid ? r.kept : torch::ones_like(r.kept);
     auto assigned = torch::zeros({N}, r.probs.options())
                         .index_add_(0, r.experts.reshape({-1}), chosen.reshape({-1}).to(r.probs.dtype()));
-    auto p = mode == "sigmoid" ? r.probs / r.probs.sum(-1, true).clamp_min(1e-12) : r.probs;
+    auto p = mode == RoutingMode::sigmoid ? r.probs / r.probs.sum(-1, true).clamp_min(1e-12) : r.probs;
     auto entropy = -(p * p.clamp_min(1e-12).log()).sum();
     // each batch's float values widened to double before summing, as a host accumulator would
     auto row = torch::cat({assigned, r.probs.sum(0), r.dropped.sum().to(r.probs.dtype()).view({1}),

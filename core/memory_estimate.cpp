@@ -23,10 +23,10 @@ constexpr double kBytesPerParameter = 16;  // weight, gradient, AdamW exp_avg an
 
 double feed_forward_units(const Config& c) {
   if (!c.is_moe()) return kDenseMlp;
-  const double slots = c.routing == "hash" ? 1 : c.routing == "sigmoid" ? c.n_experts : c.top_k;
-  if (c.expert_shape == "linear")
-    return 8 + kLinearExpertSlot * (c.routing == "softmax" ? c.n_experts : slots);
-  return c.routing == "softmax" ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots;  // softmax: one dense pass
+  const double slots = c.routing == RoutingMode::hash ? 1 : c.routing == RoutingMode::sigmoid ? c.n_experts : c.top_k;
+  if (c.expert_shape == ExpertShape::linear)
+    return 8 + kLinearExpertSlot * (c.routing == RoutingMode::softmax ? c.n_experts : slots);
+  return c.routing == RoutingMode::softmax ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots;  // softmax: one dense pass
 }
 }  // namespace
 

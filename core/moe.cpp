@@ -41,12 +41,12 @@ int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n
 }
 
 torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
-                            int64_t capacity, const std::string& policy) {
+                            int64_t capacity, DropPolicy policy) {
   const int64_t S = experts.size(0), K = experts.size(1);
   auto long_opts = experts.options().dtype(torch::kInt64);
   // rank of each assignment in the global priority order, flattened slot-major: (K, S) -> K*S
   torch::Tensor rank;
-  if (policy == "probability") {
+  if (policy == DropPolicy::probability) {
     auto order = priority.t().reshape({-1}).argsort(/*dim=*/0, /*descending=*/true);
     rank = torch::empty_like(order).scatter_(0, order, torch::arange(K * S, long_opts));
   } else {
@@ -76,7 +76,7 @@ torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts) {
 RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt) {
   RouterOutput r;
   const int N = opt.n_experts;
-  if (opt.mode == "hash") {
+  if (opt.mode == RoutingMode::hash) {
     r.experts = hash_experts(token_ids, N).unsqueeze(1);                       // (S, 1)
     r.probs = torch::zeros({r.experts.size(0), N}, token_ids.options().dtype(torch::kFloat32))
                   .scatter_(1, r.experts, 1.0);
@@ -92,7 +92,7 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   if (opt.z_beta > 0) aux = aux + opt.z_beta * logits.logsumexp(-1).pow(2).mean();
 
   auto all_experts = [&] { return torch::arange(N, logits.options().dtype(torch::kInt64)).expand({S, N}); };
-  if (opt.mode == "sigmoid") {
+  if (opt.mode == RoutingMode::sigmoid) {
     auto gates = torch::sigmoid(logits);
     r.probs = gates;
     r.experts = all_experts();
@@ -102,7 +102,7 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   } else {
     auto probs = torch::softmax(logits, -1);
     r.probs = probs;
-    if (opt.mode == "softmax") {
+    if (opt.mode == RoutingMode::softmax) {
       r.experts = all_experts();
       r.weights = probs;
       r.kept = torch::ones({S, N}, logits.options().dtype(torch::kBool));
@@ -124,7 +124,7 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   if (opt.aux_alpha > 0) {
     // f_i: share of the router's assignments (before drops); P_i: mean probability
     // sigmoid's slot e is expert e: its count is the active column sum
-    auto chosen = (opt.mode == "sigmoid" ? r.kept.sum(0) : count_per_expert(r.experts, N)).to(r.probs.dtype());
+    auto chosen = (opt.mode == RoutingMode::sigmoid ? r.kept.sum(0) : count_per_expert(r.experts, N)).to(r.probs.dtype());
     auto f = chosen / chosen.sum().clamp_min(1.0);
     aux = aux + opt.aux_alpha * N * (f.detach() * r.probs.mean(0)).sum();
   }
@@ -143,14 +143,14 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
     : routing(RoutingOptions::of(c)),
       shape(c.expert_shape),
       n_experts(c.n_experts),
-      hidden(c.expert_shape == "mlp" ? 4 * c.n_embd / c.n_experts : c.n_embd),
+      hidden(c.expert_shape == ExpertShape::mlp ? 4 * c.n_embd / c.n_experts : c.n_embd),
       jitter(c.router_jitter),
       dropout_p(c.dropout) {
   const int d = c.n_embd;
-  if (routing.mode != "hash")
+  if (routing.mode != RoutingMode::hash)
     router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
-  const int fc_out = shape == "mlp" ? 4 * d : n_experts * d;
-  const int proj_in = shape == "mlp" ? 4 * d : d;
+  const int fc_out = shape == ExpertShape::mlp ? 4 * d : n_experts * d;
+  const int proj_in = shape == ExpertShape::mlp ? 4 * d : d;
   c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(d, fc_out).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(proj_in, d).bias(c.bias)));
   for (auto& p : parameters()) {
@@ -165,18 +165,18 @@ torch::Tensor MoEFeedForwardImpl::expert_output(const torch::Tensor& x, int64_t 
   const auto& b = c_fc->bias;
   auto w1 = c_fc->weight.narrow(0, e * hidden, hidden);
   auto b1 = b.defined() ? b.narrow(0, e * hidden, hidden) : torch::Tensor();
-  if (shape == "linear") return row_linear(x, w1, b1);
+  if (shape == ExpertShape::linear) return row_linear(x, w1, b1);
   auto h = F::gelu(row_linear(x, w1, b1));
   return row_linear(h, c_proj->weight.narrow(1, e * hidden, hidden));
 }
 
 torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
-  if (routing.mode == "softmax") {
+  if (routing.mode == RoutingMode::softmax) {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
     auto h = row_linear(x, c_fc->weight, c_fc->bias).view({S, n_experts, hidden});
     const auto w = r.weights.unsqueeze(-1).to(h.scalar_type());  // bf16 experts stay bf16 (half the traffic)
-    if (shape == "mlp") return F::gelu(h).mul(w).view({S, n_experts * hidden});
+    if (shape == ExpertShape::mlp) return F::gelu(h).mul(w).view({S, n_experts * hidden});
     return h.mul(w).sum(1);
   }
   if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
@@ -189,7 +189,7 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   if (!x.is_cuda()) order = order.narrow(0, 0, kept.sum().item<int64_t>());
   const auto sorted_experts = key.index_select(0, order);
   // plain top-k and hash keep every assignment: no refused rows to mask
-  const bool may_refuse = routing.mode == "sigmoid" || routing.use_capacity;
+  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity;
   torch::Tensor xs;
   if (x.is_cuda()) {
     // gathered in the matmul dtype (half the bytes of the fp32 residual stream), through a copy per slot so
@@ -224,7 +224,7 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
     const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2);  // (N, d, h)
     auto h = at::_grouped_mm(a, w1, ends);  // (rows, hidden)
     if (b1.defined()) h = h + b1.view({n_experts, hidden}).index_select(0, sorted_experts.clamp_max(n_experts - 1));
-    if (shape == "linear") return h;
+    if (shape == ExpertShape::linear) return h;
     h = F::gelu(h);
     if (may_refuse) h = h.masked_fill(refused, 0);
     const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_experts, hidden}).permute({1, 2, 0});  // (N, h, d)
@@ -240,7 +240,7 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
     if (n[e] > 0) outputs.push_back(expert_output(xs.narrow(0, offset, n[e]), e));
     offset += n[e];
   }
-  const int64_t width = shape == "linear" ? d : c_proj->weight.size(0);
+  const int64_t width = shape == ExpertShape::linear ? d : c_proj->weight.size(0);
   if (offset < rows) {
     const auto dtype = outputs.empty() ? xs.scalar_type() : outputs[0].scalar_type();
     outputs.push_back(torch::zeros({rows - offset, width}, xs.options().dtype(dtype)));
@@ -268,7 +268,7 @@ torch::Tensor MoEFeedForwardImpl::decode_gathered(const torch::Tensor& x, const 
   auto h = at::bmm(c_fc->weight.view({n_experts, hidden, d}).index_select(0, e), col);  // (K, hidden, 1)
   if (c_fc->bias.defined()) h = h + c_fc->bias.view({n_experts, hidden}).index_select(0, e).unsqueeze(-1);
   const auto w = r.weights.masked_fill(r.kept.logical_not(), 0).view({K, 1, 1});
-  if (shape == "linear") return (h * w).sum(0).view({1, d});
+  if (shape == ExpertShape::linear) return (h * w).sum(0).view({1, d});
   const auto w2 = c_proj->weight.view({d, n_experts, hidden}).index_select(1, e).permute({1, 0, 2});  // (K, d, h)
   return (at::bmm(w2, F::gelu(h)) * w).sum(0).view({1, d});
 }
@@ -290,9 +290,9 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
   // fp32 combine weights promote bf16 expert outputs: back to the residual stream's dtype (bf16 in a bf16 model)
   auto mixed = dispatch(flat, r).to(flat.scalar_type());
   torch::Tensor y;
-  if (routing.mode == "softmax" && shape == "mlp") {
+  if (routing.mode == RoutingMode::softmax && shape == ExpertShape::mlp) {
     y = row_linear(mixed, c_proj->weight, c_proj->bias);
-  } else if (shape == "linear") {
+  } else if (shape == ExpertShape::linear) {
     y = row_linear(F::gelu(mixed), c_proj->weight, c_proj->bias);
   } else {
     y = c_proj->bias.defined() ? mixed + c_proj->bias : mixed;

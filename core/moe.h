@@ -21,13 +21,13 @@ struct RouterOutput {
 };
 
 struct RoutingOptions {
-  std::string mode = "topk";
+  RoutingMode mode = RoutingMode::topk;
   int n_experts = 4;
   int top_k = 2;
   bool renormalize = true;
   bool use_capacity = false;
   double capacity_factor = 1.0;
-  std::string drop_policy = "position";
+  DropPolicy drop_policy = DropPolicy::position;
   double aux_alpha = 0, z_beta = 0, sigmoid_tau = 0.5, sparsity_lambda = 0;
   static RoutingOptions of(const Config& c);
 };
@@ -42,7 +42,7 @@ int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n
 // kept (S, K) bool for assignments `experts` (S, K); the priority within an expert is token order with all
 // first choices before second choices ("position") or descending `priority` ("probability").
 torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
-                            int64_t capacity, const std::string& policy);
+                            int64_t capacity, DropPolicy policy);
 
 // sigma(z) masked by sigma(z) > tau in the forward pass; the backward pass treats the mask as identity
 // (straight-through), so d gate / d sigma = mask + sigma.
@@ -71,7 +71,7 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   torch::Tensor expert_output(const torch::Tensor& x, int64_t e);
 
   RoutingOptions routing;
-  std::string shape;
+  ExpertShape shape;
   int n_experts, hidden;
   double jitter, dropout_p;
   torch::nn::Linear router{nullptr};

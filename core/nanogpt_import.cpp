@@ -81,7 +81,7 @@ InferenceModel InferenceModel::import_nanogpt(const std::string& path, const Voc
   const auto args = dict_at(top, "model_args");
   if (checkpoint) take_training_keys(dict_at(top, "config"), c);
   auto arg = [&](const char* key) { return args.contains(std::string(key)) ? args.at(std::string(key)) : c10::IValue(); };
-  c.ffn = "dense";
+  c.ffn = Ffn::dense;
   c.n_embd = static_cast<int>(w.at("transformer.wte.weight").size(1));
   c.block_size = static_cast<int>(w.at("transformer.wpe.weight").size(0));
   c.n_layer = static_cast<int>(layer_count(w));

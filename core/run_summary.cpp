@@ -48,14 +48,14 @@ std::string signed_fixed(double v, int digits) {
 
 std::string RunSummary::kind() const {
   if (!config.is_moe()) return "dense";
-  const std::string shape = config.expert_shape == "linear" ? " (linear)" : "";
-  if (config.routing == "softmax") return "softmax N=" + std::to_string(config.n_experts) + shape;
-  if (config.routing == "topk") {
+  const std::string shape = config.expert_shape == ExpertShape::linear ? " (linear)" : "";
+  if (config.routing == RoutingMode::softmax) return "softmax N=" + std::to_string(config.n_experts) + shape;
+  if (config.routing == RoutingMode::topk) {
     std::string k = "top-" + std::to_string(config.top_k);
     if (config.use_capacity) k += " cf=" + fixed(config.capacity_factor, 1);
     return k + shape;
   }
-  return config.routing + " N=" + std::to_string(config.n_experts) + shape;
+  return name_of(config.routing) + " N=" + std::to_string(config.n_experts) + shape;
 }
 
 RunSummary summarize_run(const std::string& dir) {

@@ -17,19 +17,19 @@ constexpr int kGenerationProbeChars = 500;
 }  // namespace
 
 std::vector<SuiteVariant> paper_suite_variants(const Config& base) {
-  auto moe = [&](const std::string& routing, bool capacity, double cf) {
+  auto moe = [&](RoutingMode routing, bool capacity, double cf) {
     Config c = base;
-    c.ffn = "moe", c.n_experts = 4, c.routing = routing, c.top_k = 2;
+    c.ffn = Ffn::moe, c.n_experts = 4, c.routing = routing, c.top_k = 2;
     c.use_capacity = capacity, c.capacity_factor = cf;
     return c;
   };
   Config dense = base;
-  dense.ffn = "dense", dense.use_capacity = false;
+  dense.ffn = Ffn::dense, dense.use_capacity = false;
   return {{"1-dense", dense},
-          {"2-softmax", moe("softmax", false, 1.0)},
-          {"3-top2", moe("topk", false, 1.0)},
-          {"4-top2-cf0.5", moe("topk", true, 0.5)},
-          {"5-top2-cf1.0", moe("topk", true, 1.0)}};
+          {"2-softmax", moe(RoutingMode::softmax, false, 1.0)},
+          {"3-top2", moe(RoutingMode::topk, false, 1.0)},
+          {"4-top2-cf0.5", moe(RoutingMode::topk, true, 0.5)},
+          {"5-top2-cf1.0", moe(RoutingMode::topk, true, 1.0)}};
 }
 
 Suite Suite::create(const std::string& dir, const Config& base, const std::string& dataset_path) {

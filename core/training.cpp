@@ -44,7 +44,7 @@ bool fits(const InferenceModel& start, const Config& c, const Vocabulary& vocab)
   const Config& s = start.config();
   return s.n_layer == c.n_layer && s.n_embd == c.n_embd && s.block_size == c.block_size && s.bias == c.bias &&
          s.ffn == c.ffn && (!c.is_moe() || (s.n_experts == c.n_experts && s.expert_shape == c.expert_shape &&
-                                           (s.routing == "hash") == (c.routing == "hash")));
+                                           (s.routing == RoutingMode::hash) == (c.routing == RoutingMode::hash)));
 }
 
 double lr_at(const Config& c, int it) {

@@ -73,7 +73,7 @@ class TestExport : public QObject {
     QFETCH(QString, figure);
     QFETCH(QString, how);
     Config c;
-    c.ffn = "moe", c.n_layer = 1, c.n_experts = 2;
+    c.ffn = Ffn::moe, c.n_layer = 1, c.n_experts = 2;
     QTabWidget tabs;
     auto* training = new TrainingPanel;
     auto* routing = new RoutingPanel;
@@ -160,7 +160,7 @@ class TestExport : public QObject {
 
   void exportAllFiguresWritesFixedNames() {
     Config c = tiny_suite_config();
-    c.ffn = "moe", c.n_experts = 2, c.top_k = 1;
+    c.ffn = Ffn::moe, c.n_experts = 2, c.top_k = 1;
     const std::string run = tmp_.filePath("figures_run").toStdString();
     {
       auto t = Trainer::create(c, TextDataset::from_file(corpus_.toStdString()), run, corpus_.toStdString());

@@ -26,7 +26,7 @@ namespace {
 Config tiny_gui_config() {
   Config c;
   c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 16, c.batch_size = 4;
-  c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
+  c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2;
   c.max_iters = 100000, c.lr_decay_iters = 100000, c.warmup_iters = 10;
   c.eval_interval = 10, c.eval_iters = 1, c.log_interval = 1;
   return c;

@@ -32,7 +32,7 @@ Config tiny_config() {
 }
 
 Config moe(Config c, const std::string& routing = "topk") {
-  c.ffn = "moe", c.n_experts = 4, c.top_k = 2, c.routing = routing;
+  c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2, c.routing = enum_from_name<RoutingMode>(routing).value();
   return c;
 }
 
@@ -86,7 +86,7 @@ class TestModel : public QObject {
     QCOMPARE(count_parameters(dense, 30), dense_model->parameter_count());
     QCOMPARE(count_parameters(m, 30), moe_model->parameter_count());
     Config linear = m;
-    linear.expert_shape = "linear";
+    linear.expert_shape = ExpertShape::linear;
     QCOMPARE(count_parameters(linear, 30), GPT(linear, 30)->parameter_count());
   }
 
@@ -102,7 +102,8 @@ class TestModel : public QObject {
     QFETCH(QString, ffn);
     QFETCH(QString, routing);
     Config c = tiny_config();
-    c.ffn = ffn.toStdString(), c.routing = routing.toStdString();
+    c.ffn = enum_from_name<Ffn>(ffn.toStdString()).value();
+    c.routing = enum_from_name<RoutingMode>(routing.toStdString()).value();
     torch::manual_seed(1);
     GPT model(c, 20);
     model->eval();
@@ -338,7 +339,8 @@ class TestModel : public QObject {
     QFETCH(QString, shape);
     QFETCH(bool, capacity);
     Config c = moe(tiny_config(), routing.toStdString());
-    c.expert_shape = shape.toStdString(), c.use_capacity = capacity, c.capacity_factor = 0.5;
+    c.expert_shape = enum_from_name<ExpertShape>(shape.toStdString()).value();
+    c.use_capacity = capacity, c.capacity_factor = 0.5;
     c.sigmoid_tau = 0.4, c.aux_alpha = 0.01, c.z_beta = 0.001, c.router_jitter = 0.05, c.dropout = 0.1;
     c.precision = "bf16", c.max_iters = 4, c.eval_interval = 4, c.log_interval = 2;
     auto t = Trainer::create(c, corpus(), "", "");

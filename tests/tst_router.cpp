@@ -14,7 +14,7 @@ class TestRouter : public QObject {
  private:
   static RoutingOptions options(const std::string& mode, int n, int k = 2) {
     RoutingOptions o;
-    o.mode = mode;
+    o.mode = enum_from_name<RoutingMode>(mode).value();
     o.n_experts = n;
     o.top_k = k;
     return o;
@@ -73,7 +73,7 @@ class TestRouter : public QObject {
     auto o = options("topk", 4, 2);
     o.use_capacity = true;
     o.capacity_factor = cf;
-    o.drop_policy = policy.toStdString();
+    o.drop_policy = enum_from_name<DropPolicy>(policy.toStdString()).value();
     auto r = route(logits, {}, o);
     const int64_t C = expert_capacity(cf, 2, 64, 4);
     for (int e = 0; e < 4; ++e) QVERIFY(((r.experts == e) & r.kept).sum().item<int64_t>() <= C);
@@ -86,7 +86,7 @@ class TestRouter : public QObject {
     // 4 tokens all prefer expert 0 first and expert 1 second; capacity 2 per expert
     auto logits = torch::tensor({3.f, 2.f, 0.f, 0.f}).repeat({4, 1});
     auto keep = capacity_keep(std::get<1>(torch::softmax(logits, -1).topk(2, -1)), torch::ones({4, 2}), 4, 2,
-                              "position");
+                              DropPolicy::position);
     // expert 0 takes the first choices of tokens 0 and 1, expert 1 their second choices; tokens 2 and 3 drop
     auto expected = torch::tensor({true, true, true, true, false, false, false, false}).view({4, 2});
     QVERIFY(torch::equal(keep, expected));
@@ -96,9 +96,9 @@ class TestRouter : public QObject {
     // one expert, three tokens, capacity 1: the token with the highest probability wins
     auto experts = torch::zeros({3, 1}, torch::kInt64);
     auto priority = torch::tensor({0.2f, 0.9f, 0.5f}).view({3, 1});
-    auto keep = capacity_keep(experts, priority, 1, 1, "probability");
+    auto keep = capacity_keep(experts, priority, 1, 1, DropPolicy::probability);
     QVERIFY(torch::equal(keep.squeeze(1), torch::tensor({false, true, false})));
-    keep = capacity_keep(experts, priority, 1, 1, "position");
+    keep = capacity_keep(experts, priority, 1, 1, DropPolicy::position);
     QVERIFY(torch::equal(keep.squeeze(1), torch::tensor({true, false, false})));
   }
 
@@ -119,7 +119,7 @@ class TestRouter : public QObject {
 
   void sigmoidRouterReceivesGradientInTheLayer() {
     Config c;
-    c.n_embd = 16, c.n_head = 2, c.ffn = "moe", c.n_experts = 4, c.routing = "sigmoid", c.sigmoid_tau = 0.3;
+    c.n_embd = 16, c.n_head = 2, c.ffn = Ffn::moe, c.n_experts = 4, c.routing = RoutingMode::sigmoid, c.sigmoid_tau = 0.3;
     MoEFeedForward moe(c, 1);
     auto x = torch::randn({2, 5, 16});
     moe->forward(x, torch::zeros({2, 5}, torch::kInt64)).pow(2).sum().backward();
@@ -171,7 +171,7 @@ class TestRouter : public QObject {
         mixed += r.weights[t][s] * moe->expert_output(flat[t].unsqueeze(0), r.experts[t][s].item<int64_t>());
       }
       auto expected =
-          c.expert_shape == "linear" ? moe->c_proj->forward(torch::gelu(mixed)) : mixed + moe->c_proj->bias;
+          c.expert_shape == ExpertShape::linear ? moe->c_proj->forward(torch::gelu(mixed)) : mixed + moe->c_proj->bias;
       QVERIFY2(torch::allclose(y[t].unsqueeze(0), expected, 1e-4, 1e-5), qPrintable(QString("token %1").arg(t)));
     }
   }
@@ -209,7 +209,7 @@ class TestRouter : public QObject {
   // forward and backward.
   void combineIsDeterministic() {
     Config c;
-    c.n_embd = 32, c.n_head = 2, c.ffn = "moe", c.n_experts = 8, c.top_k = 2, c.routing = "topk";
+    c.n_embd = 32, c.n_head = 2, c.ffn = Ffn::moe, c.n_experts = 8, c.top_k = 2, c.routing = RoutingMode::topk;
     c.use_capacity = true, c.capacity_factor = 0.75;
     torch::manual_seed(5);
     MoEFeedForward moe(c, 2);
@@ -234,8 +234,9 @@ class TestRouter : public QObject {
     QFETCH(QString, shape);
     QFETCH(bool, capacity);
     Config c;
-    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = "moe", c.n_experts = 4, c.top_k = 2;
-    c.routing = routing.toStdString(), c.expert_shape = shape.toStdString();
+    c.n_embd = 16, c.n_head = 2, c.bias = true, c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2;
+    c.routing = enum_from_name<RoutingMode>(routing.toStdString()).value();
+    c.expert_shape = enum_from_name<ExpertShape>(shape.toStdString()).value();
     c.use_capacity = capacity, c.capacity_factor = 0.5, c.sigmoid_tau = 0.4;
     return c;
   }

@@ -155,7 +155,7 @@ class TestRouting : public QObject {
   void hoverShowsTheTooltipAndHighlightsTheColumn() {
     RoutingPanel panel;
     Config c;
-    c.ffn = "moe", c.n_layer = 2, c.n_experts = 3;
+    c.ffn = Ffn::moe, c.n_layer = 2, c.n_experts = 3;
     panel.reset(c);
     panel.setSnapshots({known_trace()});
     panel.setCompare(true);
@@ -199,7 +199,7 @@ class TestRouting : public QObject {
   void scrubbingShowsTheChosenSnapshot() {
     RoutingPanel panel;
     Config c;
-    c.ffn = "moe", c.n_layer = 2, c.n_experts = 3;
+    c.ffn = Ffn::moe, c.n_layer = 2, c.n_experts = 3;
     panel.reset(c);
     panel.setSnapshots({trace_at_step(0), trace_at_step(250), trace_at_step(500)});
     QCOMPARE(panel.heatmap()->trace().step, 500);  // opens on the latest
@@ -226,7 +226,7 @@ class TestRouting : public QObject {
   void trainedTop2ModelSpecialisesByAlphabet() {
     Config c;
     c.n_layer = 2, c.n_head = 2, c.n_embd = 48, c.block_size = 32, c.batch_size = 16, c.dropout = 0;
-    c.ffn = "moe", c.n_experts = 4, c.top_k = 2, c.routing = "topk";
+    c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2, c.routing = RoutingMode::topk;
     c.max_iters = 400, c.lr_decay_iters = 400, c.warmup_iters = 20, c.learning_rate = 3e-3, c.min_lr = 3e-4;
     c.eval_interval = 1000, c.eval_iters = 1, c.log_interval = 100;
     const std::string corpus = two_alphabet_corpus(20000);

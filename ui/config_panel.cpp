@@ -122,7 +122,7 @@ void ConfigPanel::buildForm() {
       editor = spin;
     } else {
       auto* combo = new QComboBox;
-      for (const auto& choice : spec.choices) combo->addItem(QString::fromStdString(choice));
+      for (const auto& choice : allowed_names<T>(spec)) combo->addItem(QString::fromStdString(choice));
       connect(combo, &QComboBox::currentTextChanged, this, [this] { readEditors(); });
       editor = combo;
     }
@@ -156,6 +156,7 @@ void ConfigPanel::writeEditors() {
     if constexpr (std::is_same_v<T, bool>) static_cast<QCheckBox*>(w)->setChecked(member);
     else if constexpr (std::is_same_v<T, int>) static_cast<QSpinBox*>(w)->setValue(member);
     else if constexpr (std::is_same_v<T, double>) static_cast<QDoubleSpinBox*>(w)->setValue(member);
+    else if constexpr (is_named_enum<T>) static_cast<QComboBox*>(w)->setCurrentIndex(static_cast<int>(member));
     else static_cast<QComboBox*>(w)->setCurrentText(QString::fromStdString(member));
   });
   updating_ = false;
@@ -169,6 +170,7 @@ void ConfigPanel::readEditors() {
     if constexpr (std::is_same_v<T, bool>) member = static_cast<QCheckBox*>(w)->isChecked();
     else if constexpr (std::is_same_v<T, int>) member = static_cast<QSpinBox*>(w)->value();
     else if constexpr (std::is_same_v<T, double>) member = static_cast<QDoubleSpinBox*>(w)->value();
+    else if constexpr (is_named_enum<T>) member = static_cast<T>(static_cast<QComboBox*>(w)->currentIndex());
     else member = static_cast<QComboBox*>(w)->currentText().toStdString();
   });
   revalidate();
@@ -238,19 +240,19 @@ void ConfigPanel::revalidate() {
   }
   // Fields that do not apply to the chosen FFN/routing are disabled rather than hidden, so the form keeps its shape.
   const bool moe = config_.is_moe();
-  const bool topk = moe && config_.routing == "topk";
-  const bool learned = moe && config_.routing != "hash";
+  const bool topk = moe && config_.routing == RoutingMode::topk;
+  const bool learned = moe && config_.routing != RoutingMode::hash;
   const std::map<QString, bool> enabled = {
       {"n_experts", moe}, {"expert_shape", moe}, {"routing", moe}, {"top_k", topk}, {"renormalize", topk},
       {"use_capacity", topk}, {"capacity_factor", topk && config_.use_capacity},
       {"drop_policy", topk && config_.use_capacity}, {"aux_alpha", learned}, {"z_beta", learned},
-      {"router_jitter", learned}, {"sigmoid_tau", moe && config_.routing == "sigmoid"},
-      {"sparsity_lambda", moe && config_.routing == "sigmoid"}};
+      {"router_jitter", learned}, {"sigmoid_tau", moe && config_.routing == RoutingMode::sigmoid},
+      {"sparsity_lambda", moe && config_.routing == RoutingMode::sigmoid}};
   for (const auto& [key, on] : enabled) editors_.value(key)->setEnabled(on || !errorFor(key).isEmpty());
   if (errors_.empty()) {
     const int64_t total = count_parameters(config_, vocab_size_), active = count_active_parameters(config_, vocab_size_);
     params_->setText(QString("%1 total · %2%3 active per character")
-                         .arg(format_count(total), config_.routing == "sigmoid" && moe ? "≤ " : "",
+                         .arg(format_count(total), config_.routing == RoutingMode::sigmoid && moe ? "≤ " : "",
                               format_count(active)));
     summary_->clear();
     summary_->hide();

@@ -309,7 +309,7 @@ bool MainWindow::openRun(const QString& runDir) {
 void MainWindow::startTraining() {
   if (!config_valid_ || controller_->busy() || dataset_path_.isEmpty()) return;
   const Config c = config_->config();
-  const QString kind = c.is_moe() ? QString::fromStdString(c.routing) : "dense";
+  const QString kind = c.is_moe() ? QString::fromStdString(name_of(c.routing)) : "dense";
   const QString run = QDir(runsDirectory())
                           .filePath(QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz") + "-" + kind);
   opened_run_.clear();

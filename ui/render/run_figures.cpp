@@ -16,9 +16,9 @@ constexpr QSizeF kChartSizeCm{14, 9};
 constexpr double kPageWidthCm = 17;  // wrapped routing figures: an A4 text column
 
 QString routing_kind(const Config& c) {
-  QString kind = QString::fromStdString(c.routing);
-  if (c.routing == "topk" || c.routing == "topk_capacity") kind = QString("top-%1").arg(c.top_k);
-  if (c.routing == "topk_capacity") kind += QString(" cf=%1").arg(c.capacity_factor);
+  QString kind = QString::fromStdString(name_of(c.routing));
+  if (c.routing == RoutingMode::topk) kind = QString("top-%1").arg(c.top_k);
+  if (c.routing == RoutingMode::topk && c.use_capacity) kind += QString(" cf=%1").arg(c.capacity_factor);
   return QString("%1, N=%2").arg(kind).arg(c.n_experts);
 }
 }  // namespace
