@@ -26,7 +26,8 @@ double feed_forward_units(const Config& c) {
   const double slots = c.routing == RoutingMode::hash ? 1 : c.routing == RoutingMode::sigmoid ? c.n_experts : c.top_k;
   if (c.expert_shape == ExpertShape::linear)
     return 8 + kLinearExpertSlot * (c.routing == RoutingMode::softmax ? c.n_experts : slots);
-  return c.routing == RoutingMode::softmax ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots;  // softmax: one dense pass
+  // softmax runs as one dense pass over all experts
+  return c.routing == RoutingMode::softmax ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots;
 }
 }  // namespace
 

@@ -124,7 +124,8 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
   if (opt.aux_alpha > 0) {
     // f_i: share of the router's assignments (before drops); P_i: mean probability
     // sigmoid's slot e is expert e: its count is the active column sum
-    auto chosen = (opt.mode == RoutingMode::sigmoid ? r.kept.sum(0) : count_per_expert(r.experts, N)).to(r.probs.dtype());
+    auto chosen = opt.mode == RoutingMode::sigmoid ? r.kept.sum(0) : count_per_expert(r.experts, N);
+    chosen = chosen.to(r.probs.dtype());
     auto f = chosen / chosen.sum().clamp_min(1.0);
     aux = aux + opt.aux_alpha * N * (f.detach() * r.probs.mean(0)).sum();
   }

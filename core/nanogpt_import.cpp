@@ -5,6 +5,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "numbers.h"
 
 namespace moewb {
 
@@ -14,9 +15,8 @@ const std::string kCompiledPrefix = "_orig_mod.";  // torch.compile's wrapper, a
 
 c10::impl::GenericDict dict_at(const c10::impl::GenericDict& d, const std::string& key) {
   auto it = d.find(key);
-  if (it == d.end() || !it->value().isGenericDict()) return c10::impl::GenericDict(c10::StringType::get(),
-                                                                                   c10::AnyType::get());
-  return it->value().toGenericDict();
+  if (it != d.end() && it->value().isGenericDict()) return it->value().toGenericDict();
+  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());  // absent: empty
 }
 
 std::map<std::string, torch::Tensor> tensors_of(const c10::impl::GenericDict& sd, const std::string& path) {
@@ -46,12 +46,15 @@ void take_training_keys(const c10::impl::GenericDict& config, Config& c) {
   number("log_interval", c.log_interval), number("dropout", c.dropout);
 }
 
-int64_t layer_count(const std::map<std::string, torch::Tensor>& w) {
+int64_t layer_count(const std::map<std::string, torch::Tensor>& w, const std::string& path) {
   int64_t layers = 0;
+  const std::string prefix = "transformer.h.";
   for (const auto& [key, t] : w) {
-    const std::string prefix = "transformer.h.";
     if (key.rfind(prefix, 0) != 0) continue;
-    layers = std::max<int64_t>(layers, std::stoll(key.substr(prefix.size())) + 1);
+    const std::string index = key.substr(prefix.size(), key.find('.', prefix.size()) - prefix.size());
+    const auto n = parse_int64(index);
+    if (!n || *n < 0 || *n > 100000) throw CheckpointError("'" + path + "' has a key with no layer number: " + key);
+    layers = std::max<int64_t>(layers, *n + 1);
   }
   return layers;
 }
@@ -75,16 +78,17 @@ InferenceModel InferenceModel::import_nanogpt(const std::string& path, const Voc
     if (!w.count(needed)) throw CheckpointError("'" + path + "' is not a nanoGPT model: no key " + needed);
   for (const auto& [key, t] : w)
     if (key.find(".moe.") != std::string::npos)
-      throw CheckpointError("'" + path + "' holds an MoE model (key " + key + "); import-pt reads dense nanoGPT models");
+      throw CheckpointError("'" + path + "' holds an MoE model (key " + key +
+                            "); import-pt reads dense nanoGPT models");
 
   Config c = base;
   const auto args = dict_at(top, "model_args");
   if (checkpoint) take_training_keys(dict_at(top, "config"), c);
-  auto arg = [&](const char* key) { return args.contains(std::string(key)) ? args.at(std::string(key)) : c10::IValue(); };
+  auto arg = [&](const std::string& key) { return args.contains(key) ? args.at(key) : c10::IValue(); };
   c.ffn = Ffn::dense;
   c.n_embd = static_cast<int>(w.at("transformer.wte.weight").size(1));
   c.block_size = static_cast<int>(w.at("transformer.wpe.weight").size(0));
-  c.n_layer = static_cast<int>(layer_count(w));
+  c.n_layer = static_cast<int>(layer_count(w, path));
   c.bias = w.count("transformer.ln_f.bias") > 0;
   if (n_head > 0) c.n_head = n_head;
   else if (arg("n_head").isInt()) c.n_head = static_cast<int>(arg("n_head").toInt());
