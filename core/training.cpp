@@ -38,6 +38,13 @@ namespace {
 
 constexpr const char* kRunFormat = "moewb-run-1";
 
+// Copies weights between two models of one architecture (any devices).
+void copy_parameters(const GPT& from, const GPT& to) {
+  torch::NoGradGuard no_grad;
+  auto source = from->parameters(), target = to->parameters();
+  for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
+}
+
 // Same vocabulary and the same parameter shapes in the same order.
 bool fits(const InferenceModel& start, const Config& c, const Vocabulary& vocab) {
   if (!(start.vocab() == vocab)) return false;
@@ -350,12 +357,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     ScopedRandomSource source(impl->cpu_rng);
     impl->model = GPT(config, data.vocab.size());
   }
-  if (start_from) {  // shapes checked above, before the folder was written
-    auto source = start_from->impl().model->parameters();
-    auto target = impl->model->parameters();
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
-  }
+  if (start_from) copy_parameters(start_from->impl().model, impl->model);  // shapes checked above
   impl->model->to(impl->device);
   impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, config, impl->precision, impl->device);
   impl->prepare_data();
@@ -493,12 +495,7 @@ InferenceModel Trainer::snapshot() const {
   impl->precision = impl_->precision;
   impl->model = GPT(impl_->config, impl_->data.vocab.size());
   impl->model->to(impl_->device);
-  {
-    torch::NoGradGuard no_grad;
-    auto source = impl_->model->parameters();
-    auto target = impl->model->parameters();
-    for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
-  }
+  copy_parameters(impl_->model, impl->model);
   impl->model->eval();
   return InferenceModel(impl);
 }
