@@ -93,6 +93,8 @@ bool Suite::run(const std::atomic<bool>& stop, const std::function<void(const Su
     progress.variants = static_cast<int>(variants_.size());
     progress.folder = v.folder;
     progress.max_iters = trainer->config().max_iters;
+    progress.step = trainer->step();
+    if (on_progress) on_progress(progress);  // the variant starts (or resumes) here: live views switch to it
     while (!trainer->done()) {
       if (stop) {
         trainer->save_latest();

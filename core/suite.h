@@ -45,8 +45,8 @@ class Suite {
   bool variant_done(size_t i) const;
   bool done() const;
   // Trains the variants that are not done, in order; returns false when `stop` became true (the running
-  // variant's checkpoint is written). `on_progress` is called after every step; `on_event` gets each step
-  // and evaluation report for live charts.
+  // variant's checkpoint is written). `on_progress` is called when a variant starts and after every step;
+  // `on_event` gets each step and evaluation report for live charts.
   bool run(const std::atomic<bool>& stop, const std::function<void(const SuiteProgress&)>& on_progress,
            const std::function<void(const Progress&)>& on_event = {});
   std::vector<RunSummary> summaries() const;  // of the variants that have a run folder

@@ -19,6 +19,7 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QScreen>
+#include <QScrollArea>
 #include <QStyle>
 #include <QTabWidget>
 #include <QTimer>
@@ -29,6 +30,7 @@
 #include "files.h"
 #include "metrics_csv.h"
 #include "run_figures.h"
+#include "wheel_guard.h"
 
 namespace moewb {
 
@@ -44,10 +46,19 @@ QString format_eta(double seconds) {
 
 constexpr int kValidationSliceChars = 20000;  // validation text offered to the Routing panel
 
+// A view that needs more room than the window has scrolls instead of growing the window past the screen.
+QScrollArea* scrolled(QWidget* content) {
+  auto* area = new QScrollArea;
+  area->setWidget(content);
+  area->setWidgetResizable(true);
+  area->setFrameShape(QFrame::NoFrame);
+  return area;
+}
+
 QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
   auto* d = new QDockWidget(title);
   d->setObjectName(name);
-  d->setWidget(content);
+  d->setWidget(scrolled(content));
   d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
   return d;
 }
@@ -67,17 +78,14 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   setAcceptDrops(true);
   setDockNestingEnabled(true);
 
-  banner_ = new QLabel;
-  banner_->setWordWrap(true);
-  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  banner_->setStyleSheet("background: #fdecea; color: #611a15; border: 1px solid #f5c2c0; padding: 6px 10px;");
-  banner_->hide();
+  banner_ = new NoticeBar;
   // Training, Routing and Runs share the centre as tabs: each needs the full height (charts, heatmaps, tables).
   views_ = new QTabWidget;
+  views_->setObjectName("views");
   views_->setDocumentMode(true);
-  views_->addTab(training_, "Training");
-  views_->addTab(routing_, "Routing");
-  views_->addTab(runs_, "Runs");
+  views_->addTab(scrolled(training_), "Training");
+  views_->addTab(scrolled(routing_), "Routing");
+  views_->addTab(scrolled(runs_), "Runs");
   auto* central = new QWidget;
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -88,7 +96,11 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   buildActions();
   buildDocks();
 
+  state_ = new RunStateIndicator;
   dataset_label_ = new QLabel;
+  // the dataset's description may be long: it gives way (clipped, full text in the tooltip) instead of widening
+  // the window
+  dataset_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   device_label_ = new QLabel;
   step_label_ = new QLabel;
   rate_label_ = new QLabel;
@@ -97,6 +109,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   progress_->setMaximumWidth(220);
   progress_->setTextVisible(true);
   statusBar()->addWidget(dataset_label_, 1);
+  statusBar()->addPermanentWidget(state_);  // permanent: temporary status messages must not hide it
   statusBar()->addPermanentWidget(step_label_);
   statusBar()->addPermanentWidget(rate_label_);
   statusBar()->addPermanentWidget(eta_label_);
@@ -109,13 +122,16 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     config_valid_ = valid;
     updateActions();
   });
-  connect(controller_, &TrainingController::stateChanged, this, [this] { updateActions(); });
+  connect(controller_, &TrainingController::stateChanged, this, &MainWindow::onStateChanged);
   connect(controller_, &TrainingController::runStarted, this, &MainWindow::onRunStarted);
   connect(controller_, &TrainingController::stepDone, this, &MainWindow::onStep);
   connect(controller_, &TrainingController::stepDone, training_, &TrainingPanel::addStep);
   connect(controller_, &TrainingController::evalDone, training_, &TrainingPanel::addEval);
   connect(controller_, &TrainingController::error, this, &MainWindow::showError);
-  connect(controller_, &TrainingController::runEnded, this, [this](bool finished) { opened_run_finished_ = finished; });
+  connect(controller_, &TrainingController::failed, this, [this](const QString& message) {
+    state_->setPhase(RunPhase::Failed, message.section('\n', 0, 0));
+  });
+  connect(controller_, &TrainingController::runEnded, this, &MainWindow::onRunEnded);
   connect(controller_, &TrainingController::snapshotReady, this, [this](const InferenceModel& m) {
     const auto waiters = std::exchange(model_waiters_, {});
     for (const auto& use : waiters) use(m);
@@ -140,11 +156,26 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     runs_->startSuite(config_->config(), dataset_path_);
   });
   connect(controller_, &TrainingController::runEnded, runs_, &RunsPanel::refresh);
+  SuiteWorker* suite = runs_->suiteWorker();
+  connect(suite, &SuiteWorker::variantStarted, this, &MainWindow::onSuiteVariant);
+  connect(suite, &SuiteWorker::stepDone, this, [this](const StepReport& r) {
+    suite_step_ = r.step;
+    training_->addStep(r);
+    onStep(r);
+  });
+  connect(suite, &SuiteWorker::evalDone, training_, &TrainingPanel::addEval);
+  connect(suite, &SuiteWorker::evalDone, this, [this](const EvalReport& r) {
+    if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
+  });
+  connect(suite, &SuiteWorker::finished, this, [this](bool complete) { onSuiteEnded(complete, {}); });
+  connect(suite, &SuiteWorker::failed, this, [this](const QString& m) { onSuiteEnded(false, m); });
   connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
               [this](const QString& why) { showError(why); });
   });
 
+  for (QWidget* panel : std::initializer_list<QWidget*>{config_, generation_, training_, routing_, runs_})
+    guard_wheel_events(panel);
   config_->selectPreset(cuda ? "paper" : "cpu-quick");
   restoreSettings();
   training_->reset(config_->config());
@@ -190,7 +221,10 @@ void MainWindow::buildActions() {
   connect(pause_, &QAction::triggered, controller_, &TrainingController::pause);
   connect(resume_, &QAction::triggered, this, [this] {
     if (controller_->state() == TrainingController::State::Paused) controller_->resume();
-    else if (!opened_run_.isEmpty()) controller_->resumeRun(opened_run_);
+    else if (!opened_run_.isEmpty()) {
+      state_->setPhase(RunPhase::Starting, "reading the checkpoint…");
+      controller_->resumeRun(opened_run_);
+    }
   });
   connect(stop_, &QAction::triggered, controller_, &TrainingController::stop);
 
@@ -288,15 +322,16 @@ bool MainWindow::openRun(const QString& runDir) {
     routing_->reset(c);
     loadSnapshots(runDir);
     opened_run_ = runDir;
-    training_->setRunName(QFileInfo(runDir).fileName());
-    routing_->setRunName(QFileInfo(runDir).fileName());
+    showRunName(runDir);
     live_model_ = false;  // generation and traces now use this run's checkpoint
     const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
     opened_run_finished_ = last >= c.max_iters;
     progress_->setRange(0, c.max_iters);
     progress_->setValue(last);
     step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
-    setWindowTitle(QString("MoE Routing Workbench — %1").arg(QFileInfo(runDir).fileName()));
+    clearRate();
+    state_->setPhase(RunPhase::Idle, opened_run_finished_ ? "opened a finished run"
+                                                          : QString("opened a run stopped at step %1 — Resume continues it").arg(last));
     banner_->hide();
     updateActions();
     return true;
@@ -318,13 +353,14 @@ void MainWindow::startTraining() {
   banner_->hide();
   progress_->setRange(0, c.max_iters);
   progress_->setValue(0);
+  clearRate();
+  state_->setPhase(RunPhase::Starting, "reading the data and building the model…");
   controller_->start(c, dataset_path_, run);
 }
 
 void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
   opened_run_ = runDir;
-  training_->setRunName(QFileInfo(runDir).fileName());
-  routing_->setRunName(QFileInfo(runDir).fileName());
+  showRunName(runDir);
   live_model_ = true;
   opened_run_finished_ = false;
   session_clock_.start();
@@ -332,16 +368,20 @@ void MainWindow::onRunStarted(const QString& runDir, const QString& device, int 
   progress_->setRange(0, maxIters);
   progress_->setValue(step);
   device_label_->setText("Device: " + device.toUpper());
-  setWindowTitle(QString("MoE Routing Workbench — %1").arg(QFileInfo(runDir).fileName()));
+  if (controller_->state() == TrainingController::State::Running)
+    state_->setPhase(RunPhase::Training, QString("step %1 / %2").arg(step).arg(maxIters));
 }
 
 void MainWindow::onStep(const StepReport& r) {
+  const int max_iters = suite_variant_.isEmpty() ? controller_->maxIters() : suite_max_iters_;
   progress_->setValue(r.step);
-  step_label_->setText(QString("Step %1 / %2").arg(r.step).arg(controller_->maxIters()));
+  step_label_->setText(QString("Step %1 / %2").arg(r.step).arg(max_iters));
+  if (state_->phase() == RunPhase::Training && suite_variant_.isEmpty())
+    state_->setPhase(RunPhase::Training, QString("step %1 / %2").arg(r.step).arg(max_iters));
   if (r.logged) rate_label_->setText(QString("%1 tokens/s").arg(r.tokens_per_sec, 0, 'f', 0));
   const int done = r.step - session_first_step_;
   if (done > 0)
-    eta_label_->setText("ETA " + format_eta((controller_->maxIters() - r.step) * (session_clock_.elapsed() / 1000.0) / done));
+    eta_label_->setText("ETA " + format_eta((max_iters - r.step) * (session_clock_.elapsed() / 1000.0) / done));
 }
 
 void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use,
@@ -391,18 +431,125 @@ void MainWindow::updateActions() {
   open_dataset_->setEnabled(idle);
   open_run_->setEnabled(idle);
   config_->setEnabled(idle);
-  static const QMap<S, QString> names = {{S::Idle, "Idle"}, {S::Running, "Training"}, {S::Pausing, "Pausing…"},
-                                         {S::Paused, "Paused"}, {S::Stopping, "Stopping…"}};
-  statusBar()->showMessage(names.value(s), 3000);
+}
+
+void MainWindow::onStateChanged() {
+  using S = TrainingController::State;
+  const int step = controller_->step();
+  switch (controller_->state()) {
+    case S::Running:
+      // Start and Resume show "Starting" until the worker reports the run (onRunStarted); a paused trainer
+      // continues at once
+      if (state_->phase() != RunPhase::Starting)
+        state_->setPhase(RunPhase::Training, QString("step %1 / %2").arg(step).arg(controller_->maxIters()));
+      break;
+    case S::Pausing:
+      state_->setPhase(RunPhase::Pausing, QString("step %1 finishes, then a checkpoint is written…").arg(step + 1));
+      clearRate();
+      break;
+    case S::Paused:
+      state_->setPhase(RunPhase::Paused, QString("at step %1 — Resume continues").arg(step));
+      clearRate();
+      break;
+    case S::Stopping:
+      state_->setPhase(RunPhase::Stopping, "the current step finishes, then a checkpoint is written…");
+      clearRate();
+      break;
+    case S::Idle:
+      // a run that ended says how (onRunEnded, or a failure); otherwise the trainer is simply idle
+      if (state_->phase() != RunPhase::Finished && state_->phase() != RunPhase::Stopped &&
+          state_->phase() != RunPhase::Failed)
+        state_->setPhase(RunPhase::Idle);
+      clearRate();
+      break;
+  }
+  updateActions();
+}
+
+void MainWindow::onRunEnded(bool finished) {
+  opened_run_finished_ = finished;
+  const QString name = QFileInfo(controller_->runDir()).fileName();
+  if (finished) {
+    state_->setPhase(RunPhase::Finished, QString("%1, %2 steps").arg(name).arg(controller_->step()));
+    const auto& val = training_->history().val_loss;  // (step, loss) of each evaluation
+    QString best;
+    if (!val.isEmpty()) {
+      const auto it = std::min_element(val.begin(), val.end(), [](QPointF a, QPointF b) { return a.y() < b.y(); });
+      best = QString(": best validation loss %1 at step %2").arg(it->y(), 0, 'f', 4).arg(it->x());
+    }
+    banner_->showNotice(QString("Training finished — %1 ran all %2 steps%3.").arg(name).arg(controller_->step()).arg(best));
+    QApplication::alert(this);  // the taskbar entry flashes when the window is in the background
+  } else {
+    state_->setPhase(RunPhase::Stopped, QString("%1 at step %2 — Resume continues").arg(name).arg(controller_->step()));
+  }
+}
+
+void MainWindow::onSuiteVariant(const QString& runDir, const Config& config, int index, int count, int step) {
+  suite_variant_ = QString("paper experiment, run %1 of %2").arg(index + 1).arg(count);
+  suite_step_ = step;
+  suite_max_iters_ = config.max_iters;
+  opened_run_ = runDir;
+  live_model_ = false;
+  config_->setConfig(config);
+  routing_->reset(config);
+  if (step > 0) {
+    try {
+      training_->load(TrainingHistory::fromMetrics(parse_metrics_csv(read_file((runDir + "/metrics.csv").toStdString())), config),
+                      config);
+    } catch (const std::exception&) {
+      training_->reset(config);  // the charts start empty; the run itself is unaffected
+    }
+  } else {
+    training_->reset(config);
+  }
+  showRunName(runDir);
+  session_clock_.start();
+  session_first_step_ = step;
+  progress_->setRange(0, config.max_iters);
+  progress_->setValue(step);
+  state_->setPhase(RunPhase::Training, suite_variant_);
+  updateActions();
+}
+
+void MainWindow::onSuiteEnded(bool complete, const QString& error) {
+  suite_variant_.clear();
+  clearRate();
+  if (!error.isEmpty()) state_->setPhase(RunPhase::Failed, "the paper experiment: " + error);
+  else if (complete) {
+    state_->setPhase(RunPhase::Finished, "the paper experiment");
+    banner_->showNotice("The paper experiment finished: its five runs are compared in the Runs tab.");
+    QApplication::alert(this);
+  } else {
+    state_->setPhase(RunPhase::Stopped, "the paper experiment — Continue suite picks it up");
+  }
+  opened_run_finished_ = true;  // a suite member continues with its suite, not with Resume
+  updateActions();
+}
+
+void MainWindow::clearRate() {
+  rate_label_->clear();
+  eta_label_->clear();
+}
+
+void MainWindow::showRunName(const QString& runDir) {
+  const QString name = QFileInfo(runDir).fileName();
+  training_->setRunName(name);
+  routing_->setRunName(name);
+  setWindowTitle(QString("MoE Routing Workbench — %1").arg(name));
 }
 
 void MainWindow::showError(const QString& message) {
-  banner_->setText(message);
-  banner_->show();
-  if (controller_->state() == TrainingController::State::Paused) banner_->setText(message + "\nTraining is paused.");
+  const bool paused = controller_->state() == TrainingController::State::Paused;
+  banner_->showError(paused ? message + "\nTraining is paused." : message);
 }
 
-QString MainWindow::errorMessage() const { return banner_->isVisible() ? banner_->text() : QString(); }
+QString MainWindow::errorMessage() const {
+  return banner_->isVisible() && banner_->isError() ? banner_->message() : QString();
+}
+
+QString MainWindow::noticeMessage() const {
+  return banner_->isVisible() && !banner_->isError() ? banner_->message() : QString();
+}
 
 QString MainWindow::runsDirectory() const {
   QSettings settings;
@@ -437,7 +584,7 @@ bool MainWindow::exportAllFigures() {
     exporting_ = false;
     updateActions();
     if (r.error.isEmpty())
-      statusBar()->showMessage(QString("Wrote %1 files into %2/figures").arg(r.files.size()).arg(opened_run_), 8000);
+      banner_->showNotice(QString("Wrote %1 files into %2/figures").arg(r.files.size()).arg(opened_run_));
     else
       showError(QString("Cannot export the figures: %1").arg(r.error));
     Q_EMIT figuresExported(r.files, r.error);
@@ -455,11 +602,13 @@ bool MainWindow::exportAllFigures() {
 void MainWindow::restoreSettings() {
   QSettings settings;
   if (!restoreGeometry(settings.value("window/geometry").toByteArray())) {
-    // first start: most of the screen, at least the 1280 x 800 the layout is designed for
+    // first start: 90 % of a large screen; a small one (1280 x 800, or 200 % scale) is used whole, maximised,
+    // so the title bar and the status bar both stay on screen whatever the window decorations take
     const QSize available = screen() ? screen()->availableSize() : QSize(1280, 800);
-    resize(std::min(available.width(), std::max(1280, available.width() * 9 / 10)),
-           std::min(available.height(), std::max(800, available.height() * 9 / 10)));
+    resize(available * 0.9);
+    if (available.width() < 1600 || available.height() < 1000) setWindowState(windowState() | Qt::WindowMaximized);
   }
+  fitToScreen();
   if (!restoreState(settings.value("window/state").toByteArray())) {
     // first start: docks get their share once the window has its size
     QTimer::singleShot(0, this, [this] {
@@ -475,6 +624,15 @@ void MainWindow::restoreSettings() {
   }
   const QString last_dataset = settings.value("lastDataset").toString();
   if (!last_dataset.isEmpty() && QFileInfo::exists(last_dataset)) openDataset(last_dataset);
+}
+
+void MainWindow::fitToScreen() {
+  // a geometry saved on a larger screen (or at a smaller scale) must not put the status bar off this one
+  if (!screen() || isMaximized()) return;
+  const QRect available = screen()->availableGeometry();
+  if (available.contains(frameGeometry())) return;
+  resize(size().boundedTo(available.size() * 0.9));
+  move(available.topLeft() + QPoint(available.width() - width(), available.height() - height()) / 2);
 }
 
 void MainWindow::saveSettings() const {

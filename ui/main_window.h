@@ -9,6 +9,8 @@
 
 #include "config_panel.h"
 #include "generation_panel.h"
+#include "notice_bar.h"
+#include "run_state_indicator.h"
 #include "routing_panel.h"
 #include "runs_panel.h"
 #include "training_controller.h"
@@ -36,8 +38,11 @@ class MainWindow : public QMainWindow {
   QString datasetPath() const { return dataset_path_; }
   QString runsDirectory() const;
   void setRunsDirectory(const QString& dir);
-  // The message currently shown in the error banner (empty when hidden).
+  // The message currently shown in the error banner (empty when hidden or when it is a notice).
   QString errorMessage() const;
+  // The notice (blue banner) currently shown, e.g. "finished"; empty when none.
+  QString noticeMessage() const;
+  RunStateIndicator* stateIndicator() const { return state_; }
 
   ConfigPanel* configPanel() const { return config_; }
   TrainingPanel* trainingPanel() const { return training_; }
@@ -70,6 +75,16 @@ class MainWindow : public QMainWindow {
   void showError(const QString& message);
   void onStep(const StepReport& r);
   void onRunStarted(const QString& runDir, const QString& device, int step, int maxIters);
+  void onStateChanged();
+  void onRunEnded(bool finished);
+  // The paper suite's current variant becomes the live run of the Training and Routing tabs.
+  void onSuiteVariant(const QString& runDir, const Config& config, int index, int count, int step);
+  void onSuiteEnded(bool complete, const QString& error);
+  void clearRate();
+  // Shows the run's name in the title and the panels' subtitles.
+  void showRunName(const QString& runDir);
+  // Keeps a restored window inside the screen it opens on.
+  void fitToScreen();
   // Hands the current model to `use`: a snapshot of the training weights, else the opened run's checkpoint;
   // `fail` gets the reason when there is none.
   void withModel(const std::function<void(const InferenceModel&)>& use, const std::function<void(const QString&)>& fail);
@@ -86,7 +101,11 @@ class MainWindow : public QMainWindow {
   QDockWidget *config_dock_ = nullptr, *generation_dock_ = nullptr;
   TrainingController* controller_;
   QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_, *export_all_;
-  QLabel *banner_, *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
+  NoticeBar* banner_;
+  RunStateIndicator* state_;
+  QString suite_variant_;  // "run 2 of 5" while the paper suite trains
+  int suite_step_ = 0, suite_max_iters_ = 0;
+  QLabel *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
   QProgressBar* progress_;
   QString dataset_path_, opened_run_;
   bool config_valid_ = false;

@@ -14,8 +14,9 @@
 namespace moewb {
 
 namespace {
-constexpr double kMinRowHeight = 14, kMaxRowHeight = 44;              // overview rows follow the view's height
-constexpr double kMinDetailRowHeight = 9, kMaxDetailRowHeight = 28;  // one row per expert
+// rows share the view's height (within these bounds), so the heatmap fills the space it has
+constexpr double kMinRowHeight = 14, kMaxRowHeight = 120;            // one row per layer
+constexpr double kMinDetailRowHeight = 9, kMaxDetailRowHeight = 60;  // one row per expert
 constexpr double kLabelWidth = 64;
 constexpr double kMinCell = 3, kMaxCell = 48;
 }  // namespace
@@ -117,7 +118,7 @@ HeatmapGeometry RoutingHeatmap::geometry() const {
 }
 
 QSize RoutingHeatmap::sizeHint() const {
-  const double row = shownDetailLayer() >= 0 ? kMaxDetailRowHeight : kMaxRowHeight * 0.6;
+  const double row = shownDetailLayer() >= 0 ? kMaxDetailRowHeight / 2 : kMaxRowHeight / 4;
   return {800, static_cast<int>(4 + rowCount() * row + belowGrid()) + 4};
 }
 

@@ -52,6 +52,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   compare_box_ = new QCheckBox("Compare");
   compare_box_->setToolTip("Show a second heatmap: another layer, or another snapshot of training.");
   status_ = new QLabel;
+  status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a long status never widens the window
 
   slider_ = new QSlider(Qt::Horizontal);
   slider_->setRange(0, 0);

@@ -44,6 +44,8 @@ class RunsPanel : public QWidget {
   // The suite shares the CPU/GPU with interactive training: it may start only while no other run trains.
   void setSuiteAllowed(bool allowed);
   bool suiteRunning() const { return suite_running_; }
+  // Its signals carry the running suite's steps and evaluations (the main window shows them live).
+  SuiteWorker* suiteWorker() const { return worker_; }
   QString unfinishedSuite() const;
   // Writes the comparison of the selected runs; the format follows the suffix (.csv, .md, .tex).
   void exportComparison(const QString& path) const;

@@ -29,6 +29,7 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent), worke
     setState(State::Idle);
   });
   connect(worker_, &TrainingWorker::failed, this, [this](const QString& message) {
+    Q_EMIT failed(message);
     setState(State::Idle);
     Q_EMIT error(message);
   });

@@ -41,6 +41,8 @@ class TrainingController : public QObject {
   void stepDone(const moewb::StepReport& report);
   void evalDone(const moewb::EvalReport& report);
   void error(const QString& message);
+  // The run could not start or broke off (also reported through error()); the controller is idle again.
+  void failed(const QString& message);
   // Training left the loop for good: finished all iterations, or stopped early (resumable).
   void runEnded(bool finished);
   void snapshotReady(const moewb::InferenceModel& model);
