@@ -31,7 +31,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   resume    --run DIR [--max_iters N]
   eval      --checkpoint FILE [--data FILE (default: the run's dataset)] [--batches N]
   generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
-  trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE]
+  trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE] [--capacity (drop as training
+            would, in batches of batch_size x block_size; default: no capacity limit)]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
             [--sweep_experts 4,16,64] [--peak_tflops T (for MFU)] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE[.safetensors] [--attn-bias (masks for nanoGPT on torch < 2)]
@@ -218,8 +219,9 @@ int cmd_trace(CliArgs& args) {
   if (!file.empty()) text = read_file(file);
   if (text.empty()) throw std::invalid_argument("trace needs --text TEXT or --text-file FILE (non-empty)");
   const std::string out = args.take("out");
+  const bool capacity = args.take_flag("capacity");
   reject_rest(args);
-  const std::string json = m.trace(text).to_json();
+  const std::string json = m.trace(text, {}, capacity).to_json();
   if (out.empty()) std::cout << json << "\n";
   else atomic_write(out, json);
   return 0;
@@ -372,7 +374,7 @@ std::string without_backtrace(const std::string& what, bool verbose) {
 int main(int argc, char** argv) {
   bool verbose = false;
   try {
-    CliArgs args(argc, argv, {"no-cache", "attn-bias", "help", "verbose"});
+    CliArgs args(argc, argv, {"no-cache", "attn-bias", "capacity", "help", "verbose"});
     verbose = args.take_flag("verbose");
     const std::string cmd = args.command();
     if (cmd.empty() || cmd == "help" || args.has("help")) {

@@ -21,6 +21,8 @@ struct InferenceModel::Impl {
   Config config;
   Vocabulary vocab;
   mutable GPT model{nullptr};  // eval mode; forward keeps no state, so const use from threads is safe
+  // the same weights routed without capacity limits (generation, default traces); set by InferenceModel
+  mutable GPT uncapped{nullptr};
   torch::Device device{torch::kCPU};
   Precision precision = Precision::fp32;
 };
@@ -68,9 +70,10 @@ namespace moewb {
 // transformer.h.0.attn.c_attn.weight).
 std::string nanogpt_key(const std::string& key);
 
-// Routing of `text` (InferenceModel::trace); the model must be in eval mode.
+// Routing of `text` (InferenceModel::trace) by `model`, in eval mode; `capacity` says whether the model
+// applies its capacity limit (recorded in the trace).
 RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d,
-                        const TraceProgress& progress = {});
+                        bool capacity, const TraceProgress& progress = {});
 
 // Per MoE layer, running sums of an evaluation's routing statistics kept on the device and read back once at
 // its end (a read per batch and layer would stall a GPU 30 times per batch).

@@ -206,4 +206,30 @@ int64_t GPTImpl::parameter_count() const {
   return n;
 }
 
+GPT without_capacity(const GPT& model) {
+  if (!model->config.is_moe() || !model->config.use_capacity) return model;
+  Config c = model->config;
+  c.use_capacity = false;
+  GPT twin(c, model->vocab_size);
+  torch::NoGradGuard no_grad;
+  auto from = model->parameters(), to = twin->parameters();
+  for (size_t i = 0; i < from.size(); ++i) to[i].set_data(from[i]);  // shares storage, device and dtype
+  twin->train(model->is_training());
+  return twin;
+}
+
+CapacityScope::CapacityScope(GPT model, bool on) : model_(std::move(model)) {
+  for (auto& block : model_->h) {
+    if (!block->moe) continue;
+    saved_.push_back(block->moe->routing.use_capacity);
+    block->moe->routing.use_capacity = on && saved_.back();
+  }
+}
+
+CapacityScope::~CapacityScope() {
+  size_t i = 0;
+  for (auto& block : model_->h)
+    if (block->moe) block->moe->routing.use_capacity = saved_[i++];
+}
+
 }  // namespace moewb

@@ -86,4 +86,22 @@ struct GPTImpl : torch::nn::Module {
 };
 TORCH_MODULE(GPT);
 
+// Capacity limits exist for training throughput; inspection shows routing without them unless asked. A model
+// that routes without capacity and shares `model`'s weights (no copy); `model` itself when it has no limit.
+GPT without_capacity(const GPT& model);
+
+// Switches every MoE layer's capacity limit on or off for the scope's lifetime (for a model one thread owns,
+// e.g. the trainer's own model while it traces its probe text).
+class CapacityScope {
+ public:
+  CapacityScope(GPT model, bool on);
+  ~CapacityScope();
+  CapacityScope(const CapacityScope&) = delete;
+  CapacityScope& operator=(const CapacityScope&) = delete;
+
+ private:
+  GPT model_;
+  std::vector<bool> saved_;
+};
+
 }  // namespace moewb

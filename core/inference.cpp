@@ -40,7 +40,9 @@ class OneThreadHere {
 };
 }  // namespace
 
-InferenceModel::InferenceModel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+InferenceModel::InferenceModel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {
+  if (!impl_->uncapped) impl_->uncapped = without_capacity(impl_->model);
+}
 
 InferenceModel InferenceModel::load(const std::string& checkpoint_path, const std::string& device) {
   init_torch_threads();
@@ -113,14 +115,14 @@ std::string InferenceModel::generate(const std::string& prompt, const Generation
   for (int i = 0; i < o.length; ++i) {
     if (!o.use_cache) {
       const size_t begin = ids.size() > block ? ids.size() - block : 0;
-      logits = m.model->forward(as_input(ids, begin, m.device)).logits[0][-1];
+      logits = m.uncapped->forward(as_input(ids, begin, m.device)).logits[0][-1];
     } else if (cache.length() == 0 || cache.length() + 1 > static_cast<int64_t>(block)) {
       // (Re)fill the cache: on overflow keep the last half context so refills are rare (amortised O(1)).
       const size_t keep = cache.length() == 0 ? std::min(ids.size(), block) : block / 2;
       cache.filled = 0;
-      logits = m.model->forward_cached(as_input(ids, ids.size() - keep, m.device), cache)[0][-1];
+      logits = m.uncapped->forward_cached(as_input(ids, ids.size() - keep, m.device), cache)[0][-1];
     } else {
-      logits = m.model->forward_cached(as_input(ids, ids.size() - 1, m.device), cache)[0][-1];
+      logits = m.uncapped->forward_cached(as_input(ids, ids.size() - 1, m.device), cache)[0][-1];
     }
     const int64_t next = sample_next(logits, o, gen);
     ids.push_back(next);
@@ -172,8 +174,9 @@ void append(LayerTrace& l, const RouterOutput& r, RoutingMode mode) {
 }  // namespace
 
 RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& text, const torch::Device& d,
-                        const TraceProgress& progress) {
+                        bool capacity, const TraceProgress& progress) {
   RoutingTrace trace;
+  trace.capacity = capacity;
   const Config& c = model->config;
   trace.routing = c.is_moe() ? name_of(c.routing) : "dense";
   trace.n_experts = c.is_moe() ? c.n_experts : 0;
@@ -252,8 +255,9 @@ double InferenceModel::loss(const TextDataset& data, bool validation, int batche
   return total.item<double>() / std::max(1, batches);
 }
 
-RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress& progress) const {
-  return trace_text(impl_->model, impl_->vocab, text, impl_->device, progress);
+RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress& progress, bool capacity) const {
+  const bool capped = capacity && impl_->config.is_moe() && impl_->config.use_capacity;
+  return trace_text(capped ? impl_->model : impl_->uncapped, impl_->vocab, text, impl_->device, capped, progress);
 }
 
 std::string nanogpt_key(const std::string& key) {

@@ -49,9 +49,11 @@ class InferenceModel {
   // Throws std::invalid_argument for bad options and DatasetError for characters outside the vocabulary.
   std::string generate(const std::string& prompt, const GenerationOptions& options, const TextSink& sink = {}) const;
   // Routes the text in chunks of the context length, at most batch_size chunks per forward (so the working memory
-  // is an evaluation batch's, whatever the text's length, and capacity limits act on a training batch's worth of
-  // tokens); a dense model gives a trace with no layers. `progress` hears the characters routed so far.
-  RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}) const;
+  // is an evaluation batch's, whatever the text's length); a dense model gives a trace with no layers.
+  // `progress` hears the characters routed so far. Without `capacity` every character reaches its experts; with
+  // it (and a config that limits capacity) each forward is a training batch's worth of tokens (batch_size x
+  // block_size) and the limit drops assignments as training would. Generation never applies the limit.
+  RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}, bool capacity = false) const;
   // Mean cross-entropy over `batches` random batches of one split.
   double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
   // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python. attention_masks

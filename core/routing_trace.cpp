@@ -66,6 +66,7 @@ std::string RoutingTrace::to_json() const {
   out.reserve(64 + 4 * text.size() + 12 * numbers);
   out += "{\"format\":\"moewb-routing-trace-1\",\"step\":" + std::to_string(step);
   out += ",\"routing\":" + nlohmann::json(routing).dump() + ",\"n_experts\":" + std::to_string(n_experts);
+  out += std::string(",\"capacity\":") + (capacity ? "true" : "false");
   out += ",\"text\":" + nlohmann::json(encode_utf8(text)).dump() + ",\"layers\":[";
   for (size_t i = 0; i < layers.size(); ++i) {
     const LayerTrace& l = layers[i];
@@ -91,6 +92,7 @@ RoutingTrace RoutingTrace::from_json(const std::string& json) {
     t.step = j.at("step").get<int>();
     t.routing = j.at("routing").get<std::string>();
     t.n_experts = j.at("n_experts").get<int>();
+    t.capacity = j.value("capacity", false);
     t.text = decode_utf8(j.at("text").get<std::string>());
     const size_t T = t.text.size();
     for (const auto& jl : j.at("layers")) {

@@ -32,6 +32,7 @@ struct LayerTrace {
 struct RoutingTrace {
   int step = -1;                    // training step of a snapshot, -1 for an ad-hoc trace
   std::string routing;              // routing mode of the model
+  bool capacity = false;            // the capacity limit was applied (training-sized batches)
   int n_experts = 0;
   std::u32string text;              // one character per column
   std::vector<LayerTrace> layers;   // empty for a dense model

@@ -278,7 +278,11 @@ struct Trainer::Impl {
       for (double loss : {r.train_loss, r.val_loss})
         if (!std::isfinite(loss)) throw numeric_error_since(loss, last_finite_step, step, "evaluation");
       for (const auto& s : stats.read()) r.layers.push_back(s.finish());
-      r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device);
+      {
+        // the probe is not a training batch: its capacity drops would be artefacts of its length
+        CapacityScope no_capacity(model, false);
+        r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device, false);
+      }
       r.snapshot.step = step;
       model->train();
     }

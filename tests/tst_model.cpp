@@ -817,6 +817,48 @@ class TestModel : public QObject {
           QVERIFY(std::abs(whole.layers[l].prob(64 + i, e) - part.layers[l].prob(i, e)) < 1e-5);
     QCOMPARE(whole.layers[0].length(), 202);
   }
+
+  // Inspection routes without capacity unless asked: default traces, the probe snapshots and generation drop
+  // nothing; the explicit option drops as training would, says so, and survives the JSON round trip. The
+  // capacity-free view shares the weights (it follows the model, it is not a stale copy).
+  void tracesDropOnlyWhenAskedToActAsTraining() {
+    Config c = moe(tiny_config());
+    c.use_capacity = true, c.capacity_factor = 0.25;  // C = 0.25 * 2 * 64 / 4 = 8 of 64 tokens per batch
+    auto t = Trainer::create(c, corpus(), dir("capacity_trace"), "");
+    run_to_end(*t);
+    const InferenceModel m = t->snapshot();
+    const std::string text = synthetic_corpus(200);
+    auto dropped = [](const RoutingTrace& trace) {
+      int n = 0;
+      for (const auto& l : trace.layers)
+        for (int i = 0; i < l.length(); ++i) n += l.any_dropped(i) ? 1 : 0;
+      return n;
+    };
+    const RoutingTrace free = m.trace(text);
+    QVERIFY(!free.capacity);
+    QCOMPARE(dropped(free), 0);
+    const RoutingTrace capped = m.trace(text, {}, true);
+    QVERIFY(capped.capacity);
+    QVERIFY2(dropped(capped) > 100, qPrintable(QString::number(dropped(capped))));
+    QVERIFY(RoutingTrace::from_json(capped.to_json()).capacity);
+    QVERIFY(!RoutingTrace::from_json(free.to_json()).capacity);
+    // the same weights: the first layer's router sees the same input either way (later layers see the drops)
+    for (size_t i = 0; i < free.layers[0].probs.size(); ++i)
+      QVERIFY(std::abs(free.layers[0].probs[i] - capped.layers[0].probs[i]) < 1e-5);
+    // training's own evaluation still drops (the capacity is a training setting), its probe snapshot does not
+    const MetricsTable metrics = parse_metrics_csv(read_file(dir("capacity_trace") + "/metrics.csv"));
+    double eval_dropped = 0;
+    for (double v : metrics.column("L0_dropped"))
+      if (!std::isnan(v)) eval_dropped = std::max(eval_dropped, v);
+    QVERIFY(eval_dropped > 0.1);
+    const RoutingTrace snapshot = RoutingTrace::from_json(read_file(dir("capacity_trace") + "/routing/step_000012.json"));
+    QVERIFY(!snapshot.empty());
+    QCOMPARE(dropped(snapshot), 0);
+    // a model without a limit gives the same trace with or without the option
+    const RoutingTrace plain = Trainer::create(moe(tiny_config()), corpus(), "", "")->snapshot().trace(text, {}, true);
+    QVERIFY(!plain.capacity);
+    QCOMPARE(dropped(plain), 0);
+  }
 };
 
 QTEST_APPLESS_MAIN(TestModel)

@@ -39,6 +39,7 @@ std::unique_ptr<Figure> RoutingHeatmap::exportFigure() const {
   if (trace_.step >= 0) subtitle << QString("step %1").arg(trace_.step);
   if (!trace_.empty())
     subtitle << QString("%1 routing, %2 experts").arg(QString::fromStdString(trace_.routing)).arg(trace_.n_experts);
+  if (trace_.capacity) subtitle << "capacity applied as in training";
   view.subtitle = subtitle.join(" · ");
   const int layer = shownDetailLayer();
   if (layer >= 0) view.title += QString(", layer %1 experts").arg(layer);

@@ -49,6 +49,11 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   zoom_->setValue(14);
   zoom_->setMaximumWidth(140);
   zoom_->setToolTip("Pixels per character (also Ctrl + mouse wheel over the heatmap).");
+  capacity_box_ = new QCheckBox("Capacity as in training");
+  capacity_box_->setToolTip("Off (default): every character reaches its experts, as in generation.\nOn: route the text in "
+                            "training-sized batches (batch_size x block_size tokens) with the capacity limit, so "
+                            "drops (hatched) show where training would drop. Press Trace again after changing it.");
+  capacity_box_->hide();
   compare_box_ = new QCheckBox("Compare");
   compare_box_->setToolTip("Show a second heatmap: another layer, or another snapshot of training.");
   status_ = new QLabel;
@@ -98,7 +103,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   affinity_layer_ = new QComboBox;
   affinity_ = new AffinityView;
 
-  auto* controls = row_of({new QLabel("Text"), source_, trace_button_, new QLabel("View"), view_,
+  auto* controls = row_of({new QLabel("Text"), source_, trace_button_, capacity_box_, new QLabel("View"), view_,
                            new QLabel("Zoom"), zoom_, compare_box_, status_});
   auto* heat_page = new QWidget;
   auto* heat_layout = new QVBoxLayout(heat_page);
@@ -197,6 +202,7 @@ void RoutingPanel::reset(const Config& config) {
   current_ = RoutingTrace{};
   fillLayerCombos(config.is_moe() ? config.n_layer : 0);
   stack_->setCurrentIndex(config.is_moe() ? 0 : 1);
+  capacity_box_->setVisible(config.is_moe() && config.use_capacity);
   slider_->setRange(0, 0);
   compare_snapshot_->clear();
   step_label_->setText("no snapshots yet");
@@ -273,6 +279,8 @@ void RoutingPanel::setCompare(bool on) {
                                  : current_);
 }
 
+void RoutingPanel::setTraceCapacity(bool on) { capacity_box_->setChecked(on); }
+
 QString RoutingPanel::shownText() const { return text_view_->toPlainText(); }
 
 void RoutingPanel::requestTrace() {
@@ -300,7 +308,9 @@ void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
     const QString text = QString("Tracing… %1 of %2 characters").arg(done).arg(total);
     QMetaObject::invokeMethod(this, [this, text] { status_->setText(text); }, Qt::QueuedConnection);
   };
-  watcher_.setFuture(QtConcurrent::run([model, utf8, progress] { return model.trace(utf8, progress); }));
+  const bool capacity = capacity_box_->isChecked();
+  watcher_.setFuture(
+      QtConcurrent::run([model, utf8, progress, capacity] { return model.trace(utf8, progress, capacity); }));
 }
 
 void RoutingPanel::showTrace(const RoutingTrace& trace) {

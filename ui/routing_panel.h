@@ -50,6 +50,8 @@ class RoutingPanel : public QWidget {
   RoutingHeatmap* compareHeatmap() const { return compare_; }
   AffinityView* affinityView() const { return affinity_; }
   QSlider* snapshotSlider() const { return slider_; }
+  // Traces apply the model's capacity limit as training would (only offered when the config has one).
+  void setTraceCapacity(bool on);
   int snapshotCount() const { return snapshots_.size(); }
   QString shownText() const;
 
@@ -80,7 +82,7 @@ class RoutingPanel : public QWidget {
   QPushButton *play_, *trace_button_;
   QSpinBox *offset_, *length_;
   QPlainTextEdit *input_, *text_view_;
-  QCheckBox* compare_box_;
+  QCheckBox *compare_box_, *capacity_box_;
   QWidget *snapshot_row_, *validation_row_, *input_row_, *compare_row_;
   RoutingHeatmap *heatmap_, *compare_;
   AffinityView* affinity_;
