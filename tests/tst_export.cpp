@@ -190,7 +190,8 @@ class TestExport : public QObject {
     QCOMPARE(runs.size(), size_t{5});
     const Table table = comparison_table(runs);
     QCOMPARE(table.rows.size(), size_t{5});
-    const std::vector<std::string> kinds = {"dense", "softmax N=4", "top-2", "top-2 cf=0.5", "top-2 cf=1.0"};
+    const std::vector<std::string> kinds = {"dense", "softmax N=4", "top-2 of 4", "top-2 of 4 cf=0.5",
+                                             "top-2 of 4 cf=1.0"};
     for (size_t i = 0; i < runs.size(); ++i) {
       QCOMPARE(table.rows[i][0], kinds[i]);
       const MetricsTable m = parse_metrics_csv(read_file(runs[i].dir + "/metrics.csv"));
@@ -256,7 +257,7 @@ class TestExport : public QObject {
     QCOMPARE(panel.comparison()->rowCount(), 2);
     const QString md = tmp_.filePath("cmp.md");
     panel.exportComparison(md);
-    QVERIFY(QString::fromStdString(read_file(md.toStdString())).contains("| top-2 |"));
+    QVERIFY(QString::fromStdString(read_file(md.toStdString())).contains("| top-2 of 4 |"));
     panel.table()->sortByColumn(3, Qt::AscendingOrder);  // best val
     double previous = -1;
     for (int r = 0; r < panel.table()->rowCount(); ++r) {
