@@ -1,14 +1,19 @@
 // The Runs tab: names and tags kept in the run folder (and the folder keeps its name), the filter, delete
 // (confirmed, never a run that trains), the Kind and Status columns, one colour per run whatever is selected,
-// the runs directory read off the GUI thread. Run folders are written by hand (config.json, metrics.csv, a
-// checkpoint file).
+// the runs directory read off the GUI thread, and the offer to resume the run the last session left training.
+// Run folders are written by hand (config.json, metrics.csv, a checkpoint file) except for the resume offer,
+// which trains tiny runs through the main window.
 #include <QtTest>
 
+#include <QAction>
+#include <QApplication>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPainter>
+#include <QPushButton>
 #include <QTableWidget>
 
 #include <sys/stat.h>
@@ -19,10 +24,11 @@
 #include <thread>
 
 #include "files.h"
+#include "main_window.h"
 #include "metrics_csv.h"
 #include "run_lock.h"
 #include "run_summary.h"
-#include "runs_panel.h"
+#include "test_corpus.h"
 
 using namespace moewb;
 
@@ -86,17 +92,37 @@ QColor series_color(const RunsPanel& panel, const QString& dir) {
   return s ? s->color : QColor();
 }
 
+Config tiny_training_config(int iterations) {
+  Config c;
+  c.n_layer = 1, c.n_head = 2, c.n_embd = 16, c.block_size = 16, c.batch_size = 4;
+  c.ffn = Ffn::moe, c.n_experts = 2, c.top_k = 1;
+  c.max_iters = iterations, c.lr_decay_iters = iterations, c.warmup_iters = 1;
+  c.eval_interval = 1000, c.eval_iters = 1, c.log_interval = 1;
+  return c;
+}
+
 }  // namespace
 
 class TestRuns : public QObject {
   Q_OBJECT
   QTemporaryDir tmp_;
+  QString corpus_;
+
+  std::unique_ptr<MainWindow> window() {
+    auto w = std::make_unique<MainWindow>(corpus_);
+    w->setRunsDirectory(tmp_.filePath("window_runs"));
+    return w;
+  }
 
  private Q_SLOTS:
   void initTestCase() {
     // the trash that deleted runs go to lives in the temporary folder too (QFile::moveToTrash uses the home's)
     qputenv("HOME", tmp_.path().toUtf8());
     QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("moewb-tests-runs");
+    QSettings().clear();
+    corpus_ = tmp_.filePath("corpus.txt");
+    atomic_write(corpus_.toStdString(), synthetic_corpus(6000));
   }
 
   void kindNamesRoutingExpertsAndCapacity_data() {
@@ -343,6 +369,70 @@ class TestRuns : public QObject {
     QVERIFY(refreshed.wait(30000));
     QCOMPARE(refreshed.size(), 1);  // one report, after the queued scan
     QCOMPARE(panel.table()->rowCount(), 2);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  void theRunTheLastSessionLeftTrainingIsOffered_data() {
+    QTest::addColumn<bool>("quit");
+    QTest::newRow("quit during training") << true;
+    QTest::newRow("window gone during training") << false;
+  }
+  void theRunTheLastSessionLeftTrainingIsOffered() {
+    QFETCH(bool, quit);
+    QString run;
+    {
+      auto w = window();
+      w->configPanel()->setConfig(tiny_training_config(100000));
+      QSignalSpy started(w->controller(), &TrainingController::runStarted);
+      QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+      QSignalSpy ended(w->controller(), &TrainingController::runEnded);
+      w->startTraining();
+      QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 2, 60000);
+      run = started.first().at(0).toString();
+      if (quit) {
+        // File → Quit answers "Stop training and quit?" with Yes; the run then ends cleanly, unfinished
+        QTimer::singleShot(0, w.get(), [] {
+          if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget()))
+            box->button(QMessageBox::Yes)->click();
+        });
+        QVERIFY(w->close());
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+      }
+    }  // without quitting: gone mid-training, as after a crash (the checkpoint is written on the way out)
+    auto w = window();
+    QCOMPARE(w->interruptedRun(), run);
+    QStringList asked;
+    w->offerResume([&](const QString& dir) {
+      asked << dir;
+      return MainWindow::ResumeChoice::Open;
+    });
+    QCOMPARE(asked, QStringList{run});
+    QVERIFY2(w->windowTitle().endsWith(QFileInfo(run).fileName()), qPrintable(w->windowTitle()));
+    QVERIFY(w->resumeAction()->isEnabled());
+    QCOMPARE(w->interruptedRun(), QString());  // offered once
+    w.reset();
+    QCOMPARE(window()->interruptedRun(), QString());  // also not at the next launch
+  }
+
+  void aRunThatEndedInTheSessionIsNotOffered_data() {
+    QTest::addColumn<bool>("finish");
+    QTest::newRow("finished") << true;
+    QTest::newRow("stopped by the user") << false;
+  }
+  void aRunThatEndedInTheSessionIsNotOffered() {
+    QFETCH(bool, finish);
+    {
+      auto w = window();
+      w->configPanel()->setConfig(tiny_training_config(finish ? 4 : 100000));
+      QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+      QSignalSpy ended(w->controller(), &TrainingController::runEnded);
+      w->startTraining();
+      QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 2, 60000);
+      if (!finish) w->controller()->stop();
+      QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+      QCOMPARE(ended.first().at(0).toBool(), finish);
+    }
+    QCOMPARE(window()->interruptedRun(), QString());
   }
 };
 
