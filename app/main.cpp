@@ -2,6 +2,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QTimer>
 
 #include "main_window.h"
 #include "training.h"
@@ -25,5 +26,7 @@ int main(int argc, char** argv) {
     else window.openDataset(path);
   }
   window.show();
+  // asked once the window is up: the run the last session left training
+  QTimer::singleShot(0, &window, [&window] { window.offerResume(); });
   return QApplication::exec();
 }

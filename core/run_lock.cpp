@@ -52,4 +52,12 @@ RunLock::~RunLock() {
   close(fd_);  // releases the flock
 }
 
+bool run_folder_locked(const std::string& run_dir) {
+  const int fd = open((run_dir + "/run.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // never locked
+  const bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);  // releases the probe's shared lock
+  return held;
+}
+
 }  // namespace moewb

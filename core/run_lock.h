@@ -23,4 +23,9 @@ class RunLock {
   std::string previous_;
 };
 
+// Whether a live process holds the folder's lock now (the Runs table's "training"). Never blocks and never
+// creates run.lock. It takes a shared lock for the instant of the probe: a writer starting in that same
+// instant is told the folder is in use, as it would be by any reader's probe.
+bool run_folder_locked(const std::string& run_dir);
+
 }  // namespace moewb

@@ -8,6 +8,7 @@
 
 #include "files.h"
 #include "metrics_csv.h"
+#include "run_lock.h"
 
 namespace moewb {
 
@@ -48,14 +49,31 @@ std::string signed_fixed(double v, int digits) {
 
 std::string RunSummary::kind() const {
   if (!config.is_moe()) return "dense";
+  const std::string n = std::to_string(config.n_experts);
   const std::string shape = config.expert_shape == ExpertShape::linear ? " (linear)" : "";
-  if (config.routing == RoutingMode::softmax) return "softmax N=" + std::to_string(config.n_experts) + shape;
-  if (config.routing == RoutingMode::topk) {
-    std::string k = "top-" + std::to_string(config.top_k);
-    if (config.use_capacity) k += " cf=" + fixed(config.capacity_factor, 1);
-    return k + shape;
+  if (config.routing != RoutingMode::topk) return name_of(config.routing) + " N=" + n + shape;
+  std::string k = "top-" + std::to_string(config.top_k) + " of " + n;
+  if (config.use_capacity) k += " cf=" + fixed(config.capacity_factor, 1);
+  return k + shape;
+}
+
+RunMeta read_run_meta(const std::string& dir) {
+  const std::string path = dir + "/meta.json";
+  RunMeta meta;
+  if (!file_exists(path)) return meta;
+  try {
+    const auto j = nlohmann::json::parse(read_file(path));
+    meta.name = j.value("name", std::string());
+    meta.tags = j.value("tags", std::vector<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + " is malformed: " + e.what());
   }
-  return name_of(config.routing) + " N=" + std::to_string(config.n_experts) + shape;
+  return meta;
+}
+
+void write_run_meta(const std::string& dir, const RunMeta& meta) {
+  const nlohmann::json j = {{"name", meta.name}, {"tags", meta.tags}};
+  atomic_write(dir + "/meta.json", j.dump(2) + "\n");
 }
 
 RunSummary summarize_run(const std::string& dir) {
@@ -63,13 +81,18 @@ RunSummary summarize_run(const std::string& dir) {
   s.dir = dir;
   const auto slash = dir.find_last_of('/');
   s.name = slash == std::string::npos ? dir : dir.substr(slash + 1);
+  s.meta = read_run_meta(dir);
   std::vector<FieldError> errors;
   s.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
   if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
   const MetricsTable t = parse_metrics_csv(read_file(dir + "/metrics.csv"));
+  if (t.rows() > 0) s.last_step = static_cast<int>(t.column("step").back());
+  s.finished = t.rows() > 0 && s.last_step >= s.config.max_iters;
+  s.status = run_folder_locked(dir)                        ? RunStatus::training
+             : s.finished                                  ? RunStatus::finished
+             : file_exists(dir + "/checkpoints/latest.pt") ? RunStatus::stopped
+                                                           : RunStatus::empty;
   if (t.rows() == 0) return s;
-  s.last_step = static_cast<int>(t.column("step").back());
-  s.finished = s.last_step >= s.config.max_iters;
   double best = NAN;
   for (double v : t.column("val_loss"))
     if (!std::isnan(v) && (std::isnan(best) || v < best)) best = v;

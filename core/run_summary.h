@@ -12,9 +12,33 @@
 
 namespace moewb {
 
+// What the user calls a run: a display name and tags, kept in <run>/meta.json so they travel with the folder.
+// The folder keeps its name (other code and other runs refer to the path).
+struct RunMeta {
+  std::string name;  // empty: the table shows the folder's name
+  std::vector<std::string> tags;
+};
+
+// Empty when the run has no meta.json; throws std::runtime_error naming the file when it is malformed.
+RunMeta read_run_meta(const std::string& dir);
+void write_run_meta(const std::string& dir, const RunMeta& meta);  // atomic; throws naming the file
+
+enum class RunStatus {
+  finished,  // reached max_iters
+  stopped,   // has a checkpoint to resume from
+  training,  // a live process holds the folder's lock
+  empty      // no checkpoint: failed, or stopped before the first one
+};
+template <>
+struct EnumNames<RunStatus> {  // as the Runs table shows them
+  static constexpr std::array<const char*, 4> names{"finished", "stopped (resumable)", "training", "no checkpoint"};
+};
+
 struct RunSummary {
   std::string dir, name;
+  RunMeta meta;
   Config config;
+  RunStatus status = RunStatus::empty;
   int last_step = 0;
   bool finished = false;
   double best_val = NAN;
@@ -24,10 +48,12 @@ struct RunSummary {
   double generation_tokens_per_sec = NAN;     // from summary.json (the suite measures it), else NaN
   double mean_dropped = NAN, mean_load_entropy = NAN;  // over MoE layers, last evaluation
   double gap() const { return final_val - final_train; }
-  std::string kind() const;  // "dense", "softmax N=4", "top-2", "top-2 cf=0.5", ...
+  // Routing, N, k and capacity: "dense", "softmax N=4", "top-2 of 8", "top-2 of 4 cf=0.5", "hash N=8", with
+  // " (linear)" for d x d experts.
+  std::string kind() const;
 };
 
-// Throws std::runtime_error naming the file when config.json or metrics.csv is missing or malformed.
+// Throws std::runtime_error naming the file when config.json, metrics.csv or meta.json is missing or malformed.
 RunSummary summarize_run(const std::string& dir);
 // Writes summary.json with the generation speed measured after training.
 void write_generation_speed(const std::string& dir, double tokens_per_sec);

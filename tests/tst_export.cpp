@@ -190,7 +190,8 @@ class TestExport : public QObject {
     QCOMPARE(runs.size(), size_t{5});
     const Table table = comparison_table(runs);
     QCOMPARE(table.rows.size(), size_t{5});
-    const std::vector<std::string> kinds = {"dense", "softmax N=4", "top-2", "top-2 cf=0.5", "top-2 cf=1.0"};
+    const std::vector<std::string> kinds = {"dense", "softmax N=4", "top-2 of 4", "top-2 of 4 cf=0.5",
+                                             "top-2 of 4 cf=1.0"};
     for (size_t i = 0; i < runs.size(); ++i) {
       QCOMPARE(table.rows[i][0], kinds[i]);
       const MetricsTable m = parse_metrics_csv(read_file(runs[i].dir + "/metrics.csv"));
@@ -246,7 +247,9 @@ class TestExport : public QObject {
 
   void runsPanelListsSortsAndOverlays() {
     RunsPanel panel;
+    QSignalSpy refreshed(&panel, &RunsPanel::refreshed);
     panel.setRunsDirectory(tmp_.path());
+    QVERIFY(refreshed.wait(30000));  // the directory is read off the GUI thread
     // the five suite runs, the restarted suite's five, and the single figures run
     QCOMPARE(panel.table()->rowCount(), 11);
     const QString a = tmp_.filePath("suite/1-dense"), b = tmp_.filePath("suite/3-top2");
@@ -256,11 +259,13 @@ class TestExport : public QObject {
     QCOMPARE(panel.comparison()->rowCount(), 2);
     const QString md = tmp_.filePath("cmp.md");
     panel.exportComparison(md);
-    QVERIFY(QString::fromStdString(read_file(md.toStdString())).contains("| top-2 |"));
-    panel.table()->sortByColumn(3, Qt::AscendingOrder);  // best val
+    QVERIFY(QString::fromStdString(read_file(md.toStdString())).contains("| top-2 of 4 |"));
+    const int best_val = 5;
+    QCOMPARE(panel.table()->horizontalHeaderItem(best_val)->text(), QString("Best val"));
+    panel.table()->sortByColumn(best_val, Qt::AscendingOrder);
     double previous = -1;
     for (int r = 0; r < panel.table()->rowCount(); ++r) {
-      const double v = panel.table()->item(r, 3)->data(Qt::UserRole).toDouble();
+      const double v = panel.table()->item(r, best_val)->data(Qt::UserRole).toDouble();
       QVERIFY(v >= previous);
       previous = v;
     }

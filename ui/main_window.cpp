@@ -15,6 +15,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -31,6 +32,7 @@
 #include "metrics_csv.h"
 #include "run_figures.h"
 #include "wheel_guard.h"
+#include "run_summary.h"
 
 namespace moewb {
 
@@ -45,6 +47,9 @@ QString format_eta(double seconds) {
 }
 
 constexpr int kValidationSliceChars = 20000;  // validation text offered to the Routing panel
+// The run being trained, in the settings from its start until it ends or the user stops it: still there at the
+// next launch when the session quit or crashed during training.
+const char* kTrainingRunKey = "trainingRun";
 
 // A view that needs more room than the window has scrolls instead of growing the window past the screen.
 QScrollArea* scrolled(QWidget* content) {
@@ -63,6 +68,19 @@ QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
   return d;
 }
 
+MainWindow::ResumeChoice ask_resume(QWidget* parent, const QString& run) {
+  QMessageBox box(QMessageBox::Question, "Interrupted run",
+                  QString("The last session ended while %1 was training.\n\nResume the interrupted run?")
+                      .arg(QFileInfo(run).fileName()),
+                  QMessageBox::NoButton, parent);
+  auto* resume = box.addButton("Resume", QMessageBox::AcceptRole);
+  auto* open = box.addButton("Open", QMessageBox::ActionRole);
+  box.addButton("Ignore", QMessageBox::RejectRole);
+  box.setDefaultButton(resume);
+  box.exec();
+  if (box.clickedButton() == resume) return MainWindow::ResumeChoice::Resume;
+  return box.clickedButton() == open ? MainWindow::ResumeChoice::Open : MainWindow::ResumeChoice::Ignore;
+}
 
 }  // namespace
 
@@ -169,6 +187,13 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   });
   connect(suite, &SuiteWorker::finished, this, [this](bool complete) { onSuiteEnded(complete, {}); });
   connect(suite, &SuiteWorker::failed, this, [this](const QString& m) { onSuiteEnded(false, m); });
+  connect(controller_, &TrainingController::runStarted, runs_, &RunsPanel::refresh);  // its status: training
+  interrupted_run_ = QSettings().value(kTrainingRunKey).toString();
+  connect(controller_, &TrainingController::runStarted, this,
+          [](const QString& runDir) { QSettings().setValue(kTrainingRunKey, runDir); });
+  connect(controller_, &TrainingController::runEnded, this, [this] {
+    if (!closing_) QSettings().remove(kTrainingRunKey);
+  });
   connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
               [this](const QString& why) { showError(why); });
@@ -185,7 +210,10 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   updateActions();
 }
 
-MainWindow::~MainWindow() { controller_->shutdown(); }
+MainWindow::~MainWindow() {
+  closing_ = true;
+  controller_->shutdown();
+}
 
 void MainWindow::buildActions() {
   auto icon = [this](QStyle::StandardPixmap p) { return style()->standardIcon(p); };
@@ -655,9 +683,28 @@ void MainWindow::closeEvent(QCloseEvent* event) {
       return;
     }
   }
+  closing_ = true;
   controller_->shutdown();
   saveSettings();
   event->accept();
+}
+
+QString MainWindow::interruptedRun() const {
+  if (interrupted_run_.isEmpty()) return {};
+  try {
+    if (summarize_run(interrupted_run_.toStdString()).status == RunStatus::stopped) return interrupted_run_;
+  } catch (const std::exception&) {  // gone or unreadable: nothing to resume
+  }
+  return {};
+}
+
+void MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& ask) {
+  const QString run = interruptedRun();
+  if (QSettings().value(kTrainingRunKey).toString() == interrupted_run_) QSettings().remove(kTrainingRunKey);
+  interrupted_run_.clear();  // offered once, whatever the answer
+  if (run.isEmpty()) return;
+  const ResumeChoice choice = ask ? ask(run) : ask_resume(this, run);
+  if (choice != ResumeChoice::Ignore && openRun(run) && choice == ResumeChoice::Resume) controller_->resumeRun(run);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

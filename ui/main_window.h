@@ -59,6 +59,12 @@ class MainWindow : public QMainWindow {
   QAction* resumeAction() const { return resume_; }
   QAction* stopAction() const { return stop_; }
   QProgressBar* progressBar() const { return progress_; }
+  // The run the last session ended (quit or crashed) while it trained, when it is resumable now (not finished,
+  // not trained by another process); else empty.
+  QString interruptedRun() const;
+  enum class ResumeChoice { Resume, Open, Ignore };
+  // Offers the interrupted run once: `ask` answers (by default a message box), then the run is resumed or opened.
+  void offerResume(const std::function<ResumeChoice(const QString& runDir)>& ask = {});
 
  Q_SIGNALS:
   void figuresExported(const QStringList& files, const QString& error);
@@ -115,6 +121,8 @@ class MainWindow : public QMainWindow {
   QElapsedTimer session_clock_;
   bool exporting_ = false;
   int session_first_step_ = 0;
+  QString interrupted_run_;  // as the last session left it in the settings
+  bool closing_ = false;     // runs stopped from now on are interrupted, not ended by the user
 };
 
 }  // namespace moewb

@@ -1,26 +1,37 @@
 #include "runs_panel.h"
 
 #include <QDateTime>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QShortcut>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <cmath>
 #include <functional>
+#include <utility>
 
 #include "figure_export.h"
 #include "files.h"
+#include "metrics_csv.h"
 #include "palette.h"
+#include "run_lock.h"
 #include "suite.h"
 
 namespace moewb {
@@ -33,6 +44,7 @@ class NumberItem : public QTableWidgetItem {
   NumberItem(double value, int digits) : QTableWidgetItem(std::isnan(value) ? "—" : QString::number(value, 'f', digits)) {
     setData(Qt::UserRole, value);
     setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    setFlags(flags() & ~Qt::ItemIsEditable);
   }
   bool operator<(const QTableWidgetItem& other) const override {
     const double a = data(Qt::UserRole).toDouble(), b = other.data(Qt::UserRole).toDouble();
@@ -76,23 +88,110 @@ class TableExport : public QObject, public ExportableFigure {
   std::function<TableFigure()> figure_;
 };
 
-const char* kColumns[] = {"Run", "Kind", "Steps", "Best val", "Time (s)", "Train tok/s", "Gen chars/s",
-                          "Final train", "Final val", "Gap", "Dropped", "Entropy"};
+const char* kColumns[] = {"Run",     "Tags",       "Kind",        "Status",      "Steps",       "Best val",
+                          "Time (s)", "Train tok/s", "Gen chars/s", "Final train", "Final val", "Gap",
+                          "Dropped", "Entropy"};
+enum Column { kName, kTags, kKind, kStatus, kSteps, kBestVal };
+
+QString to_qt(const std::string& s) { return QString::fromStdString(s); }
+
+QStringList to_qt(const std::vector<std::string>& list) {
+  QStringList out;
+  for (const auto& s : list) out << QString::fromStdString(s);
+  return out;
+}
+
+// The run folders under the runs directory, in name order: runs, and the runs inside suite folders.
+QStringList run_folders(const QString& root_dir) {
+  QStringList dirs;
+  const QDir root(root_dir);
+  for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+    const QString path = root.filePath(name);
+    if (QFileInfo::exists(path + "/config.json")) dirs << path;
+    if (QFileInfo::exists(path + "/suite.json"))
+      for (const QString& sub : QDir(path).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+        if (QFileInfo::exists(path + "/" + sub + "/config.json")) dirs << path + "/" + sub;
+  }
+  return dirs;
+}
+
+QString unfinished_suite_in(const QString& root_dir) {
+  const QDir root(root_dir);
+  for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+    const QString path = root.filePath(name);
+    if (!QFileInfo::exists(path + "/suite.json")) continue;
+    try {
+      if (!Suite::open(path.toStdString()).done()) return path;
+    } catch (const std::exception&) {
+    }
+  }
+  return {};
+}
+
+// QFile::moveToTrash, false where the folder did not reach a trash. Qt 6.4 reports success when it cannot set up
+// the home trash (no ~/.local/share) and leaves the folder in files/ under the working directory, naming that
+// relative path: it is put back.
+bool move_to_trash(const QString& dir) {
+  QString where;
+  if (!QFile::moveToTrash(dir, &where)) return false;
+  if (QFileInfo(where).isAbsolute()) return true;
+  QDir().rename(where, dir);
+  QDir().rmdir(QFileInfo(where).path());  // the files/ it made, when empty
+  return false;
+}
+
+// Asks in a message box.
+bool ask(QWidget* parent, const QString& question) {
+  return QMessageBox::question(parent, "Delete run", question, QMessageBox::Yes | QMessageBox::Cancel,
+                               QMessageBox::Cancel) == QMessageBox::Yes;
+}
+
+// The name and tags of a run in a small form; false when cancelled.
+bool edit_name_and_tags(QWidget* parent, const QString& folder, QString& name, QStringList& tags) {
+  QDialog dialog(parent);
+  dialog.setWindowTitle("Name and tags");
+  auto* name_edit = new QLineEdit(name);
+  name_edit->setPlaceholderText(QFileInfo(folder).fileName());
+  auto* tags_edit = new QLineEdit(tags.join(", "));
+  tags_edit->setPlaceholderText("comma-separated, e.g. baseline, lr sweep");
+  auto* form = new QFormLayout(&dialog);
+  form->addRow(new QLabel(QString("The folder %1 keeps its name.").arg(folder)));
+  form->addRow("Name", name_edit);
+  form->addRow("Tags", tags_edit);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  form->addRow(buttons);
+  QObject::connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+  QObject::connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  if (dialog.exec() != QDialog::Accepted) return false;
+  name = name_edit->text().trimmed();
+  tags.clear();
+  for (const QString& t : tags_edit->text().split(',', Qt::SkipEmptyParts))
+    if (!t.trimmed().isEmpty()) tags << t.trimmed();
+  return true;
+}
 
 }  // namespace
 
-RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker) {
+RunsPanel::RunsPanel(QWidget* parent)
+    : QWidget(parent), confirm_([this](const QString& q) { return ask(this, q); }), worker_(new SuiteWorker) {
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   thread_.setObjectName("suite");
   thread_.start();
 
+  filter_ = new QLineEdit;
+  filter_->setObjectName("runs_filter");
+  filter_->setPlaceholderText("Filter by name, tag or kind");
+  filter_->setClearButtonEnabled(true);
   table_ = read_only_table();
   table_->setObjectName("runs_table");
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   table_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   table_->setSortingEnabled(true);
-  table_->setToolTip("Runs in the runs directory; select several to overlay and compare them. Click a header to sort.");
+  table_->setEditTriggers(QAbstractItemView::EditKeyPressed);  // F2 renames; a double click opens the run
+  table_->setContextMenuPolicy(Qt::CustomContextMenu);
+  table_->setToolTip("Runs in the runs directory; select several to overlay and compare them. Click a header to "
+                     "sort, F2 renames, right-click for tags and delete.");
   comparison_ = read_only_table();
   comparison_->setObjectName("comparison_table");
   paper_ = read_only_table();
@@ -112,6 +211,8 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   };
   auto* refresh_button = button("Refresh", "Re-read the runs directory");
   open_ = button("Open", "Open the selected run in the main window (config, charts, routing; Resume continues it)");
+  edit_ = button("Name…", "Name and tag the selected run (kept in its folder's meta.json)");
+  delete_ = button("Delete…", "Move the selected runs to the trash (asks first; never a run that is training)");
   suite_ = button("Run paper experiment",
                   "Train the reference paper's five runs with the current configuration as base: dense, softmax "
                   "MoE (N=4), top-2, top-2 with capacity 0.5 and 1.0; same seed and data, one after another.");
@@ -123,7 +224,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   progress_label_ = new QLabel;
 
   auto* buttons = new QHBoxLayout;
-  for (auto* b : {refresh_button, open_, suite_, continue_, stop_, export_}) buttons->addWidget(b);
+  for (auto* b : {refresh_button, open_, edit_, delete_, suite_, continue_, stop_, export_}) buttons->addWidget(b);
   buttons->addWidget(progress_, 1);
   buttons->addWidget(progress_label_);
 
@@ -140,8 +241,13 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   auto* tabs = new QTabWidget;
   tabs->addTab(overlay_page, "Overlay");
   tabs->addTab(compare_page, "Comparison table");
+  auto* runs_page = new QWidget;
+  auto* runs_layout = new QVBoxLayout(runs_page);
+  runs_layout->setContentsMargins(0, 0, 0, 0);
+  runs_layout->addWidget(filter_);
+  runs_layout->addWidget(table_, 1);
   auto* split = new QSplitter(Qt::Horizontal);
-  split->addWidget(table_);
+  split->addWidget(runs_page);
   split->addWidget(tabs);
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 1);
@@ -149,14 +255,26 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
   layout->addLayout(buttons);
   layout->addWidget(split, 1);
 
+  auto* delete_key = new QShortcut(QKeySequence::Delete, table_, nullptr, nullptr, Qt::WidgetShortcut);
+  connect(delete_key, &QShortcut::activated, this, &RunsPanel::deleteSelected);
   connect(refresh_button, &QPushButton::clicked, this, &RunsPanel::refresh);
   connect(open_, &QPushButton::clicked, this, [this] {
     const QStringList runs = selectedRuns();
     if (!runs.isEmpty()) Q_EMIT openRunRequested(runs.first());
   });
+  connect(edit_, &QPushButton::clicked, this, &RunsPanel::editSelected);
+  connect(delete_, &QPushButton::clicked, this, &RunsPanel::deleteSelected);
+  connect(filter_, &QLineEdit::textChanged, this, &RunsPanel::setFilter);
+  connect(table_, &QWidget::customContextMenuRequested, this, &RunsPanel::showContextMenu);
   connect(table_, &QTableWidget::itemSelectionChanged, this, &RunsPanel::updateSelection);
   connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
-    Q_EMIT openRunRequested(table_->item(row, 0)->data(Qt::UserRole).toString());
+    Q_EMIT openRunRequested(table_->item(row, kName)->data(Qt::UserRole).toString());
+  });
+  // the Name cell edited in place (F2): the table's own fills happen with its signals blocked
+  connect(table_, &QTableWidget::itemChanged, this, [this](QTableWidgetItem* item) {
+    if (item->column() != kName) return;
+    const QString dir = item->data(Qt::UserRole).toString();
+    if (item->text() != displayName(dir)) setRunMeta(dir, item->text().trimmed(), tags(dir));
   });
   connect(suite_, &QPushButton::clicked, this, &RunsPanel::suiteRequested);
   connect(continue_, &QPushButton::clicked, this, [this] { continueSuite(unfinishedSuite()); });
@@ -186,6 +304,7 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent), worker_(new SuiteWorker
     Q_EMIT message("The suite failed: " + m);
   });
   setSuiteRunning(false);
+  updateSelection();
 }
 
 RunsPanel::~RunsPanel() {
@@ -199,28 +318,65 @@ void RunsPanel::setRunsDirectory(const QString& dir) {
   refresh();
 }
 
-void RunsPanel::refresh() {
-  const QStringList keep = selectedRuns();
-  runs_.clear();
-  metrics_cache_.clear();
-  QStringList dirs;
-  const QDir root(runs_dir_);
-  for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
-    const QString path = root.filePath(name);
-    if (QFileInfo::exists(path + "/config.json")) dirs << path;
-    if (QFileInfo::exists(path + "/suite.json"))
-      for (const QString& sub : QDir(path).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
-        if (QFileInfo::exists(path + "/" + sub + "/config.json")) dirs << path + "/" + sub;
-  }
-  for (const QString& d : dirs) {
+// ---------------------------------------------------------------------------------------------------
+// Reading the runs directory (worker thread: no widgets, no members)
+
+RunsPanel::Scan RunsPanel::scan(const QString& root) {
+  Scan result;
+  for (const QString& d : run_folders(root)) {
     try {
-      RunSummary s = summarize_run(d.toStdString());
-      s.name = QDir(runs_dir_).relativeFilePath(d).toStdString();
-      runs_ << s;
+      Run run{summarize_run(d.toStdString()), {}, {}};
+      RunSummary& s = run.summary;
+      s.name = QDir(root).relativeFilePath(d).toStdString();
+      const MetricsTable t = parse_metrics_csv(read_file(s.dir + "/metrics.csv"));
+      const auto& steps = t.column("step");
+      for (size_t row = 0; row < t.rows(); ++row) {
+        if (!std::isnan(t.column("val_loss")[row])) run.val_loss << QPointF(steps[row], t.column("val_loss")[row]);
+        if (!s.config.is_moe()) continue;
+        double sum = 0;
+        bool have = true;
+        for (int l = 0; l < s.config.n_layer; ++l) {
+          const double v = t.column("L" + std::to_string(l) + "_load_entropy")[row];
+          have = have && !std::isnan(v);
+          sum += v;
+        }
+        if (have) run.load_entropy << QPointF(steps[row], sum / s.config.n_layer);
+      }
+      result.runs << run;
     } catch (const std::exception& e) {
-      Q_EMIT message(QString("Skipped %1: %2").arg(d, e.what()));
+      result.skipped << QString("%1: %2").arg(d, e.what());
     }
   }
+  result.unfinished_suite = unfinished_suite_in(root);
+  return result;
+}
+
+void RunsPanel::refresh() {
+  if (scanning_) {
+    rescan_ = true;  // the running scan may have listed the folder before the change that asked for this one
+    return;
+  }
+  scanning_ = true;
+  auto* watcher = new QFutureWatcher<Scan>(this);
+  connect(watcher, &QFutureWatcher<Scan>::finished, this, [this, watcher] {
+    const Scan result = watcher->result();
+    watcher->deleteLater();
+    scanning_ = false;
+    show(result);
+    if (std::exchange(rescan_, false)) refresh();
+    else Q_EMIT refreshed();
+  });
+  watcher->setFuture(QtConcurrent::run(&RunsPanel::scan, runs_dir_));
+}
+
+void RunsPanel::show(const Scan& scan) {
+  for (const QString& why : scan.skipped) Q_EMIT message("Skipped " + why);
+  const QStringList keep = selectedRuns();
+  runs_ = scan.runs;
+  unfinished_suite_ = scan.unfinished_suite;
+  for (const Run& r : runs_)
+    if (!colour_index_.contains(to_qt(r.summary.dir))) colour_index_.insert(to_qt(r.summary.dir), colour_index_.size());
+  const QSignalBlocker quiet(table_);  // neither in-place renames nor a selection per row while filling
   table_->setSortingEnabled(false);
   table_->clearContents();
   table_->setColumnCount(static_cast<int>(std::size(kColumns)));
@@ -228,96 +384,217 @@ void RunsPanel::refresh() {
   QStringList header;
   for (const char* c : kColumns) header << c;
   table_->setHorizontalHeaderLabels(header);
-  for (int r = 0; r < runs_.size(); ++r) {
-    const RunSummary& s = runs_[r];
-    auto* name = new QTableWidgetItem(QString::fromStdString(s.name));
-    name->setData(Qt::UserRole, QString::fromStdString(s.dir));
-    name->setToolTip(QString::fromStdString(s.dir));
-    table_->setItem(r, 0, name);
-    table_->setItem(r, 1, new QTableWidgetItem(QString::fromStdString(s.kind())));
-    auto* steps = new NumberItem(s.last_step, 0);
-    steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
-    table_->setItem(r, 2, steps);
-    int c = 3;
-    for (auto [v, digits] : std::initializer_list<std::pair<double, int>>{
-             {s.best_val, 4}, {s.training_time_s, 1}, {s.train_tokens_per_sec, 0}, {s.generation_tokens_per_sec, 0},
-             {s.final_train, 3}, {s.final_val, 3}, {s.gap(), 3}, {s.mean_dropped, 3}, {s.mean_load_entropy, 3}})
-      table_->setItem(r, c++, new NumberItem(v, digits));
-  }
+  for (int r = 0; r < runs_.size(); ++r) fillRow(r, runs_[r].summary);
   table_->setSortingEnabled(true);
   table_->resizeColumnsToContents();
+  setFilter(filter_->text());
   selectRuns(keep);
-  continue_->setEnabled(!suite_running_ && !unfinishedSuite().isEmpty());
+  continue_->setEnabled(!suite_running_ && suite_allowed_ && !unfinished_suite_.isEmpty());
   updateSelection();
 }
+
+void RunsPanel::fillRow(int r, const RunSummary& s) {
+  const QString dir = to_qt(s.dir);
+  auto* name = new QTableWidgetItem(displayName(dir));
+  name->setData(Qt::UserRole, dir);
+  name->setData(Qt::DecorationRole, runColor(dir));  // the run's colour in the overlays
+  name->setToolTip(dir);
+  name->setFlags(name->flags() | Qt::ItemIsEditable);
+  table_->setItem(r, kName, name);
+  auto cell = [](const QString& text) {
+    auto* item = new QTableWidgetItem(text);
+    item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+    return item;
+  };
+  table_->setItem(r, kTags, cell(to_qt(s.meta.tags).join(", ")));
+  table_->setItem(r, kKind, cell(to_qt(s.kind())));
+  table_->setItem(r, kStatus, cell(to_qt(name_of(s.status))));
+  auto* steps = new NumberItem(s.last_step, 0);
+  steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
+  table_->setItem(r, kSteps, steps);
+  int c = kBestVal;
+  for (auto [v, digits] : std::initializer_list<std::pair<double, int>>{
+           {s.best_val, 4}, {s.training_time_s, 1}, {s.train_tokens_per_sec, 0}, {s.generation_tokens_per_sec, 0},
+           {s.final_train, 3}, {s.final_val, 3}, {s.gap(), 3}, {s.mean_dropped, 3}, {s.mean_load_entropy, 3}})
+    table_->setItem(r, c++, new NumberItem(v, digits));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Names, tags, filter, colours, delete
+
+RunsPanel::Run* RunsPanel::find(const QString& dir) {
+  for (Run& r : runs_)
+    if (to_qt(r.summary.dir) == dir) return &r;
+  return nullptr;
+}
+
+const RunsPanel::Run* RunsPanel::find(const QString& dir) const { return const_cast<RunsPanel*>(this)->find(dir); }
+
+QString RunsPanel::displayName(const QString& dir) const {
+  const Run* r = find(dir);
+  if (!r) return QFileInfo(dir).fileName();
+  return to_qt(r->summary.meta.name.empty() ? r->summary.name : r->summary.meta.name);
+}
+
+QStringList RunsPanel::tags(const QString& dir) const {
+  const Run* r = find(dir);
+  return r ? to_qt(r->summary.meta.tags) : QStringList();
+}
+
+bool RunsPanel::setRunMeta(const QString& dir, const QString& name, const QStringList& tags) {
+  Run* run = find(dir);
+  if (!run) return false;
+  RunMeta meta;
+  meta.name = name.trimmed().toStdString();
+  for (const QString& t : tags) meta.tags.push_back(t.trimmed().toStdString());
+  try {
+    write_run_meta(dir.toStdString(), meta);
+  } catch (const std::exception& e) {
+    Q_EMIT message(QString("Cannot name the run %1: %2").arg(dir, e.what()));
+    return false;
+  }
+  run->summary.meta = meta;
+  for (int r = 0; r < table_->rowCount(); ++r)
+    if (table_->item(r, kName)->data(Qt::UserRole).toString() == dir) {
+      const QSignalBlocker quiet(table_);
+      table_->item(r, kName)->setText(displayName(dir));
+      table_->item(r, kTags)->setText(to_qt(meta.tags).join(", "));
+    }
+  setFilter(filter_->text());
+  updateSelection();  // the legends show the new name
+  return true;
+}
+
+void RunsPanel::setFilter(const QString& text) {
+  if (filter_->text() != text) filter_->setText(text);  // comes back here through textChanged
+  const QStringList words = text.split(' ', Qt::SkipEmptyParts);
+  for (int r = 0; r < table_->rowCount(); ++r) {
+    const QString haystack = QStringList{table_->item(r, kName)->text(), table_->item(r, kTags)->text(),
+                                         table_->item(r, kKind)->text()}.join(' ');
+    bool match = true;
+    for (const QString& w : words) match = match && haystack.contains(w, Qt::CaseInsensitive);
+    table_->setRowHidden(r, !match);
+  }
+}
+
+QColor RunsPanel::runColor(const QString& dir) const { return expert_color(colour_index_.value(dir, 0)); }
+
+QString RunsPanel::whyNotDeletable(const QString& dir) const {
+  if (run_folder_locked(dir.toStdString()))
+    return QString("%1 is training: stop it before deleting it.").arg(displayName(dir));
+  if (suite_running_ && (dir == running_suite_ || dir.startsWith(running_suite_ + "/")))
+    return QString("%1 belongs to the running paper experiment: stop the suite first.").arg(displayName(dir));
+  return {};
+}
+
+bool RunsPanel::deleteRun(const QString& dir) {
+  const QString name = displayName(dir);
+  auto refused = [&] {
+    const QString why = whyNotDeletable(dir);
+    if (!why.isEmpty()) Q_EMIT message("Cannot delete the run: " + why);
+    return !why.isEmpty();
+  };
+  if (refused() || !confirm_(QString("Move the run “%1” to the trash?\n\n%2").arg(name, dir))) return false;
+  if (refused()) return false;  // it may have started training while the question was open
+  if (!move_to_trash(dir)) {
+    if (!confirm_(QString("The system trash cannot take the run “%1”.\n\nDelete the folder %2 permanently? This "
+                          "cannot be undone.")
+                      .arg(name, dir)))
+      return false;
+    if (!QDir(dir).removeRecursively()) {
+      Q_EMIT message(QString("Could not delete all of %1.").arg(dir));
+      refresh();
+      return false;
+    }
+  }
+  runs_.removeIf([&](const Run& r) { return to_qt(r.summary.dir) == dir; });
+  for (int r = table_->rowCount() - 1; r >= 0; --r)
+    if (table_->item(r, kName)->data(Qt::UserRole).toString() == dir) table_->removeRow(r);
+  updateSelection();
+  return true;
+}
+
+void RunsPanel::editSelected() {
+  const QStringList dirs = selectedRuns();
+  if (dirs.isEmpty()) return;
+  const QString dir = dirs.first();
+  const Run* run = find(dir);
+  QString name = run ? to_qt(run->summary.meta.name) : QString();
+  QStringList list = tags(dir);
+  if (edit_name_and_tags(this, dir, name, list)) setRunMeta(dir, name, list);
+}
+
+void RunsPanel::deleteSelected() {
+  for (const QString& dir : selectedRuns())
+    if (!deleteRun(dir)) return;
+}
+
+void RunsPanel::showContextMenu(const QPoint& at) {
+  const int row = table_->rowAt(at.y());
+  if (row < 0) return;
+  if (!table_->item(row, kName)->isSelected()) table_->selectRow(row);
+  QMenu menu;
+  menu.addAction("Open", this, [this, row] { Q_EMIT openRunRequested(table_->item(row, kName)->data(Qt::UserRole).toString()); });
+  menu.addAction("Rename", QKeySequence(Qt::Key_F2), this, [this, row] { table_->editItem(table_->item(row, kName)); });
+  menu.addAction("Name and tags…", this, &RunsPanel::editSelected);
+  menu.addSeparator();
+  menu.addAction("Delete…", QKeySequence::Delete, this, &RunsPanel::deleteSelected);
+  menu.exec(table_->viewport()->mapToGlobal(at));
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 void RunsPanel::selectRuns(const QStringList& dirs) {
   table_->clearSelection();
   table_->setSelectionMode(QAbstractItemView::MultiSelection);
   for (int r = 0; r < table_->rowCount(); ++r)
-    if (dirs.contains(table_->item(r, 0)->data(Qt::UserRole).toString())) table_->selectRow(r);
+    if (dirs.contains(table_->item(r, kName)->data(Qt::UserRole).toString())) table_->selectRow(r);
   table_->setSelectionMode(QAbstractItemView::ExtendedSelection);
 }
 
 QStringList RunsPanel::selectedRuns() const {
   QStringList dirs;
   for (int r = 0; r < table_->rowCount(); ++r)
-    if (table_->item(r, 0) && table_->item(r, 0)->isSelected()) dirs << table_->item(r, 0)->data(Qt::UserRole).toString();
+    if (table_->item(r, kName) && table_->item(r, kName)->isSelected())
+      dirs << table_->item(r, kName)->data(Qt::UserRole).toString();
   return dirs;
+}
+
+std::vector<RunSummary> RunsPanel::selectedSummaries() const {
+  std::vector<RunSummary> selected;
+  const QStringList dirs = selectedRuns();
+  for (const Run& r : runs_)
+    if (dirs.contains(to_qt(r.summary.dir))) selected.push_back(r.summary);
+  return selected;
 }
 
 void RunsPanel::updateSelection() {
   const QStringList dirs = selectedRuns();
   open_->setEnabled(!dirs.isEmpty());
+  edit_->setEnabled(dirs.size() == 1);
+  delete_->setEnabled(!dirs.isEmpty());
   export_->setEnabled(!dirs.isEmpty());
   loss_overlay_->removeAllSeries();
   entropy_overlay_->removeAllSeries();
-  std::vector<RunSummary> selected;
-  int i = 0;
-  for (const RunSummary& s : runs_) {
-    const QString dir = QString::fromStdString(s.dir);
+  QStringList names;
+  for (const Run& run : runs_) {
+    const QString dir = to_qt(run.summary.dir);
     if (!dirs.contains(dir)) continue;
-    selected.push_back(s);
-    if (!metrics_cache_.contains(dir)) {
-      try {
-        metrics_cache_[dir] = parse_metrics_csv(read_file(s.dir + "/metrics.csv"));
-      } catch (const std::exception&) {
-        continue;
-      }
+    QString name = displayName(dir);  // whole: the legend wraps a long one
+    if (names.contains(name)) name += " (" + to_qt(run.summary.name) + ")";  // series are found by name
+    names << name;
+    loss_overlay_->addSeries(name, runColor(dir));
+    loss_overlay_->setPoints(name, run.val_loss);
+    if (!run.load_entropy.isEmpty()) {
+      entropy_overlay_->addSeries(name, runColor(dir));
+      entropy_overlay_->setPoints(name, run.load_entropy);
     }
-    const MetricsTable& t = metrics_cache_[dir];
-    const auto& steps = t.column("step");
-    QList<QPointF> val, entropy;
-    for (size_t row = 0; row < t.rows(); ++row) {
-      if (!std::isnan(t.column("val_loss")[row])) val << QPointF(steps[row], t.column("val_loss")[row]);
-      if (!s.config.is_moe()) continue;
-      double sum = 0;
-      bool have = true;
-      for (int l = 0; l < s.config.n_layer; ++l) {
-        const double v = t.column("L" + std::to_string(l) + "_load_entropy")[row];
-        have = have && !std::isnan(v);
-        sum += v;
-      }
-      if (have) entropy << QPointF(steps[row], sum / s.config.n_layer);
-    }
-    const QString name = QFileInfo(QString::fromStdString(s.dir)).fileName();  // short: legends stay legible
-    loss_overlay_->addSeries(name, expert_color(i));
-    loss_overlay_->setPoints(name, val);
-    if (!entropy.isEmpty()) {
-      entropy_overlay_->addSeries(name, expert_color(i));
-      entropy_overlay_->setPoints(name, entropy);
-    }
-    ++i;
   }
-  fill(comparison_, comparison_table(selected));
+  fill(comparison_, comparison_table(selectedSummaries()));
 }
 
 TableFigure RunsPanel::comparisonFigure() const {
-  std::vector<RunSummary> selected;
-  const QStringList dirs = selectedRuns();
-  for (const RunSummary& r : runs_)
-    if (dirs.contains(QString::fromStdString(r.dir))) selected.push_back(r);
-  return TableFigure("comparison", "Comparison of the selected runs", comparison_table(selected));
+  return TableFigure("comparison", "Comparison of the selected runs", comparison_table(selectedSummaries()));
 }
 
 TableFigure RunsPanel::paperFigure() const {
@@ -325,28 +602,12 @@ TableFigure RunsPanel::paperFigure() const {
 }
 
 void RunsPanel::exportComparison(const QString& path) const {
-  std::vector<RunSummary> selected;
-  for (const RunSummary& s : runs_)
-    if (selectedRuns().contains(QString::fromStdString(s.dir))) selected.push_back(s);
-  const Table t = comparison_table(selected);
+  const Table t = comparison_table(selectedSummaries());
   const QString suffix = QFileInfo(path).suffix().toLower();
   const std::string text = suffix == "csv" ? t.to_csv()
                            : suffix == "tex" ? t.to_latex("Comparison of MoE routing variants")
                                              : t.to_markdown();
   export_figure_data(path, QString::fromStdString(text));
-}
-
-QString RunsPanel::unfinishedSuite() const {
-  const QDir root(runs_dir_);
-  for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
-    const QString path = root.filePath(name);
-    if (!QFileInfo::exists(path + "/suite.json")) continue;
-    try {
-      if (!Suite::open(path.toStdString()).done()) return path;
-    } catch (const std::exception&) {
-    }
-  }
-  return {};
 }
 
 void RunsPanel::startSuite(const Config& base, const QString& datasetPath) {
@@ -363,6 +624,7 @@ void RunsPanel::startSuite(const Config& base, const QString& datasetPath) {
 
 void RunsPanel::continueSuite(const QString& suiteDir) {
   if (suite_running_ || !suite_allowed_ || suiteDir.isEmpty()) return;
+  running_suite_ = suiteDir;
   setSuiteRunning(true);
   progress_->setValue(0);
   QMetaObject::invokeMethod(worker_, [w = worker_, suiteDir] { w->run(suiteDir); }, Qt::QueuedConnection);
@@ -380,7 +642,7 @@ void RunsPanel::setSuiteRunning(bool on) {
   suite_running_ = on;
   suite_->setEnabled(!on && suite_allowed_);
   stop_->setEnabled(on);
-  continue_->setEnabled(!on && suite_allowed_ && !unfinishedSuite().isEmpty());
+  continue_->setEnabled(!on && suite_allowed_ && !unfinished_suite_.isEmpty());
   progress_->setVisible(on || progress_->value() > 0);
   if (changed) Q_EMIT suiteRunningChanged(on);
 }

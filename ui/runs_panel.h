@@ -1,20 +1,24 @@
-// The Runs dock: a sortable table of the runs in the runs directory (suites included), overlays of the selected
-// runs' validation loss and load entropy, the comparison table in the paper's layout beside the paper's own
-// numbers (exportable to CSV, Markdown and LaTeX), and the paper's five-run experiment in one click.
+// The Runs dock: a sortable, filterable table of the runs in the runs directory (suites included) with their
+// name, tags, kind and status; renaming, tagging and deleting runs; overlays of the selected runs' validation
+// loss and load entropy (one colour per run, whatever is selected), the comparison table in the paper's layout
+// beside the paper's own numbers (exportable to CSV, Markdown and LaTeX), and the paper's five-run experiment in
+// one click. The runs directory is read off the GUI thread.
 #pragma once
 
-#include <QMap>
+#include <QHash>
 #include <QThread>
 #include <QWidget>
 
+#include <functional>
+
 #include "config.h"
 #include "line_chart.h"
-#include "metrics_csv.h"
 #include "run_summary.h"
 #include "suite_worker.h"
 #include "table_figure.h"
 
 class QLabel;
+class QLineEdit;
 class QProgressBar;
 class QPushButton;
 class QTableWidget;
@@ -29,6 +33,8 @@ class RunsPanel : public QWidget {
   ~RunsPanel() override;
 
   void setRunsDirectory(const QString& dir);
+  // Re-reads the runs directory on a worker thread; refreshed() follows when the table shows it. A refresh
+  // asked for while one runs is done once more after it.
   void refresh();
   QTableWidget* table() const { return table_; }
   QTableWidget* comparison() const { return comparison_; }
@@ -37,6 +43,22 @@ class RunsPanel : public QWidget {
   // Selects runs by folder path (for tests and "open after suite").
   void selectRuns(const QStringList& dirs);
   QStringList selectedRuns() const;
+  // The name the table and the legends show: the user's name from meta.json, else the folder's.
+  QString displayName(const QString& dir) const;
+  QStringList tags(const QString& dir) const;
+  // Writes the run's meta.json (the folder keeps its name); false, with message(), when it cannot be written.
+  bool setRunMeta(const QString& dir, const QString& name, const QStringList& tags);
+  // Hides the rows whose name, tags and kind do not contain every word of the text (case-insensitive).
+  void setFilter(const QString& text);
+  // The run's colour in the overlays: given once per folder in table order, kept whatever is selected.
+  QColor runColor(const QString& dir) const;
+  // Why the run may not be deleted now (it trains, or belongs to the running suite), else empty.
+  QString whyNotDeletable(const QString& dir) const;
+  // Moves the run folder to the system trash after confirm() says yes; when the trash cannot take it, deletes
+  // it after a second confirm() that says so. False when refused, declined or failed (with message()).
+  bool deleteRun(const QString& dir);
+  // Answers the confirmations (the question shown as text); by default a message box. Tests answer it.
+  void setConfirm(std::function<bool(const QString& question)> confirm) { confirm_ = std::move(confirm); }
   // Starts the paper suite with this base config and dataset, or continues the unfinished suite.
   void startSuite(const Config& base, const QString& datasetPath);
   void continueSuite(const QString& suiteDir);
@@ -46,7 +68,7 @@ class RunsPanel : public QWidget {
   bool suiteRunning() const { return suite_running_; }
   // Its signals carry the running suite's steps and evaluations (the main window shows them live).
   SuiteWorker* suiteWorker() const { return worker_; }
-  QString unfinishedSuite() const;
+  QString unfinishedSuite() const { return unfinished_suite_; }  // as of the last refresh()
   // Writes the comparison of the selected runs; the format follows the suffix (.csv, .md, .tex).
   void exportComparison(const QString& path) const;
   // The comparison of the selected runs and the paper's table as figures (their widgets' export menus).
@@ -59,20 +81,46 @@ class RunsPanel : public QWidget {
   void suiteRequested();
   void suiteRunningChanged(bool running);
   void message(const QString& text);
+  // The table shows the runs directory as read by the last refresh().
+  void refreshed();
 
  private:
+  // A run as the worker thread read it: its summary and the curves the overlays draw.
+  struct Run {
+    RunSummary summary;
+    QList<QPointF> val_loss, load_entropy;
+  };
+  struct Scan {
+    QList<Run> runs;
+    QStringList skipped;  // "folder: why"
+    QString unfinished_suite;
+  };
+  static Scan scan(const QString& root);
+  void show(const Scan& scan);
+  void fillRow(int row, const RunSummary& s);
+  Run* find(const QString& dir);
+  const Run* find(const QString& dir) const;
+  std::vector<RunSummary> selectedSummaries() const;
+  void editSelected();
+  void deleteSelected();
+  void showContextMenu(const QPoint& at);
   void updateSelection();
   void setSuiteRunning(bool on);
 
   QString runs_dir_;
-  QList<RunSummary> runs_;
-  QMap<QString, MetricsTable> metrics_cache_;
+  QList<Run> runs_;
+  QHash<QString, int> colour_index_;  // by folder, for the panel's lifetime
+  QString unfinished_suite_;          // as of the last scan
+  bool scanning_ = false, rescan_ = false;
+  QString running_suite_;
+  std::function<bool(const QString&)> confirm_;
   QThread thread_;
   SuiteWorker* worker_;
   bool suite_running_ = false, suite_allowed_ = true;
+  QLineEdit* filter_;
   QTableWidget *table_, *comparison_, *paper_;
   LineChart *loss_overlay_, *entropy_overlay_;
-  QPushButton *open_, *suite_, *continue_, *stop_, *export_;
+  QPushButton *open_, *edit_, *delete_, *suite_, *continue_, *stop_, *export_;
   QProgressBar* progress_;
   QLabel* progress_label_;
 };

@@ -50,7 +50,23 @@ struct LegendItem {
   QColor color;
 };
 
-std::vector<LegendItem> legend_items(const PlotSpec& s) {
+// A name wider than the legend (a long run name) continues on the next rows as swatch-less entries, so it is
+// never cut at the figure's edge. Breaks after a space, '-', '_' or '/' where one fits, else anywhere.
+void add_wrapped(std::vector<LegendItem>& items, LegendItem item, const QFontMetricsF& m, double width, double swatch) {
+  const double room = std::max(width - swatch * 2.6, m.horizontalAdvance("MMMM"));
+  while (m.horizontalAdvance(item.text) > room) {
+    int fit = 1;
+    while (fit < item.text.size() && m.horizontalAdvance(item.text.left(fit + 1)) <= room) ++fit;
+    int cut = fit;
+    while (cut > fit / 2 && !QString(" -_/").contains(item.text[cut - 1])) --cut;
+    if (cut <= fit / 2) cut = fit;
+    items.push_back({item.text.left(cut), item.color});
+    item = {item.text.mid(cut), QColor()};
+  }
+  items.push_back(item);
+}
+
+std::vector<LegendItem> legend_items(const PlotSpec& s, const QFontMetricsF& m, double width, double swatch) {
   std::vector<LegendItem> items;
   if (!s.legend || s.series.size() < 2) return items;
   if (s.series.size() > kMaxLegendEntries) {
@@ -59,7 +75,7 @@ std::vector<LegendItem> legend_items(const PlotSpec& s) {
                      QColor()});
     return items;
   }
-  for (const auto& series : s.series) items.push_back({series.name, series.color});
+  for (const auto& series : s.series) add_wrapped(items, {series.name, series.color}, m, width, swatch);
   return items;
 }
 
@@ -121,8 +137,9 @@ PlotLayout PlotFigure::layout(QPainter& p, const QRectF& target, const FigureSty
   if (!spec_.title.isEmpty()) top += title.height();
   if (!spec_.subtitle.isEmpty()) top += text.height();
   top += pad;
-  const auto items = legend_items(spec_);
-  const double legend_h = legend_rows(items, text, target.width() - 2 * pad, text.height() * 0.6).size() * text.height() * 1.15;
+  const double swatch = text.height() * 0.6;
+  const auto items = legend_items(spec_, text, target.width() - 2 * pad, swatch);
+  const double legend_h = legend_rows(items, text, target.width() - 2 * pad, swatch).size() * text.height() * 1.15;
   const double bottom = target.bottom() - pad - legend_h - (legend_h > 0 ? pad : 0) - label.height() - text.height() - tick;
   const double height = std::max(10.0, bottom - top - text.height() / 2);
 
@@ -254,8 +271,8 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
   p.restore();
 
   // legend under the x axis title
-  const auto items = legend_items(spec_);
   const double swatch = text.height() * 0.6;
+  const auto items = legend_items(spec_, text, target.width() - 2 * pad, swatch);
   double row_y = x_title_top + label.height() + pad;
   p.setFont(text_font);
   for (const auto& [first, last] : legend_rows(items, text, target.width() - 2 * pad, swatch)) {

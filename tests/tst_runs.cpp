@@ -1,0 +1,440 @@
+// The Runs tab: names and tags kept in the run folder (and the folder keeps its name), the filter, delete
+// (confirmed, never a run that trains), the Kind and Status columns, one colour per run whatever is selected,
+// the runs directory read off the GUI thread, and the offer to resume the run the last session left training.
+// Run folders are written by hand (config.json, metrics.csv, a checkpoint file) except for the resume offer,
+// which trains tiny runs through the main window.
+#include <QtTest>
+
+#include <QAction>
+#include <QApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPainter>
+#include <QPushButton>
+#include <QTableWidget>
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "files.h"
+#include "main_window.h"
+#include "metrics_csv.h"
+#include "run_lock.h"
+#include "run_summary.h"
+#include "test_corpus.h"
+
+using namespace moewb;
+
+namespace {
+
+Config dense() {
+  Config c;
+  c.ffn = Ffn::dense;
+  c.n_layer = 1, c.max_iters = 100;
+  return c;
+}
+
+Config moe(RoutingMode routing, int experts, int k = 1) {
+  Config c = dense();
+  c.ffn = Ffn::moe, c.routing = routing, c.n_experts = experts, c.top_k = k;
+  return c;
+}
+
+// A run folder as the trainer leaves it: config.json, metrics.csv with rows at steps 0 and last_step (none when
+// last_step < 0) and checkpoints/latest.pt when `checkpoint` (the table only looks whether it is there).
+void make_run(const QString& dir, const Config& c, int last_step, bool checkpoint) {
+  QVERIFY(QDir().mkpath(dir + "/checkpoints"));
+  atomic_write(dir.toStdString() + "/config.json", to_json(c) + "\n");
+  std::string csv;
+  for (const auto& column : metrics_columns(c)) csv += (csv.empty() ? "" : ",") + column;
+  csv += "\n";
+  for (int step : {0, last_step}) {
+    if (last_step < 0) break;
+    MetricsRow row;
+    row.step = step, row.elapsed_s = step, row.val_loss = 3.0 - step * 0.01, row.eval_train_loss = 2.9 - step * 0.01;
+    csv += format_metrics_row(c, row);
+  }
+  atomic_write(dir.toStdString() + "/metrics.csv", csv);
+  if (checkpoint) atomic_write(dir.toStdString() + "/checkpoints/latest.pt", "weights");
+}
+
+// A panel showing `root`, or null when its first scan did not report.
+std::unique_ptr<RunsPanel> panel_on(const QString& root) {
+  auto panel = std::make_unique<RunsPanel>();
+  QSignalSpy refreshed(panel.get(), &RunsPanel::refreshed);
+  panel->setRunsDirectory(root);
+  return refreshed.wait(30000) ? std::move(panel) : nullptr;
+}
+
+int row_of(const RunsPanel& panel, const QString& dir) {
+  for (int r = 0; r < panel.table()->rowCount(); ++r)
+    if (panel.table()->item(r, 0)->data(Qt::UserRole).toString() == dir) return r;
+  return -1;
+}
+
+// The text in the run's row under the column titled `column`.
+QString cell(const RunsPanel& panel, const QString& dir, const QString& column) {
+  const QTableWidget* t = panel.table();
+  for (int c = 0; c < t->columnCount(); ++c)
+    if (t->horizontalHeaderItem(c)->text() == column) return row_of(panel, dir) < 0 ? "no row" : t->item(row_of(panel, dir), c)->text();
+  return "no column " + column;
+}
+
+QColor series_color(const RunsPanel& panel, const QString& dir) {
+  const PlotSeries* s = panel.lossOverlay()->spec().find(panel.displayName(dir));
+  return s ? s->color : QColor();
+}
+
+Config tiny_training_config(int iterations) {
+  Config c;
+  c.n_layer = 1, c.n_head = 2, c.n_embd = 16, c.block_size = 16, c.batch_size = 4;
+  c.ffn = Ffn::moe, c.n_experts = 2, c.top_k = 1;
+  c.max_iters = iterations, c.lr_decay_iters = iterations, c.warmup_iters = 1;
+  c.eval_interval = 1000, c.eval_iters = 1, c.log_interval = 1;
+  return c;
+}
+
+}  // namespace
+
+class TestRuns : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  QString corpus_;
+
+  std::unique_ptr<MainWindow> window() {
+    auto w = std::make_unique<MainWindow>(corpus_);
+    w->setRunsDirectory(tmp_.filePath("window_runs"));
+    return w;
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    // the trash that deleted runs go to lives in the temporary folder too (QFile::moveToTrash uses the home's)
+    qputenv("HOME", tmp_.path().toUtf8());
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("moewb-tests-runs");
+    QSettings().clear();
+    corpus_ = tmp_.filePath("corpus.txt");
+    atomic_write(corpus_.toStdString(), synthetic_corpus(6000));
+  }
+
+  void kindNamesRoutingExpertsAndCapacity_data() {
+    QTest::addColumn<QString>("overrides");
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("dense") << "ffn=dense" << "dense";
+    QTest::newRow("softmax") << "ffn=moe routing=softmax n_experts=4" << "softmax N=4";
+    QTest::newRow("top-k") << "ffn=moe routing=topk n_experts=8 top_k=2" << "top-2 of 8";
+    QTest::newRow("top-k with capacity")
+        << "ffn=moe routing=topk n_experts=4 top_k=2 use_capacity=true capacity_factor=0.5" << "top-2 of 4 cf=0.5";
+    QTest::newRow("sigmoid") << "ffn=moe routing=sigmoid n_experts=16" << "sigmoid N=16";
+    QTest::newRow("hash") << "ffn=moe routing=hash n_experts=8" << "hash N=8";
+    QTest::newRow("linear experts") << "ffn=moe routing=topk n_experts=4 top_k=1 expert_shape=linear"
+                                    << "top-1 of 4 (linear)";
+  }
+  void kindNamesRoutingExpertsAndCapacity() {
+    QFETCH(QString, overrides);
+    QFETCH(QString, kind);
+    Config c = dense();
+    for (const QString& o : overrides.split(' ')) {
+      const QStringList kv = o.split('=');
+      QCOMPARE(apply_override(c, kv[0].toStdString(), kv[1].toStdString()), std::string());
+    }
+    const QString root = tmp_.filePath("kinds/" + QString(QTest::currentDataTag()).replace(' ', '_'));
+    make_run(root + "/run", c, 10, true);
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QCOMPARE(cell(*panel, root + "/run", "Kind"), kind);
+    // the comparison table names the model the same way
+    const RunSummary s = summarize_run((root + "/run").toStdString());
+    QCOMPARE(QString::fromStdString(comparison_table({s}).rows.at(0).at(0)), kind);
+  }
+
+  void statusSaysFinishedStoppedTrainingOrEmpty() {
+    const QString root = tmp_.filePath("status");
+    make_run(root + "/finished", dense(), 100, true);
+    make_run(root + "/stopped", dense(), 40, true);
+    make_run(root + "/training", dense(), 40, true);
+    make_run(root + "/empty", dense(), -1, false);
+    const RunLock live(root.toStdString() + "/training");  // as a trainer in this or another process holds it
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QCOMPARE(cell(*panel, root + "/finished", "Status"), QString("finished"));
+    QCOMPARE(cell(*panel, root + "/stopped", "Status"), QString("stopped (resumable)"));
+    QCOMPARE(cell(*panel, root + "/training", "Status"), QString("training"));
+    QCOMPARE(cell(*panel, root + "/empty", "Status"), QString("no checkpoint"));
+    QVERIFY(run_folder_locked(root.toStdString() + "/training"));
+    QVERIFY(!run_folder_locked(root.toStdString() + "/stopped"));
+  }
+
+  void namesAndTagsPersistInTheRunFolder() {
+    const QString root = tmp_.filePath("names"), a = root + "/20261123-083012-123-topk", b = root + "/b";
+    make_run(a, moe(RoutingMode::topk, 4, 2), 10, true);
+    make_run(b, dense(), 10, true);
+    {
+      auto panel = panel_on(root);
+      QVERIFY(panel);
+      QCOMPARE(panel->displayName(a), QFileInfo(a).fileName());  // unnamed: the folder's name
+      QVERIFY(panel->setRunMeta(a, "baseline top-2", {"paper", "cpu"}));
+      QCOMPARE(cell(*panel, a, "Run"), QString("baseline top-2"));
+      QCOMPARE(cell(*panel, a, "Tags"), QString("paper, cpu"));
+      // the Name cell edited in place (F2) is kept the same way
+      panel->table()->item(row_of(*panel, b), 0)->setText("edited in place");
+      QCOMPARE(QString::fromStdString(read_run_meta(b.toStdString()).name), QString("edited in place"));
+    }
+    // the file travels with the folder; the folder keeps its name
+    QFile meta(a + "/meta.json");
+    QVERIFY(meta.open(QIODevice::ReadOnly));
+    const QJsonObject json = QJsonDocument::fromJson(meta.readAll()).object();
+    QCOMPARE(json["name"].toString(), QString("baseline top-2"));
+    QCOMPARE(json["tags"].toArray(), (QJsonArray{"paper", "cpu"}));
+    QVERIFY(QFileInfo::exists(a + "/config.json"));
+    // a new panel (as after a relaunch) reads them back, and the legends show the whole name
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QCOMPARE(panel->displayName(a), QString("baseline top-2"));
+    QCOMPARE(panel->tags(a), (QStringList{"paper", "cpu"}));
+    QCOMPARE(panel->displayName(b), QString("edited in place"));
+    panel->selectRuns({a, b});
+    QCOMPARE(panel->lossOverlay()->seriesNames(), (QStringList{"baseline top-2", "edited in place"}));
+  }
+
+  void filterHidesRowsThatDoNotMatch() {
+    const QString root = tmp_.filePath("filter"), a = root + "/a", b = root + "/b", c = root + "/c";
+    make_run(a, dense(), 10, true);
+    make_run(b, moe(RoutingMode::topk, 8, 2), 10, true);
+    make_run(c, moe(RoutingMode::hash, 8), 10, true);
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QVERIFY(panel->setRunMeta(a, "", {"paper"}));
+    QVERIFY(panel->setRunMeta(c, "my hashed run", {}));
+    auto visible = [&] {
+      QStringList shown;
+      for (const QString& dir : {a, b, c})
+        if (!panel->table()->isRowHidden(row_of(*panel, dir))) shown << QFileInfo(dir).fileName();
+      return shown;
+    };
+    panel->setFilter("paper");  // a tag
+    QCOMPARE(visible(), QStringList{"a"});
+    panel->setFilter("top-2");  // the kind
+    QCOMPARE(visible(), QStringList{"b"});
+    panel->setFilter("HASHED run");  // every word, any case, in the name
+    QCOMPARE(visible(), QStringList{"c"});
+    panel->findChild<QLineEdit*>("runs_filter")->setText("N=8");  // as typed
+    QCOMPARE(visible(), QStringList{"c"});
+    panel->findChild<QLineEdit*>("runs_filter")->setText("8");
+    QCOMPARE(visible(), (QStringList{"b", "c"}));
+    panel->setFilter("");
+    QCOMPARE(visible(), (QStringList{"a", "b", "c"}));
+  }
+
+  void deleteAsksAndNeverTakesATrainingRun() {
+    const QString root = tmp_.filePath("delete"), gone = root + "/gone", training = root + "/training";
+    const QString erased = root + "/erased";
+    make_run(gone, dense(), 10, true);
+    make_run(training, dense(), 10, true);
+    make_run(erased, dense(), 10, true);
+    const QString data = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
+    QVERIFY(QDir().mkpath(data));  // the home trash goes there
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QStringList questions;
+    bool answer = false;
+    panel->setConfirm([&](const QString& question) {
+      questions << question;
+      return answer;
+    });
+    // declined: nothing happens
+    QVERIFY(!panel->deleteRun(gone));
+    QCOMPARE(questions.size(), 1);
+    QVERIFY2(questions.first().contains("trash"), qPrintable(questions.first()));
+    QVERIFY(QFileInfo::exists(gone + "/config.json"));
+    // confirmed: the folder goes to the trash and leaves the table
+    answer = true;
+    QVERIFY(panel->deleteRun(gone));
+    QCOMPARE(questions.size(), 2);
+    QVERIFY(!QFileInfo::exists(gone));
+    QVERIFY(QFileInfo::exists(data + "/Trash/files/gone/config.json"));
+    QCOMPARE(row_of(*panel, gone), -1);
+    // where the trash cannot take it, a second question says the folder is deleted for good
+    QVERIFY(QDir(data).removeRecursively());
+    atomic_write(data.toStdString(), "not a folder");
+    questions.clear();
+    QVERIFY(panel->deleteRun(erased));
+    QCOMPARE(questions.size(), 2);
+    QVERIFY2(questions.last().contains("permanently"), qPrintable(questions.last()));
+    QVERIFY(!QFileInfo::exists(erased));
+    QVERIFY(!QFileInfo::exists("files/erased"));  // where Qt 6.4 leaves it when it has no trash
+    QCOMPARE(panel->table()->rowCount(), 1);
+    // a run that trains is refused before anything is asked
+    const RunLock live(training.toStdString());
+    QSignalSpy messages(panel.get(), &RunsPanel::message);
+    questions.clear();
+    QVERIFY(!panel->deleteRun(training));
+    QVERIFY(questions.isEmpty());
+    QVERIFY(QFileInfo::exists(training + "/config.json"));
+    QCOMPARE(messages.size(), 1);
+    QVERIFY2(messages.first().at(0).toString().contains("is training"), qPrintable(messages.first().at(0).toString()));
+  }
+
+  void aRunKeepsItsColourWhateverIsSelected() {
+    const QString root = tmp_.filePath("colours"), a = root + "/a", b = root + "/b", c = root + "/c";
+    for (const QString& dir : {a, b, c}) make_run(dir, dense(), 10, true);
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    panel->selectRuns({b});
+    const QColor alone = series_color(*panel, b);
+    QVERIFY(alone.isValid());
+    panel->selectRuns({a, b, c});
+    QCOMPARE(series_color(*panel, b), alone);
+    QVERIFY(series_color(*panel, a) != alone && series_color(*panel, c) != alone &&
+            series_color(*panel, a) != series_color(*panel, c));
+    // and after the directory is read again
+    QSignalSpy refreshed(panel.get(), &RunsPanel::refreshed);
+    panel->refresh();
+    QVERIFY(refreshed.wait(30000));
+    panel->selectRuns({c, b});
+    QCOMPARE(series_color(*panel, b), alone);
+  }
+
+  // A legend entry wider than the figure wraps onto more rows instead of running off the figure's edge: painted
+  // into the left part of a transparent image, nothing lands right of it.
+  void theOverlayLegendShowsALongNameWhole() {
+    const QString root = tmp_.filePath("legend"), a = root + "/a", b = root + "/b";
+    make_run(a, dense(), 10, true);
+    make_run(b, dense(), 10, true);
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    const QString long_name = "dense baseline, seed 1337, learning rate 6e-4 with cosine decay, run on the CPU recipe";
+    QVERIFY(panel->setRunMeta(a, long_name, {}));
+    panel->selectRuns({a, b});
+    QVERIFY(panel->lossOverlay()->seriesNames().contains(long_name));  // whole, not elided
+    QImage image(600, 300, QImage::Format_ARGB32);
+    image.fill(Qt::transparent);
+    {
+      QPainter p(&image);
+      PlotFigure(panel->lossOverlay()->spec()).paint(p, QRectF(0, 0, 300, 300), FigureStyle::screen());
+    }
+    for (int y = 0; y < image.height(); ++y)
+      for (int x = 302; x < image.width(); ++x) QCOMPARE(qAlpha(image.pixel(x, y)), 0);
+  }
+
+  // config.json is a FIFO: reading it waits until this test writes it, which it does only once refresh() has
+  // returned. A scan on the GUI thread would still be waiting then; the writer gives up after 20 s and says so.
+  void theRunsDirectoryIsReadOffTheGuiThread() {
+    const QString root = tmp_.filePath("fifo"), dir = root + "/slow";
+    make_run(dir, dense(), 10, true);
+    QVERIFY(QFile::remove(dir + "/config.json"));
+    QCOMPARE(mkfifo(qPrintable(dir + "/config.json"), 0600), 0);
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool returned = false, waited_in_vain = false;
+    std::thread writer([&] {
+      std::ofstream fifo((dir + "/config.json").toStdString());  // opens once the scan opens it for reading
+      std::unique_lock<std::mutex> lock(mutex);
+      waited_in_vain = !cv.wait_for(lock, std::chrono::seconds(20), [&] { return returned; });
+      fifo << to_json(dense()) << "\n";
+    });
+    RunsPanel panel;
+    QSignalSpy refreshed(&panel, &RunsPanel::refreshed);
+    panel.setRunsDirectory(root);
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      returned = true;
+    }
+    cv.notify_all();
+    QCOMPARE(panel.table()->rowCount(), 0);  // not yet: the table fills when the scan reports
+    const bool reported = refreshed.wait(30000);
+    writer.join();
+    QVERIFY(!waited_in_vain);
+    QVERIFY(reported);
+    QCOMPARE(panel.table()->rowCount(), 1);
+    QCOMPARE(cell(panel, dir, "Status"), QString("stopped (resumable)"));
+  }
+
+  void aRefreshDuringAScanIsDoneAfterIt() {
+    const QString root = tmp_.filePath("rescan");
+    make_run(root + "/first", dense(), 10, true);
+    RunsPanel panel;
+    QSignalSpy refreshed(&panel, &RunsPanel::refreshed);
+    panel.setRunsDirectory(root);
+    make_run(root + "/second", dense(), 10, true);  // may be listed by the running scan, or not
+    panel.refresh();
+    QVERIFY(refreshed.wait(30000));
+    QCOMPARE(refreshed.size(), 1);  // one report, after the queued scan
+    QCOMPARE(panel.table()->rowCount(), 2);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  void theRunTheLastSessionLeftTrainingIsOffered_data() {
+    QTest::addColumn<bool>("quit");
+    QTest::newRow("quit during training") << true;
+    QTest::newRow("window gone during training") << false;
+  }
+  void theRunTheLastSessionLeftTrainingIsOffered() {
+    QFETCH(bool, quit);
+    QString run;
+    {
+      auto w = window();
+      w->configPanel()->setConfig(tiny_training_config(100000));
+      QSignalSpy started(w->controller(), &TrainingController::runStarted);
+      QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+      QSignalSpy ended(w->controller(), &TrainingController::runEnded);
+      w->startTraining();
+      QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 2, 60000);
+      run = started.first().at(0).toString();
+      if (quit) {
+        // File → Quit answers "Stop training and quit?" with Yes; the run then ends cleanly, unfinished
+        QTimer::singleShot(0, w.get(), [] {
+          if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget()))
+            box->button(QMessageBox::Yes)->click();
+        });
+        QVERIFY(w->close());
+        QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+      }
+    }  // without quitting: gone mid-training, as after a crash (the checkpoint is written on the way out)
+    auto w = window();
+    QCOMPARE(w->interruptedRun(), run);
+    QStringList asked;
+    w->offerResume([&](const QString& dir) {
+      asked << dir;
+      return MainWindow::ResumeChoice::Open;
+    });
+    QCOMPARE(asked, QStringList{run});
+    QVERIFY2(w->windowTitle().endsWith(QFileInfo(run).fileName()), qPrintable(w->windowTitle()));
+    QVERIFY(w->resumeAction()->isEnabled());
+    QCOMPARE(w->interruptedRun(), QString());  // offered once
+    w.reset();
+    QCOMPARE(window()->interruptedRun(), QString());  // also not at the next launch
+  }
+
+  void aRunThatEndedInTheSessionIsNotOffered_data() {
+    QTest::addColumn<bool>("finish");
+    QTest::newRow("finished") << true;
+    QTest::newRow("stopped by the user") << false;
+  }
+  void aRunThatEndedInTheSessionIsNotOffered() {
+    QFETCH(bool, finish);
+    {
+      auto w = window();
+      w->configPanel()->setConfig(tiny_training_config(finish ? 4 : 100000));
+      QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+      QSignalSpy ended(w->controller(), &TrainingController::runEnded);
+      w->startTraining();
+      QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 2, 60000);
+      if (!finish) w->controller()->stop();
+      QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+      QCOMPARE(ended.first().at(0).toBool(), finish);
+    }
+    QCOMPARE(window()->interruptedRun(), QString());
+  }
+};
+
+QTEST_MAIN(TestRuns)
+#include "tst_runs.moc"
