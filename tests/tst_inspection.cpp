@@ -80,7 +80,7 @@ class TestInspection : public QObject {
     w->routingPanel()->setCompare(true);
     // the suite fills the Runs tab's progress row and, live, the heatmaps with its snapshots
     w->runsPanel()->startSuite(tiny_config(20), corpus_);  // short runs: the second (MoE) one is reached soon
-    QVERIFY(w->runsPanel()->suiteRunning());
+    QVERIFY2(w->runsPanel()->suiteRunning(), qPrintable(w->errorMessage()));
     QTRY_VERIFY_WITH_TIMEOUT(w->windowTitle().contains("2-softmax") && w->routingPanel()->snapshotCount() >= 2, 60000);
     QVERIFY(!w->routingPanel()->heatmap()->trace().empty());
     for (int tab = 0; tab < 3; ++tab) {

@@ -612,7 +612,8 @@ void RunsPanel::exportComparison(const QString& path) const {
 
 void RunsPanel::startSuite(const Config& base, const QString& datasetPath) {
   if (suite_running_ || !suite_allowed_) return;
-  const QString dir = QDir(runs_dir_).filePath("paper-suite-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+  const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz");  // two in a second differ
+  const QString dir = QDir(runs_dir_).filePath("paper-suite-" + stamp);
   try {
     Suite::create(dir.toStdString(), base, datasetPath.toStdString());
   } catch (const std::exception& e) {
