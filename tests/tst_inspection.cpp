@@ -2,6 +2,9 @@
 // with Compare on and the paper suite running; the mouse wheel never edits an unfocused field; the state
 // indicator follows the trainer through every transition (with immediate feedback on Pause and Stop); ETA and
 // tokens/s clear when training is not running; a finished run says so; the suite's current run is shown live.
+// Routing reads like text: the reading view's colours are the trace's top experts, keyboard and clicks move one
+// pinned character through every view, traces follow their source (and streaming generation) by themselves,
+// and show no capacity drops unless asked to act as training.
 #include <QtTest>
 
 #include <QAction>
@@ -12,10 +15,16 @@
 #include <QToolBar>
 #include <QToolButton>
 
+#include <QPlainTextEdit>
+#include <QSlider>
+
 #include "files.h"
 #include "main_window.h"
+#include "palette.h"
+#include "routing_figure.h"
 #include "routing_panel.h"
 #include "test_corpus.h"
+#include "training.h"
 
 using namespace moewb;
 
@@ -163,6 +172,106 @@ class TestInspection : public QObject {
     trigger(w->startAction());
     QTRY_COMPARE_WITH_TIMEOUT(state->phase(), RunPhase::Failed, 30000);
     QVERIFY(!w->errorMessage().isEmpty());
+  }
+
+  void readingViewColoursAreTheTracesTopExperts() {
+    Config c = tiny_config(30);
+    c.use_capacity = true, c.capacity_factor = 0.25;
+    auto trainer = Trainer::create(c, TextDataset::from_text(synthetic_corpus(6000), "synthetic"), "", "");
+    while (!trainer->done()) trainer->advance();
+    const InferenceModel model = trainer->snapshot();
+
+    RoutingPanel panel;
+    panel.resize(1200, 800);
+    panel.reset(c);
+    panel.show();
+    int requests = 0;
+    connect(&panel, &RoutingPanel::traceRequested, this, [&](const QString& text) {
+      ++requests;
+      panel.traceWith(model, text);
+    });
+    const QString text = QString::fromStdString(synthetic_corpus(300));
+    panel.setSource(RoutingPanel::OwnText);
+    panel.findChild<QPlainTextEdit*>()->setPlainText(text);  // traced by itself once typing pauses
+    QTRY_COMPARE_WITH_TIMEOUT(panel.heatmap()->trace().length(), 300, 30000);
+    const RoutingTrace trace = panel.heatmap()->trace();
+    QVERIFY(!trace.capacity);
+    for (const auto& l : trace.layers)
+      for (int i = 0; i < l.length(); ++i) QVERIFY2(!l.any_dropped(i), "a default trace shows a capacity drop");
+
+    RoutingReadingView* reading = panel.readingView();
+    QCOMPARE(reading->trace().length(), 300);
+    for (int layer = 0; layer < c.n_layer; ++layer) {
+      panel.setReadingLayer(layer);
+      const LayerTrace& l = trace.layers[static_cast<size_t>(layer)];
+      for (int i = 0; i < 300; ++i) {
+        const int e = l.top_expert(i);
+        double weight = 0;
+        for (int s = 0; s < l.slots; ++s)
+          if (l.chosen_at(i, s) == e) weight = l.weight_at(i, s);
+        QCOMPARE(reading->cellColor(i), weighted_expert_color(e, weight));
+      }
+    }
+    // "only E1": the colour stays exactly on the characters E1 processed
+    panel.setHighlightedExpert(1);
+    const LayerTrace& last = trace.layers.back();
+    int kept = 0;
+    for (int i = 0; i < 300; ++i) {
+      bool e1 = false;
+      for (int s = 0; s < last.slots; ++s) e1 = e1 || last.chosen_at(i, s) == 1;
+      kept += e1;
+      QCOMPARE(reading->cellColor(i), e1 ? routing_cell_color(last, i) : reading->palette().color(QPalette::Base));
+    }
+    QVERIFY(kept > 0 && kept < 300);
+    panel.setHighlightedExpert(-1);
+
+    // training's capacity, on request: drops appear and the trace says so
+    panel.setTraceCapacity(true);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.heatmap()->trace().capacity, 30000);
+    int dropped = 0;
+    for (const auto& l : panel.heatmap()->trace().layers)
+      for (int i = 0; i < l.length(); ++i) dropped += l.any_dropped(i);
+    QVERIFY(dropped > 0);
+    panel.setTraceCapacity(false);
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.heatmap()->trace().capacity, 30000);
+
+    // a click on the text pins that character everywhere; the keyboard moves it
+    QTest::mouseClick(reading->viewport(), Qt::LeftButton, {}, reading->cellRect(5).center());
+    QCOMPARE(reading->pinnedPosition(), 5);
+    QCOMPARE(panel.heatmap()->pinnedColumn(), 5);
+    QCOMPARE(panel.columnDetail()->position(), 5);
+    QTest::keyClick(reading, Qt::Key_Right);
+    QCOMPARE(panel.heatmap()->pinnedColumn(), 6);
+    QTest::keyClick(panel.heatmap(), Qt::Key_Left);
+    QTest::keyClick(panel.heatmap(), Qt::Key_Left);
+    QCOMPARE(reading->pinnedPosition(), 4);
+    QCOMPARE(panel.columnDetail()->position(), 4);
+    QTest::keyClick(reading, Qt::Key_End);
+    QCOMPARE(panel.heatmap()->pinnedColumn(), 299);
+    QTest::keyClick(reading, Qt::Key_PageUp);
+    QCOMPARE(reading->layer(), c.n_layer - 2);
+    QTest::keyClick(panel.heatmap(), Qt::Key_PageDown);
+    QCOMPARE(reading->layer(), c.n_layer - 1);
+
+    // Ctrl + wheel zooms the heatmap and the Zoom slider follows
+    const int zoom = panel.zoomSlider()->value();
+    QWheelEvent wheel(QPointF(200, 20), panel.heatmap()->viewport()->mapToGlobal(QPointF(200, 20)), QPoint(),
+                      QPoint(0, 240), Qt::NoButton, Qt::ControlModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(panel.heatmap()->viewport(), &wheel);
+    QVERIFY(panel.zoomSlider()->value() > zoom);
+    QCOMPARE(panel.zoomSlider()->value(), static_cast<int>(std::lround(panel.heatmap()->cellWidth())));
+
+    // switching the source traces the new text at once (the old trace is not left on screen)
+    const int before = requests;
+    panel.setSource(RoutingPanel::Generated);
+    QCOMPARE(panel.heatmap()->trace().length(), 0);
+    QVERIFY(!panel.status().isEmpty());  // nothing generated yet: it says so
+    // generated text is traced as it streams
+    panel.streamGenerated(model, text.left(40));
+    QTRY_COMPARE_WITH_TIMEOUT(panel.heatmap()->trace().length(), 40, 30000);
+    panel.streamGenerated(model, text.left(120));
+    QTRY_COMPARE_WITH_TIMEOUT(panel.heatmap()->trace().length(), 120, 30000);
+    QCOMPARE(requests, before);  // the stream brings its own model
   }
 
   void theSuitesCurrentRunIsShownLive() {

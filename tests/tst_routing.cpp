@@ -3,7 +3,6 @@
 // model that measurably specialises experts on a two-alphabet corpus.
 #include <QtTest>
 
-#include <QPlainTextEdit>
 #include <QSlider>
 #include <QStackedWidget>
 #include <QToolTip>
@@ -170,10 +169,22 @@ class TestRouting : public QObject {
     QVERIFY(QToolTip::text().contains("E1 dropped (capacity)"));
     QCOMPARE(map->hoveredColumn(), 1);
     QCOMPARE(panel.compareHeatmap()->hoveredColumn(), 1);  // the compared view outlines the same character
-    auto* text = panel.findChild<QPlainTextEdit*>("routed_text");
-    QVERIFY(text);
-    QCOMPARE(text->extraSelections().size(), 1);
-    QCOMPARE(text->extraSelections().first().cursor.selectedText(), QString("b"));
+    // the text below outlines the same character, and the detail panel shows it while nothing is pinned
+    auto* reading = panel.findChild<RoutingReadingView*>("reading_view");
+    QVERIFY(reading);
+    QCOMPARE(reading->hoveredPosition(), 1);
+    QCOMPARE(panel.columnDetail()->position(), 1);
+    // the tooltip sits beside the highlighted column, not over it
+    QWidget* tip = nullptr;
+    for (QWidget* w : QApplication::topLevelWidgets())
+      if (w->inherits("QTipLabel") && w->isVisible()) tip = w;
+    QVERIFY(tip);
+    const QRectF cell = map->geometry().cellRect(1, 1);
+    const QRect column(map->viewport()->mapToGlobal(QPoint(static_cast<int>(cell.left()), 0)),
+                       QSize(static_cast<int>(cell.width()), map->viewport()->height()));
+    QVERIFY2(!tip->geometry().intersects(column), qPrintable(QString("tip at x %1, column at x %2")
+                                                                 .arg(tip->geometry().left())
+                                                                 .arg(column.left())));
   }
 
   void affinityViewShowsShares() {

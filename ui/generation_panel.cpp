@@ -84,6 +84,7 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
     output_->moveCursor(QTextCursor::End);
     output_->insertPlainText(t);
     output_->ensureCursorVisible();
+    if (model_) Q_EMIT textGrown(*model_, text());
   });
   connect(worker_, &GenerationWorker::finished, this, [this](int n, double rate) {
     setRunning(false);
@@ -91,6 +92,7 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
                   .arg(n)
                   .arg(rate, 0, 'f', 0)
                   .arg(cache_->isChecked() ? "KV cache" : "no cache"));
+    if (model_) Q_EMIT textGrown(*model_, text());
     Q_EMIT finished(text());
   });
   connect(worker_, &GenerationWorker::failed, this, [this](const QString& message) {
@@ -108,6 +110,7 @@ GenerationPanel::~GenerationPanel() {
 void GenerationPanel::generateWith(const InferenceModel& model) {
   if (running_) return;
   output_->setPlainText(prompt_->text());
+  model_ = model;
   setRunning(true);
   setStatus(QString("Generating on %1…").arg(QString::fromStdString(model.device())));
   const QString prompt = prompt_->text();

@@ -36,6 +36,9 @@ class GenerationPanel : public QWidget {
   // The user asked for text: the owner supplies a model through generateWith().
   void modelRequested();
   void finished(const QString& text);
+  // The text so far (prompt included) and the model writing it, at every streamed chunk and at the end: the
+  // Routing panel traces generated text as it streams.
+  void textGrown(const moewb::InferenceModel& model, const QString& text);
 
  private:
   void setRunning(bool on);
@@ -43,6 +46,7 @@ class GenerationPanel : public QWidget {
   QThread thread_;
   GenerationWorker* worker_;
   bool running_ = false;
+  std::optional<InferenceModel> model_;  // the model generating (or that generated) the text
   QLineEdit* prompt_;
   QSpinBox *length_, *top_k_, *seed_;
   QDoubleSpinBox* temperature_;

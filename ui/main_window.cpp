@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QLabel>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -162,6 +163,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
               [this](const QString& why) { generation_->setStatus(why); });
   });
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
+  connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
   connect(runs_, &RunsPanel::openRunRequested, this, &MainWindow::openRun);
   connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
   connect(runs_, &RunsPanel::suiteRunningChanged, this, [this] { updateActions(); });
@@ -196,7 +198,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   });
   connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
-              [this](const QString& why) { showError(why); });
+              [this](const QString& why) { routing_->traceFailed(why); });
   });
 
   for (QWidget* panel : std::initializer_list<QWidget*>{config_, generation_, training_, routing_, runs_})
@@ -317,13 +319,17 @@ bool MainWindow::openDataset(const QString& path) {
     dataset_path_ = QFileInfo(path).absoluteFilePath();
     config_->setDatasetSize(data.train_size(), data.val_size(), data.vocab.size());
     routing_->setValidationText(QString::fromStdString(data.probe_text(kValidationSliceChars)));
-    dataset_label_->setText(QString("Dataset: %1 — %2 characters, vocabulary %3 (train %4 / val %5)")
-                                .arg(QString::fromStdString(data.name))
-                                .arg(data.tokens.size())
-                                .arg(data.vocab.size())
-                                .arg(data.train_size())
-                                .arg(data.val_size()));
-    dataset_label_->setToolTip(dataset_path_);
+    // short in the status bar, the exact counts and the path in the tooltip
+    const QString size = data.tokens.size() >= 1000000 ? QString("%1 M").arg(data.tokens.size() / 1e6, 0, 'f', 1)
+                                                        : QLocale().toString(static_cast<qlonglong>(data.tokens.size()));
+    dataset_label_->setText(QString("Dataset: %1 · %2 characters · vocabulary %3")
+                                .arg(QString::fromStdString(data.name), size)
+                                .arg(data.vocab.size()));
+    dataset_label_->setToolTip(QString("%1\n%2 characters: train %3, validation %4")
+                                   .arg(dataset_path_)
+                                   .arg(data.tokens.size())
+                                   .arg(data.train_size())
+                                   .arg(data.val_size()));
     banner_->hide();
     return true;
   } catch (const std::exception& e) {
@@ -633,8 +639,9 @@ void MainWindow::restoreSettings() {
     // first start: 90 % of a large screen; a small one (1280 x 800, or 200 % scale) is used whole, maximised,
     // so the title bar and the status bar both stay on screen whatever the window decorations take
     const QSize available = screen() ? screen()->availableSize() : QSize(1280, 800);
-    resize(available * 0.9);
-    if (available.width() < 1600 || available.height() < 1000) setWindowState(windowState() | Qt::WindowMaximized);
+    const bool small = available.width() < 1600 || available.height() < 1000;
+    resize(small ? available : available * 0.9);
+    if (small) setWindowState(windowState() | Qt::WindowMaximized);
   }
   fitToScreen();
   if (!restoreState(settings.value("window/state").toByteArray())) {

@@ -1,6 +1,7 @@
 #include "routing_heatmap.h"
 
 #include <QCursor>
+#include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QScrollBar>
@@ -28,6 +29,7 @@ RoutingHeatmap::RoutingHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
   setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
   setFrameShape(QFrame::NoFrame);
+  setFocusPolicy(Qt::StrongFocus);  // arrows move the pinned column once the heatmap was clicked
   connect(horizontalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
 }
 
@@ -161,9 +163,14 @@ void RoutingHeatmap::mouseMoveEvent(QMouseEvent* event) {
     QToolTip::hideText();
     return;
   }
-  const int layer = shownDetailLayer() >= 0 ? shownDetailLayer() : cell->row;
-  QToolTip::showText(event->globalPosition().toPoint(), routing_tooltip(trace_, layer, cell->column), viewport(),
-                     g.cellRect(cell->row, cell->column).toRect());
+  const bool detail = shownDetailLayer() >= 0;
+  const int layer = detail ? shownDetailLayer() : cell->row;
+  // beside the highlighted column, never over it
+  const QRectF rect = g.cellRect(cell->row, cell->column);
+  const QPoint at = viewport()->mapToGlobal(
+      QPoint(static_cast<int>(rect.right()) + 10, static_cast<int>(event->position().y()) - 16));
+  QToolTip::showText(at, routing_tooltip(trace_, layer, cell->column, detail ? cell->row : -1), viewport(),
+                     rect.toRect());
 }
 
 void RoutingHeatmap::mousePressEvent(QMouseEvent* event) {
@@ -191,10 +198,31 @@ void RoutingHeatmap::wheelEvent(QWheelEvent* event) {
     const double anchor = (event->position().x() - g.left + g.scroll_x) / g.cell_width;
     setCellWidth(cell_width_ * std::pow(1.15, steps));
     horizontalScrollBar()->setValue(static_cast<int>(anchor * cell_width_ - (event->position().x() - g.left)));
+    Q_EMIT cellWidthChanged(cell_width_);
   } else {
     horizontalScrollBar()->setValue(horizontalScrollBar()->value() - static_cast<int>(steps * 3 * cell_width_));
   }
   event->accept();
+}
+
+void RoutingHeatmap::keyPressEvent(QKeyEvent* event) {
+  const int n = trace_.length();
+  const int from = view_.pinned >= 0 ? view_.pinned : std::max(0, view_.hovered);
+  int to = -1;
+  switch (event->key()) {
+    case Qt::Key_Left: to = from - 1; break;
+    case Qt::Key_Right: to = view_.pinned >= 0 ? from + 1 : from; break;
+    case Qt::Key_Home: to = 0; break;
+    case Qt::Key_End: to = n - 1; break;
+    case Qt::Key_PageUp: Q_EMIT layerStepRequested(-1); return;
+    case Qt::Key_PageDown: Q_EMIT layerStepRequested(1); return;
+    default: QAbstractScrollArea::keyPressEvent(event); return;
+  }
+  if (n == 0) return;
+  to = std::clamp(to, 0, n - 1);
+  setPinnedColumn(to);
+  scrollToColumn(to);
+  Q_EMIT pinned(to);
 }
 
 void RoutingHeatmap::resizeEvent(QResizeEvent* event) {

@@ -48,6 +48,10 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
  Q_SIGNALS:
   void hovered(int column);
   void pinned(int column);
+  // Ctrl + wheel zoomed: the new pixels per character (the panel's Zoom slider follows).
+  void cellWidthChanged(double pixels);
+  // PgUp / PgDn: the previous (-1) or next (+1) layer.
+  void layerStepRequested(int step);
 
  protected:
   void paintEvent(QPaintEvent* event) override;
@@ -55,6 +59,8 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   void mousePressEvent(QMouseEvent* event) override;
   void leaveEvent(QEvent* event) override;
   void wheelEvent(QWheelEvent* event) override;
+  // Left / Right move the pinned column (Home / End: first / last), PgUp / PgDn step the layer.
+  void keyPressEvent(QKeyEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
 
  private:

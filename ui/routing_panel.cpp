@@ -1,10 +1,10 @@
 #include "routing_panel.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
@@ -15,16 +15,14 @@
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QTabWidget>
-#include <QTextBlock>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
-
-#include <algorithm>
 
 namespace moewb {
 
 namespace {
 constexpr int kPlayIntervalMs = 600;
+constexpr int kAutoTraceDelayMs = 400;  // after the last keystroke or spin-box change
 
 QWidget* row_of(std::initializer_list<QWidget*> widgets, bool stretch = true) {
   auto* w = new QWidget;
@@ -95,11 +93,14 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   heatmap_ = new RoutingHeatmap;
   compare_ = new RoutingHeatmap;
   compare_->hide();
-  text_view_ = new QPlainTextEdit;
-  text_view_->setObjectName("routed_text");
-  text_view_->setReadOnly(true);
-  text_view_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  text_view_->setToolTip("The routed text; the character under the cursor in the heatmap is highlighted.");
+  reading_ = new RoutingReadingView;
+  reading_->setToolTip("The routed text, each character on its top expert's colour in the chosen layer. Click a "
+                       "character to pin it (the heatmap follows); arrows move it, PgUp/PgDn change the layer.");
+  detail_ = new RoutingColumnDetail;
+  read_layer_ = new QComboBox;
+  read_layer_->setToolTip("Layer whose routing colours the text (PgUp / PgDn).");
+  highlight_ = new QComboBox;
+  highlight_->setToolTip("Keep the colour only on the characters one expert processed.");
   affinity_layer_ = new QComboBox;
   affinity_ = new AffinityView;
 
@@ -115,9 +116,19 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   maps_layout->addWidget(heatmap_, 1);
   maps_layout->addWidget(compare_row_);
   maps_layout->addWidget(compare_, 1);
+  auto* reading_page = new QWidget;
+  auto* reading_layout = new QVBoxLayout(reading_page);
+  reading_layout->setContentsMargins(0, 0, 0, 0);
+  reading_layout->addWidget(row_of({new QLabel("Text coloured by layer"), read_layer_, new QLabel("highlight"), highlight_}));
+  reading_layout->addWidget(reading_, 1);
+  auto* reading_split = new QSplitter(Qt::Horizontal);
+  reading_split->addWidget(reading_page);
+  reading_split->addWidget(detail_);
+  reading_split->setStretchFactor(0, 3);
+  reading_split->setStretchFactor(1, 1);
   split->addWidget(maps);
-  split->addWidget(text_view_);
-  split->setStretchFactor(0, 3);
+  split->addWidget(reading_split);
+  split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 1);
   heat_layout->addWidget(split);
   auto* affinity_page = new QWidget;
@@ -177,20 +188,53 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   connect(compare_, &RoutingHeatmap::hovered, heatmap_, &RoutingHeatmap::showHoveredColumn);
   for (auto* map : {heatmap_, compare_}) {
     connect(map, &RoutingHeatmap::hovered, this, &RoutingPanel::highlight);
-    connect(map, &RoutingHeatmap::pinned, this, [this](int column) {
-      heatmap_->setPinnedColumn(column);
-      compare_->setPinnedColumn(column);
-      highlight(column);
+    connect(map, &RoutingHeatmap::pinned, this, &RoutingPanel::pin);
+    connect(map, &RoutingHeatmap::layerStepRequested, this,
+            [this](int step) { setReadingLayer(read_layer_->currentIndex() + step); });
+    connect(map, &RoutingHeatmap::cellWidthChanged, this, [this](double pixels) {
+      const QSignalBlocker block(zoom_);  // the slider follows Ctrl + wheel without zooming again
+      zoom_->setValue(static_cast<int>(std::lround(pixels)));
+      heatmap_->setCellWidth(pixels);
+      compare_->setCellWidth(pixels);
     });
   }
+  connect(reading_, &RoutingReadingView::hovered, this, [this](int column) {
+    heatmap_->showHoveredColumn(column);
+    compare_->showHoveredColumn(column);
+    if (reading_->pinnedPosition() < 0) detail_->setPosition(column);
+  });
+  connect(reading_, &RoutingReadingView::pinned, this, &RoutingPanel::pin);
+  connect(reading_, &RoutingReadingView::layerStepRequested, this,
+          [this](int step) { setReadingLayer(read_layer_->currentIndex() + step); });
+  connect(read_layer_, &QComboBox::currentIndexChanged, this, [this](int layer) {
+    reading_->setLayer(layer);
+    detail_->setCurrentLayer(layer);
+  });
+  connect(highlight_, &QComboBox::currentIndexChanged, this, [this](int i) { reading_->setHighlightedExpert(i - 1); });
+  // a new text source, slice or own text is traced by itself (after a pause in typing)
+  auto_trace_.setSingleShot(true);
+  auto_trace_.setInterval(kAutoTraceDelayMs);
+  connect(&auto_trace_, &QTimer::timeout, this, &RoutingPanel::requestTrace);
+  connect(offset_, &QSpinBox::valueChanged, &auto_trace_, qOverload<>(&QTimer::start));
+  connect(length_, &QSpinBox::valueChanged, &auto_trace_, qOverload<>(&QTimer::start));
+  connect(input_, &QPlainTextEdit::textChanged, &auto_trace_, qOverload<>(&QTimer::start));
+  connect(capacity_box_, &QCheckBox::toggled, this, [this] {
+    if (source_->currentIndex() != Snapshots) requestTrace();
+  });
   connect(heatmap_->horizontalScrollBar(), &QScrollBar::valueChanged, compare_->horizontalScrollBar(),
           &QScrollBar::setValue);
   connect(&watcher_, &QFutureWatcher<RoutingTrace>::finished, this, [this] {
     try {
-      showTrace(watcher_.result());
+      const RoutingTrace trace = watcher_.result();
+      // a trace for a source the user has left since is not shown
+      if (source_->currentIndex() != Snapshots) showTrace(trace);
       status_->clear();
     } catch (const std::exception& e) {
       status_->setText(QString("Cannot trace: %1").arg(e.what()));
+    }
+    if (pending_trace_) {
+      const auto [model, text] = *std::exchange(pending_trace_, std::nullopt);
+      traceWith(model, text);
     }
   });
   setSource(Snapshots);
@@ -220,10 +264,43 @@ void RoutingPanel::fillLayerCombos(int layers) {
   if (layers > 0) compare_view_->setCurrentIndex(layers);  // default comparison: the last layer's detail
   compare_->setDetailLayer(layers > 0 ? layers - 1 : -1);
   heatmap_->setDetailLayer(-1);
+  read_layer_->blockSignals(true);
+  read_layer_->clear();
+  for (int l = 0; l < layers; ++l) read_layer_->addItem(QString("Layer %1").arg(l));
+  read_layer_->blockSignals(false);
+  // the last layer by default: where routing usually specialises most
+  setReadingLayer(layers - 1);
   affinity_layer_->blockSignals(true);
   affinity_layer_->clear();
   for (int l = 0; l < layers; ++l) affinity_layer_->addItem(QString("Layer %1").arg(l));
   affinity_layer_->blockSignals(false);
+}
+
+void RoutingPanel::fillExpertCombo(int experts) {
+  if (highlight_->count() == experts + 1) return;
+  const QSignalBlocker block(highlight_);
+  highlight_->clear();
+  highlight_->addItem("every expert");
+  for (int e = 0; e < experts; ++e) highlight_->addItem(QString("only E%1").arg(e));
+  reading_->setHighlightedExpert(-1);
+}
+
+void RoutingPanel::setReadingLayer(int layer) {
+  if (read_layer_->count() == 0) return;
+  read_layer_->setCurrentIndex(std::clamp(layer, 0, read_layer_->count() - 1));
+}
+
+void RoutingPanel::setHighlightedExpert(int expert) { highlight_->setCurrentIndex(expert + 1); }
+
+void RoutingPanel::pin(int column) {
+  heatmap_->setPinnedColumn(column);
+  compare_->setPinnedColumn(column);
+  if (column >= 0) {
+    heatmap_->scrollToColumn(column);
+    compare_->scrollToColumn(column);
+  }
+  reading_->setPinned(column);
+  detail_->setPosition(column);
 }
 
 void RoutingPanel::addSnapshot(const RoutingTrace& snapshot) {
@@ -267,7 +344,14 @@ void RoutingPanel::setSource(Source s) {
   input_row_->setVisible(s == OwnText);
   trace_button_->setVisible(s != Snapshots);
   compare_snapshot_->setEnabled(s == Snapshots);
-  if (s == Snapshots) showSnapshot(slider_->value());
+  auto_trace_.stop();
+  if (s == Snapshots) {
+    showSnapshot(slider_->value());
+    return;
+  }
+  // the old trace belongs to another text: clear it, then trace the new source
+  showTrace(RoutingTrace{});
+  requestTrace();
 }
 
 void RoutingPanel::setCompare(bool on) {
@@ -281,7 +365,16 @@ void RoutingPanel::setCompare(bool on) {
 
 void RoutingPanel::setTraceCapacity(bool on) { capacity_box_->setChecked(on); }
 
-QString RoutingPanel::shownText() const { return text_view_->toPlainText(); }
+QString RoutingPanel::shownText() const { return QString::fromStdU32String(current_.text); }
+
+QString RoutingPanel::status() const { return status_->text(); }
+
+void RoutingPanel::traceFailed(const QString& why) { status_->setText(why); }
+
+void RoutingPanel::streamGenerated(const InferenceModel& model, const QString& text) {
+  generated_text_ = text;
+  if (source_->currentIndex() == Generated) traceWith(model, text);
+}
 
 void RoutingPanel::requestTrace() {
   QString text;
@@ -301,7 +394,10 @@ void RoutingPanel::requestTrace() {
 }
 
 void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
-  if (watcher_.isRunning()) return;
+  if (watcher_.isRunning()) {
+    pending_trace_ = {model, text};
+    return;
+  }
   const std::string utf8 = text.toStdString();
   // long texts route in batches: the status line counts them, posted to the GUI thread
   auto progress = [this](int64_t done, int64_t total) {
@@ -324,7 +420,9 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
   heatmap_->setTrace(trace);
   if (compare_->isVisible() && !(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0))
     compare_->setTrace(trace);
-  text_view_->setPlainText(QString::fromStdU32String(trace.text));
+  reading_->setTrace(trace);
+  detail_->setTrace(trace);
+  fillExpertCombo(trace.n_experts);
   updateAffinity();
 }
 
@@ -342,20 +440,9 @@ void RoutingPanel::setRunName(const QString& name) {
 }
 
 void RoutingPanel::highlight(int column) {
-  QList<QTextEdit::ExtraSelection> selections;
-  if (column >= 0 && column < current_.length()) {
-    // QString positions count UTF-16 units: convert the character index
-    const int position = QString::fromStdU32String(current_.text.substr(0, static_cast<size_t>(column))).size();
-    QTextEdit::ExtraSelection s;
-    s.cursor = QTextCursor(text_view_->document());
-    s.cursor.setPosition(position);
-    s.cursor.setPosition(position + 1, QTextCursor::KeepAnchor);
-    s.format.setBackground(QColor(255, 214, 0));
-    selections << s;
-    text_view_->setTextCursor(s.cursor);
-    text_view_->ensureCursorVisible();
-  }
-  text_view_->setExtraSelections(selections);
+  reading_->setHovered(column);
+  if (column >= 0) reading_->ensureVisible(column);
+  if (reading_->pinnedPosition() < 0) detail_->setPosition(column);
 }
 
 }  // namespace moewb

@@ -8,9 +8,13 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <optional>
+
 #include "affinity_view.h"
 #include "meta_types.h"
+#include "routing_column_detail.h"
 #include "routing_heatmap.h"
+#include "routing_reading_view.h"
 
 class QCheckBox;
 class QComboBox;
@@ -43,12 +47,26 @@ class RoutingPanel : public QWidget {
   // Shows the snapshot at index i (the slider position).
   void showSnapshot(int index);
   void setCompare(bool on);
-  // Computes the trace of `text` with `model` on a worker thread, then shows it.
+  // Computes the trace of `text` with `model` on a worker thread, then shows it. While one runs, the latest
+  // request waits and runs next (streamed text asks often).
   void traceWith(const InferenceModel& model, const QString& text);
+  // No model could be had for a trace: said in the panel's status line.
+  void traceFailed(const QString& why);
+  // Generated text as it streams, with its model: traced at once when the panel shows generated text.
+  void streamGenerated(const InferenceModel& model, const QString& text);
+  // Pins a character in every view (heatmaps, reading view, detail panel); -1 unpins.
+  void pin(int column);
+  // The layer of the reading view and the detail panel's emphasis.
+  void setReadingLayer(int layer);
+  void setHighlightedExpert(int expert);
 
   RoutingHeatmap* heatmap() const { return heatmap_; }
   RoutingHeatmap* compareHeatmap() const { return compare_; }
   AffinityView* affinityView() const { return affinity_; }
+  RoutingReadingView* readingView() const { return reading_; }
+  RoutingColumnDetail* columnDetail() const { return detail_; }
+  QSlider* zoomSlider() const { return zoom_; }
+  QString status() const;
   QSlider* snapshotSlider() const { return slider_; }
   // Traces apply the model's capacity limit as training would (only offered when the config has one).
   void setTraceCapacity(bool on);
@@ -66,6 +84,7 @@ class RoutingPanel : public QWidget {
   void updateAffinity();
   void highlight(int column);
   void fillLayerCombos(int layers);
+  void fillExpertCombo(int experts);
 
   Config config_;
   QString run_name_;
@@ -73,15 +92,18 @@ class RoutingPanel : public QWidget {
   QString validation_text_, generated_text_;
   RoutingTrace current_;
   QFutureWatcher<RoutingTrace> watcher_;
-  QTimer player_;
+  std::optional<std::pair<InferenceModel, QString>> pending_trace_;
+  QTimer player_, auto_trace_;
 
   QStackedWidget* stack_;
-  QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_;
+  QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_, *read_layer_, *highlight_;
   QSlider *slider_, *zoom_;
   QLabel *step_label_, *status_;
   QPushButton *play_, *trace_button_;
   QSpinBox *offset_, *length_;
-  QPlainTextEdit *input_, *text_view_;
+  QPlainTextEdit* input_;
+  RoutingReadingView* reading_;
+  RoutingColumnDetail* detail_;
   QCheckBox *compare_box_, *capacity_box_;
   QWidget *snapshot_row_, *validation_row_, *input_row_, *compare_row_;
   RoutingHeatmap *heatmap_, *compare_;

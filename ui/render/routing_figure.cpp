@@ -11,6 +11,15 @@
 
 namespace moewb {
 
+QColor routing_cell_color(const LayerTrace& l, int position) {
+  const int e = l.top_expert(position);
+  if (e < 0) return {235, 235, 235};  // every assignment dropped
+  double weight = 0;
+  for (int s = 0; s < l.slots; ++s)
+    if (l.chosen_at(position, s) == e && !l.dropped_at(position, s)) weight = l.weight_at(position, s);
+  return weighted_expert_color(e, weight);
+}
+
 namespace {
 
 constexpr double kCmPerInch = 2.54;
@@ -60,11 +69,7 @@ void paint_column(QPainter& p, const RoutingTrace& t, int detail, int c, double 
   for (int r = 0; r < static_cast<int>(t.layers.size()); ++r) {
     const LayerTrace& l = t.layers[static_cast<size_t>(r)];
     const QRectF cell(x, top + r * row_h, w, row_h);
-    const int e = l.top_expert(c);
-    double weight = 0;
-    for (int s = 0; s < l.slots; ++s)
-      if (l.chosen_at(c, s) == e && !l.dropped_at(c, s)) weight = l.weight_at(c, s);
-    p.fillRect(cell, e >= 0 ? weighted_expert_color(e, weight) : QColor(235, 235, 235));
+    p.fillRect(cell, routing_cell_color(l, c));
     if (l.any_dropped(c)) hatch(p, cell, QColor(40, 40, 40, 190), std::max(1.5, std::min(w, row_h) / 3), false);
     if (sigmoid && w >= st.px(6) && row_h >= st.px(6)) {
       QFont f = st.font(std::min(st.text_pt, row_h / kPxPerPt * 0.7));

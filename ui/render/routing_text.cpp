@@ -19,7 +19,7 @@ QString csv_cell(const QString& text) {
   return '"' + QString(text).replace("\"", "\"\"") + '"';
 }
 
-QString routing_tooltip(const RoutingTrace& trace, int layer, int position) {
+QString routing_tooltip(const RoutingTrace& trace, int layer, int position, int expert) {
   if (layer < 0 || layer >= static_cast<int>(trace.layers.size()) || position < 0 || position >= trace.length())
     return {};
   const LayerTrace& l = trace.layers[static_cast<size_t>(layer)];
@@ -29,6 +29,19 @@ QString routing_tooltip(const RoutingTrace& trace, int layer, int position) {
                .arg(visible_char(trace.text[static_cast<size_t>(position)]).toHtmlEscaped())
                .arg(position)
                .arg(layer);
+  if (expert >= 0 && expert < l.n_experts) {
+    QString role = "not chosen";
+    for (int s = 0; s < l.slots; ++s) {
+      if (l.chosen_at(position, s) != expert) continue;
+      role = l.dropped_at(position, s) ? "chosen, dropped (capacity)"
+                                       : QString("chosen, weight %1").arg(l.weight_at(position, s), 0, 'f', 3);
+    }
+    lines << QString("<b>Expert E%1</b>: %2 %3 — %4")
+                 .arg(expert)
+                 .arg(trace.routing == "sigmoid" ? "gate" : "probability")
+                 .arg(l.prob(position, expert), 0, 'f', 3)
+                 .arg(role);
+  }
   QStringList probs;
   for (int e = 0; e < l.n_experts; ++e) probs << QString("E%1 %2").arg(e).arg(l.prob(position, e), 0, 'f', 3);
   lines << QString("%1: %2").arg(sigmoid ? "gates σ(z)" : trace.routing == "hash" ? "assignment" : "probabilities",
