@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <atomic>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -25,9 +26,21 @@ namespace moewb {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+std::atomic<int> requested_threads{0};
+}
+
+void set_training_threads(int threads) { requested_threads = std::max(0, threads); }
+
+int training_threads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int requested = requested_threads;
+  return requested > 0 ? std::min(requested, cores) : cores;
+}
+
 void init_torch_threads() {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(static_cast<int>(cores));
+  const int threads = training_threads();
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
 }
 
 bool cuda_available() { return torch::cuda::is_available(); }

@@ -91,7 +91,12 @@ bool cuda_available();
 // Memory of the first CUDA device in bytes; 0 without one.
 double cuda_device_memory();
 
-// Sets LibTorch's intra-op threads to the core count (it defaults to 1 here); call once at start-up.
+// Sets the calling thread's LibTorch intra-op threads (OpenMP keeps the count per thread) to
+// training_threads(); LibTorch defaults to 1 here. Trainers call it on their own thread.
 void init_torch_threads();
+// Threads for training and evaluation on a CPU: 0 (the default) means every core. The desktop app leaves one
+// core to its GUI, so the window stays smooth and training slows gracefully when another process needs the CPU.
+void set_training_threads(int threads);
+int training_threads();  // the effective count (>= 1)
 
 }  // namespace moewb

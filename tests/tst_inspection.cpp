@@ -274,6 +274,23 @@ class TestInspection : public QObject {
     QCOMPARE(requests, before);  // the stream brings its own model
   }
 
+  // The window keeps a core: training uses all but one by default, or the count chosen in the settings.
+  void trainingLeavesOneCoreToTheGui() {
+    const int cores = QThread::idealThreadCount();
+    {
+      auto w = window();
+      QCOMPARE(training_threads(), std::max(1, cores - 1));
+      QVERIFY2(labelText(*w, "Device: CPU").contains(QString("%1 of %2").arg(std::max(1, cores - 1)).arg(cores)),
+               qPrintable(labelText(*w, "Device:")));
+    }
+    QSettings().setValue("trainingThreads", cores);
+    {
+      auto w = window();
+      QCOMPARE(training_threads(), cores);
+    }
+    QSettings().remove("trainingThreads");
+  }
+
   void theSuitesCurrentRunIsShownLive() {
     auto w = window();
     w->runsPanel()->startSuite(tiny_config(), corpus_);

@@ -10,6 +10,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
+#include <QInputDialog>
 #include <QLabel>
 #include <QLocale>
 #include <QMenuBar>
@@ -51,6 +52,7 @@ constexpr int kValidationSliceChars = 20000;  // validation text offered to the 
 // The run being trained, in the settings from its start until it ends or the user stops it: still there at the
 // next launch when the session quit or crashed during training.
 const char* kTrainingRunKey = "trainingRun";
+const char* kThreadsKey = "trainingThreads";  // 0: every core but one
 
 // A view that needs more room than the window has scrolls instead of growing the window past the screen.
 QScrollArea* scrolled(QWidget* content) {
@@ -135,7 +137,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   statusBar()->addPermanentWidget(progress_);
   statusBar()->addPermanentWidget(device_label_);
   const bool cuda = cuda_available();
-  device_label_->setText(cuda ? "Device: CUDA" : QString("Device: CPU (%1 threads)").arg(QThread::idealThreadCount()));
+  applyTrainingThreads();
 
   connect(config_, &ConfigPanel::configChanged, this, [this](const Config&, bool valid) {
     config_valid_ = valid;
@@ -278,6 +280,21 @@ void MainWindow::buildActions() {
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
   auto* train = menuBar()->addMenu("&Training");
   for (auto* a : {start_, pause_, resume_, stop_}) train->addAction(a);
+  train->addSeparator();
+  auto* threads = train->addAction("CPU &threads…");
+  threads->setToolTip("How many CPU threads training uses; by default all but one, which stays with the window.");
+  connect(threads, &QAction::triggered, this, [this] {
+    const int cores = QThread::idealThreadCount();
+    bool ok = false;
+    const int n = QInputDialog::getInt(this, "CPU threads for training",
+                                       QString("Threads for training and evaluation (this machine has %1; 0 = all but "
+                                               "one, so the window stays responsive). Takes effect at the next start "
+                                               "or resume.").arg(cores),
+                                       QSettings().value(kThreadsKey, 0).toInt(), 0, cores, 1, &ok);
+    if (!ok) return;
+    QSettings().setValue(kThreadsKey, n);
+    applyTrainingThreads();
+  });
 
   auto* bar = addToolBar("Training");
   bar->setObjectName("training_toolbar");
@@ -401,7 +418,7 @@ void MainWindow::onRunStarted(const QString& runDir, const QString& device, int 
   session_first_step_ = step;
   progress_->setRange(0, maxIters);
   progress_->setValue(step);
-  device_label_->setText("Device: " + device.toUpper());
+  device_label_->setText(device == "cpu" ? cpuLabel() : "Device: " + device.toUpper());
   if (controller_->state() == TrainingController::State::Running)
     state_->setPhase(RunPhase::Training, QString("step %1 / %2").arg(step).arg(maxIters));
 }
@@ -558,6 +575,16 @@ void MainWindow::onSuiteEnded(bool complete, const QString& error) {
   }
   opened_run_finished_ = true;  // a suite member continues with its suite, not with Resume
   updateActions();
+}
+
+void MainWindow::applyTrainingThreads() {
+  const int chosen = QSettings().value(kThreadsKey, 0).toInt();
+  set_training_threads(chosen > 0 ? chosen : std::max(1, QThread::idealThreadCount() - 1));
+  device_label_->setText(cuda_available() ? "Device: CUDA" : cpuLabel());
+}
+
+QString MainWindow::cpuLabel() const {
+  return QString("Device: CPU (%1 of %2 threads for training)").arg(training_threads()).arg(QThread::idealThreadCount());
 }
 
 void MainWindow::clearRate() {

@@ -87,6 +87,9 @@ class MainWindow : public QMainWindow {
   void onSuiteVariant(const QString& runDir, const Config& config, int index, int count, int step);
   void onSuiteEnded(bool complete, const QString& error);
   void clearRate();
+  // Training threads from the settings (default: every core but one, which the GUI keeps).
+  void applyTrainingThreads();
+  QString cpuLabel() const;
   // Shows the run's name in the title and the panels' subtitles.
   void showRunName(const QString& runDir);
   // Keeps a restored window inside the screen it opens on.
