@@ -32,6 +32,14 @@ Config tiny_gui_config() {
   return c;
 }
 
+// Opens a run (read off the GUI thread) and waits until it is shown; false when it could not be opened.
+bool open_run(MainWindow& w, const QString& dir) {
+  QSignalSpy opened(&w, &MainWindow::runOpened);
+  if (!w.openRun(dir)) return false;
+  if (!opened.wait(30000)) return false;
+  return opened.first().at(1).toBool();
+}
+
 void click(MainWindow& w, QAction* action) {
   QToolButton* button = nullptr;
   for (auto* bar : w.findChildren<QToolBar*>())
@@ -200,12 +208,20 @@ class TestGui : public QObject {
     QVERIFY(!saved_run_.isEmpty());
     auto w = window(corpus_);
     w->configPanel()->setConfig(Config{});
+    QSignalSpy opened(w.get(), &MainWindow::runOpened);
     QVERIFY(w->openRun(saved_run_));
+    QCOMPARE(to_json(w->configPanel()->config()), to_json(Config{}));  // returned before reading the folder
+    QVERIFY(opened.wait(30000));
+    QVERIFY(opened.first().at(1).toBool());
     QCOMPARE(to_json(w->configPanel()->config()), to_json(tiny_gui_config()));
     w->trainingPanel()->flush();
     QCOMPARE(w->trainingPanel()->lossChart()->points("train (raw)").size(), saved_points_);
     QVERIFY(!w->trainingPanel()->lossChart()->points("val").isEmpty());
     QVERIFY(w->resumeAction()->isEnabled());
+    // the run's checkpoint (loaded off the GUI thread) routes a slice of validation text by itself
+    w->routingPanel()->setSource(RoutingPanel::Validation);
+    QTRY_VERIFY_WITH_TIMEOUT(w->routingPanel()->heatmap()->trace().length() > 0, 30000);
+    QCOMPARE(w->routingPanel()->heatmap()->trace().layers.size(), size_t{2});
     // Resume continues the reopened run from its checkpoint
     QSignalSpy started(w->controller(), &TrainingController::runStarted);
     click(*w, w->resumeAction());
@@ -218,7 +234,7 @@ class TestGui : public QObject {
   void exportAllFiguresRunsOffTheGuiThread() {
     QVERIFY(!saved_run_.isEmpty());
     auto w = window(corpus_);
-    QVERIFY(w->openRun(saved_run_));
+    QVERIFY(open_run(*w, saved_run_));
     QSignalSpy done(w.get(), &MainWindow::figuresExported);
     QVERIFY(w->exportAllFigures());
     QVERIFY(!w->exportAllFigures());  // one export at a time
@@ -259,7 +275,7 @@ class TestGui : public QObject {
     auto w = window(corpus_);
     const QString bad = tmp_.filePath("not_a_run");
     QDir().mkpath(bad);
-    QVERIFY(!w->openRun(bad));
+    QVERIFY(!open_run(*w, bad));
     QVERIFY(w->errorMessage().contains("Cannot open the run"));
   }
 };

@@ -166,7 +166,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   });
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
   connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
-  connect(runs_, &RunsPanel::openRunRequested, this, &MainWindow::openRun);
+  connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
   connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
   connect(runs_, &RunsPanel::suiteRunningChanged, this, [this] { updateActions(); });
   connect(runs_, &RunsPanel::suiteRequested, this, [this] {
@@ -357,39 +357,94 @@ bool MainWindow::openDataset(const QString& path) {
   }
 }
 
-bool MainWindow::openRun(const QString& runDir) {
+namespace {
+
+// A run folder as read from disk, off the GUI thread.
+struct RunContents {
+  Config config;
+  MetricsTable table;
+  QList<RoutingTrace> snapshots;
+  QStringList skipped;  // snapshot files that could not be read, with the reason
+  QString error;        // the run itself could not be read
+};
+
+RunContents read_run(const QString& runDir) {
+  RunContents r;
+  try {
+    std::vector<FieldError> errors;
+    const std::string dir = runDir.toStdString();
+    r.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
+    if (!errors.empty()) throw std::runtime_error("its config.json is invalid: " + describe(errors));
+    r.table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
+  } catch (const std::exception& e) {
+    r.error = QString::fromUtf8(e.what());
+    return r;
+  }
+  const QDir routing(runDir + "/routing");
+  for (const QString& name : routing.entryList({"step_*.json"}, QDir::Files, QDir::Name)) {
+    try {
+      r.snapshots << RoutingTrace::from_json(read_file(routing.filePath(name).toStdString()));
+    } catch (const std::exception& e) {
+      r.skipped << QString("%1: %2").arg(name, e.what());
+    }
+  }
+  return r;
+}
+
+struct LoadedModel {
+  std::optional<InferenceModel> model;
+  QString error;
+};
+
+}  // namespace
+
+bool MainWindow::openRun(const QString& runDir, std::function<void()> then) {
   if (controller_->busy()) {
     showError("Stop training before opening another run.");
     return false;
   }
-  try {
-    std::vector<FieldError> errors;
-    const std::string dir = runDir.toStdString();
-    const Config c = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
-    if (!errors.empty()) throw std::runtime_error("its config.json is invalid: " + describe(errors));
-    const MetricsTable table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
-    config_->setConfig(c);
-    training_->load(TrainingHistory::fromMetrics(table, c), c);
-    routing_->reset(c);
-    loadSnapshots(runDir);
-    opened_run_ = runDir;
-    showRunName(runDir);
-    live_model_ = false;  // generation and traces now use this run's checkpoint
-    const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
-    opened_run_finished_ = last >= c.max_iters;
-    progress_->setRange(0, c.max_iters);
-    progress_->setValue(last);
-    step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
-    clearRate();
-    state_->setPhase(RunPhase::Idle, opened_run_finished_ ? "opened a finished run"
-                                                          : QString("opened a run stopped at step %1 — Resume continues it").arg(last));
-    banner_->hide();
-    updateActions();
-    return true;
-  } catch (const std::exception& e) {
-    showError(QString("Cannot open the run %1: %2").arg(runDir, e.what()));
-    return false;
-  }
+  state_->setPhase(RunPhase::Idle, QString("opening %1…").arg(QFileInfo(runDir).fileName()));
+  auto* watcher = new QFutureWatcher<RunContents>(this);
+  connect(watcher, &QFutureWatcher<RunContents>::finished, this, [this, watcher, runDir, then] {
+    const RunContents r = watcher->result();
+    watcher->deleteLater();
+    if (!r.error.isEmpty() || controller_->busy()) {
+      showError(QString("Cannot open the run %1: %2")
+                    .arg(runDir, r.error.isEmpty() ? "training started meanwhile" : r.error));
+      state_->setPhase(RunPhase::Idle);
+      Q_EMIT runOpened(runDir, false);
+      return;
+    }
+    showRun(runDir, r.config, r.table, r.snapshots);
+    if (!r.skipped.isEmpty()) showError("Skipped routing snapshots: " + r.skipped.join("; "));
+    Q_EMIT runOpened(runDir, true);
+    if (then) then();
+  });
+  watcher->setFuture(QtConcurrent::run([runDir] { return read_run(runDir); }));
+  return true;
+}
+
+void MainWindow::showRun(const QString& runDir, const Config& c, const MetricsTable& table,
+                         const QList<RoutingTrace>& snapshots) {
+  config_->setConfig(c);
+  training_->load(TrainingHistory::fromMetrics(table, c), c);
+  routing_->reset(c);
+  routing_->setSnapshots(snapshots);
+  opened_run_ = runDir;
+  opened_model_.reset();
+  showRunName(runDir);
+  live_model_ = false;  // generation and traces now use this run's checkpoint
+  const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
+  opened_run_finished_ = last >= c.max_iters;
+  progress_->setRange(0, c.max_iters);
+  progress_->setValue(last);
+  step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
+  clearRate();
+  state_->setPhase(RunPhase::Idle, opened_run_finished_
+                                       ? "opened a finished run"
+                                       : QString("opened a run stopped at step %1 — Resume continues it").arg(last));
+  banner_->hide();
+  updateActions();
 }
 
 void MainWindow::startTraining() {
@@ -411,6 +466,7 @@ void MainWindow::startTraining() {
 
 void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
   opened_run_ = runDir;
+  opened_model_.reset();  // training changes the weights: the next trace asks the trainer
   showRunName(runDir);
   live_model_ = true;
   opened_run_finished_ = false;
@@ -442,28 +498,35 @@ void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use
     controller_->requestSnapshot();
     return;
   }
-  if (!opened_run_.isEmpty()) {
-    try {
-      use(InferenceModel::load((opened_run_ + "/checkpoints/latest.pt").toStdString()));
-    } catch (const std::exception& e) {
-      fail(QString("Cannot load the run's checkpoint: %1").arg(e.what()));
-    }
+  if (opened_run_.isEmpty()) {
+    fail("Train a model or open a run first: there is no model yet.");
     return;
   }
-  fail("Train a model or open a run first: there is no model yet.");
-}
-
-void MainWindow::loadSnapshots(const QString& runDir) {
-  QList<RoutingTrace> snapshots;
-  const QDir dir(runDir + "/routing");
-  for (const QString& name : dir.entryList({"step_*.json"}, QDir::Files, QDir::Name)) {
-    try {
-      snapshots << RoutingTrace::from_json(read_file(dir.filePath(name).toStdString()));
-    } catch (const std::exception& e) {
-      showError(QString("Skipped the routing snapshot %1: %2").arg(name, e.what()));
-    }
+  if (opened_model_) {
+    use(*opened_model_);
+    return;
   }
-  routing_->setSnapshots(snapshots);
+  // the checkpoint is read off the GUI thread, once per opened run
+  auto* watcher = new QFutureWatcher<LoadedModel>(this);
+  connect(watcher, &QFutureWatcher<LoadedModel>::finished, this, [this, watcher, use, fail, run = opened_run_] {
+    const LoadedModel r = watcher->result();
+    watcher->deleteLater();
+    if (run != opened_run_ || live_model_) {
+      fail("Another run was opened meanwhile: try again.");
+    } else if (r.model) {
+      opened_model_ = r.model;
+      use(*r.model);
+    } else {
+      fail(QString("Cannot load the run's checkpoint: %1").arg(r.error));
+    }
+  });
+  watcher->setFuture(QtConcurrent::run([path = (opened_run_ + "/checkpoints/latest.pt").toStdString()] {
+    try {
+      return LoadedModel{InferenceModel::load(path), {}};
+    } catch (const std::exception& e) {
+      return LoadedModel{std::nullopt, QString::fromUtf8(e.what())};
+    }
+  }));
 }
 
 void MainWindow::updateActions() {
@@ -540,6 +603,7 @@ void MainWindow::onSuiteVariant(const QString& runDir, const Config& config, int
   suite_step_ = step;
   suite_max_iters_ = config.max_iters;
   opened_run_ = runDir;
+  opened_model_.reset();
   live_model_ = false;
   config_->setConfig(config);
   routing_->reset(config);
@@ -738,7 +802,10 @@ void MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& 
   interrupted_run_.clear();  // offered once, whatever the answer
   if (run.isEmpty()) return;
   const ResumeChoice choice = ask ? ask(run) : ask_resume(this, run);
-  if (choice != ResumeChoice::Ignore && openRun(run) && choice == ResumeChoice::Resume) controller_->resumeRun(run);
+  if (choice == ResumeChoice::Ignore) return;
+  openRun(run, [this, run, choice] {
+    if (choice == ResumeChoice::Resume) controller_->resumeRun(run);
+  });
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

@@ -6,9 +6,11 @@
 #include <QMainWindow>
 
 #include <functional>
+#include <optional>
 
 #include "config_panel.h"
 #include "generation_panel.h"
+#include "metrics_csv.h"
 #include "notice_bar.h"
 #include "run_state_indicator.h"
 #include "routing_panel.h"
@@ -33,7 +35,9 @@ class MainWindow : public QMainWindow {
 
   // Returns false (and shows why) when the file is not a usable dataset.
   bool openDataset(const QString& path);
-  bool openRun(const QString& runDir);
+  // Reads the run folder off the GUI thread, then shows its config, charts and snapshots; runOpened() says how
+  // it went and `then` runs after a successful opening. False (nothing happens) while training runs.
+  bool openRun(const QString& runDir, std::function<void()> then = {});
   void startTraining();
   QString datasetPath() const { return dataset_path_; }
   QString runsDirectory() const;
@@ -68,6 +72,7 @@ class MainWindow : public QMainWindow {
 
  Q_SIGNALS:
   void figuresExported(const QStringList& files, const QString& error);
+  void runOpened(const QString& runDir, bool ok);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -97,7 +102,8 @@ class MainWindow : public QMainWindow {
   // Hands the current model to `use`: a snapshot of the training weights, else the opened run's checkpoint;
   // `fail` gets the reason when there is none.
   void withModel(const std::function<void(const InferenceModel&)>& use, const std::function<void(const QString&)>& fail);
-  void loadSnapshots(const QString& runDir);
+  void showRun(const QString& runDir, const Config& config, const MetricsTable& table,
+               const QList<RoutingTrace>& snapshots);
   void restoreSettings();
   void saveSettings() const;
 
@@ -121,6 +127,7 @@ class MainWindow : public QMainWindow {
   bool opened_run_finished_ = false;
   bool live_model_ = false;  // the training worker holds the current model (else: the opened run's checkpoint)
   QList<std::function<void(const InferenceModel&)>> model_waiters_;
+  std::optional<InferenceModel> opened_model_;  // the opened run's checkpoint, once loaded
   QElapsedTimer session_clock_;
   bool exporting_ = false;
   int session_first_step_ = 0;

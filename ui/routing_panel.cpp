@@ -240,6 +240,11 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   setSource(Snapshots);
 }
 
+RoutingPanel::~RoutingPanel() {
+  pending_trace_.reset();
+  watcher_.waitForFinished();
+}
+
 void RoutingPanel::reset(const Config& config) {
   config_ = config;
   snapshots_.clear();

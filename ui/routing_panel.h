@@ -34,6 +34,8 @@ class RoutingPanel : public QWidget {
   enum Source { Snapshots = 0, Validation = 1, OwnText = 2, Generated = 3 };
 
   explicit RoutingPanel(QWidget* parent = nullptr);
+  // Waits for a running trace: its progress reports address this panel.
+  ~RoutingPanel() override;
 
   // A new run or an opened run: the model kind decides between heatmaps and the dense-model message.
   void reset(const Config& config);
