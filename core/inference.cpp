@@ -260,6 +260,22 @@ RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress&
   return trace_text(capped ? impl_->model : impl_->uncapped, impl_->vocab, text, impl_->device, capped, progress);
 }
 
+RoutingCounts InferenceModel::count_routing(const std::string& text, const TraceProgress& progress,
+                                           const std::atomic<bool>* cancel) const {
+  const Config& c = impl_->config;
+  // slices of whole batches: the chunks match those of one trace of the whole text
+  const size_t slice = static_cast<size_t>(c.block_size) * static_cast<size_t>(std::max(1, c.batch_size)) * 16;
+  const std::u32string chars = decode_utf8(text);
+  RoutingCounts counts;
+  for (size_t begin = 0; begin < chars.size(); begin += slice) {
+    if (cancel && *cancel) break;
+    const std::string part = encode_utf8(chars.substr(begin, slice));
+    counts.add(trace(part));
+    if (progress) progress(static_cast<int64_t>(std::min(chars.size(), begin + slice)), static_cast<int64_t>(chars.size()));
+  }
+  return counts;
+}
+
 std::string nanogpt_key(const std::string& key) {
   // h0.attn -> transformer.h.0.attn, as nn.ModuleDict and nn.ModuleList name them
   if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))

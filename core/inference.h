@@ -2,6 +2,7 @@
 // Torch stays behind the pimpl; copies share one immutable eval-mode model and may be used from any thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -54,6 +55,11 @@ class InferenceModel {
   // it (and a config that limits capacity) each forward is a training batch's worth of tokens (batch_size x
   // block_size) and the limit drops assignments as training would. Generation never applies the limit.
   RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}, bool capacity = false) const;
+  // Routing statistics of a whole text (the validation split, say), traced without capacity in slices of whole
+  // batches, so memory stays bounded whatever its length; the counts equal those of one trace of the text.
+  // Stops early with the counts so far when `cancel` becomes true.
+  RoutingCounts count_routing(const std::string& text, const TraceProgress& progress = {},
+                              const std::atomic<bool>* cancel = nullptr) const;
   // Mean cross-entropy over `batches` random batches of one split.
   double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
   // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python. attention_masks

@@ -150,29 +150,77 @@ LayerMetrics LayerStatsAccumulator::finish() const {
 }
 
 AffinityMatrix affinity(const RoutingTrace& trace, int layer) {
-  AffinityMatrix a;
-  if (layer < 0 || layer >= static_cast<int>(trace.layers.size())) return a;
-  const LayerTrace& l = trace.layers[layer];
-  std::map<char32_t, std::pair<int, std::vector<double>>> per_char;
-  for (int t = 0; t < trace.length(); ++t) {
-    auto& [count, assigned] = per_char[trace.text[t]];
-    if (assigned.empty()) assigned.assign(trace.n_experts, 0.0);
-    ++count;
-    for (int s = 0; s < l.slots; ++s)
-      if (l.chosen_at(t, s) >= 0) assigned[l.chosen_at(t, s)] += 1.0;
+  RoutingCounts counts;
+  counts.add(trace);
+  return counts.affinity(layer);
+}
+
+void RoutingCounts::add(const RoutingTrace& trace) {
+  if (trace.empty()) return;
+  if (layers_.empty()) {
+    n_experts_ = trace.n_experts;
+    layers_.resize(trace.layers.size());
   }
-  std::vector<std::pair<char32_t, std::pair<int, std::vector<double>>>> rows(per_char.begin(), per_char.end());
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
-  for (auto& [c, row] : rows) {
+  if (trace.n_experts != n_experts_ || trace.layers.size() != layers_.size())
+    throw std::invalid_argument("routing counts: traces of different models");
+  for (char32_t c : trace.text) ++occurrences_[c];
+  characters_ += trace.length();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const LayerTrace& lt = trace.layers[l];
+    for (int t = 0; t < trace.length(); ++t) {
+      auto& row = layers_[l][trace.text[static_cast<size_t>(t)]];
+      if (row.empty()) row.assign(static_cast<size_t>(n_experts_), 0);
+      for (int s = 0; s < lt.slots; ++s)
+        if (lt.chosen_at(t, s) >= 0) ++row[static_cast<size_t>(lt.chosen_at(t, s))];
+    }
+  }
+}
+
+AffinityMatrix RoutingCounts::affinity(int layer) const {
+  AffinityMatrix a;
+  if (layer < 0 || layer >= layers()) return a;
+  std::vector<char32_t> chars;
+  for (const auto& [c, row] : layers_[static_cast<size_t>(layer)]) chars.push_back(c);
+  std::stable_sort(chars.begin(), chars.end(),
+                   [this](char32_t x, char32_t y) { return occurrences_.at(x) > occurrences_.at(y); });
+  for (char32_t c : chars) {
+    const auto& row = layers_[static_cast<size_t>(layer)].at(c);
     double total = 0;
-    for (double v : row.second) total += v;
-    for (double& v : row.second) v = total > 0 ? v / total : 0;
+    for (int64_t v : row) total += static_cast<double>(v);
+    std::vector<double> share;
+    for (int64_t v : row) share.push_back(total > 0 ? static_cast<double>(v) / total : 0);
     a.characters.push_back(c);
-    a.counts.push_back(row.first);
-    a.share.push_back(row.second);
+    a.counts.push_back(static_cast<int>(occurrences_.at(c)));
+    a.share.push_back(std::move(share));
   }
   return a;
+}
+
+int64_t RoutingCounts::occurrences(char32_t c) const {
+  const auto it = occurrences_.find(c);
+  return it == occurrences_.end() ? 0 : it->second;
+}
+
+int64_t RoutingCounts::assignments(int layer, char32_t c, int expert) const {
+  if (layer < 0 || layer >= layers() || expert < 0 || expert >= n_experts_) return 0;
+  const auto& rows = layers_[static_cast<size_t>(layer)];
+  const auto it = rows.find(c);
+  return it == rows.end() ? 0 : it->second[static_cast<size_t>(expert)];
+}
+
+std::vector<std::pair<char32_t, double>> RoutingCounts::top_characters(int layer, int expert, int count) const {
+  std::vector<std::pair<char32_t, double>> out;
+  if (layer < 0 || layer >= layers() || expert < 0 || expert >= n_experts_) return out;
+  double total = 0;
+  for (const auto& [c, row] : layers_[static_cast<size_t>(layer)]) {
+    const auto v = static_cast<double>(row[static_cast<size_t>(expert)]);
+    total += v;
+    if (v > 0) out.emplace_back(c, v);
+  }
+  for (auto& [c, v] : out) v /= total;
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+  if (out.size() > static_cast<size_t>(std::max(0, count))) out.resize(static_cast<size_t>(std::max(0, count)));
+  return out;
 }
 
 }  // namespace moewb

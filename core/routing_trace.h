@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <map>
 #include <vector>
 
 namespace moewb {
@@ -74,5 +75,29 @@ struct AffinityMatrix {
   std::vector<std::vector<double>> share;  // [characters][experts]
 };
 AffinityMatrix affinity(const RoutingTrace& trace, int layer);
+
+// Router assignments per layer, character and expert, summed over any number of traces: the whole validation
+// split routed in slices gives statistics of the data rather than of one probe text, in bounded memory.
+class RoutingCounts {
+ public:
+  void add(const RoutingTrace& trace);
+  int experts() const { return n_experts_; }
+  int layers() const { return static_cast<int>(layers_.size()); }
+  int64_t characters() const { return characters_; }
+  // Rows sorted by occurrences, shares of each character's assignments per expert (as affinity()).
+  AffinityMatrix affinity(int layer) const;
+  // Occurrences of a character in the counted text, and its assignments to one expert in a layer.
+  int64_t occurrences(char32_t c) const;
+  int64_t assignments(int layer, char32_t c, int expert) const;
+  // The characters making up most of one expert's assignments in a layer: (character, share of that expert's
+  // assignments), largest first, at most `count`.
+  std::vector<std::pair<char32_t, double>> top_characters(int layer, int expert, int count) const;
+
+ private:
+  int n_experts_ = 0;
+  int64_t characters_ = 0;
+  std::map<char32_t, int64_t> occurrences_;
+  std::vector<std::map<char32_t, std::vector<int64_t>>> layers_;  // [layer][character][expert]
+};
 
 }  // namespace moewb

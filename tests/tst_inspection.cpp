@@ -17,6 +17,7 @@
 
 #include <QPlainTextEdit>
 #include <QSlider>
+#include <QTableWidget>
 
 #include "files.h"
 #include "main_window.h"
@@ -272,6 +273,22 @@ class TestInspection : public QObject {
     panel.streamGenerated(model, text.left(120));
     QTRY_COMPARE_WITH_TIMEOUT(panel.heatmap()->trace().length(), 120, 30000);
     QCOMPARE(requests, before);  // the stream brings its own model
+
+    // statistics of the whole validation split, counted off the GUI thread with the model the owner supplies
+    const QString dataset = tmp_.filePath("stats.txt");
+    atomic_write(dataset.toStdString(), synthetic_corpus(6000));
+    const TextDataset data = TextDataset::from_file(dataset.toStdString());
+    panel.setDatasetPath(dataset);
+    connect(&panel, &RoutingPanel::statisticsRequested, this, [&] { panel.countValidationWith(model); });
+    panel.setStatisticsSource(1);
+    QTRY_COMPARE_WITH_TIMEOUT(panel.statistics().characters(), static_cast<int64_t>(data.val_size()), 30000);
+    int64_t occurrences = 0;
+    for (int count : panel.affinityView()->figure().matrix().counts) occurrences += count;
+    QCOMPARE(occurrences, static_cast<int64_t>(data.val_size()));
+    QCOMPARE(panel.topCharactersTable()->rowCount(), 4);
+    QVERIFY(panel.topCharactersTable()->item(0, 1)->text().contains('%'));
+    panel.setStatisticsSource(0);  // back to the shown trace
+    QCOMPARE(panel.statistics().characters(), int64_t{120});
   }
 
   // The window keeps a core: training uses all but one by default, or the count chosen in the settings.

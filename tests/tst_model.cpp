@@ -818,6 +818,47 @@ class TestModel : public QObject {
     QCOMPARE(whole.layers[0].length(), 202);
   }
 
+  // Statistics of a long text counted slice by slice equal those of one trace of the whole text; the expert
+  // profiles' top characters are shares of that expert's assignments.
+  void routingCountsOfAWholeTextMatchOneTrace() {
+    auto t = Trainer::create(moe(tiny_config()), corpus(), "", "");  // slices of 4 x 16 x 16 = 1024 characters
+    t->advance();
+    const InferenceModel m = t->snapshot();
+    const std::string text = synthetic_corpus(2600);
+    std::vector<int64_t> reported;
+    const RoutingCounts sliced = m.count_routing(text, [&](int64_t done, int64_t) { reported.push_back(done); });
+    QCOMPARE(reported, (std::vector<int64_t>{1024, 2048, 2600}));
+    RoutingCounts whole;
+    whole.add(m.trace(text));
+    QCOMPARE(sliced.characters(), int64_t{2600});
+    QCOMPARE(sliced.layers(), 2);
+    const AffinityMatrix a = sliced.affinity(1), b = whole.affinity(1);
+    QCOMPARE(a.characters, b.characters);
+    QCOMPARE(a.counts, b.counts);
+    for (size_t i = 0; i < a.share.size(); ++i)
+      for (int e = 0; e < 4; ++e) QCOMPARE(a.share[i][static_cast<size_t>(e)], b.share[i][static_cast<size_t>(e)]);
+    int64_t occurrences = 0;
+    for (int count : a.counts) occurrences += count;
+    QCOMPARE(occurrences, int64_t{2600});
+    // each character's top-2 assignments: two per occurrence
+    for (size_t i = 0; i < a.characters.size(); ++i) {
+      int64_t sum = 0;
+      for (int e = 0; e < 4; ++e) sum += sliced.assignments(1, a.characters[i], e);
+      QCOMPARE(sum, 2 * sliced.occurrences(a.characters[i]));
+    }
+    for (int e = 0; e < 4; ++e) {
+      const auto top = sliced.top_characters(1, e, 1000);
+      double total = 0;
+      for (size_t i = 0; i < top.size(); ++i) {
+        total += top[i].second;
+        if (i > 0) QVERIFY(top[i - 1].second >= top[i].second);
+      }
+      if (!top.empty()) QVERIFY(std::abs(total - 1.0) < 1e-9);
+    }
+    std::atomic<bool> cancel{true};
+    QCOMPARE(m.count_routing(text, {}, &cancel).characters(), int64_t{0});
+  }
+
   // Inspection routes without capacity unless asked: default traces, the probe snapshots and generation drop
   // nothing; the explicit option drops as training would, says so, and survives the JSON round trip. The
   // capacity-free view shares the weights (it follows the model, it is not a stale copy).

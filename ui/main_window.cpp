@@ -198,6 +198,10 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(controller_, &TrainingController::runEnded, this, [this] {
     if (!closing_) QSettings().remove(kTrainingRunKey);
   });
+  connect(routing_, &RoutingPanel::statisticsRequested, this, [this] {
+    withModel([this](const InferenceModel& m) { routing_->countValidationWith(m); },
+              [this](const QString& why) { routing_->traceFailed(why); });
+  });
   connect(routing_, &RoutingPanel::traceRequested, this, [this](const QString& text) {
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
               [this](const QString& why) { routing_->traceFailed(why); });
@@ -334,6 +338,7 @@ bool MainWindow::openDataset(const QString& path) {
   try {
     const TextDataset data = TextDataset::from_file(path.toStdString());
     dataset_path_ = QFileInfo(path).absoluteFilePath();
+    routing_->setDatasetPath(dataset_path_);
     config_->setDatasetSize(data.train_size(), data.val_size(), data.vocab.size());
     routing_->setValidationText(QString::fromStdString(data.probe_text(kValidationSliceChars)));
     // short in the status bar, the exact counts and the path in the tooltip

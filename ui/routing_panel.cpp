@@ -14,9 +14,13 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStackedWidget>
+#include <QHeaderView>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+
+#include "routing_text.h"
 
 namespace moewb {
 
@@ -103,6 +107,20 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   highlight_->setToolTip("Keep the colour only on the characters one expert processed.");
   affinity_layer_ = new QComboBox;
   affinity_ = new AffinityView;
+  stats_source_ = new QComboBox;
+  stats_source_->addItems({"the text shown in the heatmap", "the whole validation split"});
+  stats_source_->setToolTip("Count routing over the traced text, or over every character of the validation split "
+                            "(traced in slices off the GUI thread, without capacity limits).");
+  stats_label_ = new QLabel;
+  stats_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  top_table_ = new QTableWidget;
+  top_table_->setObjectName("top_characters");
+  top_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  top_table_->verticalHeader()->hide();
+  top_table_->horizontalHeader()->setStretchLastSection(true);
+  top_table_->setColumnCount(2);
+  top_table_->setHorizontalHeaderLabels({"Expert", "Characters it receives most (share of its assignments)"});
+  top_table_->setToolTip("Per expert of the chosen layer: the characters that make up most of its assignments.");
 
   auto* controls = row_of({new QLabel("Text"), source_, trace_button_, capacity_box_, new QLabel("View"), view_,
                            new QLabel("Zoom"), zoom_, compare_box_, status_});
@@ -133,10 +151,16 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   heat_layout->addWidget(split);
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
-  affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_,
-                                     new QLabel("share of each character's router assignments per expert (with top-k, 1/k means "
-                                                "always chosen)")}));
-  affinity_layout->addWidget(affinity_, 1);
+  affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_, new QLabel("statistics of"), stats_source_,
+                                     stats_label_}));
+  affinity_layout->addWidget(new QLabel("Share of each character's router assignments per expert (with top-k, 1/k "
+                                        "means always chosen):"));
+  auto* stats_split = new QSplitter(Qt::Vertical);
+  stats_split->addWidget(affinity_);
+  stats_split->addWidget(top_table_);
+  stats_split->setStretchFactor(0, 3);
+  stats_split->setStretchFactor(1, 1);
+  affinity_layout->addWidget(stats_split, 1);
   auto* tabs = new QTabWidget;
   tabs->addTab(heat_page, "Heatmap");
   tabs->addTab(affinity_page, "Char × expert affinity");
@@ -184,6 +208,17 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   });
   connect(trace_button_, &QPushButton::clicked, this, &RoutingPanel::requestTrace);
   connect(affinity_layer_, &QComboBox::currentIndexChanged, this, &RoutingPanel::updateAffinity);
+  connect(stats_source_, &QComboBox::currentIndexChanged, this, &RoutingPanel::setStatisticsSource);
+  connect(&stats_watcher_, &QFutureWatcher<RoutingCounts>::finished, this, [this] {
+    if (*stats_cancel_) return;  // counts of a model the panel no longer shows
+    try {
+      validation_counts_ = stats_watcher_.result();
+      stats_label_->setText(QString("whole validation split: %1 characters").arg(validation_counts_->characters()));
+    } catch (const std::exception& e) {
+      stats_label_->setText(QString("Cannot count the validation split: %1").arg(e.what()));
+    }
+    updateAffinity();
+  });
   connect(heatmap_, &RoutingHeatmap::hovered, compare_, &RoutingHeatmap::showHoveredColumn);
   connect(compare_, &RoutingHeatmap::hovered, heatmap_, &RoutingHeatmap::showHoveredColumn);
   for (auto* map : {heatmap_, compare_}) {
@@ -242,11 +277,53 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
 
 RoutingPanel::~RoutingPanel() {
   pending_trace_.reset();
+  *stats_cancel_ = true;
   watcher_.waitForFinished();
+  stats_watcher_.waitForFinished();
+}
+
+void RoutingPanel::setDatasetPath(const QString& path) {
+  dataset_path_ = path;
+  validation_counts_.reset();
+  updateAffinity();
+}
+
+void RoutingPanel::setStatisticsSource(int source) {
+  const QSignalBlocker block(stats_source_);
+  stats_source_->setCurrentIndex(source);
+  if (source == 1 && !validation_counts_ && !stats_watcher_.isRunning()) {
+    stats_label_->setText("waiting for the model…");
+    Q_EMIT statisticsRequested();
+  }
+  updateAffinity();
+}
+
+void RoutingPanel::countValidationWith(const InferenceModel& model) {
+  if (stats_watcher_.isRunning() || dataset_path_.isEmpty()) return;
+  stats_label_->setText("counting the validation split…");
+  stats_cancel_ = std::make_shared<std::atomic<bool>>(false);
+  const auto cancel = stats_cancel_;
+  auto progress = [this](int64_t done, int64_t total) {
+    const QString text = QString("counting the validation split… %1 of %2 characters").arg(done).arg(total);
+    QMetaObject::invokeMethod(this, [this, text] { stats_label_->setText(text); }, Qt::QueuedConnection);
+  };
+  stats_watcher_.setFuture(QtConcurrent::run([model, path = dataset_path_.toStdString(), cancel, progress] {
+    const TextDataset data = TextDataset::from_file(path);
+    return model.count_routing(data.probe_text(static_cast<int>(data.val_size())), progress, cancel.get());
+  }));
 }
 
 void RoutingPanel::reset(const Config& config) {
   config_ = config;
+  // another model: counts of the old one must not arrive (a cancelled count stops within one slice)
+  *stats_cancel_ = true;
+  stats_watcher_.waitForFinished();
+  validation_counts_.reset();
+  stats_label_->clear();
+  {
+    const QSignalBlocker block(stats_source_);
+    stats_source_->setCurrentIndex(0);
+  }
   snapshots_.clear();
   current_ = RoutingTrace{};
   fillLayerCombos(config.is_moe() ? config.n_layer : 0);
@@ -432,11 +509,27 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
 }
 
 void RoutingPanel::updateAffinity() {
+  const int layer = affinity_layer_->currentIndex();
   QStringList about;
   if (!run_name_.isEmpty()) about << "run " + run_name_;
-  if (current_.step >= 0) about << QString("step %1").arg(current_.step);
-  affinity_->setAffinity(affinity(current_, affinity_layer_->currentIndex()), affinity_layer_->currentIndex(),
-                         about.join(" · "));
+  const bool validation = stats_source_->currentIndex() == 1 && validation_counts_;
+  if (validation) {
+    shown_counts_ = *validation_counts_;
+    about << QString("whole validation split (%1 characters)").arg(shown_counts_.characters());
+  } else {
+    shown_counts_ = RoutingCounts{};
+    shown_counts_.add(current_);
+    if (current_.step >= 0) about << QString("step %1").arg(current_.step);
+  }
+  affinity_->setAffinity(shown_counts_.affinity(layer), layer, about.join(" · "));
+  top_table_->setRowCount(shown_counts_.experts());
+  for (int e = 0; e < shown_counts_.experts(); ++e) {
+    QStringList top;
+    for (const auto& [c, share] : shown_counts_.top_characters(layer, e, 12))
+      top << QString("'%1' %2%").arg(visible_char(c)).arg(100 * share, 0, 'f', 1);
+    top_table_->setItem(e, 0, new QTableWidgetItem(QString("E%1").arg(e)));
+    top_table_->setItem(e, 1, new QTableWidgetItem(top.isEmpty() ? QString("(no assignments)") : top.join("  ")));
+  }
 }
 
 void RoutingPanel::setRunName(const QString& name) {

@@ -24,6 +24,7 @@ class QPushButton;
 class QSlider;
 class QSpinBox;
 class QStackedWidget;
+class QTableWidget;
 
 namespace moewb {
 
@@ -61,6 +62,16 @@ class RoutingPanel : public QWidget {
   // The layer of the reading view and the detail panel's emphasis.
   void setReadingLayer(int layer);
   void setHighlightedExpert(int expert);
+  // The dataset whose validation split the affinity tab can count routing over.
+  void setDatasetPath(const QString& path);
+  // Counts routing over the whole validation split with this model, off the GUI thread; the affinity matrix and
+  // the top-characters table then show those counts.
+  void countValidationWith(const InferenceModel& model);
+  // 0: statistics of the shown trace; 1: of the whole validation split (asks for a model when not counted yet).
+  void setStatisticsSource(int source);
+  // The counts the affinity tab shows.
+  const RoutingCounts& statistics() const { return shown_counts_; }
+  QTableWidget* topCharactersTable() const { return top_table_; }
 
   RoutingHeatmap* heatmap() const { return heatmap_; }
   RoutingHeatmap* compareHeatmap() const { return compare_; }
@@ -78,6 +89,8 @@ class RoutingPanel : public QWidget {
  Q_SIGNALS:
   // The panel needs a model to trace this text; the owner answers with traceWith().
   void traceRequested(const QString& text);
+  // The panel needs a model to count the validation split; the owner answers with countValidationWith().
+  void statisticsRequested();
 
  private:
   void requestTrace();
@@ -96,9 +109,17 @@ class RoutingPanel : public QWidget {
   QFutureWatcher<RoutingTrace> watcher_;
   std::optional<std::pair<InferenceModel, QString>> pending_trace_;
   QTimer player_, auto_trace_;
+  QString dataset_path_;
+  QFutureWatcher<RoutingCounts> stats_watcher_;
+  std::shared_ptr<std::atomic<bool>> stats_cancel_ = std::make_shared<std::atomic<bool>>(false);  // the running count's
+  std::optional<RoutingCounts> validation_counts_;
+  RoutingCounts shown_counts_;
 
   QStackedWidget* stack_;
-  QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_, *read_layer_, *highlight_;
+  QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_, *read_layer_, *highlight_,
+      *stats_source_;
+  QLabel* stats_label_;
+  QTableWidget* top_table_;
   QSlider *slider_, *zoom_;
   QLabel *step_label_, *status_;
   QPushButton *play_, *trace_button_;
