@@ -10,6 +10,8 @@
 #include <cmath>
 #include <limits>
 
+#include "palette.h"
+
 namespace moewb {
 
 namespace {
@@ -236,13 +238,14 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
       marks << q;
     }
     any = any || !marks.isEmpty();
-    QPen pen(s.color, st.px(st.line_pt) * s.weight * 0.75);
+    const QColor color = readable_on(s.color, st.background);
+    QPen pen(color, st.px(st.line_pt) * s.weight * 0.75);
     pen.setJoinStyle(Qt::RoundJoin);
     p.setPen(pen);
     p.setBrush(Qt::NoBrush);
     p.drawPath(path);
     if (s.markers) {
-      p.setBrush(s.color);
+      p.setBrush(color);
       p.setPen(Qt::NoPen);
       const double radius = st.px(st.line_pt) * 1.3;
       for (const auto& q : marks) p.drawEllipse(q, radius, radius);
@@ -279,7 +282,8 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
     double x = target.left() + pad;
     for (size_t i = first; i < last; ++i) {
       if (items[i].color.isValid()) {
-        p.fillRect(QRectF(x, row_y + (text.height() - swatch) / 2, swatch * 1.2, swatch), items[i].color);
+        p.fillRect(QRectF(x, row_y + (text.height() - swatch) / 2, swatch * 1.2, swatch),
+                   readable_on(items[i].color, st.background));
         x += swatch * 1.6;
       }
       p.setPen(st.foreground);
