@@ -61,6 +61,7 @@ class MenuKeyFilter : public QObject {
 QMenu* make_export_menu(QWidget* parent, ExportableFigure* figure) {
   auto* menu = new QMenu(parent);
   menu->setObjectName("export_menu");
+  figure->addViewActions(menu);
   auto run = [parent, figure](auto action) {
     return [parent, figure, action] {
       try {
