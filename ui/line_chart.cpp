@@ -107,8 +107,19 @@ void LineChart::paintEvent(QPaintEvent*) {
   const FigureStyle st = screen_style(this);
   const PlotFigure shown = shownFigure();
   shown.paint(p, rect(), st);
+  if (view_x_) paintZoomHint(p, st);
   if (!hover_ || drag_) return;
   if (const auto r = readoutAt(*hover_)) paintReadout(p, shown.layout(p, rect(), st), *r, st);
+}
+
+// A zoomed chart looks like any other: it says so, and how to get back, in the title row.
+void LineChart::paintZoomHint(QPainter& p, const FigureStyle& st) const {
+  p.save();
+  p.setFont(st.font(st.text_pt));
+  p.setPen(st.muted);
+  p.drawText(QRectF(rect()).adjusted(0, st.px(5), -st.px(5), 0), Qt::AlignRight | Qt::AlignTop,
+             "zoomed · double-click resets");
+  p.restore();
 }
 
 // A dashed guide at the readout's x, a dot on each series' point, and a box beside the guide listing the
@@ -176,7 +187,8 @@ void LineChart::paintReadout(QPainter& p, const PlotLayout& l, const PlotReadout
 }
 
 void LineChart::changeEvent(QEvent* event) {
-  // a theme switch changes the background the series colours are chosen against
+  // Qt sends this on a theme switch (QApplication::setPalette) but does not repaint the widget for it, and the
+  // background and the series colours chosen against it are read at paint time
   if (event->type() == QEvent::PaletteChange) update();
   QWidget::changeEvent(event);
 }

@@ -63,6 +63,7 @@ class LineChart : public QWidget, public ExportableFigure {
  private:
   PlotFigure shownFigure() const;
   PlotLayout currentLayout() const;
+  void paintZoomHint(QPainter& p, const FigureStyle& st) const;
   void paintReadout(QPainter& p, const PlotLayout& l, const PlotReadout& r, const FigureStyle& st) const;
 
   PlotFigure figure_;

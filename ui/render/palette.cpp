@@ -16,6 +16,18 @@ double luminance(const QColor& c) {
   return 0.2126 * linear(c.redF()) + 0.7152 * linear(c.greenF()) + 0.0722 * linear(c.blueF());
 }
 
+// How a colour looks painted over an opaque background: QPainter blends in sRGB.
+QColor over(const QColor& color, const QColor& background) {
+  const double a = color.alphaF();
+  auto mix = [a](double c, double b) { return static_cast<float>(a * c + (1 - a) * b); };
+  return QColor::fromRgbF(mix(color.redF(), background.redF()), mix(color.greenF(), background.greenF()),
+                          mix(color.blueF(), background.blueF()));
+}
+
+double shown_contrast(const QColor& color, const QColor& background) {
+  return contrast_ratio(over(color, background), background);
+}
+
 QColor paper_expert_color(int expert) {
   static const std::array<QRgb, 17> base = {
       0xE69F00, 0x56B4E9, 0x009E73, 0xF0E442, 0x0072B2, 0xD55E00, 0xCC79A7, 0x000000,             // Okabe-Ito
@@ -37,18 +49,22 @@ double contrast_ratio(const QColor& a, const QColor& b) {
 }
 
 QColor readable_on(const QColor& color, const QColor& background) {
-  if (!is_dark(background) || contrast_ratio(color, background) >= kMinGraphicContrast) return color;
+  if (!is_dark(background)) return color;
+  // a translucent colour (the raw loss under its smoothed line) is faint on purpose: it gets back the
+  // contrast it has on paper, no more
+  const double needed = color.alpha() == 255 ? kMinGraphicContrast
+                                             : std::min(kMinGraphicContrast, shown_contrast(color, Qt::white));
+  if (shown_contrast(color, background) >= needed) return color;
   QColor out = kLightGrey;
-  if (color.hslSaturationF() >= kGreyMaxSaturation) {
-    // keep hue and saturation so a lifted expert stays recognisably "its" colour
-    const float h = color.hslHueF(), s = color.hslSaturationF();
-    float l = color.lightnessF();
-    do {
-      l = std::min(1.0f, l + 0.02f);
-      out = QColor::fromHslF(h, s, l);
-    } while (l < 1.0f && contrast_ratio(out, background) < kMinGraphicContrast);
-  }
   out.setAlpha(color.alpha());
+  if (color.hslSaturationF() < kGreyMaxSaturation) return out;
+  // keep hue and saturation so a lifted expert stays recognisably "its" colour
+  const float h = color.hslHueF(), s = color.hslSaturationF();
+  float l = color.lightnessF();
+  do {
+    l = std::min(1.0f, l + 0.02f);
+    out = QColor::fromHslF(h, s, l, color.alphaF());
+  } while (l < 1.0f && shown_contrast(out, background) < needed);
   return out;
 }
 
