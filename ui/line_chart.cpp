@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QFontMetricsF>
 #include <QKeyEvent>
+#include <QLocale>
 #include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
@@ -19,7 +20,11 @@ constexpr double kZoomPerNotch = 0.8;   // one wheel notch shows 80 % of the x r
 constexpr double kMinSpanFraction = 1e-4;  // deepest zoom, relative to the automatic range
 constexpr double kReadoutGap = 8;       // logical pixels between the guide line and the readout box
 
-QString format_value(double v) { return QString::number(v, 'g', 5); }
+// Five significant digits; large values (tokens, tokens/s) as grouped integers rather than in e-notation.
+QString format_value(double v) {
+  if (std::abs(v) >= 1e4 && std::abs(v) < 1e15) return QLocale(QLocale::English).toString(std::llround(v));
+  return QString::number(v, 'g', 5);
+}
 }  // namespace
 
 LineChart::LineChart(const QString& title, QWidget* parent) : QWidget(parent) {
