@@ -61,7 +61,6 @@ class MenuKeyFilter : public QObject {
 QMenu* make_export_menu(QWidget* parent, ExportableFigure* figure) {
   auto* menu = new QMenu(parent);
   menu->setObjectName("export_menu");
-  figure->addViewActions(menu);
   auto run = [parent, figure](auto action) {
     return [parent, figure, action] {
       try {
@@ -78,6 +77,7 @@ QMenu* make_export_menu(QWidget* parent, ExportableFigure* figure) {
                    run([parent](const Figure& f) { export_data(parent, f, true); }));
   QObject::connect(menu->addAction("Export data as JSON…"), &QAction::triggered, parent,
                    run([parent](const Figure& f) { export_data(parent, f, false); }));
+  figure->addViewActions(menu);
   return menu;
 }
 

@@ -15,7 +15,7 @@ class ExportableFigure {
  public:
   virtual ~ExportableFigure() = default;
   virtual std::unique_ptr<Figure> exportFigure() const = 0;
-  // Actions on the view itself (Reset zoom), listed above the export actions of the context menu.
+  // Actions on the view itself (Reset zoom), listed below the export actions of the context menu.
   virtual void addViewActions(QMenu*) {}
 };
 

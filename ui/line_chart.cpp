@@ -101,10 +101,10 @@ void LineChart::resetZoom() {
 }
 
 void LineChart::addViewActions(QMenu* menu) {
+  menu->addSeparator();
   QAction* reset = menu->addAction("Reset zoom", this, &LineChart::resetZoom);
   reset->setShortcut(Qt::Key_R);  // shown in the menu; keyPressEvent handles the key itself
   reset->setEnabled(isZoomed());
-  menu->addSeparator();
 }
 
 void LineChart::paintEvent(QPaintEvent*) {
