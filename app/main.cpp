@@ -2,10 +2,27 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QStyle>
+#include <QStyleFactory>
 #include <QTimer>
 
+#include <cstdio>
+
 #include "main_window.h"
+#include "palette.h"
 #include "training.h"
+
+namespace {
+// "system" leaves style and palette to the platform theme (QT_QPA_PLATFORMTHEME, a dark desktop), which every
+// view follows; light and dark pick Fusion, whose palette Qt applies the same on every platform.
+bool apply_theme(const QString& name) {
+  if (name == "system") return true;
+  if (name != "light" && name != "dark") return false;
+  QApplication::setStyle(QStyleFactory::create("Fusion"));
+  QApplication::setPalette(name == "dark" ? moewb::dark_palette() : QApplication::style()->standardPalette());
+  return true;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
@@ -16,7 +33,15 @@ int main(int argc, char** argv) {
   parser.setApplicationDescription("MoE Routing Workbench: train and inspect mixture-of-experts character models");
   parser.addHelpOption();
   parser.addPositionalArgument("path", "A dataset (text file) or a run folder to open.");
+  const QCommandLineOption theme("theme", "system (the desktop's palette, the default), light or dark: Fusion in "
+                                          "its light palette or a dark one, for a desktop without a dark theme.",
+                                 "theme", "system");
+  parser.addOption(theme);
   parser.process(app);
+  if (!apply_theme(parser.value(theme))) {
+    std::fprintf(stderr, "moewb: unknown theme '%s' (system, light or dark)\n", qPrintable(parser.value(theme)));
+    return 2;
+  }
   moewb::init_torch_threads();
 
   moewb::MainWindow window(QStringLiteral(MOEWB_DEFAULT_DATASET));

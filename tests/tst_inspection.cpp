@@ -210,7 +210,7 @@ class TestInspection : public QObject {
         double weight = 0;
         for (int s = 0; s < l.slots; ++s)
           if (l.chosen_at(i, s) == e) weight = l.weight_at(i, s);
-        QCOMPARE(reading->cellColor(i), weighted_expert_color(e, weight));
+        QCOMPARE(reading->cellColor(i), weighted_expert_color(e, weight, reading->palette().color(QPalette::Base)));
       }
     }
     // "only E1": the colour stays exactly on the characters E1 processed
@@ -221,7 +221,8 @@ class TestInspection : public QObject {
       bool e1 = false;
       for (int s = 0; s < last.slots; ++s) e1 = e1 || last.chosen_at(i, s) == 1;
       kept += e1;
-      QCOMPARE(reading->cellColor(i), e1 ? routing_cell_color(last, i) : reading->palette().color(QPalette::Base));
+      const QColor base = reading->palette().color(QPalette::Base);
+      QCOMPARE(reading->cellColor(i), e1 ? routing_cell_color(last, i, base) : base);
     }
     QVERIFY(kept > 0 && kept < 300);
     panel.setHighlightedExpert(-1);

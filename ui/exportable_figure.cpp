@@ -77,6 +77,7 @@ QMenu* make_export_menu(QWidget* parent, ExportableFigure* figure) {
                    run([parent](const Figure& f) { export_data(parent, f, true); }));
   QObject::connect(menu->addAction("Export data as JSON…"), &QAction::triggered, parent,
                    run([parent](const Figure& f) { export_data(parent, f, false); }));
+  figure->addViewActions(menu);
   return menu;
 }
 

@@ -15,6 +15,8 @@ class ExportableFigure {
  public:
   virtual ~ExportableFigure() = default;
   virtual std::unique_ptr<Figure> exportFigure() const = 0;
+  // Actions on the view itself (Reset zoom), listed below the export actions of the context menu.
+  virtual void addViewActions(QMenu*) {}
 };
 
 // "Export figure…", "Export data as CSV…" and "Export data as JSON…" on right-click, the Menu key and

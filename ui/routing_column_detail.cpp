@@ -72,7 +72,7 @@ void RoutingColumnDetail::paintEvent(QPaintEvent*) {
       const QRectF slot(pad + label_w + e * bar_w, y, bar_w - 1, bar_max);
       p.fillRect(slot, pal.color(QPalette::AlternateBase));
       const QRectF bar(slot.left(), slot.bottom() - prob * bar_max, slot.width(), prob * bar_max);
-      p.fillRect(bar, expert_color(e));
+      p.fillRect(bar, expert_color(e, pal.color(QPalette::Base)));
       for (int s = 0; s < lt.slots; ++s) {
         if (lt.chosen_at(position_, s) != e) continue;
         p.setPen(QPen(pal.color(QPalette::Text), 2));

@@ -76,7 +76,8 @@ bool RoutingReadingView::processes(int position, int expert) const {
 
 QColor RoutingReadingView::cellColor(int position) const {
   if (position < 0 || position >= trace_.length() || layer_ >= static_cast<int>(trace_.layers.size())) return {};
-  const QColor c = routing_cell_color(trace_.layers[static_cast<size_t>(layer_)], position);
+  const QColor c =
+      routing_cell_color(trace_.layers[static_cast<size_t>(layer_)], position, palette().color(QPalette::Base));
   if (highlighted_ < 0 || processes(position, highlighted_)) return c;
   return palette().color(QPalette::Base);  // not this expert's: plain text
 }

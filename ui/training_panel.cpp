@@ -8,13 +8,47 @@
 #include <QSlider>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <cmath>
+
 #include "palette.h"
 
 namespace moewb {
 
 namespace {
 constexpr int kRedrawMs = 40;
+
+// Wall time at a step: the elapsed_s of the metrics rows (every logged step and evaluation has one), linear
+// between rows for a step that has none and held at the ends, so no point is ever left without a time.
+double elapsed_at(const QList<QPointF>& elapsed, double step) {
+  if (elapsed.isEmpty()) return std::nan("");
+  const auto after = std::lower_bound(elapsed.begin(), elapsed.end(), step,
+                                      [](const QPointF& p, double s) { return p.x() < s; });
+  if (after == elapsed.begin()) return after->y();
+  if (after == elapsed.end()) return elapsed.last().y();
+  const QPointF& before = *(after - 1);
+  if (after->x() == before.x()) return after->y();
+  return before.y() + (step - before.x()) / (after->x() - before.x()) * (after->y() - before.y());
 }
+
+PlotSpec on_x_axis(PlotSpec spec, XAxis axis, const TrainingHistory& h, const Config& c) {
+  if (axis == XAxis::steps) return spec;
+  // tokens: each step trains batch_size sequences of block_size characters (the config has no gradient
+  // accumulation, so that is all of them)
+  const double tokens_per_step = static_cast<double>(c.batch_size) * c.block_size;
+  for (auto& series : spec.series)
+    for (auto& p : series.points)
+      p.setX(axis == XAxis::tokens ? p.x() * tokens_per_step : elapsed_at(h.elapsed, p.x()));
+  if (axis == XAxis::tokens) {
+    spec.x_title = "tokens";
+    spec.x_description = "tokens trained (step × batch_size × block_size)";
+  } else {
+    spec.x_title = "time (s)";
+    spec.x_description = "wall time of the run in seconds, across resumes";
+  }
+  return spec;
+}
+}  // namespace
 
 TrainingPanel::TrainingPanel(QWidget* parent)
     : QWidget(parent),
@@ -42,6 +76,14 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   controls->addWidget(new QLabel("Smoothing"));
   controls->addWidget(smoothing_);
   controls->addWidget(smoothing_label_);
+  controls->addSpacing(12);
+  x_axis_ = new QComboBox;
+  x_axis_->addItems({"steps", "tokens", "time"});
+  x_axis_->setToolTip("What every chart's x axis counts: training steps, tokens trained (step × batch × context) "
+                      "or the run's wall time in seconds.");
+  connect(x_axis_, &QComboBox::currentIndexChanged, this, [this](int i) { setXAxis(static_cast<XAxis>(i)); });
+  controls->addWidget(new QLabel("x axis"));
+  controls->addWidget(x_axis_);
   controls->addStretch();
   controls->addWidget(new QLabel("Layer"));
   controls->addWidget(layer_);
@@ -84,6 +126,7 @@ void TrainingPanel::load(const TrainingHistory& history, const Config& config) {
   balance_->setVisible(config.is_moe());
   // a dense model has no expert charts: loss and the small charts take the whole width
   const bool moe = config.is_moe();
+  for (auto* chart : charts()) chart->resetZoom();  // another run: its own range
   grid_->addWidget(loss_, 0, 0, 1, moe ? 2 : 4);
   grid_->addWidget(lr_, 1, 0, 1, moe ? 1 : 2);
   grid_->addWidget(throughput_, 1, moe ? 1 : 2, 1, moe ? 1 : 2);
@@ -113,13 +156,26 @@ void TrainingPanel::addEval(const EvalReport& r) {
 
 void TrainingPanel::setLogScale(bool on) {
   log_scale_->setChecked(on);
-  loss_->setSpec(loss_plot(history_, figureOptions()));
+  showSpec(loss_, loss_plot(history_, figureOptions()));
 }
 
 void TrainingPanel::setSmoothing(double weight) {
   smoothing_->setValue(static_cast<int>(weight * 100 + 0.5));
   smoothing_label_->setText(QString::number(weight, 'f', 2));
-  loss_->setSpec(loss_plot(history_, figureOptions()));
+  showSpec(loss_, loss_plot(history_, figureOptions()));
+}
+
+void TrainingPanel::setXAxis(XAxis axis) {
+  x_axis_->setCurrentIndex(static_cast<int>(axis));
+  for (auto* chart : charts()) chart->resetZoom();
+  dirty_ = true;
+  flush();
+}
+
+XAxis TrainingPanel::xAxis() const { return static_cast<XAxis>(x_axis_->currentIndex()); }
+
+void TrainingPanel::showSpec(LineChart* chart, PlotSpec spec) const {
+  chart->setSpec(on_x_axis(std::move(spec), xAxis(), history_, config_));
 }
 
 void TrainingPanel::setRunName(const QString& name) {
@@ -140,16 +196,16 @@ void TrainingPanel::flush() {
   if (!dirty_) return;
   dirty_ = false;
   const TrainingFigureOptions o = figureOptions();
-  loss_->setSpec(loss_plot(history_, o));
-  lr_->setSpec(lr_plot(history_, o));
-  throughput_->setSpec(throughput_plot(history_, o));
+  showSpec(loss_, loss_plot(history_, o));
+  showSpec(lr_, lr_plot(history_, o));
+  showSpec(throughput_, throughput_plot(history_, o));
   redrawLayerCharts();
 }
 
 void TrainingPanel::redrawLayerCharts() {
   const int l = layer_->currentIndex();
-  load_->setSpec(expert_load_plot(history_, l, config_.is_moe() ? config_.n_experts : 0, figureOptions()));
-  balance_->setSpec(load_balance_plot(history_, l, figureOptions()));
+  showSpec(load_, expert_load_plot(history_, l, config_.is_moe() ? config_.n_experts : 0, figureOptions()));
+  showSpec(balance_, load_balance_plot(history_, l, figureOptions()));
   if (l < 0 || l >= history_.layers.size()) {
     scalars_->setText(config_.is_moe() ? "Load balance: waiting for the first evaluation."
                                        : "Dense model: no routing, so no expert load to show.");

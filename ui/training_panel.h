@@ -1,5 +1,6 @@
 // The Training dock: loss (log-scale option, smoothing), learning rate, throughput, per-layer expert load and
-// load-balance charts. Reports are collected as they arrive and drawn on a ~40 ms timer in one batch.
+// load-balance charts over steps, tokens or time. Reports are collected as they arrive and drawn on a ~40 ms
+// timer in one batch.
 #pragma once
 
 #include <QTimer>
@@ -18,6 +19,9 @@ class QSlider;
 
 namespace moewb {
 
+// What the charts' x axis counts.
+enum class XAxis { steps, tokens, time };
+
 class TrainingPanel : public QWidget {
   Q_OBJECT
 
@@ -30,6 +34,9 @@ class TrainingPanel : public QWidget {
   void addEval(const EvalReport& r);
   void setLogScale(bool on);
   void setSmoothing(double weight);
+  // Every chart switches axis (and returns to its automatic range: a zoomed range is in the old unit).
+  void setXAxis(XAxis axis);
+  XAxis xAxis() const;
   // Named in the charts' subtitles and exported figures.
   void setRunName(const QString& name);
   const TrainingHistory& history() const { return history_; }
@@ -45,6 +52,8 @@ class TrainingPanel : public QWidget {
  private:
   void redrawLayerCharts();
   TrainingFigureOptions figureOptions() const;
+  // A Training figure's spec on the chosen x axis.
+  void showSpec(LineChart* chart, PlotSpec spec) const;
 
   QGridLayout* grid_;
   TrainingHistory history_;
@@ -57,6 +66,7 @@ class TrainingPanel : public QWidget {
   QSlider* smoothing_;
   QLabel* smoothing_label_;
   QComboBox* layer_;
+  QComboBox* x_axis_;
   QLabel* scalars_;
 };
 

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <limits>
 
+#include "palette.h"
+
 namespace moewb {
 
 namespace {
@@ -24,11 +26,17 @@ struct Range {
   bool empty() const { return x0 > x1; }
 };
 
+bool shown(const PlotSpec& s, const QPointF& p) {
+  return std::isfinite(p.x()) && std::isfinite(p.y()) && !(s.log_y && p.y() <= 0);
+}
+
+// The points' range; with a view x range, the y range of the points inside it.
 Range data_range(const PlotSpec& s) {
   Range r;
   for (const auto& series : s.series)
     for (const auto& p : series.points) {
-      if (!std::isfinite(p.x()) || !std::isfinite(p.y()) || (s.log_y && p.y() <= 0)) continue;
+      if (!shown(s, p)) continue;
+      if (s.x_range && (p.x() < s.x_range->first || p.x() > s.x_range->second)) continue;
       r.x0 = std::min(r.x0, p.x()), r.x1 = std::max(r.x1, p.x());
       r.y0 = std::min(r.y0, p.y()), r.y1 = std::max(r.y1, p.y());
     }
@@ -112,8 +120,12 @@ QPointF PlotLayout::map(QPointF d) const {
 }
 
 PlotLayout PlotFigure::layout(QPainter& p, const QRectF& target, const FigureStyle& st) const {
-  const QFontMetricsF text(st.font(st.text_pt), p.device()), label(st.font(st.label_pt), p.device()),
-      title(st.font(st.title_pt, true), p.device());
+  return layout(p.device(), target, st);
+}
+
+PlotLayout PlotFigure::layout(const QPaintDevice* device, const QRectF& target, const FigureStyle& st) const {
+  const QFontMetricsF text(st.font(st.text_pt), device), label(st.font(st.label_pt), device),
+      title(st.font(st.title_pt, true), device);
   const double pad = st.px(5), tick = st.px(3);
   PlotLayout l;
   l.log_y = spec_.log_y;
@@ -132,6 +144,8 @@ PlotLayout PlotFigure::layout(QPainter& p, const QRectF& target, const FigureSty
     }
   }
   if (spec_.y_range && !spec_.log_y) l.y0 = spec_.y_range->first, l.y1 = spec_.y_range->second;
+  if (spec_.x_range && spec_.x_range->second > spec_.x_range->first)
+    l.x0 = spec_.x_range->first, l.x1 = spec_.x_range->second;
 
   double top = target.top() + pad;
   if (!spec_.title.isEmpty()) top += title.height();
@@ -236,13 +250,14 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
       marks << q;
     }
     any = any || !marks.isEmpty();
-    QPen pen(s.color, st.px(st.line_pt) * s.weight * 0.75);
+    const QColor color = readable_on(s.color, st.background);
+    QPen pen(color, st.px(st.line_pt) * s.weight * 0.75);
     pen.setJoinStyle(Qt::RoundJoin);
     p.setPen(pen);
     p.setBrush(Qt::NoBrush);
     p.drawPath(path);
     if (s.markers) {
-      p.setBrush(s.color);
+      p.setBrush(color);
       p.setPen(Qt::NoPen);
       const double radius = st.px(st.line_pt) * 1.3;
       for (const auto& q : marks) p.drawEllipse(q, radius, radius);
@@ -279,7 +294,8 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
     double x = target.left() + pad;
     for (size_t i = first; i < last; ++i) {
       if (items[i].color.isValid()) {
-        p.fillRect(QRectF(x, row_y + (text.height() - swatch) / 2, swatch * 1.2, swatch), items[i].color);
+        p.fillRect(QRectF(x, row_y + (text.height() - swatch) / 2, swatch * 1.2, swatch),
+                   readable_on(items[i].color, st.background));
         x += swatch * 1.6;
       }
       p.setPen(st.foreground);
@@ -290,6 +306,24 @@ void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st)
     row_y += text.height() * 1.15;
   }
   p.restore();
+}
+
+std::optional<PlotReadout> PlotFigure::readout(const PlotLayout& l, double x) const {
+  auto in_view = [&](const QPointF& p) { return shown(spec_, p) && p.x() >= l.x0 && p.x() <= l.x1; };
+  std::optional<double> nearest;
+  for (const auto& s : spec_.series)
+    for (const auto& p : s.points)
+      if (in_view(p) && (!nearest || std::abs(p.x() - x) < std::abs(*nearest - x))) nearest = p.x();
+  if (!nearest) return std::nullopt;
+  PlotReadout r;
+  r.x = *nearest;
+  for (const auto& s : spec_.series) {
+    const QPointF* best = nullptr;
+    for (const auto& p : s.points)
+      if (shown(spec_, p) && (!best || std::abs(p.x() - r.x) < std::abs(best->x() - r.x))) best = &p;
+    if (best) r.values << PlotReadoutValue{s.name, s.color, *best};
+  }
+  return r;
 }
 
 QString PlotFigure::csv() const {

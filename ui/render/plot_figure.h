@@ -32,6 +32,8 @@ struct PlotSpec {
   QString y_description;
   bool log_y = false;
   std::optional<std::pair<double, double>> y_range;  // fixed range (shares 0..1); else the data's
+  // The x range shown (a zoomed view); else the data's. The y axis then fits the points inside it.
+  std::optional<std::pair<double, double>> x_range;
   QList<PlotSeries> series;
   bool legend = true;         // shown when there are two series or more
   QString empty_message = "no data yet";
@@ -48,6 +50,18 @@ struct PlotLayout {
   QPointF map(QPointF data) const;
 };
 
+// What a plot shows at one x: the nearest x of any point in view and each series' point nearest to it (its own
+// x differs where a series is sparser, such as validation points).
+struct PlotReadoutValue {
+  QString series;
+  QColor color;
+  QPointF point;
+};
+struct PlotReadout {
+  double x = 0;
+  QList<PlotReadoutValue> values;
+};
+
 class PlotFigure : public Figure {
  public:
   explicit PlotFigure(PlotSpec spec = {}) : spec_(std::move(spec)) {}
@@ -61,6 +75,10 @@ class PlotFigure : public Figure {
   QString json() const override;
 
   PlotLayout layout(QPainter& p, const QRectF& target, const FigureStyle& style) const;
+  // The same layout measured on a device without a painter (a widget handling mouse events).
+  PlotLayout layout(const QPaintDevice* device, const QRectF& target, const FigureStyle& style) const;
+  // The readout at data x (a pointer's position mapped through the layout); nothing when no point is in view.
+  std::optional<PlotReadout> readout(const PlotLayout& l, double x) const;
 
  private:
   PlotSpec spec_;

@@ -11,13 +11,13 @@
 
 namespace moewb {
 
-QColor routing_cell_color(const LayerTrace& l, int position) {
+QColor routing_cell_color(const LayerTrace& l, int position, const QColor& background) {
   const int e = l.top_expert(position);
   if (e < 0) return {235, 235, 235};  // every assignment dropped
   double weight = 0;
   for (int s = 0; s < l.slots; ++s)
     if (l.chosen_at(position, s) == e && !l.dropped_at(position, s)) weight = l.weight_at(position, s);
-  return weighted_expert_color(e, weight);
+  return weighted_expert_color(e, weight, background);
 }
 
 namespace {
@@ -69,7 +69,7 @@ void paint_column(QPainter& p, const RoutingTrace& t, int detail, int c, double 
   for (int r = 0; r < static_cast<int>(t.layers.size()); ++r) {
     const LayerTrace& l = t.layers[static_cast<size_t>(r)];
     const QRectF cell(x, top + r * row_h, w, row_h);
-    p.fillRect(cell, routing_cell_color(l, c));
+    p.fillRect(cell, routing_cell_color(l, c, st.background));
     if (l.any_dropped(c)) hatch(p, cell, QColor(40, 40, 40, 190), std::max(1.5, std::min(w, row_h) / 3), false);
     if (sigmoid && w >= st.px(6) && row_h >= st.px(6)) {
       QFont f = st.font(std::min(st.text_pt, row_h / kPxPerPt * 0.7));
@@ -98,7 +98,8 @@ void paint_row_labels(QPainter& p, const RoutingTrace& t, int detail, double rig
   for (int r = 0; r < rows; ++r) {
     const QRectF row(0, top + r * row_h, right - st.px(2), row_h);
     if (swatch > 0)
-      p.fillRect(QRectF(row.right() - swatch, row.center().y() - swatch / 2, swatch, swatch), expert_color(r));
+      p.fillRect(QRectF(row.right() - swatch, row.center().y() - swatch / 2, swatch, swatch),
+                 expert_color(r, st.background));
     const QString text = detail >= 0 ? QString("E%1").arg(r) : QString(short_names ? "L%1" : "layer %1").arg(r);
     p.drawText(row.adjusted(0, 0, -(swatch > 0 ? swatch + st.px(2) : 0), 0), Qt::AlignVCenter | Qt::AlignRight, text);
   }
@@ -163,7 +164,7 @@ double legend(QPainter* p, const RoutingTrace& t, int detail, double x, double y
       const double w = swatch * 1.5 + m.horizontalAdvance(name) + swatch;
       if (cx > x && cx + w > x + width) cx = x, y += line;
       if (p) {
-        p->fillRect(QRectF(cx, y + (line - swatch) / 2, swatch, swatch), expert_color(e));
+        p->fillRect(QRectF(cx, y + (line - swatch) / 2, swatch, swatch), expert_color(e, st.background));
         p->setPen(st.foreground);
         p->drawText(QRectF(cx + swatch * 1.5, y, w, line), Qt::AlignVCenter | Qt::AlignLeft, name);
       }

@@ -24,8 +24,9 @@ struct RoutingView {
 // The layer whose experts are shown, or -1 for every layer (also when detail_layer is out of range).
 int shown_detail_layer(const RoutingTrace& trace, const RoutingView& view);
 // A character's colour in a layer: its top expert's colour, paler as that expert's weight falls; light grey when
-// capacity dropped every assignment. The heatmap's overview and the reading view share it.
-QColor routing_cell_color(const LayerTrace& layer, int position);
+// capacity dropped every assignment; readable on `background`. The heatmap's overview and the reading view
+// share it.
+QColor routing_cell_color(const LayerTrace& layer, int position, const QColor& background = Qt::white);
 // Height of the legend under a routing heatmap of this width.
 double routing_legend_height(const RoutingTrace& trace, const RoutingView& view, double width, const FigureStyle& style,
                              QPaintDevice* device);

@@ -26,11 +26,13 @@ void TrainingHistory::add(const StepReport& r) {
   train_loss << QPointF(r.step, r.loss);
   lr << QPointF(r.step, r.lr);
   tokens_per_sec << QPointF(r.step, r.tokens_per_sec);
+  elapsed << QPointF(r.step, r.elapsed_s);
 }
 
 void TrainingHistory::add(const EvalReport& r) {
   val_loss << QPointF(r.step, r.val_loss);
   eval_train_loss << QPointF(r.step, r.train_loss);
+  elapsed << QPointF(r.step, r.elapsed_s);
   add_layer_metrics(layers, r.step, r.layers);
 }
 
@@ -47,6 +49,7 @@ TrainingHistory TrainingHistory::fromMetrics(const MetricsTable& table, const Co
   series("eval_train_loss", h.eval_train_loss);
   series("lr", h.lr);
   series("tokens_per_sec", h.tokens_per_sec);
+  series("elapsed_s", h.elapsed);
   if (!config.is_moe()) return h;
   const auto& val = table.column("val_loss");
   for (size_t i = 0; i < val.size(); ++i) {

@@ -18,6 +18,7 @@ struct LayerHistory {
 
 struct TrainingHistory {
   QList<QPointF> train_loss, val_loss, eval_train_loss, lr, tokens_per_sec;
+  QList<QPointF> elapsed;  // (step, wall seconds of the run) of every logged step and evaluation, in step order
   QVector<LayerHistory> layers;
 
   void clear() { *this = TrainingHistory{}; }
