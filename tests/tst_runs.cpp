@@ -407,7 +407,9 @@ class TestRuns : public QObject {
       return MainWindow::ResumeChoice::Open;
     });
     QCOMPARE(asked, QStringList{run});
-    QVERIFY2(w->windowTitle().endsWith(QFileInfo(run).fileName()), qPrintable(w->windowTitle()));
+    // the run is read off the GUI thread, then shown
+    QTRY_VERIFY2_WITH_TIMEOUT(w->windowTitle().endsWith(QFileInfo(run).fileName()), qPrintable(w->windowTitle()),
+                              30000);
     QVERIFY(w->resumeAction()->isEnabled());
     QCOMPARE(w->interruptedRun(), QString());  // offered once
     w.reset();
