@@ -314,7 +314,7 @@ void MainWindow::buildActions() {
 void MainWindow::buildDocks() {
   config_dock_ = dock("Configuration", "configuration_dock", config_);
   auto* config_dock = config_dock_;
-  config_dock->setMinimumWidth(330);
+  config_dock->setMinimumWidth(260);
   addDockWidget(Qt::LeftDockWidgetArea, config_dock);
   generation_dock_ = dock("Generation", "generation_dock", generation_);
   auto* generation_dock = generation_dock_;
@@ -743,8 +743,10 @@ void MainWindow::restoreSettings() {
   if (!restoreState(settings.value("window/state").toByteArray())) {
     // first start: docks get their share once the window has its size
     QTimer::singleShot(0, this, [this] {
-      resizeDocks({config_dock_}, {360}, Qt::Horizontal);
-      resizeDocks({generation_dock_}, {height() / 4}, Qt::Vertical);
+      // a small window (1280 x 800, or 200 % scale) gives the centre views more of its room
+      const bool small = height() < 700;
+      resizeDocks({config_dock_}, {small ? 280 : 360}, Qt::Horizontal);
+      resizeDocks({generation_dock_}, {height() / (small ? 6 : 4)}, Qt::Vertical);
     });
   }
   const QString last_config = settings.value("lastConfig").toString();

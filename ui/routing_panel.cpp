@@ -117,6 +117,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   top_table_->setObjectName("top_characters");
   top_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   top_table_->verticalHeader()->hide();
+  top_table_->verticalHeader()->setDefaultSectionSize(22);
   top_table_->horizontalHeader()->setStretchLastSection(true);
   top_table_->setColumnCount(2);
   top_table_->setHorizontalHeaderLabels({"Expert", "Characters it receives most (share of its assignments)"});
