@@ -22,6 +22,22 @@ using namespace moewb;
 
 namespace {
 
+constexpr int kInterventionTextChars = 20000;  // default text of `intervene`: the start of the validation split
+
+// A CSV cell: quoted, with doubled quotes, when it holds a comma, a quote or a line break.
+std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string with_decimals(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
 std::atomic<bool> g_interrupted{false};
 std::atomic<int> g_signal{0};  // the signal that asked to stop
 
@@ -31,6 +47,8 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   resume    --run DIR [--max_iters N]
   eval      --checkpoint FILE [--data FILE (default: the run's dataset)] [--batches N]
   generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
+  intervene --checkpoint FILE --layer L (--disable E | --force E) [--text TEXT | --text-file FILE (default:
+            the first 20,000 validation characters)] [--out delta.csv] [--batches N] [--data FILE]
   trace     --checkpoint FILE (--text TEXT | --text-file FILE) [--out FILE] [--capacity (drop as training
             would, in batches of batch_size x block_size; default: no capacity limit)]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
@@ -227,6 +245,52 @@ int cmd_trace(CliArgs& args) {
   return 0;
 }
 
+// Knocks out or forces one expert of a layer (never touching the checkpoint) and reports what changes: the
+// validation loss on the same batches, per character class on a text, and per character into a CSV.
+int cmd_intervene(CliArgs& args) {
+  const std::string checkpoint = args.has("checkpoint") ? args.take("checkpoint") : std::string();
+  InferenceModel m = load_model(checkpoint, args.take("device", "auto"));
+  TextDataset data = TextDataset::from_file(args.take("data", dataset_of(checkpoint)));
+  Intervention iv;
+  iv.layer = args.take_int("layer", -1, 0);
+  iv.disable = args.take_int("disable", -1, 0);
+  iv.force = args.take_int("force", -1, 0);
+  if (iv.layer < 0) throw std::invalid_argument("intervene needs --layer L and --disable E or --force E");
+  std::string text = args.take("text");
+  const std::string file = args.take("text-file");
+  if (!file.empty()) text = read_file(file);
+  if (text.empty()) text = data.probe_text(kInterventionTextChars);  // the start of the validation split
+  const std::string out = args.take("out");
+  const int batches = args.take_int("batches", m.config().eval_iters, 1);
+  reject_rest(args);
+  const InferenceModel changed = m.intervened(iv);
+  const uint64_t seed = m.config().seed + 1;
+  const double val = m.loss(data, true, batches, seed), val_changed = changed.loss(data, true, batches, seed);
+  std::printf("intervention: %s\nvalidation loss %.4f -> %.4f (%+.4f) over %d batches\n", iv.describe().c_str(), val,
+              val_changed, val_changed - val, batches);
+  const std::u32string chars = decode_utf8(text);
+  const std::vector<double> base = m.char_losses(text), after = changed.char_losses(text);
+  const LossComparison cmp = compare_losses(chars, base, after);
+  std::printf("\n%-20s %10s %7s %8s %8s %8s\n", "characters", "count", "share", "before", "after", "delta");
+  for (int c = 0; c < kCharClasses; ++c) {
+    const auto& row = cmp.classes[static_cast<size_t>(c)];
+    if (row.characters == 0) continue;
+    std::printf("%-20s %10lld %6.1f%% %8.4f %8.4f %+8.4f\n", char_class_name(static_cast<CharClass>(c)),
+                static_cast<long long>(row.characters), 100 * row.share, row.base, row.changed, row.delta());
+  }
+  std::printf("%-20s %10lld %6.1f%% %8.4f %8.4f %+8.4f\n", "all", static_cast<long long>(cmp.all.characters), 100.0,
+              cmp.all.base, cmp.all.changed, cmp.all.delta());
+  if (!out.empty()) {
+    std::string csv = "# per-character cross-entropy (nats) of predicting the character, before and after: " +
+                      iv.describe() + "\nposition,character,loss,loss_after,delta\n";
+    for (size_t i = 1; i < chars.size(); ++i)
+      csv += std::to_string(i) + "," + csv_cell(encode_utf8(chars[i])) + "," + with_decimals(base[i], 6) + "," +
+             with_decimals(after[i], 6) + "," + with_decimals(after[i] - base[i], 6) + "\n";
+    atomic_write(out, csv);
+  }
+  return 0;
+}
+
 // "a,b,c" -> {"a", "b", "c"}; empty text -> {}.
 std::vector<std::string> comma_list(const std::string& text) {
   std::vector<std::string> out;
@@ -386,6 +450,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cmd_eval(args);
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "trace") return cmd_trace(args);
+    if (cmd == "intervene") return cmd_intervene(args);
     if (cmd == "import-pt") return cmd_import_pt(args);
     if (cmd == "keys") {
       reject_rest(args);

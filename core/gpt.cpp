@@ -206,16 +206,25 @@ int64_t GPTImpl::parameter_count() const {
   return n;
 }
 
+GPT share_weights(const GPT& model, const Config& config) {
+  GPT twin(config, model->vocab_size);
+  torch::NoGradGuard no_grad;
+  auto from = model->parameters(), to = twin->parameters();
+  for (size_t i = 0; i < from.size(); ++i) to[i].set_data(from[i]);  // shares storage, device and dtype
+  for (size_t l = 0; l < model->h.size(); ++l) {
+    if (!model->h[l]->moe) continue;
+    twin->h[l]->moe->routing.disabled_expert = model->h[l]->moe->routing.disabled_expert;
+    twin->h[l]->moe->routing.forced_expert = model->h[l]->moe->routing.forced_expert;
+  }
+  twin->train(model->is_training());
+  return twin;
+}
+
 GPT without_capacity(const GPT& model) {
   if (!model->config.is_moe() || !model->config.use_capacity) return model;
   Config c = model->config;
   c.use_capacity = false;
-  GPT twin(c, model->vocab_size);
-  torch::NoGradGuard no_grad;
-  auto from = model->parameters(), to = twin->parameters();
-  for (size_t i = 0; i < from.size(); ++i) to[i].set_data(from[i]);  // shares storage, device and dtype
-  twin->train(model->is_training());
-  return twin;
+  return share_weights(model, c);
 }
 
 CapacityScope::CapacityScope(GPT model, bool on) : model_(std::move(model)) {

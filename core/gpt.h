@@ -86,6 +86,9 @@ struct GPTImpl : torch::nn::Module {
 };
 TORCH_MODULE(GPT);
 
+// A model of `config` (the same architecture) that shares `model`'s weights (no copy) and its layers'
+// interventions: changing how it routes never touches the original.
+GPT share_weights(const GPT& model, const Config& config);
 // Capacity limits exist for training throughput; inspection shows routing without them unless asked. A model
 // that routes without capacity and shares `model`'s weights (no copy); `model` itself when it has no limit.
 GPT without_capacity(const GPT& model);

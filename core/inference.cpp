@@ -255,6 +255,52 @@ double InferenceModel::loss(const TextDataset& data, bool validation, int batche
   return total.item<double>() / std::max(1, batches);
 }
 
+InferenceModel InferenceModel::intervened(const Intervention& iv) const {
+  const Impl& m = *impl_;
+  auto impl = std::make_shared<Impl>(m);
+  impl->model = share_weights(m.model, m.config);  // the original's layers keep their routing
+  impl->uncapped = nullptr;
+  if (!iv.none()) {
+    if (!m.config.is_moe()) throw std::invalid_argument("a dense model has no experts to intervene on");
+    if (iv.layer >= m.config.n_layer)
+      throw std::invalid_argument("layer: the model has layers 0 to " + std::to_string(m.config.n_layer - 1));
+    for (int e : {iv.disable, iv.force})
+      if (e >= m.config.n_experts)
+        throw std::invalid_argument("expert " + std::to_string(e) + ": the model has experts 0 to " +
+                                    std::to_string(m.config.n_experts - 1));
+    if ((iv.disable >= 0) == (iv.force >= 0))
+      throw std::invalid_argument("an intervention either disables or forces one expert");
+    if (iv.disable >= 0 && m.config.routing == RoutingMode::softmax && m.config.n_experts == 1)
+      throw std::invalid_argument("disable: the layer's only expert");
+    RoutingOptions& routing = impl->model->h[static_cast<size_t>(iv.layer)]->moe->routing;
+    routing.disabled_expert = iv.disable;
+    routing.forced_expert = iv.force;
+  }
+  return InferenceModel(impl);
+}
+
+std::vector<double> InferenceModel::char_losses(const std::string& text) const {
+  const Impl& m = *impl_;
+  const std::vector<int64_t> ids = m.vocab.encode(text);
+  const int64_t n = static_cast<int64_t>(ids.size()), T = m.config.block_size;
+  std::vector<double> out(static_cast<size_t>(n), std::nan(""));
+  c10::InferenceMode inference_mode;
+  const auto all = torch::tensor(ids, torch::kInt64);
+  // window w covers inputs [s, s + len) and predicts characters s + 1 .. s + len
+  for (int64_t s = 0; s + 1 < n;) {
+    const int64_t len = std::min(T, n - 1 - s);
+    const int64_t rows = len < T ? 1 : std::min<int64_t>(std::max(1, m.config.batch_size), (n - 1 - s) / T);
+    auto x = all.narrow(0, s, rows * len).view({rows, len}).to(m.device);
+    auto y = all.narrow(0, s + 1, rows * len).view({rows, len}).to(m.device);
+    auto logp = torch::log_softmax(m.uncapped->forward(x).logits.to(torch::kFloat32), -1);
+    auto loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).reshape({-1}).to(torch::kCPU).to(torch::kFloat64);
+    const auto values = loss.accessor<double, 1>();
+    for (int64_t i = 0; i < rows * len; ++i) out[static_cast<size_t>(s + 1 + i)] = values[i];
+    s += rows * len;
+  }
+  return out;
+}
+
 RoutingTrace InferenceModel::trace(const std::string& text, const TraceProgress& progress, bool capacity) const {
   const bool capped = capacity && impl_->config.is_moe() && impl_->config.use_capacity;
   return trace_text(capped ? impl_->model : impl_->uncapped, impl_->vocab, text, impl_->device, capped, progress);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config.h"
+#include "intervention.h"
 #include "routing_trace.h"
 #include "text_dataset.h"
 
@@ -60,6 +61,13 @@ class InferenceModel {
   // Stops early with the counts so far when `cancel` becomes true.
   RoutingCounts count_routing(const std::string& text, const TraceProgress& progress = {},
                               const std::atomic<bool>* cancel = nullptr) const;
+  // The same weights (shared, never copied or changed) routed under an intervention; Intervention{} gives the
+  // model as trained. Throws std::invalid_argument naming the layer or expert that does not exist.
+  InferenceModel intervened(const Intervention& intervention) const;
+  // Per character of `text`, the cross-entropy (nats) of predicting it from up to block_size characters before
+  // it, without capacity limits; NaN for the first character (nothing predicts it). Windows of the context
+  // length, batch_size at a time.
+  std::vector<double> char_losses(const std::string& text) const;
   // Mean cross-entropy over `batches` random batches of one split.
   double loss(const TextDataset& data, bool validation, int batches, uint64_t seed) const;
   // nanoGPT-named state_dict (transformer.wte.weight, ...), loadable with torch.load in Python. attention_masks

@@ -2,6 +2,7 @@
 #include "moe.h"
 
 #include <cmath>
+#include <limits>
 
 #include "precision.h"
 #include "randomness.h"
@@ -73,7 +74,35 @@ torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts) {
   return torch::remainder(torch::remainder((token_ids + 1) * kKnuth, int64_t{1} << 32), n_experts);
 }
 
-RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt) {
+namespace {
+
+// Every token to one expert with weight 1 (an intervention): one slot, or in softmax mode the one-hot mixture.
+RouterOutput forced_route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt) {
+  RouterOutput r;
+  const int N = opt.n_experts;
+  const torch::Tensor& like = logits.defined() ? logits : token_ids;  // hash routing has no logits
+  const int64_t S = logits.defined() ? logits.size(0) : token_ids.numel();
+  const auto longs = like.options().dtype(torch::kInt64);
+  r.logits = logits;
+  r.probs = torch::zeros({S, N}, like.options().dtype(torch::kFloat32))
+                .index_fill_(1, torch::tensor({opt.forced_expert}, longs), 1.0);
+  if (opt.mode == RoutingMode::softmax) {
+    r.experts = torch::arange(N, longs).expand({S, N});
+    r.weights = r.probs;
+  } else {
+    r.experts = torch::full({S, 1}, opt.forced_expert, longs);
+    r.weights = torch::ones({S, 1}, r.probs.options());
+  }
+  r.kept = torch::ones_like(r.experts, torch::kBool);
+  r.dropped = torch::zeros_like(r.kept);
+  r.aux_loss = torch::zeros({}, r.probs.options());
+  return r;
+}
+
+}  // namespace
+
+RouterOutput route(const torch::Tensor& logits_in, const torch::Tensor& token_ids, const RoutingOptions& opt) {
+  if (opt.forced_expert >= 0) return forced_route(logits_in, token_ids, opt);
   RouterOutput r;
   const int N = opt.n_experts;
   if (opt.mode == RoutingMode::hash) {
@@ -82,10 +111,20 @@ RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, 
                   .scatter_(1, r.experts, 1.0);
     r.weights = torch::ones_like(r.experts, torch::kFloat32);
     r.kept = torch::ones_like(r.experts, torch::kBool);
+    if (opt.disabled_expert >= 0) {  // its tokens go without an expert (not a capacity drop)
+      r.kept = r.experts != opt.disabled_expert;
+      r.weights = r.kept.to(torch::kFloat32);
+    }
     r.dropped = torch::zeros_like(r.kept);
     r.aux_loss = torch::zeros({}, r.probs.options());
     return r;
   }
+  // a disabled expert's logit is -inf: softmax renormalises over the rest, top-k never picks it, its gate closes
+  const torch::Tensor logits =
+      opt.disabled_expert >= 0
+          ? logits_in.index_fill(1, torch::tensor({opt.disabled_expert}, logits_in.options().dtype(torch::kInt64)),
+                                 -std::numeric_limits<float>::infinity())
+          : logits_in;
   r.logits = logits;
   const int64_t S = logits.size(0);
   auto aux = torch::zeros({}, logits.options());
@@ -189,8 +228,8 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
   if (!x.is_cuda()) order = order.narrow(0, 0, kept.sum().item<int64_t>());
   const auto sorted_experts = key.index_select(0, order);
-  // plain top-k and hash keep every assignment: no refused rows to mask
-  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity;
+  // plain top-k and hash keep every assignment (unless an expert is disabled): no refused rows to mask
+  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
   torch::Tensor xs;
   if (x.is_cuda()) {
     // gathered in the matmul dtype (half the bytes of the fp32 residual stream), through a copy per slot so

@@ -29,6 +29,10 @@ struct RoutingOptions {
   double capacity_factor = 1.0;
   DropPolicy drop_policy = DropPolicy::position;
   double aux_alpha = 0, z_beta = 0, sigmoid_tau = 0.5, sparsity_lambda = 0;
+  // Interventions for inspection (never set in training): an expert removed from the routing, renormalised as
+  // the mode does (softmax over the rest; top-k picks among the rest; sigmoid closes its gate; hash leaves its
+  // tokens without an expert), or every token sent to one expert with weight 1. -1: none.
+  int disabled_expert = -1, forced_expert = -1;
   static RoutingOptions of(const Config& c);
 };
 

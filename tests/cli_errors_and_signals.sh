@@ -2,7 +2,8 @@
 # moewb-cli as a user meets it: SIGTERM stops a run with a checkpoint that resumes; values that used to wrap or
 # half-parse are one-line errors naming the option; resume cannot shorten a run below its step; a second writer
 # is refused naming the first; eval reads the run's own dataset; an unknown prompt character prints nothing;
-# zero-step benches and evals are refused. Ends with "N passed, N failed".
+# zero-step benches and evals are refused; interventions report and refuse impossible requests. Ends with
+# "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 passed=0; failed=0
@@ -61,6 +62,20 @@ check "eval --batches 0 is refused" [ $rc -ne 0 ]
 out="$("$cli" generate --checkpoint "$work/run/checkpoints/latest.pt" --prompt "§" --length 5 2>/dev/null)"; rc=$?
 check "an unknown prompt character fails" [ $rc -ne 0 ]
 check "and prints nothing" [ -z "$out" ]
+
+# interventions: a report and a per-character CSV; impossible ones are one-line errors naming what is wrong
+out="$("$cli" intervene --checkpoint "$work/run/checkpoints/latest.pt" --layer 0 --disable 0 2>&1)"; rc=$?
+check "a dense model cannot be intervened on" [ $rc -ne 0 ]
+check "and says so" contains "$out" "a dense model has no experts"
+"$cli" train "${tiny[@]}" --ffn=moe --n_experts=2 --top_k=1 --run "$work/moe" --max_iters=6 > /dev/null 2>&1
+out="$("$cli" intervene --checkpoint "$work/moe/checkpoints/latest.pt" --layer 0 --disable 1 --batches 2 \
+        --out "$work/delta.csv" 2>&1)"; rc=$?
+check "intervene reports the validation loss" contains "$out" "validation loss"
+check "and the loss per character class" contains "$out" "lower-case letters"
+check "and writes the CSV" contains "$(sed -n 2p "$work/delta.csv")" "position,character,loss,loss_after,delta"
+out="$("$cli" intervene --checkpoint "$work/moe/checkpoints/latest.pt" --layer 3 --force 0 2>&1)"; rc=$?
+check "a layer the model lacks is refused" [ $rc -ne 0 ]
+check "naming the layers it has" contains "$out" "layers 0 to 0"
 
 out="$("$cli" eval --checkpoint "$work/corpus.txt" 2>&1)"; rc=$?
 check "a file that is no checkpoint fails" [ $rc -ne 0 ]

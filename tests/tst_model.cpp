@@ -818,6 +818,55 @@ class TestModel : public QObject {
     QCOMPARE(whole.layers[0].length(), 202);
   }
 
+  // An intervened model shares the weights and never changes the original; the no-op intervention changes no
+  // loss at all; disabling an expert changes losses; class shares sum to 1; impossible interventions are named.
+  void interventionsCompareLossesWithoutTouchingTheModel() {
+    auto t = Trainer::create(moe(tiny_config()), corpus(), "", "");
+    run_to_end(*t);
+    const InferenceModel m = t->snapshot();
+    const std::string text = synthetic_corpus(300);
+    const std::vector<double> base = m.char_losses(text);
+    QCOMPARE(base.size(), size_t{300});
+    QVERIFY(std::isnan(base[0]));
+    for (size_t i = 1; i < base.size(); ++i) QVERIFY(std::isfinite(base[i]) && base[i] >= 0);
+    const std::vector<double> same = m.intervened(Intervention{}).char_losses(text);
+    for (size_t i = 1; i < base.size(); ++i) QCOMPARE(same[i], base[i]);  // exactly: the no-op changes nothing
+    const TextDataset data = corpus();
+    QCOMPARE(m.intervened(Intervention{}).loss(data, true, 3, 42), m.loss(data, true, 3, 42));
+
+    const InferenceModel without = m.intervened(Intervention{1, 0, -1});
+    const std::vector<double> changed = without.char_losses(text);
+    int differ = 0;
+    for (size_t i = 1; i < base.size(); ++i) differ += std::abs(changed[i] - base[i]) > 1e-9;
+    QVERIFY(differ > 0);
+    const std::vector<double> again = m.char_losses(text);  // the original still routes as trained
+    for (size_t i = 1; i < base.size(); ++i) QCOMPARE(again[i], base[i]);
+    const LossComparison cmp = compare_losses(decode_utf8(text), base, changed);
+    QCOMPARE(cmp.all.characters, int64_t{299});
+    double shares = 0;
+    int64_t counted = 0;
+    for (const auto& row : cmp.classes) shares += row.share, counted += row.characters;
+    QVERIFY(std::abs(shares - 1.0) < 1e-12);
+    QCOMPARE(counted, cmp.all.characters);
+    // forcing expert 2 in layer 0 routes every character there
+    const RoutingTrace forced = m.intervened(Intervention{0, -1, 2}).trace(text);
+    for (int i = 0; i < forced.length(); ++i) QCOMPARE(forced.layers[0].top_expert(i), 2);
+    QVERIFY(forced.layers[1].length() == 300);
+
+    auto rejects = [&](Intervention iv, const char* words) {
+      try {
+        m.intervened(iv);
+      } catch (const std::invalid_argument& e) {
+        QVERIFY2(QString(e.what()).contains(words), e.what());
+        return;
+      }
+      QFAIL("accepted an impossible intervention");
+    };
+    rejects({5, 0, -1}, "layers 0 to 1");
+    rejects({0, 9, -1}, "experts 0 to 3");
+    rejects({0, 1, 2}, "either disables or forces");
+  }
+
   // Statistics of a long text counted slice by slice equal those of one trace of the whole text; the expert
   // profiles' top characters are shares of that expert's assignments.
   void routingCountsOfAWholeTextMatchOneTrace() {

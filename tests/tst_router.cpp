@@ -207,6 +207,61 @@ class TestRouter : public QObject {
 
   // The combine puts rows back by a permutation and sums slots in a fixed order: two passes give the same bits,
   // forward and backward.
+  // Interventions on a hand-built layer: disabling expert 1 changes exactly the tokens that expert processed
+  // (top-k, sigmoid, hash) and removes its probability; forcing expert 2 makes the layer that expert's FFN.
+  void disablingAnExpertChangesExactlyItsTokens_data() {
+    QTest::addColumn<QString>("mode");
+    for (const char* m : {"topk", "sigmoid", "hash", "softmax"}) QTest::newRow(m) << QString(m);
+  }
+  void disablingAnExpertChangesExactlyItsTokens() {
+    QFETCH(QString, mode);
+    Config c;
+    c.ffn = Ffn::moe, c.n_embd = 16, c.n_experts = 4, c.top_k = 2;
+    c.routing = enum_from_name<RoutingMode>(mode.toStdString()).value();
+    MoEFeedForward layer(c, 1);
+    layer->eval();
+    torch::NoGradGuard no_grad;
+    const auto x = torch::randn({2, 30, 16});
+    const auto ids = torch::randint(0, 50, {2, 30});
+    std::vector<RouterOutput> before;
+    const auto base = layer->forward(x, ids, &before).reshape({60, 16});
+    layer->routing.disabled_expert = 1;
+    std::vector<RouterOutput> after;
+    const auto changed = layer->forward(x, ids, &after).reshape({60, 16});
+    QCOMPARE(after[0].probs.select(1, 1).abs().max().item<float>(), mode == "hash" ? 1.0f : 0.0f);
+    int touched = 0;
+    for (int t = 0; t < 60; ++t) {
+      bool used = false;  // expert 1 processed token t before the intervention
+      for (int64_t s = 0; s < before[0].experts.size(1); ++s)
+        used = used || (before[0].experts[t][s].item<int64_t>() == 1 && before[0].kept[t][s].item<bool>() &&
+                        before[0].weights[t][s].item<float>() > 0);
+      const float diff = (changed[t] - base[t]).abs().max().item<float>();
+      if (used) {
+        ++touched;
+        QVERIFY2(diff > 1e-6, qPrintable(QString("token %1 lost expert 1 but did not change").arg(t)));
+      } else {
+        QVERIFY2(diff < 1e-6, qPrintable(QString("token %1 never used expert 1 but changed by %2").arg(t).arg(diff)));
+      }
+    }
+    QVERIFY(touched > 0 && (mode == "softmax" || touched < 60));
+  }
+
+  void forcingOneExpertEqualsThatExpertsFfn_data() { disablingAnExpertChangesExactlyItsTokens_data(); }
+  void forcingOneExpertEqualsThatExpertsFfn() {
+    QFETCH(QString, mode);
+    Config c;
+    c.ffn = Ffn::moe, c.n_embd = 16, c.n_experts = 4, c.top_k = 2;
+    c.routing = enum_from_name<RoutingMode>(mode.toStdString()).value();
+    MoEFeedForward layer(c, 1);
+    layer->eval();
+    torch::NoGradGuard no_grad;
+    const auto x = torch::randn({2, 30, 16});
+    layer->routing.forced_expert = 2;
+    const auto y = layer->forward(x, torch::randint(0, 50, {2, 30})).reshape({60, 16});
+    const auto dense = layer->expert_output(x.reshape({60, 16}), 2);  // expert 2 alone, weight 1
+    QVERIFY2(torch::allclose(y, dense, 1e-5, 1e-6), qPrintable(QString::number((y - dense).abs().max().item<float>())));
+  }
+
   void combineIsDeterministic() {
     Config c;
     c.n_embd = 32, c.n_head = 2, c.ffn = Ffn::moe, c.n_experts = 8, c.top_k = 2, c.routing = RoutingMode::topk;
