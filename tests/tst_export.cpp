@@ -110,7 +110,9 @@ class TestExport : public QObject {
       auto* inner = routing->affinityView()->parentWidget();
       while (inner && !qobject_cast<QTabWidget*>(inner)) inner = inner->parentWidget();
       QVERIFY(inner);
-      static_cast<QTabWidget*>(inner)->setCurrentIndex(static_cast<QTabWidget*>(inner)->count() - 1);
+      auto* inner_tabs = static_cast<QTabWidget*>(inner);
+      for (int i = 0; i < inner_tabs->count(); ++i)
+        if (inner_tabs->widget(i)->isAncestorOf(routing->affinityView())) inner_tabs->setCurrentIndex(i);
     }
     QVERIFY(QTest::qWaitForWindowExposed(&tabs));
     QTRY_VERIFY(target->isVisible());

@@ -31,6 +31,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "files.h"
+#include "intervention_panel.h"
 #include "metrics_csv.h"
 #include "run_figures.h"
 #include "wheel_guard.h"
@@ -197,6 +198,11 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
           [](const QString& runDir) { QSettings().setValue(kTrainingRunKey, runDir); });
   connect(controller_, &TrainingController::runEnded, this, [this] {
     if (!closing_) QSettings().remove(kTrainingRunKey);
+  });
+  connect(routing_->interventionPanel(), &InterventionPanel::modelRequested, this, [this] {
+    InterventionPanel* panel = routing_->interventionPanel();
+    withModel([panel](const InferenceModel& m) { panel->runWith(m); },
+              [panel](const QString& why) { panel->setStatus(why); });
   });
   connect(routing_, &RoutingPanel::statisticsRequested, this, [this] {
     withModel([this](const InferenceModel& m) { routing_->countValidationWith(m); },

@@ -20,6 +20,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "intervention_panel.h"
 #include "routing_text.h"
 
 namespace moewb {
@@ -165,6 +166,8 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* tabs = new QTabWidget;
   tabs->addTab(heat_page, "Heatmap");
   tabs->addTab(affinity_page, "Char × expert affinity");
+  intervention_ = new InterventionPanel;
+  tabs->addTab(intervention_, "Intervene");
 
   auto* content = new QWidget;
   auto* layout = new QVBoxLayout(content);
@@ -285,6 +288,7 @@ RoutingPanel::~RoutingPanel() {
 
 void RoutingPanel::setDatasetPath(const QString& path) {
   dataset_path_ = path;
+  intervention_->setDatasetPath(path);
   validation_counts_.reset();
   updateAffinity();
 }
@@ -329,6 +333,7 @@ void RoutingPanel::reset(const Config& config) {
   current_ = RoutingTrace{};
   fillLayerCombos(config.is_moe() ? config.n_layer : 0);
   stack_->setCurrentIndex(config.is_moe() ? 0 : 1);
+  intervention_->reset(config);
   capacity_box_->setVisible(config.is_moe() && config.use_capacity);
   slider_->setRange(0, 0);
   compare_snapshot_->clear();
@@ -505,6 +510,7 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
     compare_->setTrace(trace);
   reading_->setTrace(trace);
   detail_->setTrace(trace);
+  intervention_->setText(QString::fromStdU32String(trace.text));
   fillExpertCombo(trace.n_experts);
   updateAffinity();
 }

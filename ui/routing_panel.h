@@ -28,6 +28,8 @@ class QTableWidget;
 
 namespace moewb {
 
+class InterventionPanel;
+
 class RoutingPanel : public QWidget {
   Q_OBJECT
 
@@ -72,6 +74,7 @@ class RoutingPanel : public QWidget {
   // The counts the affinity tab shows.
   const RoutingCounts& statistics() const { return shown_counts_; }
   QTableWidget* topCharactersTable() const { return top_table_; }
+  InterventionPanel* interventionPanel() const { return intervention_; }
 
   RoutingHeatmap* heatmap() const { return heatmap_; }
   RoutingHeatmap* compareHeatmap() const { return compare_; }
@@ -120,6 +123,7 @@ class RoutingPanel : public QWidget {
       *stats_source_;
   QLabel* stats_label_;
   QTableWidget* top_table_;
+  InterventionPanel* intervention_;
   QSlider *slider_, *zoom_;
   QLabel *step_label_, *status_;
   QPushButton *play_, *trace_button_;

@@ -7,6 +7,7 @@
 #include <QToolTip>
 
 #include <algorithm>
+#include <cmath>
 
 #include "routing_figure.h"
 #include "routing_text.h"
@@ -35,6 +36,11 @@ void RoutingReadingView::setTrace(const RoutingTrace& trace) {
   hovered_ = -1;
   if (layer_ >= static_cast<int>(trace_.layers.size())) layer_ = 0;
   relayout();
+}
+
+void RoutingReadingView::setPlaceholder(const QString& text) {
+  placeholder_ = text;
+  viewport()->update();
 }
 
 void RoutingReadingView::setLayer(int layer) {
@@ -74,7 +80,31 @@ bool RoutingReadingView::processes(int position, int expert) const {
   return false;
 }
 
+void RoutingReadingView::setLossChange(const std::vector<double>& before, const std::vector<double>& after) {
+  loss_before_ = before;
+  loss_after_ = after;
+  std::vector<double> magnitudes;
+  for (size_t i = 0; i < std::min(before.size(), after.size()); ++i)
+    if (std::isfinite(after[i] - before[i])) magnitudes.push_back(std::abs(after[i] - before[i]));
+  loss_scale_ = 1;
+  if (!magnitudes.empty()) {
+    const size_t at = magnitudes.size() * 95 / 100;
+    std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(at), magnitudes.end());
+    loss_scale_ = std::max(1e-3, magnitudes[std::min(at, magnitudes.size() - 1)]);
+  }
+  viewport()->update();
+}
+
 QColor RoutingReadingView::cellColor(int position) const {
+  if (!loss_before_.empty()) {
+    if (position < 0 || static_cast<size_t>(position) >= loss_before_.size()) return {};
+    const double delta = loss_after_[static_cast<size_t>(position)] - loss_before_[static_cast<size_t>(position)];
+    if (!std::isfinite(delta)) return palette().color(QPalette::Base);
+    // white to red (worse) or blue (better): Okabe-Ito vermillion and blue, colour-blind safe
+    const double t = std::clamp(std::abs(delta) / loss_scale_, 0.0, 1.0);
+    const QColor end = delta > 0 ? QColor(0xD5, 0x5E, 0x00) : QColor(0x00, 0x72, 0xB2);
+    return QColor::fromRgbF(1 + (end.redF() - 1) * t, 1 + (end.greenF() - 1) * t, 1 + (end.blueF() - 1) * t);
+  }
   if (position < 0 || position >= trace_.length() || layer_ >= static_cast<int>(trace_.layers.size())) return {};
   const QColor c =
       routing_cell_color(trace_.layers[static_cast<size_t>(layer_)], position, palette().color(QPalette::Base));
@@ -132,10 +162,10 @@ void RoutingReadingView::paintEvent(QPaintEvent*) {
   p.fillRect(viewport()->rect(), palette().color(QPalette::Base));
   if (trace_.text.empty()) {
     p.setPen(palette().color(QPalette::PlaceholderText));
-    p.drawText(viewport()->rect(), Qt::AlignCenter, "Trace a text to read its routing here.");
+    p.drawText(viewport()->rect(), Qt::AlignCenter | Qt::TextWordWrap, placeholder_);
     return;
   }
-  const bool routed = layer_ < static_cast<int>(trace_.layers.size());
+  const bool routed = layer_ < static_cast<int>(trace_.layers.size()) || !loss_before_.empty();
   const int first_line = std::max(0, (verticalScrollBar()->value() - kMargin) / line_h_);
   const int last_line = std::min(static_cast<int>(line_start_.size()) - 1,
                                  (verticalScrollBar()->value() + viewport()->height()) / line_h_);
@@ -180,14 +210,28 @@ void RoutingReadingView::mouseMoveEvent(QMouseEvent* event) {
     setHovered(position);
     Q_EMIT hovered(position);
   }
-  if (position < 0 || layer_ >= static_cast<int>(trace_.layers.size())) {
+  const bool losses = !loss_before_.empty() && static_cast<size_t>(position) < loss_before_.size();
+  if (position < 0 || (!losses && layer_ >= static_cast<int>(trace_.layers.size()))) {
     QToolTip::hideText();
     return;
   }
+  const size_t i = static_cast<size_t>(position);
+  const QString tip =
+      !losses ? routing_tooltip(trace_, layer_, position)
+      : std::isnan(loss_before_[i])
+          ? QString("'%1' at position %2: the first character, nothing predicts it")
+                .arg(visible_char(trace_.text[i]).toHtmlEscaped())
+                .arg(position)
+          : QString("<b>'%1'</b> at position %2<br>loss %3 → %4 nats (%5%6)")
+                .arg(visible_char(trace_.text[i]).toHtmlEscaped())
+                .arg(position)
+                .arg(loss_before_[i], 0, 'f', 3)
+                .arg(loss_after_[i], 0, 'f', 3)
+                .arg(loss_after_[i] >= loss_before_[i] ? "+" : "")
+                .arg(loss_after_[i] - loss_before_[i], 0, 'f', 3);
   // below the hovered line, so the line being read stays visible
   const QRect cell = cellRect(position);
-  QToolTip::showText(viewport()->mapToGlobal(QPoint(cell.left(), cell.bottom() + 4)),
-                     routing_tooltip(trace_, layer_, position), viewport(), cell);
+  QToolTip::showText(viewport()->mapToGlobal(QPoint(cell.left(), cell.bottom() + 4)), tip, viewport(), cell);
 }
 
 void RoutingReadingView::mousePressEvent(QMouseEvent* event) {

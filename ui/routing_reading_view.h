@@ -21,6 +21,8 @@ class RoutingReadingView : public QAbstractScrollArea {
   void setTrace(const RoutingTrace& trace);
   const RoutingTrace& trace() const { return trace_; }
   void setLayer(int layer);
+  // What an empty view says.
+  void setPlaceholder(const QString& text);
   int layer() const { return layer_; }
   // -1: every character in its colour; e: only characters expert e processed (chosen and kept).
   void setHighlightedExpert(int expert);
@@ -31,6 +33,12 @@ class RoutingReadingView : public QAbstractScrollArea {
   int hoveredPosition() const { return hovered_; }
   // Scrolls so the character is visible.
   void ensureVisible(int position);
+
+  // Colours the text by how an intervention changed each character's loss instead of by routing: red = worse
+  // (higher loss), blue = better, white = unchanged; the scale saturates at the 95th percentile of |change|.
+  // Empty vectors return to routing colours.
+  void setLossChange(const std::vector<double>& before, const std::vector<double>& after);
+  double lossScale() const { return loss_scale_; }
 
   // What a character is painted with (for tests and the legend): background and whether it is highlighted.
   QColor cellColor(int position) const;
@@ -62,6 +70,9 @@ class RoutingReadingView : public QAbstractScrollArea {
   int columns_ = 1, cell_w_ = 8, line_h_ = 16;
   std::vector<int> line_of_, column_of_;  // per character
   std::vector<int> line_start_;           // first character of each line
+  std::vector<double> loss_before_, loss_after_;
+  double loss_scale_ = 1;
+  QString placeholder_ = "Trace a text to read its routing here.";
 };
 
 }  // namespace moewb
