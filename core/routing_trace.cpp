@@ -155,6 +155,18 @@ AffinityMatrix affinity(const RoutingTrace& trace, int layer) {
   return counts.affinity(layer);
 }
 
+std::vector<double> top_expert_changes(const RoutingTrace& before, const RoutingTrace& after) {
+  if (before.text != after.text || before.layers.size() != after.layers.size() || before.length() == 0) return {};
+  std::vector<double> out;
+  for (size_t l = 0; l < before.layers.size(); ++l) {
+    int changed = 0;
+    for (int t = 0; t < before.length(); ++t)
+      changed += before.layers[l].top_expert(t) != after.layers[l].top_expert(t) ? 1 : 0;
+    out.push_back(static_cast<double>(changed) / before.length());
+  }
+  return out;
+}
+
 void RoutingCounts::add(const RoutingTrace& trace) {
   if (trace.empty()) return;
   if (layers_.empty()) {

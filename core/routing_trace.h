@@ -76,6 +76,10 @@ struct AffinityMatrix {
 };
 AffinityMatrix affinity(const RoutingTrace& trace, int layer);
 
+// Routing stability between two snapshots of the same text: per layer, the share of characters whose top expert
+// differs. Empty when the traces are not of the same text and model shape.
+std::vector<double> top_expert_changes(const RoutingTrace& before, const RoutingTrace& after);
+
 // Router assignments per layer, character and expert, summed over any number of traces: the whole validation
 // split routed in slices gives statistics of the data rather than of one probe text, in bounded memory.
 class RoutingCounts {

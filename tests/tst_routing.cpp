@@ -187,6 +187,26 @@ class TestRouting : public QObject {
                                                                  .arg(column.left())));
   }
 
+  // Stability: the share of characters whose top expert changed between consecutive snapshots, per layer, as
+  // a curve over training in the Routing tab.
+  void stabilityCountsTopExpertChanges() {
+    const RoutingTrace a = trace_at_step(10);
+    RoutingTrace b = trace_at_step(20);
+    std::swap(b.layers[1].chosen[0], b.layers[1].chosen[1]);  // 'a' at 0: the larger weight moves from E0 to E1
+    QCOMPARE(top_expert_changes(a, b), (std::vector<double>{0.0, 0.25}));
+    RoutingTrace other = b;
+    other.text = U"xyzw";
+    QVERIFY(top_expert_changes(a, other).empty());
+    RoutingPanel panel;
+    Config c;
+    c.ffn = Ffn::moe, c.n_layer = 2, c.n_experts = 3;
+    panel.reset(c);
+    panel.setSnapshots({a, b, trace_at_step(30)});
+    const QList<QPointF> layer1 = panel.stabilityChart()->points("layer 1");
+    QCOMPARE(layer1, (QList<QPointF>{{20, 0.25}, {30, 0.25}}));  // and back again at step 30
+    QCOMPARE(panel.stabilityChart()->points("layer 0"), (QList<QPointF>{{20, 0.0}, {30, 0.0}}));
+  }
+
   void affinityViewShowsShares() {
     AffinityView view;
     view.setAffinity(affinity(known_trace(), 0));

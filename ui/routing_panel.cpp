@@ -21,6 +21,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "intervention_panel.h"
+#include "palette.h"
 #include "routing_text.h"
 
 namespace moewb {
@@ -166,6 +167,12 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* tabs = new QTabWidget;
   tabs->addTab(heat_page, "Heatmap");
   tabs->addTab(affinity_page, "Char × expert affinity");
+  stability_ = new LineChart("Routing stability over training");
+  stability_->describe("routing_stability", "characters whose top expert changed",
+                       "share of the probe text's characters whose top expert differs from the previous snapshot");
+  stability_->setToolTip("Per layer: how many of the probe text's characters changed their top expert since the "
+                         "previous evaluation. Routing has settled where the curve stays near 0.");
+  tabs->addTab(stability_, "Stability");
   intervention_ = new InterventionPanel;
   tabs->addTab(intervention_, "Intervene");
 
@@ -337,6 +344,7 @@ void RoutingPanel::reset(const Config& config) {
   capacity_box_->setVisible(config.is_moe() && config.use_capacity);
   slider_->setRange(0, 0);
   compare_snapshot_->clear();
+  updateStability();
   step_label_->setText("no snapshots yet");
   showTrace(RoutingTrace{});
 }
@@ -373,6 +381,20 @@ void RoutingPanel::fillExpertCombo(int experts) {
   reading_->setHighlightedExpert(-1);
 }
 
+void RoutingPanel::updateStability() {
+  const int layers = snapshots_.isEmpty() ? 0 : static_cast<int>(snapshots_.front().layers.size());
+  if (stability_->seriesNames().size() != layers) {
+    stability_->removeAllSeries();
+    for (int l = 0; l < layers; ++l) stability_->addSeries(QString("layer %1").arg(l), expert_color(l), 1.0, true);
+  }
+  std::vector<QList<QPointF>> points(static_cast<size_t>(layers));
+  for (int i = 1; i < snapshots_.size(); ++i) {
+    const std::vector<double> changed = top_expert_changes(snapshots_[i - 1], snapshots_[i]);
+    for (size_t l = 0; l < changed.size() && l < points.size(); ++l) points[l] << QPointF(snapshots_[i].step, changed[l]);
+  }
+  for (int l = 0; l < layers; ++l) stability_->setPoints(QString("layer %1").arg(l), points[static_cast<size_t>(l)]);
+}
+
 void RoutingPanel::setReadingLayer(int layer) {
   if (read_layer_->count() == 0) return;
   read_layer_->setCurrentIndex(std::clamp(layer, 0, read_layer_->count() - 1));
@@ -394,6 +416,7 @@ void RoutingPanel::pin(int column) {
 void RoutingPanel::addSnapshot(const RoutingTrace& snapshot) {
   const bool at_end = slider_->value() == slider_->maximum();
   snapshots_ << snapshot;
+  updateStability();
   compare_snapshot_->addItem(QString("step %1").arg(snapshot.step));
   slider_->setRange(0, snapshots_.size() - 1);
   if (at_end || snapshots_.size() == 1) slider_->setValue(snapshots_.size() - 1);
@@ -402,6 +425,7 @@ void RoutingPanel::addSnapshot(const RoutingTrace& snapshot) {
 
 void RoutingPanel::setSnapshots(const QList<RoutingTrace>& snapshots) {
   snapshots_.clear();
+  updateStability();
   compare_snapshot_->clear();
   for (const auto& s : snapshots) addSnapshot(s);
   if (!snapshots_.isEmpty()) {

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "affinity_view.h"
+#include "line_chart.h"
 #include "meta_types.h"
 #include "routing_column_detail.h"
 #include "routing_heatmap.h"
@@ -75,6 +76,8 @@ class RoutingPanel : public QWidget {
   const RoutingCounts& statistics() const { return shown_counts_; }
   QTableWidget* topCharactersTable() const { return top_table_; }
   InterventionPanel* interventionPanel() const { return intervention_; }
+  // Per layer, the share of probe characters whose top expert changed since the previous snapshot.
+  LineChart* stabilityChart() const { return stability_; }
 
   RoutingHeatmap* heatmap() const { return heatmap_; }
   RoutingHeatmap* compareHeatmap() const { return compare_; }
@@ -103,6 +106,7 @@ class RoutingPanel : public QWidget {
   void highlight(int column);
   void fillLayerCombos(int layers);
   void fillExpertCombo(int experts);
+  void updateStability();
 
   Config config_;
   QString run_name_;
@@ -124,6 +128,7 @@ class RoutingPanel : public QWidget {
   QLabel* stats_label_;
   QTableWidget* top_table_;
   InterventionPanel* intervention_;
+  LineChart* stability_;
   QSlider *slider_, *zoom_;
   QLabel *step_label_, *status_;
   QPushButton *play_, *trace_button_;
