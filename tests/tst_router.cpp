@@ -12,6 +12,16 @@ class TestRouter : public QObject {
   Q_OBJECT
 
  private:
+  // A top-2 layer of 4 experts in eval mode, for the intervention tests.
+  static MoEFeedForward eval_layer(const QString& mode) {
+    Config c;
+    c.ffn = Ffn::moe, c.n_embd = 16, c.n_experts = 4, c.top_k = 2;
+    c.routing = enum_from_name<RoutingMode>(mode.toStdString()).value();
+    MoEFeedForward layer(c, 1);
+    layer->eval();
+    return layer;
+  }
+
   static RoutingOptions options(const std::string& mode, int n, int k = 2) {
     RoutingOptions o;
     o.mode = enum_from_name<RoutingMode>(mode).value();
@@ -215,11 +225,7 @@ class TestRouter : public QObject {
   }
   void disablingAnExpertChangesExactlyItsTokens() {
     QFETCH(QString, mode);
-    Config c;
-    c.ffn = Ffn::moe, c.n_embd = 16, c.n_experts = 4, c.top_k = 2;
-    c.routing = enum_from_name<RoutingMode>(mode.toStdString()).value();
-    MoEFeedForward layer(c, 1);
-    layer->eval();
+    MoEFeedForward layer = eval_layer(mode);
     torch::NoGradGuard no_grad;
     const auto x = torch::randn({2, 30, 16});
     const auto ids = torch::randint(0, 50, {2, 30});
@@ -249,11 +255,7 @@ class TestRouter : public QObject {
   void forcingOneExpertEqualsThatExpertsFfn_data() { disablingAnExpertChangesExactlyItsTokens_data(); }
   void forcingOneExpertEqualsThatExpertsFfn() {
     QFETCH(QString, mode);
-    Config c;
-    c.ffn = Ffn::moe, c.n_embd = 16, c.n_experts = 4, c.top_k = 2;
-    c.routing = enum_from_name<RoutingMode>(mode.toStdString()).value();
-    MoEFeedForward layer(c, 1);
-    layer->eval();
+    MoEFeedForward layer = eval_layer(mode);
     torch::NoGradGuard no_grad;
     const auto x = torch::randn({2, 30, 16});
     layer->routing.forced_expert = 2;

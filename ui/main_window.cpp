@@ -182,7 +182,6 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   SuiteWorker* suite = runs_->suiteWorker();
   connect(suite, &SuiteWorker::variantStarted, this, &MainWindow::onSuiteVariant);
   connect(suite, &SuiteWorker::stepDone, this, [this](const StepReport& r) {
-    suite_step_ = r.step;
     training_->addStep(r);
     onStep(r);
   });
@@ -611,7 +610,6 @@ void MainWindow::onRunEnded(bool finished) {
 
 void MainWindow::onSuiteVariant(const QString& runDir, const Config& config, int index, int count, int step) {
   suite_variant_ = QString("paper experiment, run %1 of %2").arg(index + 1).arg(count);
-  suite_step_ = step;
   suite_max_iters_ = config.max_iters;
   opened_run_ = runDir;
   opened_model_.reset();

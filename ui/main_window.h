@@ -119,7 +119,7 @@ class MainWindow : public QMainWindow {
   NoticeBar* banner_;
   RunStateIndicator* state_;
   QString suite_variant_;  // "run 2 of 5" while the paper suite trains
-  int suite_step_ = 0, suite_max_iters_ = 0;
+  int suite_max_iters_ = 0;
   QLabel *dataset_label_, *device_label_, *step_label_, *rate_label_, *eta_label_;
   QProgressBar* progress_;
   QString dataset_path_, opened_run_;

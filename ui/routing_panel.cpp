@@ -228,7 +228,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
     } catch (const std::exception& e) {
       stats_label_->setText(QString("Cannot count the validation split: %1").arg(e.what()));
     }
-    updateAffinity();
+    countShown();
   });
   connect(heatmap_, &RoutingHeatmap::hovered, compare_, &RoutingHeatmap::showHoveredColumn);
   connect(compare_, &RoutingHeatmap::hovered, heatmap_, &RoutingHeatmap::showHoveredColumn);
@@ -297,7 +297,7 @@ void RoutingPanel::setDatasetPath(const QString& path) {
   dataset_path_ = path;
   intervention_->setDatasetPath(path);
   validation_counts_.reset();
-  updateAffinity();
+  countShown();
 }
 
 void RoutingPanel::setStatisticsSource(int source) {
@@ -307,7 +307,7 @@ void RoutingPanel::setStatisticsSource(int source) {
     stats_label_->setText("waiting for the model…");
     Q_EMIT statisticsRequested();
   }
-  updateAffinity();
+  countShown();
 }
 
 void RoutingPanel::countValidationWith(const InferenceModel& model) {
@@ -536,6 +536,17 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
   detail_->setTrace(trace);
   intervention_->setText(QString::fromStdU32String(trace.text));
   fillExpertCombo(trace.n_experts);
+  countShown();
+}
+
+void RoutingPanel::countShown() {
+  shown_from_validation_ = stats_source_->currentIndex() == 1 && validation_counts_;
+  if (shown_from_validation_) {
+    shown_counts_ = *validation_counts_;
+  } else {
+    shown_counts_ = RoutingCounts{};
+    shown_counts_.add(current_);
+  }
   updateAffinity();
 }
 
@@ -543,15 +554,8 @@ void RoutingPanel::updateAffinity() {
   const int layer = affinity_layer_->currentIndex();
   QStringList about;
   if (!run_name_.isEmpty()) about << "run " + run_name_;
-  const bool validation = stats_source_->currentIndex() == 1 && validation_counts_;
-  if (validation) {
-    shown_counts_ = *validation_counts_;
-    about << QString("whole validation split (%1 characters)").arg(shown_counts_.characters());
-  } else {
-    shown_counts_ = RoutingCounts{};
-    shown_counts_.add(current_);
-    if (current_.step >= 0) about << QString("step %1").arg(current_.step);
-  }
+  if (shown_from_validation_) about << QString("whole validation split (%1 characters)").arg(shown_counts_.characters());
+  else if (current_.step >= 0) about << QString("step %1").arg(current_.step);
   affinity_->setAffinity(shown_counts_.affinity(layer), layer, about.join(" · "));
   top_table_->setRowCount(shown_counts_.experts());
   for (int e = 0; e < shown_counts_.experts(); ++e) {

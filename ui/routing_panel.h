@@ -102,6 +102,9 @@ class RoutingPanel : public QWidget {
   void requestTrace();
   void showTrace(const RoutingTrace& trace);
   void updateViews();
+  // Counts the statistics source (the shown trace or the validation split), then shows them.
+  void countShown();
+  // Shows the chosen layer of the counts (a layer change needs no recount).
   void updateAffinity();
   void highlight(int column);
   void fillLayerCombos(int layers);
@@ -121,6 +124,7 @@ class RoutingPanel : public QWidget {
   std::shared_ptr<std::atomic<bool>> stats_cancel_ = std::make_shared<std::atomic<bool>>(false);  // the running count's
   std::optional<RoutingCounts> validation_counts_;
   RoutingCounts shown_counts_;
+  bool shown_from_validation_ = false;
 
   QStackedWidget* stack_;
   QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_, *read_layer_, *highlight_,
