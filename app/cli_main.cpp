@@ -16,6 +16,7 @@
 #include "files.h"
 #include "numbers.h"
 #include "suite.h"
+#include "surgery_cli.h"
 #include "training.h"
 
 using namespace moewb;
@@ -54,6 +55,12 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
             [--sweep_experts 4,16,64] [--peak_tflops T (for MFU)] [--<config key>=VALUE ...]
   export-pt --checkpoint FILE --out FILE[.safetensors] [--attn-bias (masks for nanoGPT on torch < 2)]
+  prune     --run DIR (--min-share S | --remove K) [--by share|loss] [--finetune N (300)] [--out DIR]
+            [--no-train] [--batches N] [--checkpoint FILE] [--<training key>=VALUE ...]
+                                   a new run without the least used (or least important) experts
+  upcycle   --run DIR [--method partition|copy] [--n_experts N] [--routing R] [--top_k K] [--finetune N (300)]
+            [--out DIR] [--no-train] [--<routing or training key>=VALUE ...]
+                                   a new MoE run from a dense run (MoEfication or sparse upcycling)
   import-pt --pt FILE [--data FILE] [--run DIR] [--n_head N (bare state_dict)] [--<training key>=VALUE ...]
   export    --run DIR [--format png,svg,pdf] [--dpi 200] [--style paper|paper-serif|screen]
                                    every figure + data into DIR/figures
@@ -438,7 +445,7 @@ std::string without_backtrace(const std::string& what, bool verbose) {
 int main(int argc, char** argv) {
   bool verbose = false;
   try {
-    CliArgs args(argc, argv, {"no-cache", "attn-bias", "capacity", "help", "verbose"});
+    CliArgs args(argc, argv, {"no-cache", "attn-bias", "capacity", "no-train", "help", "verbose"});
     verbose = args.take_flag("verbose");
     const std::string cmd = args.command();
     if (cmd.empty() || cmd == "help" || args.has("help")) {
@@ -452,6 +459,8 @@ int main(int argc, char** argv) {
     if (cmd == "trace") return cmd_trace(args);
     if (cmd == "intervene") return cmd_intervene(args);
     if (cmd == "import-pt") return cmd_import_pt(args);
+    if (cmd == "prune") return cmd_prune(args, run_training);
+    if (cmd == "upcycle") return cmd_upcycle(args, run_training);
     if (cmd == "keys") {
       reject_rest(args);
       std::cout << config_keys_markdown();

@@ -114,9 +114,12 @@ std::vector<FieldError> validate(const Config& c) {
   check(!(c.precision == "fp16" && c.device == "cpu"), "precision",
         "fp16 needs a CUDA device (its loss scaling runs there); use bf16 on the CPU");
   if (c.is_moe()) {
-    if (c.expert_shape == ExpertShape::mlp && c.n_experts >= 1)
+    if (c.expert_shape == ExpertShape::mlp && c.n_experts >= 1 && c.expert_hidden == 0)
       check((4 * c.n_embd) % c.n_experts == 0, "n_experts",
-            "mlp experts split the 4d = " + std::to_string(4 * c.n_embd) + " hidden units evenly: N must divide it");
+            "mlp experts split the 4d = " + std::to_string(4 * c.n_embd) +
+                " hidden units evenly: N must divide it (or set expert_hidden)");
+    check(c.expert_shape == ExpertShape::mlp || c.expert_hidden == 0, "expert_hidden",
+          "applies to the mlp expert shape only (a linear expert is a d x d map)");
     if (c.routing == RoutingMode::topk)
       check(c.top_k <= c.n_experts, "top_k",
             "k = " + std::to_string(c.top_k) + " exceeds the number of experts N = " + std::to_string(c.n_experts));
@@ -207,7 +210,8 @@ int64_t parameters(const Config& c, int vocab_size, double expert_fraction) {
     const int64_t router = c.routing == RoutingMode::hash ? 0 : N * d;
     if (c.expert_shape == ExpertShape::mlp) {
       shared = router + b * d;
-      experts = static_cast<double>(8 * d * d + b * 4 * d);
+      const int64_t h = c.expert_hidden_units();
+      experts = static_cast<double>(N * (2 * h * d + b * h));
     } else {
       shared = router + d * d + b * d;
       experts = static_cast<double>(N * d * d + b * N * d);

@@ -59,6 +59,7 @@ struct Config {
   Ffn ffn = Ffn::dense;
   int n_experts = 4;           // N
   ExpertShape expert_shape = ExpertShape::mlp;
+  int expert_hidden = 0;       // mlp experts: hidden units each; 0 = 4d/N (together the dense FFN's 4d)
   // ---- routing
   RoutingMode routing = RoutingMode::topk;
   int top_k = 2;                     // k for topk
@@ -94,6 +95,8 @@ struct Config {
   bool is_moe() const { return ffn == Ffn::moe; }
   // experts a token is sent to by the router (N for softmax, k for topk, 1 for hash; sigmoid varies)
   int experts_per_token() const;
+  // hidden units of one mlp expert: expert_hidden, or 4d/N when it is 0
+  int expert_hidden_units() const { return expert_hidden > 0 ? expert_hidden : 4 * n_embd / n_experts; }
 };
 
 struct FieldError {
@@ -161,6 +164,9 @@ void visit_fields(C& c, V&& v) {
   v("expert_shape", c.expert_shape, FieldSpec{"Expert shape", kExperts, {}, {},
       "mlp: each expert is d->4d/N->d so all experts together equal the dense FFN; "
       "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2)."});
+  v("expert_hidden", c.expert_hidden, FieldSpec{"Expert hidden units", kExperts, Range::at_least(0), {},
+      "mlp experts: hidden units of each expert; 0 = 4d/N, so all experts together have the dense FFN's 4d. "
+      "Pruning keeps the pruned model's width; sparse upcycling copies the whole dense FFN (4d) into each expert."});
   v("routing", c.routing, FieldSpec{"Routing", kRouting, {}, {},
       "softmax: every expert, weights softmax(z); topk: the k most probable experts; "
       "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character."});

@@ -1,5 +1,6 @@
 #include "memory_estimate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -26,8 +27,9 @@ double feed_forward_units(const Config& c) {
   const double slots = c.routing == RoutingMode::hash ? 1 : c.routing == RoutingMode::sigmoid ? c.n_experts : c.top_k;
   if (c.expert_shape == ExpertShape::linear)
     return 8 + kLinearExpertSlot * (c.routing == RoutingMode::softmax ? c.n_experts : slots);
-  // softmax runs as one dense pass over all experts
-  return c.routing == RoutingMode::softmax ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots;
+  // softmax runs as one dense pass over all experts; experts wider than 4d/N (upcycled copies) keep more
+  const double width = std::max(1.0, static_cast<double>(c.expert_hidden_units()) * c.n_experts / (4.0 * c.n_embd));
+  return width * (c.routing == RoutingMode::softmax ? kDenseMlp + 7 : kDenseMlp + kMlpExpertSlot * slots);
 }
 }  // namespace
 

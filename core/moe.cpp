@@ -183,14 +183,14 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
     : routing(RoutingOptions::of(c)),
       shape(c.expert_shape),
       n_experts(c.n_experts),
-      hidden(c.expert_shape == ExpertShape::mlp ? 4 * c.n_embd / c.n_experts : c.n_embd),
+      hidden(c.expert_shape == ExpertShape::mlp ? c.expert_hidden_units() : c.n_embd),
       jitter(c.router_jitter),
       dropout_p(c.dropout) {
   const int d = c.n_embd;
   if (routing.mode != RoutingMode::hash)
     router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
-  const int fc_out = shape == ExpertShape::mlp ? 4 * d : n_experts * d;
-  const int proj_in = shape == ExpertShape::mlp ? 4 * d : d;
+  const int fc_out = n_experts * hidden;
+  const int proj_in = shape == ExpertShape::mlp ? n_experts * hidden : d;
   c_fc = register_module("c_fc", torch::nn::Linear(torch::nn::LinearOptions(d, fc_out).bias(c.bias)));
   c_proj = register_module("c_proj", torch::nn::Linear(torch::nn::LinearOptions(proj_in, d).bias(c.bias)));
   for (auto& p : parameters()) {

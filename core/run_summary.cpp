@@ -82,6 +82,15 @@ RunSummary summarize_run(const std::string& dir) {
   const auto slash = dir.find_last_of('/');
   s.name = slash == std::string::npos ? dir : dir.substr(slash + 1);
   s.meta = read_run_meta(dir);
+  if (file_exists(dir + "/run.json")) {
+    try {
+      const auto run = nlohmann::json::parse(read_file(dir + "/run.json"));
+      s.parameters = run.value("parameters", int64_t{0});
+      if (run.contains("derived_from")) s.derived_from = run["derived_from"].value("summary", std::string());
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(dir + "/run.json is malformed: " + e.what());
+    }
+  }
   std::vector<FieldError> errors;
   s.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
   if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));

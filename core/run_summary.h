@@ -47,6 +47,8 @@ struct RunSummary {
   double train_tokens_per_sec = NAN;          // mean over logged rows
   double generation_tokens_per_sec = NAN;     // from summary.json (the suite measures it), else NaN
   double mean_dropped = NAN, mean_load_entropy = NAN;  // over MoE layers, last evaluation
+  int64_t parameters = 0;    // from run.json; 0 for runs written before it kept the count
+  std::string derived_from;  // "pruned from <run> ..." for a pruned or upcycled model (run.json), else empty
   double gap() const { return final_val - final_train; }
   // Routing, N, k and capacity: "dense", "softmax N=4", "top-2 of 8", "top-2 of 4 cf=0.5", "hash N=8", with
   // " (linear)" for d x d experts.

@@ -64,6 +64,7 @@ bool fits(const InferenceModel& start, const Config& c, const Vocabulary& vocab)
   const Config& s = start.config();
   return s.n_layer == c.n_layer && s.n_embd == c.n_embd && s.block_size == c.block_size && s.bias == c.bias &&
          s.ffn == c.ffn && (!c.is_moe() || (s.n_experts == c.n_experts && s.expert_shape == c.expert_shape &&
+                                           s.expert_hidden_units() == c.expert_hidden_units() &&
                                            (s.routing == RoutingMode::hash) == (c.routing == RoutingMode::hash)));
 }
 
@@ -315,7 +316,8 @@ Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
 std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset& data, const std::string& run_dir,
-                                         const std::string& dataset_path, const InferenceModel* start_from) {
+                                         const std::string& dataset_path, const InferenceModel* start_from,
+                                         const std::string& derived_from) {
   auto errors = validate(config, data.train_size(), data.val_size());
   if (!errors.empty()) throw ConfigError(errors);
   if (start_from && !fits(*start_from, config, data.vocab))
@@ -357,7 +359,9 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
                           {"device", device_name(impl->device)},
                           {"precision", precision_name(impl->precision)},
-                          {"dataset_fingerprint", data.fingerprint()}};
+                          {"dataset_fingerprint", data.fingerprint()},
+                          {"parameters", count_parameters(config, data.vocab.size())}};
+    if (!derived_from.empty()) run["derived_from"] = nlohmann::json::parse(derived_from);
     atomic_write(impl->path("run.json"), run.dump(2) + "\n");
     std::string header;
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;

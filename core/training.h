@@ -56,10 +56,12 @@ class Trainer {
   static constexpr int kProbeCharacters = 256;
 
   // Creates the run folder (which must not hold a run yet). An empty run_dir trains without writing files.
-  // `start_from` (same architecture as config) replaces the random initialisation: fine-tuning an imported model.
+  // `start_from` (same architecture as config) replaces the random initialisation: fine-tuning an imported, pruned
+  // or upcycled model; `derived_from` (a JSON object: what was done to which run) is kept in run.json.
   // Throws ConfigError, DatasetError or std::runtime_error.
   static std::unique_ptr<Trainer> create(const Config& config, const TextDataset& data, const std::string& run_dir,
-                                         const std::string& dataset_path, const InferenceModel* start_from = nullptr);
+                                         const std::string& dataset_path, const InferenceModel* start_from = nullptr,
+                                         const std::string& derived_from = {});
   // Continues run_dir from checkpoints/latest; max_iters > 0 extends the schedule. Throws CheckpointError.
   static std::unique_ptr<Trainer> resume(const std::string& run_dir, int max_iters = 0);
   ~Trainer();

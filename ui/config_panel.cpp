@@ -243,7 +243,8 @@ void ConfigPanel::revalidate() {
   const bool topk = moe && config_.routing == RoutingMode::topk;
   const bool learned = moe && config_.routing != RoutingMode::hash;
   const std::map<QString, bool> enabled = {
-      {"n_experts", moe}, {"expert_shape", moe}, {"routing", moe}, {"top_k", topk}, {"renormalize", topk},
+      {"n_experts", moe}, {"expert_shape", moe},
+      {"expert_hidden", moe && config_.expert_shape == ExpertShape::mlp}, {"routing", moe}, {"top_k", topk}, {"renormalize", topk},
       {"use_capacity", topk}, {"capacity_factor", topk && config_.use_capacity},
       {"drop_policy", topk && config_.use_capacity}, {"aux_alpha", learned}, {"z_beta", learned},
       {"router_jitter", learned}, {"sigmoid_tau", moe && config_.routing == RoutingMode::sigmoid},

@@ -168,6 +168,8 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
   connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
   connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
+  connect(runs_, &RunsPanel::fineTuneRequested, this,
+          [this](const QString& dir) { openRun(dir, [this, dir] { controller_->resumeRun(dir); }); });
   connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
   connect(runs_, &RunsPanel::suiteRunningChanged, this, [this] { updateActions(); });
   connect(runs_, &RunsPanel::suiteRequested, this, [this] {

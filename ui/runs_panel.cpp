@@ -27,6 +27,7 @@
 #include <functional>
 #include <utility>
 
+#include "derived_run_dialog.h"
 #include "figure_export.h"
 #include "files.h"
 #include "metrics_csv.h"
@@ -88,10 +89,10 @@ class TableExport : public QObject, public ExportableFigure {
   std::function<TableFigure()> figure_;
 };
 
-const char* kColumns[] = {"Run",     "Tags",       "Kind",        "Status",      "Steps",       "Best val",
-                          "Time (s)", "Train tok/s", "Gen chars/s", "Final train", "Final val", "Gap",
-                          "Dropped", "Entropy"};
-enum Column { kName, kTags, kKind, kStatus, kSteps, kBestVal };
+const char* kColumns[] = {"Run",     "Tags",       "Kind",        "Status",      "Steps",       "Parameters",
+                          "Best val", "Time (s)",   "Train tok/s", "Gen chars/s", "Final train", "Final val",
+                          "Gap",      "Dropped",    "Entropy",     "Derived from"};
+enum Column { kName, kTags, kKind, kStatus, kSteps, kParameters, kBestVal, kDerivedFrom = kBestVal + 9 };
 
 QString to_qt(const std::string& s) { return QString::fromStdString(s); }
 
@@ -412,6 +413,12 @@ void RunsPanel::fillRow(int r, const RunSummary& s) {
   auto* steps = new NumberItem(s.last_step, 0);
   steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
   table_->setItem(r, kSteps, steps);
+  auto* parameters = new NumberItem(s.parameters > 0 ? static_cast<double>(s.parameters) : NAN, 0);
+  if (s.parameters > 0) parameters->setText(QLocale().toString(static_cast<qlonglong>(s.parameters)));
+  table_->setItem(r, kParameters, parameters);
+  auto* origin = cell(to_qt(s.derived_from));
+  origin->setToolTip(to_qt(s.derived_from));
+  table_->setItem(r, kDerivedFrom, origin);
   int c = kBestVal;
   for (auto [v, digits] : std::initializer_list<std::pair<double, int>>{
            {s.best_val, 4}, {s.training_time_s, 1}, {s.train_tokens_per_sec, 0}, {s.generation_tokens_per_sec, 0},
@@ -537,6 +544,14 @@ void RunsPanel::showContextMenu(const QPoint& at) {
   menu.addAction("Open", this, [this, row] { Q_EMIT openRunRequested(table_->item(row, kName)->data(Qt::UserRole).toString()); });
   menu.addAction("Rename", QKeySequence(Qt::Key_F2), this, [this, row] { table_->editItem(table_->item(row, kName)); });
   menu.addAction("Name and tags…", this, &RunsPanel::editSelected);
+  const QString dir = table_->item(row, kName)->data(Qt::UserRole).toString();
+  for (const Run& run : runs_) {
+    const RunSummary& s = run.summary;
+    if (to_qt(s.dir) != dir || s.status == RunStatus::empty) continue;
+    menu.addSeparator();
+    if (!s.config.is_moe()) menu.addAction("Upcycle into a mixture of experts…", this, [this, dir] { deriveFrom(dir); });
+    else if (s.config.routing != RoutingMode::hash) menu.addAction("Prune experts…", this, [this, dir] { deriveFrom(dir); });
+  }
   menu.addSeparator();
   menu.addAction("Delete…", QKeySequence::Delete, this, &RunsPanel::deleteSelected);
   menu.exec(table_->viewport()->mapToGlobal(at));
@@ -646,6 +661,22 @@ void RunsPanel::setSuiteRunning(bool on) {
   continue_->setEnabled(!on && suite_allowed_ && !unfinished_suite_.isEmpty());
   progress_->setVisible(on || progress_->value() > 0);
   if (changed) Q_EMIT suiteRunningChanged(on);
+}
+
+DerivedRunDialog* RunsPanel::deriveFrom(const QString& dir) {
+  for (const Run& run : runs_) {
+    if (to_qt(run.summary.dir) != dir) continue;
+    auto* dialog = new DerivedRunDialog(dir, run.summary.config, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &DerivedRunDialog::created, this, [this](const QString& created) {
+      Q_EMIT message("Created " + created);
+      refresh();
+    });
+    connect(dialog, &DerivedRunDialog::fineTuneRequested, this, &RunsPanel::fineTuneRequested);
+    dialog->open();
+    return dialog;
+  }
+  return nullptr;
 }
 
 }  // namespace moewb

@@ -25,6 +25,8 @@ class QTableWidget;
 
 namespace moewb {
 
+class DerivedRunDialog;
+
 class RunsPanel : public QWidget {
   Q_OBJECT
 
@@ -57,6 +59,8 @@ class RunsPanel : public QWidget {
   // Moves the run folder to the system trash after confirm() says yes; when the trash cannot take it, deletes
   // it after a second confirm() that says so. False when refused, declined or failed (with message()).
   bool deleteRun(const QString& dir);
+  // Opens the prune (MoE run) or upcycle (dense run) dialog for a run in the table; null for an unknown run.
+  DerivedRunDialog* deriveFrom(const QString& dir);
   // Answers the confirmations (the question shown as text); by default a message box. Tests answer it.
   void setConfirm(std::function<bool(const QString& question)> confirm) { confirm_ = std::move(confirm); }
   // Starts the paper suite with this base config and dataset, or continues the unfinished suite.
@@ -77,6 +81,8 @@ class RunsPanel : public QWidget {
 
  Q_SIGNALS:
   void openRunRequested(const QString& dir);
+  // a pruned or upcycled run was made: open it and fine-tune it (resume)
+  void fineTuneRequested(const QString& dir);
   // The owner answers with startSuite(config, dataset).
   void suiteRequested();
   void suiteRunningChanged(bool running);
