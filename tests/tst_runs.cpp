@@ -14,6 +14,9 @@
 #include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
+#include <QComboBox>
+#include <QRadioButton>
+#include <QSpinBox>
 #include <QTableWidget>
 
 #include <sys/stat.h>
@@ -23,12 +26,14 @@
 #include <mutex>
 #include <thread>
 
+#include "derived_run_dialog.h"
 #include "files.h"
 #include "main_window.h"
 #include "metrics_csv.h"
 #include "run_lock.h"
 #include "run_summary.h"
 #include "test_corpus.h"
+#include "training.h"
 
 using namespace moewb;
 
@@ -435,6 +440,61 @@ class TestRuns : public QObject {
       QCOMPARE(ended.first().at(0).toBool(), finish);
     }
     QCOMPARE(window()->interruptedRun(), QString());
+  }
+
+  // Prune and upcycle from the Runs tab: the dialog measures off the GUI thread (closing waits for it), reports
+  // what changed, the new run appears in the table with its parameters and origin, and "Open and fine-tune" asks
+  // for it.
+  void theDialogMakesPrunedAndUpcycledRuns_data() {
+    QTest::addColumn<bool>("prune");
+    QTest::newRow("prune a top-2 run") << true;
+    QTest::newRow("upcycle a dense run") << false;
+  }
+  void theDialogMakesPrunedAndUpcycledRuns() {
+    QFETCH(bool, prune);
+    const QString root = tmp_.filePath(prune ? "prune_runs" : "upcycle_runs"), source = root + "/source";
+    Config c = tiny_training_config(4);
+    c.n_experts = 4, c.top_k = 2, c.eval_interval = 2;
+    if (!prune) c.ffn = Ffn::dense;
+    {
+      auto t = Trainer::create(c, TextDataset::from_file(corpus_.toStdString()), source.toStdString(),
+                               corpus_.toStdString());
+      while (!t->done()) t->advance();
+    }
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    DerivedRunDialog* dialog = panel->deriveFrom(source);
+    QVERIFY(dialog);
+    QCOMPARE(dialog->prunes(), prune);
+    if (prune) {
+      dialog->removeCount()->setChecked(true);
+      QVERIFY(dialog->removePerLayer()->isEnabled() && !dialog->minShare()->isEnabled());
+      dialog->removePerLayer()->setValue(1);
+    } else {
+      dialog->method()->setCurrentIndex(1);  // copy
+      dialog->experts()->setValue(3);
+    }
+    dialog->finetuneSteps()->setValue(3);
+    QSignalSpy created(dialog, &DerivedRunDialog::created);
+    QSignalSpy refreshed(panel.get(), &RunsPanel::refreshed);
+    dialog->create();
+    QVERIFY(created.wait(60000));
+    const QString made = created.first().at(0).toString();
+    QCOMPARE(made, source + (prune ? "-pruned" : "-upcycled"));
+    QVERIFY2(dialog->reportText().contains("Validation loss"), qPrintable(dialog->reportText()));
+    QVERIFY(!dialog->fineTuneButton()->isHidden());
+    const RunSummary summary = summarize_run(made.toStdString());
+    QCOMPARE(summary.config.n_experts, 3);
+    QCOMPARE(summary.config.max_iters, 3);
+    QCOMPARE(summary.config.expert_hidden, prune ? 16 : 64);  // d = 16: 4d/4 kept, or the whole 4d copied
+    QTRY_VERIFY_WITH_TIMEOUT(row_of(*panel, made) >= 0, 30000);
+    QVERIFY(cell(*panel, made, "Derived from").startsWith(prune ? "pruned from source" : "upcycled from source"));
+    QCOMPARE(cell(*panel, made, "Parameters").remove(QLocale().groupSeparator()).toLongLong(),
+             static_cast<qlonglong>(dialog->report().parameters_after));
+    QSignalSpy fineTune(panel.get(), &RunsPanel::fineTuneRequested);
+    dialog->fineTuneButton()->click();
+    QCOMPARE(fineTune.size(), 1);
+    QCOMPARE(fineTune.first().at(0).toString(), made);
   }
 };
 
