@@ -61,7 +61,7 @@ int cmd_prune(CliArgs& args, const std::function<int(Trainer&)>& train) {
   std::printf("source %s\n%-6s", r.source_checkpoint.c_str(), "layer");
   const size_t experts = r.plan.share.empty() ? 0 : r.plan.share[0].size();
   for (size_t e = 0; e < experts; ++e) std::printf(" %7s", ("E" + std::to_string(e)).c_str());
-  std::printf("   removed (share of the layer's assignments over the validation split%s)\n",
+  std::printf("   removed (each expert's share of the layer's routing over the validation split%s)\n",
               r.plan.loss_delta.empty() ? "" : "; knockout loss delta below");
   for (size_t l = 0; l < r.plan.share.size(); ++l) {
     std::printf("%-6zu", l);

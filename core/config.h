@@ -96,7 +96,9 @@ struct Config {
   // experts a token is sent to by the router (N for softmax, k for topk, 1 for hash; sigmoid varies)
   int experts_per_token() const;
   // hidden units of one mlp expert: expert_hidden, or 4d/N when it is 0
-  int expert_hidden_units() const { return expert_hidden > 0 ? expert_hidden : 4 * n_embd / n_experts; }
+  int expert_hidden_units() const {
+    return expert_hidden > 0 ? expert_hidden : n_experts > 0 ? 4 * n_embd / n_experts : 0;
+  }
 };
 
 struct FieldError {

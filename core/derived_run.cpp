@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "files.h"
 #include "numbers.h"
@@ -54,8 +53,10 @@ Config with_overrides(Config c, const std::map<std::string, std::string>& overri
                       const std::string& why) {
   std::vector<FieldError> errors;
   for (const auto& [key, value] : overrides) {
-    if (fixed.count(key)) errors.push_back({key, why});
-    else if (std::string error = apply_override(c, key, value); !error.empty()) errors.push_back({key, error});
+    if (fixed.count(key))
+      errors.push_back({key, why});
+    else if (std::string error = apply_override(c, key, value); !error.empty())
+      errors.push_back({key, error});
   }
   if (!errors.empty()) throw ConfigError(errors);
   return c;
@@ -82,8 +83,8 @@ Measured open_source(const DerivedRunOptions& o) {
 }
 
 // Writes the new run folder holding `model` at step 0 with the fine-tuning schedule.
-void write_run(const Measured& m, const InferenceModel& model, const Config& config,
-               DerivedRunReport& report, nlohmann::json origin) {
+void write_run(const Measured& m, const InferenceModel& model, const Config& config, DerivedRunReport& report,
+               nlohmann::json origin) {
   origin["summary"] = report.summary;
   origin["source_run"] = fs::absolute(m.source.run_dir).lexically_normal().string();
   origin["source_checkpoint"] = fs::absolute(m.source.checkpoint).lexically_normal().string();
@@ -123,8 +124,8 @@ DerivedRunReport make_pruned_run(const DerivedRunOptions& o, const PruneRequest&
   const Measured m = open_source(o);
   const Config& source = m.model.config();
   check_prunable(source, request);
-  const std::set<std::string> fixed = {"n_layer", "n_head", "n_embd", "block_size", "bias", "ffn", "n_experts",
-                                       "expert_shape", "expert_hidden", "routing", "top_k"};
+  const std::set<std::string> fixed = {"n_layer",   "n_head",       "n_embd",        "block_size", "bias", "ffn",
+                                       "n_experts", "expert_shape", "expert_hidden", "routing",    "top_k"};
   // bad overrides are refused before the minutes of measuring, not after
   with_overrides(finetune_config(source, o.finetune_steps), o.overrides, fixed, "comes from the pruned model");
 
@@ -143,14 +144,16 @@ DerivedRunReport make_pruned_run(const DerivedRunOptions& o, const PruneRequest&
   const InferenceModel pruned = prune_experts(m.model, report.plan.removed);
   if (progress) progress("validation loss before and after", 0, 2);
   report.val_before = m.model.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress("validation loss before and after", 1, 2);
   report.val_after = pruned.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress("validation loss before and after", 2, 2);
   report.parameters_before = m.model.parameter_count();
   report.parameters_after = pruned.parameter_count();
   report.out_dir = o.out_dir.empty() ? free_dir(m.source.run_dir + "-pruned") : o.out_dir;
 
   std::ostringstream summary;
   summary << "pruned from " << run_name(m.source.run_dir) << ": " << report.plan.removed_per_layer() << " of "
-          << source.n_experts << " experts per layer (" << report.plan.rule << ")";
+          << source.n_experts << " experts per layer, " << report.plan.rule;
   report.summary = summary.str();
   nlohmann::json origin = {{"operation", "prune"},
                            {"rule", report.plan.rule},
@@ -169,20 +172,23 @@ DerivedRunReport make_upcycled_run(const DerivedRunOptions& o, UpcycleMethod met
   const Measured m = open_source(o);
   const Config& source = m.model.config();
   if (source.is_moe()) throw std::invalid_argument("upcycling starts from a dense model; this one already has experts");
-  const std::set<std::string> fixed = {"n_layer", "n_head", "n_embd", "block_size", "bias", "ffn", "expert_shape",
-                                       "expert_hidden"};
+  const std::set<std::string> fixed = {"n_layer", "n_head", "n_embd",       "block_size",
+                                       "bias",    "ffn",    "expert_shape", "expert_hidden"};
   const std::string why = "comes from the dense model (upcycled experts are mlp-shaped)";
   Config moe = with_overrides(source, o.overrides, fixed, why);
   moe.ffn = Ffn::moe;
   if (progress) progress("building the experts", 0, 1);
   const InferenceModel upcycled = upcycle(m.model, moe, method);
+  if (progress) progress("building the experts", 1, 1);
   const Config config = with_overrides(finetune_config(upcycled.config(), o.finetune_steps), o.overrides, fixed, why);
 
   DerivedRunReport report;
   report.source_checkpoint = m.source.checkpoint;
   if (progress) progress("validation loss before and after", 0, 2);
   report.val_before = m.model.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress("validation loss before and after", 1, 2);
   report.val_after = upcycled.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress("validation loss before and after", 2, 2);
   report.parameters_before = m.model.parameter_count();
   report.parameters_after = upcycled.parameter_count();
   report.out_dir = o.out_dir.empty() ? free_dir(m.source.run_dir + "-upcycled") : o.out_dir;

@@ -13,18 +13,18 @@
 namespace moewb {
 
 struct DerivedRunOptions {
-  std::string source;           // a run folder (its best checkpoint, else latest) or a checkpoint file
-  std::string out_dir;          // empty: "<source run>-pruned" / "-upcycled", numbered when taken
-  int finetune_steps = 300;     // the new run's max_iters
-  int eval_batches = 0;         // validation batches for the before/after loss; 0: the source's eval_iters
+  std::string source;        // a run folder (its best checkpoint, else latest) or a checkpoint file
+  std::string out_dir;       // empty: "<source run>-pruned" / "-upcycled", numbered when taken
+  int finetune_steps = 300;  // the new run's max_iters
+  int eval_batches = 0;      // validation batches for the before/after loss; 0: the source's eval_iters
   std::map<std::string, std::string> overrides;  // training keys (learning_rate, eval_interval, ...)
   std::string device = "auto";
 };
 
 struct DerivedRunReport {
   std::string out_dir, source_checkpoint, summary;
-  PrunePlan plan;                           // prune only
-  double val_before = 0, val_after = 0;     // mean validation loss on the same batches
+  PrunePlan plan;                        // prune only
+  double val_before = 0, val_after = 0;  // mean validation loss on the same batches
   int64_t parameters_before = 0, parameters_after = 0;
 };
 

@@ -50,7 +50,7 @@ torch::Tensor expert_rows(const torch::Tensor& kept, int64_t block) {
 // rows/groups units) on unit-length rows, starting from the contiguous split and assigning greedily by cosine.
 std::vector<int64_t> balanced_clusters(const torch::Tensor& weights, int groups) {
   const auto rows = torch::nn::functional::normalize(weights.to(torch::kCPU, torch::kFloat32),
-                                                    torch::nn::functional::NormalizeFuncOptions().dim(1));
+                                                     torch::nn::functional::NormalizeFuncOptions().dim(1));
   const int64_t n = rows.size(0), size = n / groups;
   std::vector<int> group(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) group[static_cast<size_t>(i)] = static_cast<int>(i / size);
@@ -103,7 +103,8 @@ std::vector<std::vector<double>> routing_shares(const InferenceModel& model, con
           if (const int e = layer.chosen_at(t, s); e >= 0) sums[static_cast<size_t>(e)] += 1;
       }
     }
-    if (progress) progress(static_cast<int64_t>(std::min(chars.size(), begin + slice)), static_cast<int64_t>(chars.size()));
+    if (progress)
+      progress(static_cast<int64_t>(std::min(chars.size(), begin + slice)), static_cast<int64_t>(chars.size()));
   }
   for (auto& per : share) {
     const double total = std::accumulate(per.begin(), per.end(), 0.0);
@@ -112,9 +113,8 @@ std::vector<std::vector<double>> routing_shares(const InferenceModel& model, con
   return share;
 }
 
-std::vector<std::vector<double>> knockout_loss_deltas(const InferenceModel& model, const TextDataset& data,
-                                                      int batches, uint64_t seed,
-                                                      const std::function<void(int, int)>& progress) {
+std::vector<std::vector<double>> knockout_loss_deltas(const InferenceModel& model, const TextDataset& data, int batches,
+                                                      uint64_t seed, const std::function<void(int, int)>& progress) {
   const Config& c = model.config();
   if (!c.is_moe()) throw std::invalid_argument("a dense model has no experts to knock out");
   const double base = model.loss(data, true, batches, seed);
@@ -132,18 +132,21 @@ std::vector<std::vector<double>> knockout_loss_deltas(const InferenceModel& mode
 void check_prunable(const Config& config, const PruneRequest& request) {
   if (!config.is_moe()) throw std::invalid_argument("a dense model has no experts to prune (upcycle it instead)");
   if (config.routing == RoutingMode::hash)
-    throw std::invalid_argument("hash routing sends each character to expert id mod N: removing an expert would "
-                                "reassign every character, so only learned routers can be pruned");
+    throw std::invalid_argument(
+        "hash routing sends each character to expert id mod N: removing an expert would "
+        "reassign every character, so only learned routers can be pruned");
   if ((request.min_share >= 0) == (request.remove > 0))
-    throw std::invalid_argument("prune either the experts below a share (--min-share) or a number per layer (--remove)");
+    throw std::invalid_argument(
+        "prune either the experts below a share (--min-share) or a number per layer (--remove)");
   if (request.min_share >= 1) throw std::invalid_argument("--min-share must be below 1");
   if (request.remove >= config.n_experts)
     throw std::invalid_argument("removing " + std::to_string(request.remove) + " of " +
-                                std::to_string(config.n_experts) + " experts per layer leaves none; at least one must stay");
+                                std::to_string(config.n_experts) +
+                                " experts per layer leaves none; at least one must stay");
 }
 
-PrunePlan plan_pruning(const Config& config, const std::vector<std::vector<double>>& share,
-                       const PruneRequest& request, const std::vector<std::vector<double>>& loss_delta) {
+PrunePlan plan_pruning(const Config& config, const std::vector<std::vector<double>>& share, const PruneRequest& request,
+                       const std::vector<std::vector<double>>& loss_delta) {
   check_prunable(config, request);
   const int N = config.n_experts, L = config.n_layer;
   if (static_cast<int>(share.size()) != L)
@@ -174,14 +177,12 @@ PrunePlan plan_pruning(const Config& config, const std::vector<std::vector<doubl
                                   " (the least used: layer " + std::to_string(at_l) + " E" + std::to_string(at_e) +
                                   " at " + format_double(lowest, 4) + ")");
     }
-    plan.rule = "share < " + format_double(request.min_share, 4);
-  } else {
-    plan.rule = std::to_string(count) + " per layer";
+    plan.rule = "share < " + format_double(request.min_share, 4) + ", then ";
   }
   if (count >= N)
     throw std::invalid_argument("removing " + std::to_string(count) + " of " + std::to_string(N) +
                                 " experts per layer leaves none; at least one must stay");
-  plan.rule += by_loss ? ", lowest knockout loss delta first" : ", lowest share first";
+  plan.rule += by_loss ? "lowest knockout loss delta" : "lowest share";
   for (int l = 0; l < L; ++l) {
     // the experts below the threshold go first, then the lowest ranked
     std::vector<int> order(static_cast<size_t>(N));
@@ -253,7 +254,8 @@ InferenceModel upcycle(const InferenceModel& dense, const Config& moe, UpcycleMe
   out_config.renormalize = moe.renormalize, out_config.use_capacity = moe.use_capacity;
   out_config.capacity_factor = moe.capacity_factor, out_config.drop_policy = moe.drop_policy;
   out_config.aux_alpha = moe.aux_alpha, out_config.z_beta = moe.z_beta, out_config.router_jitter = moe.router_jitter;
-  out_config.sigmoid_tau = moe.sigmoid_tau, out_config.sparsity_lambda = moe.sparsity_lambda, out_config.seed = moe.seed;
+  out_config.sigmoid_tau = moe.sigmoid_tau, out_config.sparsity_lambda = moe.sparsity_lambda,
+  out_config.seed = moe.seed;
   out_config.ffn = Ffn::moe;
   out_config.expert_shape = ExpertShape::mlp;
   const int N = out_config.n_experts, d = c.n_embd;

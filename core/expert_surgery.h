@@ -15,8 +15,8 @@ namespace moewb {
 enum class PruneRanking { share, loss };
 
 struct PruneRequest {
-  double min_share = -1;  // >= 0: remove the experts below this share of their layer's assignments
-  int remove = 0;         // > 0: remove this many experts from every layer
+  double min_share = -1;                       // >= 0: remove the experts below this share of their layer's routing
+  int remove = 0;                              // > 0: remove this many experts from every layer
   PruneRanking ranking = PruneRanking::share;  // which experts go first
 };
 
@@ -27,7 +27,7 @@ struct PrunePlan {
   std::vector<std::vector<int>> removed;        // per layer, ascending
   std::vector<std::vector<double>> share;       // per layer and expert: share of the layer's assignments
   std::vector<std::vector<double>> loss_delta;  // per layer and expert (ranking by loss), else empty
-  std::string rule;                             // "share < 0.02", "1 per layer, lowest loss delta"
+  std::string rule;                             // "share < 0.02, then lowest share", "lowest knockout loss delta"
   std::vector<std::string> notes;
   int removed_per_layer() const { return removed.empty() ? 0 : static_cast<int>(removed.front().size()); }
 };
@@ -40,8 +40,8 @@ std::vector<std::vector<double>> routing_shares(const InferenceModel& model, con
 
 // The validation loss change (nats) of disabling each expert of each layer, on `batches` validation batches
 // drawn with `seed` (the same batches for every expert). `progress` hears (done, total) experts.
-std::vector<std::vector<double>> knockout_loss_deltas(const InferenceModel& model, const TextDataset& data,
-                                                      int batches, uint64_t seed,
+std::vector<std::vector<double>> knockout_loss_deltas(const InferenceModel& model, const TextDataset& data, int batches,
+                                                      uint64_t seed,
                                                       const std::function<void(int, int)>& progress = {});
 
 // Throws std::invalid_argument naming why a model cannot be pruned as requested (dense, hash routing, a malformed
@@ -50,8 +50,8 @@ void check_prunable(const Config& config, const PruneRequest& request);
 
 // Throws std::invalid_argument when the request is impossible (hash routing, nothing below the threshold,
 // every expert of a layer) or malformed. loss_delta is needed for PruneRanking::loss.
-PrunePlan plan_pruning(const Config& config, const std::vector<std::vector<double>>& share,
-                       const PruneRequest& request, const std::vector<std::vector<double>>& loss_delta = {});
+PrunePlan plan_pruning(const Config& config, const std::vector<std::vector<double>>& share, const PruneRequest& request,
+                       const std::vector<std::vector<double>>& loss_delta = {});
 
 // The model without the given experts (the same count in every layer): their router rows and weights are
 // removed, mlp experts keep their width (expert_hidden), top_k shrinks to the experts left. Without capacity

@@ -2,10 +2,8 @@
 // experts disabled, a never-used expert goes without changing the loss, plans keep N equal across layers,
 // prune + resume equals a run started from the pruned model, and upcycled experts reproduce the dense FFN.
 #include <QtTest>
-
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "derived_run.h"
@@ -53,8 +51,7 @@ void same_losses(const std::vector<double>& a, const std::vector<double>& b, dou
 QStringList column(const std::string& run_dir, const std::string& name) {
   QStringList cells;
   const MetricsTable table = parse_metrics_csv(read_file(run_dir + "/metrics.csv"));
-  for (double v : table.column(name))
-    cells << (std::isnan(v) ? QString() : QString::number(v, 'g', 17));
+  for (double v : table.column(name)) cells << (std::isnan(v) ? QString() : QString::number(v, 'g', 17));
   return cells;
 }
 
@@ -223,8 +220,8 @@ class TestSurgery : public QObject {
     QFETCH(int, routing);
     QFETCH(int, k);
     const InferenceModel dense = trained(tiny_config());
-    const InferenceModel up = upcycle(dense, moe(tiny_config(), static_cast<RoutingMode>(routing), 4, k),
-                                      UpcycleMethod::copy);
+    const InferenceModel up =
+        upcycle(dense, moe(tiny_config(), static_cast<RoutingMode>(routing), 4, k), UpcycleMethod::copy);
     QCOMPARE(up.config().expert_hidden_units(), 4 * 32);
     QCOMPARE(up.config().n_experts, 4);
     const std::string text = synthetic_corpus(200, 5);

@@ -32,13 +32,14 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   RunSummary kind;
   kind.config = sourceConfig;
   auto* intro = new QLabel(
-      prune_ ? QString("Remove experts from every layer of <b>%1</b> (%2) and fine-tune the smaller model in a new run. "
-                       "Shares are measured by routing the whole validation split; the source run is only read.")
-                   .arg(folder_name(sourceRun).toHtmlEscaped(), QString::fromStdString(kind.kind()))
-             : QString("Turn the dense model of <b>%1</b> into a mixture of experts and fine-tune it in a new run. "
-                       "<i>Partition</i> splits each feed-forward layer's hidden units into experts (MoEfication); "
-                       "<i>copy</i> makes every expert a copy of it (sparse upcycling).")
-                   .arg(folder_name(sourceRun).toHtmlEscaped()));
+      prune_
+          ? QString("Remove experts from every layer of <b>%1</b> (%2) and fine-tune the smaller model in a new run. "
+                    "Shares are measured by routing the whole validation split; the source run is only read.")
+                .arg(folder_name(sourceRun).toHtmlEscaped(), QString::fromStdString(kind.kind()))
+          : QString("Turn the dense model of <b>%1</b> into a mixture of experts and fine-tune it in a new run. "
+                    "<i>Partition</i> splits each feed-forward layer's hidden units into experts (MoEfication); "
+                    "<i>copy</i> makes every expert a copy of it (sparse upcycling).")
+                .arg(folder_name(sourceRun).toHtmlEscaped()));
   intro->setWordWrap(true);
   layout->addWidget(intro);
 
@@ -49,8 +50,9 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
     min_share_ = new QDoubleSpinBox(what);
     min_share_->setRange(0.0, 0.99), min_share_->setDecimals(3), min_share_->setSingleStep(0.01);
     min_share_->setValue(0.02);
-    min_share_->setToolTip("An expert's share of its layer's router assignments over the validation split. Every "
-                           "layer loses as many experts as the layer with the most below it (one N per model).");
+    min_share_->setToolTip(
+        "An expert's share of its layer's router assignments over the validation split. Every "
+        "layer loses as many experts as the layer with the most below it (one N per model).");
     remove_count_ = new QRadioButton("A number per layer", what);
     remove_ = new QSpinBox(what);
     remove_->setRange(1, std::max(1, sourceConfig.n_experts - 1));
@@ -62,7 +64,8 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
     form->addRow(below_share_, min_share_);
     form->addRow(remove_count_, remove_);
     form->addRow("Remove first", ranking_);
-    for (auto* radio : {below_share_, remove_count_}) connect(radio, &QRadioButton::toggled, this, [this] { updateEnabled(); });
+    for (auto* radio : {below_share_, remove_count_})
+      connect(radio, &QRadioButton::toggled, this, [this] { updateEnabled(); });
   } else {
     method_ = new QComboBox(what);
     method_->addItem("partition (MoEfication)");
@@ -86,7 +89,8 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   auto* then_form = new QFormLayout(then);
   steps_ = new QSpinBox(then);
   steps_->setRange(1, 1000000), steps_->setValue(300);
-  steps_->setToolTip("The new run's iterations: a tenth of the source's learning rate, cosine decay to a tenth of that.");
+  steps_->setToolTip(
+      "The new run's iterations: a tenth of the source's learning rate, cosine decay to a tenth of that.");
   out_ = new QLineEdit(then);
   out_->setPlaceholderText(QString("automatic: %1-%2").arg(folder_name(sourceRun), prune_ ? "pruned" : "upcycled"));
   then_form->addRow("Steps", steps_);
@@ -152,8 +156,10 @@ void DerivedRunDialog::create() {
   o.finetune_steps = steps_->value();
   PruneRequest request;
   if (prune_) {
-    if (below_share_->isChecked()) request.min_share = min_share_->value();
-    else request.remove = remove_->value();
+    if (below_share_->isChecked())
+      request.min_share = min_share_->value();
+    else
+      request.remove = remove_->value();
     request.ranking = ranking_->currentIndex() == 1 ? PruneRanking::loss : PruneRanking::share;
   } else {
     o.overrides = {{"n_experts", std::to_string(experts_->value())},
@@ -215,8 +221,8 @@ QString DerivedRunDialog::reportText() const {
   for (size_t l = 0; l < r.plan.removed.size(); ++l) {
     QStringList shares;
     for (size_t e = 0; e < r.plan.share[l].size(); ++e) {
-      const bool gone = std::find(r.plan.removed[l].begin(), r.plan.removed[l].end(), static_cast<int>(e)) !=
-                        r.plan.removed[l].end();
+      const bool gone =
+          std::find(r.plan.removed[l].begin(), r.plan.removed[l].end(), static_cast<int>(e)) != r.plan.removed[l].end();
       const QString cell = QString("E%1 %2").arg(e).arg(r.plan.share[l][e], 0, 'f', 3);
       shares << (gone ? "<s>" + cell + "</s>" : cell);
     }
