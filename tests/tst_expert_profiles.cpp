@@ -293,7 +293,10 @@ class TestExpertProfiles : public QObject {
     ExpertProfile profile = ExpertProfile::of(counts, 1, 0);
     profile.load = {{250, 0.25}, {500, 0.375}};
     const ExpertProfileFigure figure(profile, "run test");
-    QTemporaryDir dir;
+    QTemporaryDir temporary;
+    // MOEWB_FIGURES_DIR=DIR keeps the files, to look at them
+    const QDir dir(qEnvironmentVariableIsSet("MOEWB_FIGURES_DIR") ? qEnvironmentVariable("MOEWB_FIGURES_DIR")
+                                                                  : temporary.path());
     const QString path = dir.filePath(figure.name() + ".csv");
     export_figure_data(path, figure.csv());
     QFile file(path);

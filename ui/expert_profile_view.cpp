@@ -20,7 +20,7 @@ namespace moewb {
 namespace {
 constexpr int kTopCharacters = 12;
 constexpr int kListWidth = 150;
-const QSize kMinimumCanvas{680, 380};  // below this the profile scrolls rather than squeezing the windows
+const QSize kMinimumCanvas{660, 340};  // below this the profile scrolls rather than squeezing the windows
 
 // Paints the figure at the canvas's size.
 class ProfileCanvas : public QWidget {

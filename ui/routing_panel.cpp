@@ -162,8 +162,10 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   heat_layout->addWidget(split);
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
-  affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_, new QLabel("statistics of"), stats_source_,
-                                     stats_label_}));
+  auto* stats_row =
+      row_of({new QLabel("Layer"), affinity_layer_, new QLabel("statistics of"), stats_source_, stats_label_}, false);
+  static_cast<QHBoxLayout*>(stats_row->layout())->setStretch(4, 1);  // else the stretch leaves the state no width
+  affinity_layout->addWidget(stats_row);
   affinity_layout->addWidget(new QLabel("Share of each character's router assignments per expert (with top-k, 1/k "
                                         "means always chosen):"));
   auto* stats_split = new QSplitter(Qt::Vertical);
@@ -177,7 +179,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   tabs->addTab(affinity_page, "Char × expert affinity");
   auto* experts_page = new QWidget;
   auto* experts_layout = new QVBoxLayout(experts_page);
-  experts_layout->addWidget(row_of({new QLabel("statistics of"), experts_source_, experts_label_}));
+  auto* experts_row = row_of({new QLabel("statistics of"), experts_source_, experts_label_}, false);
+  static_cast<QHBoxLayout*>(experts_row->layout())->setStretch(2, 1);  // the state (counted in 5 s) stays readable
+  experts_layout->addWidget(experts_row);
   experts_layout->addWidget(experts_, 1);
   tabs->addTab(experts_page, "Experts");
   stability_ = new LineChart("Routing stability over training");

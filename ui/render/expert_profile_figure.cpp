@@ -29,6 +29,11 @@ ExpertProfile ExpertProfile::of(const RoutingCounts& counts, int layer, int expe
 
 namespace {
 
+// The windows' column in advances of its monospace font: rank, the window, the probability; the font is at most
+// kWindowScale times the text size.
+constexpr double kWindowColumnAdvances = 4 + RoutingCounts::kWindowLength + 0.8 + 7.3;
+constexpr double kWindowScale = 1.2;
+
 QString visible(const std::u32string& text) {
   QString out;
   for (char32_t c : text) out += visible_char(c);
@@ -56,7 +61,7 @@ double heading(QPainter& p, const QRectF& at, const QString& text, const FigureS
 }
 
 void paint_bars(QPainter& p, const QRectF& area, const ExpertProfile& e, const FigureStyle& st) {
-  const double top = area.top() + heading(p, area, "Top characters (share of its assignments)", st);
+  const double top = area.top() + heading(p, area, "Top characters", st);
   const int rows = static_cast<int>(e.top_characters.size());
   if (rows == 0) {
     p.setFont(st.font(st.text_pt));
@@ -89,7 +94,7 @@ void paint_bars(QPainter& p, const QRectF& area, const ExpertProfile& e, const F
 }
 
 void paint_windows(QPainter& p, const QRectF& area, const ExpertProfile& e, const FigureStyle& st) {
-  const double top = area.top() + heading(p, area, "Most confidently routed characters, with the text before them", st);
+  const double top = area.top() + heading(p, area, "Most confidently routed", st);
   const int rows = static_cast<int>(e.windows.size());
   if (rows == 0) {
     p.setFont(st.font(st.text_pt));
@@ -103,16 +108,16 @@ void paint_windows(QPainter& p, const QRectF& area, const ExpertProfile& e, cons
   // the widest font at which rank, 20 characters and the probability fit the column and the row
   const QFont probe = st.mono(10);
   const QFontMetricsF pm(probe, p.device());
-  const double chars = 4 + RoutingCounts::kWindowLength + 7;  // "20. " + window + " 0.998"
-  const double fit_pt = 10 * area.width() / (chars * pm.horizontalAdvance('M') * 1.05);
-  const QFont mono = st.mono(std::min({st.text_pt * 1.1, row_h / kPxPerPt * 0.8, fit_pt}));
+  const double fit_pt = 10 * area.width() / (kWindowColumnAdvances * pm.horizontalAdvance('M') * 1.02);
+  const QFont mono = st.mono(std::min({st.text_pt * kWindowScale, row_h / kPxPerPt * 0.8, fit_pt}));
   const QFontMetricsF m(mono, p.device());
   const double advance = m.horizontalAdvance('M');
   const QFont small = st.font(std::min(st.text_pt, row_h / kPxPerPt * 0.75));
-  const double rank_w = advance * 4, prob_w = advance * 7;
+  const double rank_w = advance * 4, prob_w = advance * 7.3;
   const double window_right = area.left() + rank_w + advance * RoutingCounts::kWindowLength;
   const QColor color = expert_color(e.expert, st.background);
-  const QColor on_color = color.lightnessF() > 0.55 ? QColor(Qt::black) : QColor(Qt::white);
+  const QColor on_color =
+      contrast_ratio(color, Qt::black) >= contrast_ratio(color, Qt::white) ? QColor(Qt::black) : QColor(Qt::white);
   for (int r = 0; r < rows; ++r) {
     const RoutedWindow& w = e.windows[static_cast<size_t>(r)];
     const double y = top + r * row_h;
@@ -134,7 +139,7 @@ void paint_windows(QPainter& p, const QRectF& area, const ExpertProfile& e, cons
     }
     p.setFont(small);
     p.setPen(st.foreground);
-    p.drawText(QRectF(window_right + advance * 0.5, y, prob_w, row_h), Qt::AlignLeft | Qt::AlignVCenter,
+    p.drawText(QRectF(window_right + advance * 0.8, y, prob_w, row_h), Qt::AlignLeft | Qt::AlignVCenter,
                QString::number(w.probability, 'f', 3));
   }
 }
@@ -190,7 +195,10 @@ void ExpertProfileFigure::paint(QPainter& p, const QRectF& target, const FigureS
   y += text.height() + pad * 2;
   const QRectF body(target.left() + pad, y, width, target.bottom() - pad - y);
   const double gap = st.px(10);
-  const double bars_w = body.width() * 0.25, windows_w = body.width() * 0.42;
+  // the windows take what they need at their largest font, at most 46 %; the load chart the rest
+  const QFontMetricsF mono(st.mono(st.text_pt * kWindowScale), p.device());
+  const double bars_w = body.width() * 0.21,
+               windows_w = std::min(body.width() * 0.46, kWindowColumnAdvances * mono.horizontalAdvance('M') + gap);
   const QRectF bars(body.left(), body.top(), bars_w - gap, body.height());
   const QRectF windows(bars.right() + gap, body.top(), windows_w - gap, body.height());
   const QRectF load(windows.right() + gap, body.top(), body.right() - windows.right() - gap, body.height());
