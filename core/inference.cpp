@@ -316,7 +316,7 @@ RoutingCounts InferenceModel::count_routing(const std::string& text, const Trace
   for (size_t begin = 0; begin < chars.size(); begin += slice) {
     if (cancel && *cancel) break;
     const std::string part = encode_utf8(chars.substr(begin, slice));
-    counts.add(trace(part));
+    counts.add(trace(part), static_cast<int64_t>(begin));  // the offset keeps the profiles' windows whole
     if (progress) progress(static_cast<int64_t>(std::min(chars.size(), begin + slice)), static_cast<int64_t>(chars.size()));
   }
   return counts;

@@ -57,7 +57,8 @@ class InferenceModel {
   // block_size) and the limit drops assignments as training would. Generation never applies the limit.
   RoutingTrace trace(const std::string& text, const TraceProgress& progress = {}, bool capacity = false) const;
   // Routing statistics of a whole text (the validation split, say), traced without capacity in slices of whole
-  // batches, so memory stays bounded whatever its length; the counts equal those of one trace of the text.
+  // batches, so memory stays bounded whatever its length; the counts and the expert profiles' windows (which cross
+  // slice boundaries) equal those of one trace of the text.
   // Stops early with the counts so far when `cancel` becomes true.
   RoutingCounts count_routing(const std::string& text, const TraceProgress& progress = {},
                               const std::atomic<bool>* cancel = nullptr) const;

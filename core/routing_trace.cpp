@@ -167,25 +167,84 @@ std::vector<double> top_expert_changes(const RoutingTrace& before, const Routing
   return out;
 }
 
-void RoutingCounts::add(const RoutingTrace& trace) {
+namespace {
+// The order of an expert profile: higher probability first, then the earlier position.
+bool more_confident(const RoutedWindow& a, const RoutedWindow& b) {
+  return a.probability > b.probability || (a.probability == b.probability && a.position < b.position);
+}
+}  // namespace
+
+void RoutingCounts::keep_window(std::vector<RoutedWindow>& heap, float probability, int64_t position,
+                                const std::u32string& text, size_t index_in_text) {
+  const auto m = static_cast<size_t>(windows_per_expert_);
+  if (m == 0) return;
+  RoutedWindow candidate{probability, position, {}};
+  // heap.front() is the least confident kept window: a full heap takes only a more confident one
+  if (heap.size() == m && !more_confident(candidate, heap.front())) return;
+  const size_t end = index_in_text + 1, length = static_cast<size_t>(kWindowLength);
+  const size_t begin = end > length ? end - length : 0;
+  candidate.window = text.substr(begin, end - begin);
+  if (heap.size() == m) {
+    std::pop_heap(heap.begin(), heap.end(), more_confident);
+    heap.back() = std::move(candidate);
+  } else {
+    heap.push_back(std::move(candidate));
+  }
+  std::push_heap(heap.begin(), heap.end(), more_confident);
+}
+
+void RoutingCounts::add(const RoutingTrace& trace, int64_t offset) {
   if (trace.empty()) return;
   if (layers_.empty()) {
     n_experts_ = trace.n_experts;
     layers_.resize(trace.layers.size());
+    windows_.assign(trace.layers.size(), std::vector<std::vector<RoutedWindow>>(static_cast<size_t>(n_experts_)));
   }
   if (trace.n_experts != n_experts_ || trace.layers.size() != layers_.size())
     throw std::invalid_argument("routing counts: traces of different models");
+  if (offset < 0) offset = end_;
+  // the windows of this piece's first characters reach back into the previous piece when it ends right here
+  const std::u32string text = offset == end_ ? tail_ + trace.text : trace.text;
+  const size_t lead = text.size() - trace.text.size();
   for (char32_t c : trace.text) ++occurrences_[c];
   characters_ += trace.length();
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerTrace& lt = trace.layers[l];
+    auto& heaps = windows_[l];
     for (int t = 0; t < trace.length(); ++t) {
       auto& row = layers_[l][trace.text[static_cast<size_t>(t)]];
       if (row.empty()) row.assign(static_cast<size_t>(n_experts_), 0);
-      for (int s = 0; s < lt.slots; ++s)
-        if (lt.chosen_at(t, s) >= 0) ++row[static_cast<size_t>(lt.chosen_at(t, s))];
+      for (int s = 0; s < lt.slots; ++s) {
+        const int e = lt.chosen_at(t, s);
+        if (e < 0) continue;
+        ++row[static_cast<size_t>(e)];
+        keep_window(heaps[static_cast<size_t>(e)], lt.prob(t, e), offset + t, text, lead + static_cast<size_t>(t));
+      }
     }
   }
+  const size_t keep = static_cast<size_t>(kWindowLength - 1);
+  tail_ = text.size() > keep ? text.substr(text.size() - keep) : text;
+  end_ = offset + trace.length();
+}
+
+int64_t RoutingCounts::expert_assignments(int layer, int expert) const {
+  if (layer < 0 || layer >= layers() || expert < 0 || expert >= n_experts_) return 0;
+  int64_t sum = 0;
+  for (const auto& [c, row] : layers_[static_cast<size_t>(layer)]) sum += row[static_cast<size_t>(expert)];
+  return sum;
+}
+
+int64_t RoutingCounts::layer_assignments(int layer) const {
+  int64_t sum = 0;
+  for (int e = 0; e < n_experts_; ++e) sum += expert_assignments(layer, e);
+  return sum;
+}
+
+std::vector<RoutedWindow> RoutingCounts::top_windows(int layer, int expert) const {
+  if (layer < 0 || layer >= layers() || expert < 0 || expert >= n_experts_) return {};
+  std::vector<RoutedWindow> out = windows_[static_cast<size_t>(layer)][static_cast<size_t>(expert)];
+  std::sort(out.begin(), out.end(), more_confident);
+  return out;
 }
 
 AffinityMatrix RoutingCounts::affinity(int layer) const {

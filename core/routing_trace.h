@@ -80,11 +80,37 @@ AffinityMatrix affinity(const RoutingTrace& trace, int layer);
 // differs. Empty when the traces are not of the same text and model shape.
 std::vector<double> top_expert_changes(const RoutingTrace& before, const RoutingTrace& after);
 
+// One of an expert's most confidently routed characters: the window of the counted text ending at it (the
+// router of a causal model only sees what comes before), and the router's probability of that expert for it.
+struct RoutedWindow {
+  float probability = 0;   // router probability of the expert for the character (sigmoid: its gate)
+  int64_t position = 0;    // offset of the character in the counted text
+  std::u32string window;   // kWindowLength characters ending at the character (fewer only at the text's start)
+  char32_t character() const { return window.empty() ? U'\0' : window.back(); }
+  // offset of the character inside the window (its last character)
+  int offset_in_window() const { return static_cast<int>(window.size()) - 1; }
+  bool operator==(const RoutedWindow& o) const {
+    return probability == o.probability && position == o.position && window == o.window;
+  }
+};
+
 // Router assignments per layer, character and expert, summed over any number of traces: the whole validation
 // split routed in slices gives statistics of the data rather than of one probe text, in bounded memory.
+// It also keeps expert profiles: per layer and expert, the `windows_per_expert` characters assigned to it with
+// the highest router probability, each with the window of text ending at it (a fixed-size heap per layer x
+// expert). The traces added are consecutive pieces of one counted text unless an offset says otherwise; the last
+// characters of one piece complete the windows at the start of the next, so counting a text in slices keeps
+// exactly what one trace of it would.
 class RoutingCounts {
  public:
-  void add(const RoutingTrace& trace);
+  static constexpr int kWindowLength = 20;       // characters per window, the routed one last
+  static constexpr int kWindowsPerExpert = 20;   // default M of the profiles
+
+  explicit RoutingCounts(int windows_per_expert = kWindowsPerExpert)
+      : windows_per_expert_(windows_per_expert < 0 ? 0 : windows_per_expert) {}
+  // `offset`: where the trace's text starts in the counted text; -1 (default) continues right after the previous
+  // trace. Windows reach back into the previous trace only when it ended exactly at `offset`.
+  void add(const RoutingTrace& trace, int64_t offset = -1);
   int experts() const { return n_experts_; }
   int layers() const { return static_cast<int>(layers_.size()); }
   int64_t characters() const { return characters_; }
@@ -96,8 +122,21 @@ class RoutingCounts {
   // The characters making up most of one expert's assignments in a layer: (character, share of that expert's
   // assignments), largest first, at most `count`.
   std::vector<std::pair<char32_t, double>> top_characters(int layer, int expert, int count) const;
+  // All assignments to one expert of a layer, and to every expert of it (their ratio is the expert's share).
+  int64_t expert_assignments(int layer, int expert) const;
+  int64_t layer_assignments(int layer) const;
+  // The expert's most confidently routed characters, highest probability first (ties: earlier first).
+  std::vector<RoutedWindow> top_windows(int layer, int expert) const;
+  int windows_per_expert() const { return windows_per_expert_; }
 
  private:
+  void keep_window(std::vector<RoutedWindow>& heap, float probability, int64_t position, const std::u32string& text,
+                   size_t index_in_text);
+
+  int windows_per_expert_ = kWindowsPerExpert;
+  int64_t end_ = 0;                            // offset just past the last trace added
+  std::u32string tail_;                        // its last kWindowLength - 1 characters
+  std::vector<std::vector<std::vector<RoutedWindow>>> windows_;  // [layer][expert]: min-heap, the weakest on top
   int n_experts_ = 0;
   int64_t characters_ = 0;
   std::map<char32_t, int64_t> occurrences_;

@@ -904,6 +904,17 @@ class TestModel : public QObject {
       }
       if (!top.empty()) QVERIFY(std::abs(total - 1.0) < 1e-9);
     }
+    // the expert profiles' windows cross the slice boundaries as if the text were one trace
+    const std::u32string chars = decode_utf8(text);
+    for (int l = 0; l < 2; ++l)
+      for (int e = 0; e < 4; ++e) {
+        const std::vector<RoutedWindow> windows = sliced.top_windows(l, e);
+        QCOMPARE(windows, whole.top_windows(l, e));
+        for (const RoutedWindow& w : windows) {
+          const auto end = static_cast<size_t>(w.position) + 1, length = std::min<size_t>(20, end);
+          QCOMPARE(w.window, chars.substr(end - length, length));
+        }
+      }
     std::atomic<bool> cancel{true};
     QCOMPARE(m.count_routing(text, {}, &cancel).characters(), int64_t{0});
   }

@@ -160,6 +160,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   });
   connect(controller_, &TrainingController::evalDone, this, [this](const EvalReport& r) {
     if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
+    routing_->setLoadHistory(training_->history().layers);  // the expert profiles' load over training
   });
   connect(generation_, &GenerationPanel::modelRequested, this, [this] {
     withModel([this](const InferenceModel& m) { generation_->generateWith(m); },
@@ -190,6 +191,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(suite, &SuiteWorker::evalDone, training_, &TrainingPanel::addEval);
   connect(suite, &SuiteWorker::evalDone, this, [this](const EvalReport& r) {
     if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
+    routing_->setLoadHistory(training_->history().layers);
   });
   connect(suite, &SuiteWorker::finished, this, [this](bool complete) { onSuiteEnded(complete, {}); });
   connect(suite, &SuiteWorker::failed, this, [this](const QString& m) { onSuiteEnded(false, m); });
@@ -442,6 +444,7 @@ void MainWindow::showRun(const QString& runDir, const Config& c, const MetricsTa
   training_->load(TrainingHistory::fromMetrics(table, c), c);
   routing_->reset(c);
   routing_->setSnapshots(snapshots);
+  routing_->setLoadHistory(training_->history().layers);
   opened_run_ = runDir;
   opened_model_.reset();
   showRunName(runDir);
@@ -628,6 +631,7 @@ void MainWindow::onSuiteVariant(const QString& runDir, const Config& config, int
   } else {
     training_->reset(config);
   }
+  routing_->setLoadHistory(training_->history().layers);
   showRunName(runDir);
   session_clock_.start();
   session_first_step_ = step;

@@ -20,6 +20,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "expert_profile_view.h"
 #include "intervention_panel.h"
 #include "palette.h"
 #include "routing_text.h"
@@ -115,6 +116,13 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
                             "(traced in slices off the GUI thread, without capacity limits).");
   stats_label_ = new QLabel;
   stats_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  // the Experts tab shows the same statistics: its own "statistics of" choice mirrors the affinity tab's
+  experts_source_ = new QComboBox;
+  experts_source_->addItems({"the text shown in the heatmap", "the whole validation split"});
+  experts_source_->setToolTip(stats_source_->toolTip());
+  experts_label_ = new QLabel;
+  experts_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  experts_ = new ExpertProfileView;
   top_table_ = new QTableWidget;
   top_table_->setObjectName("top_characters");
   top_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -154,8 +162,10 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   heat_layout->addWidget(split);
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
-  affinity_layout->addWidget(row_of({new QLabel("Layer"), affinity_layer_, new QLabel("statistics of"), stats_source_,
-                                     stats_label_}));
+  auto* stats_row =
+      row_of({new QLabel("Layer"), affinity_layer_, new QLabel("statistics of"), stats_source_, stats_label_}, false);
+  static_cast<QHBoxLayout*>(stats_row->layout())->setStretch(4, 1);  // else the stretch leaves the state no width
+  affinity_layout->addWidget(stats_row);
   affinity_layout->addWidget(new QLabel("Share of each character's router assignments per expert (with top-k, 1/k "
                                         "means always chosen):"));
   auto* stats_split = new QSplitter(Qt::Vertical);
@@ -167,6 +177,13 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* tabs = new QTabWidget;
   tabs->addTab(heat_page, "Heatmap");
   tabs->addTab(affinity_page, "Char × expert affinity");
+  auto* experts_page = new QWidget;
+  auto* experts_layout = new QVBoxLayout(experts_page);
+  auto* experts_row = row_of({new QLabel("statistics of"), experts_source_, experts_label_}, false);
+  static_cast<QHBoxLayout*>(experts_row->layout())->setStretch(2, 1);  // the state (counted in 5 s) stays readable
+  experts_layout->addWidget(experts_row);
+  experts_layout->addWidget(experts_, 1);
+  tabs->addTab(experts_page, "Experts");
   stability_ = new LineChart("Routing stability over training");
   stability_->describe("routing_stability", "characters whose top expert changed",
                        "share of the probe text's characters whose top expert differs from the previous snapshot");
@@ -220,13 +237,16 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   connect(trace_button_, &QPushButton::clicked, this, &RoutingPanel::requestTrace);
   connect(affinity_layer_, &QComboBox::currentIndexChanged, this, &RoutingPanel::updateAffinity);
   connect(stats_source_, &QComboBox::currentIndexChanged, this, &RoutingPanel::setStatisticsSource);
+  connect(experts_source_, &QComboBox::currentIndexChanged, this, &RoutingPanel::setStatisticsSource);
   connect(&stats_watcher_, &QFutureWatcher<RoutingCounts>::finished, this, [this] {
     if (*stats_cancel_) return;  // counts of a model the panel no longer shows
     try {
       validation_counts_ = stats_watcher_.result();
-      stats_label_->setText(QString("whole validation split: %1 characters").arg(validation_counts_->characters()));
+      showStatsState(QString("whole validation split: %1 characters, counted in %2 s")
+                         .arg(validation_counts_->characters())
+                         .arg(stats_clock_.elapsed() / 1000.0, 0, 'f', 1));
     } catch (const std::exception& e) {
-      stats_label_->setText(QString("Cannot count the validation split: %1").arg(e.what()));
+      showStatsState(QString("Cannot count the validation split: %1").arg(e.what()));
     }
     countShown();
   });
@@ -300,11 +320,17 @@ void RoutingPanel::setDatasetPath(const QString& path) {
   countShown();
 }
 
+void RoutingPanel::showStatsState(const QString& text) {
+  stats_label_->setText(text);
+  experts_label_->setText(text);
+}
+
 void RoutingPanel::setStatisticsSource(int source) {
-  const QSignalBlocker block(stats_source_);
+  const QSignalBlocker block(stats_source_), block_experts(experts_source_);
   stats_source_->setCurrentIndex(source);
+  experts_source_->setCurrentIndex(source);
   if (source == 1 && !validation_counts_ && !stats_watcher_.isRunning()) {
-    stats_label_->setText("waiting for the model…");
+    showStatsState("waiting for the model…");
     Q_EMIT statisticsRequested();
   }
   countShown();
@@ -312,12 +338,13 @@ void RoutingPanel::setStatisticsSource(int source) {
 
 void RoutingPanel::countValidationWith(const InferenceModel& model) {
   if (stats_watcher_.isRunning() || dataset_path_.isEmpty()) return;
-  stats_label_->setText("counting the validation split…");
+  showStatsState("counting the validation split…");
+  stats_clock_.start();
   stats_cancel_ = std::make_shared<std::atomic<bool>>(false);
   const auto cancel = stats_cancel_;
   auto progress = [this](int64_t done, int64_t total) {
     const QString text = QString("counting the validation split… %1 of %2 characters").arg(done).arg(total);
-    QMetaObject::invokeMethod(this, [this, text] { stats_label_->setText(text); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this, text] { showStatsState(text); }, Qt::QueuedConnection);
   };
   stats_watcher_.setFuture(QtConcurrent::run([model, path = dataset_path_.toStdString(), cancel, progress] {
     const TextDataset data = TextDataset::from_file(path);
@@ -331,11 +358,13 @@ void RoutingPanel::reset(const Config& config) {
   *stats_cancel_ = true;
   stats_watcher_.waitForFinished();
   validation_counts_.reset();
-  stats_label_->clear();
+  showStatsState({});
   {
-    const QSignalBlocker block(stats_source_);
+    const QSignalBlocker block(stats_source_), block_experts(experts_source_);
     stats_source_->setCurrentIndex(0);
+    experts_source_->setCurrentIndex(0);
   }
+  experts_->setLoadHistory({});
   snapshots_.clear();
   current_ = RoutingTrace{};
   fillLayerCombos(config.is_moe() ? config.n_layer : 0);
@@ -557,6 +586,7 @@ void RoutingPanel::updateAffinity() {
   if (shown_from_validation_) about << QString("whole validation split (%1 characters)").arg(shown_counts_.characters());
   else if (current_.step >= 0) about << QString("step %1").arg(current_.step);
   affinity_->setAffinity(shown_counts_.affinity(layer), layer, about.join(" · "));
+  experts_->setCounts(shown_counts_, about.join(" · "));
   top_table_->setRowCount(shown_counts_.experts());
   for (int e = 0; e < shown_counts_.experts(); ++e) {
     QStringList top;
@@ -566,6 +596,8 @@ void RoutingPanel::updateAffinity() {
     top_table_->setItem(e, 1, new QTableWidgetItem(top.isEmpty() ? QString("(no assignments)") : top.join("  ")));
   }
 }
+
+void RoutingPanel::setLoadHistory(const QVector<LayerHistory>& layers) { experts_->setLoadHistory(layers); }
 
 void RoutingPanel::setRunName(const QString& name) {
   run_name_ = name;

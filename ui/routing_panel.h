@@ -4,6 +4,7 @@
 // text itself with the hovered character highlighted. Traces are computed off the GUI thread.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QTimer>
 #include <QWidget>
@@ -16,6 +17,7 @@
 #include "routing_column_detail.h"
 #include "routing_heatmap.h"
 #include "routing_reading_view.h"
+#include "training_history.h"
 
 class QCheckBox;
 class QComboBox;
@@ -29,6 +31,7 @@ class QTableWidget;
 
 namespace moewb {
 
+class ExpertProfileView;
 class InterventionPanel;
 
 class RoutingPanel : public QWidget {
@@ -74,6 +77,11 @@ class RoutingPanel : public QWidget {
   void setStatisticsSource(int source);
   // The counts the affinity tab shows.
   const RoutingCounts& statistics() const { return shown_counts_; }
+  // The Experts tab: per layer and expert, what it receives (from the same statistics as the affinity tab).
+  ExpertProfileView* expertProfiles() const { return experts_; }
+  // Per layer, each expert's load share at each evaluation of the run (the Training dock's history), drawn in the
+  // expert profiles; reset() clears it.
+  void setLoadHistory(const QVector<LayerHistory>& layers);
   QTableWidget* topCharactersTable() const { return top_table_; }
   InterventionPanel* interventionPanel() const { return intervention_; }
   // Per layer, the share of probe characters whose top expert changed since the previous snapshot.
@@ -110,6 +118,8 @@ class RoutingPanel : public QWidget {
   void fillLayerCombos(int layers);
   void fillExpertCombo(int experts);
   void updateStability();
+  // The statistics' state (counting, counted, failed) beside both "statistics of" choices.
+  void showStatsState(const QString& text);
 
   Config config_;
   QString run_name_;
@@ -125,11 +135,13 @@ class RoutingPanel : public QWidget {
   std::optional<RoutingCounts> validation_counts_;
   RoutingCounts shown_counts_;
   bool shown_from_validation_ = false;
+  QElapsedTimer stats_clock_;  // times the validation count
 
   QStackedWidget* stack_;
   QComboBox *source_, *view_, *compare_view_, *compare_snapshot_, *affinity_layer_, *read_layer_, *highlight_,
-      *stats_source_;
-  QLabel* stats_label_;
+      *stats_source_, *experts_source_;
+  QLabel *stats_label_, *experts_label_;
+  ExpertProfileView* experts_;
   QTableWidget* top_table_;
   InterventionPanel* intervention_;
   LineChart* stability_;
