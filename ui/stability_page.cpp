@@ -35,7 +35,9 @@ StabilityPage::StabilityPage(LineChart* curve, QWidget* parent) : QWidget(parent
   auto* controls = new QWidget;
   auto* row = new QHBoxLayout(controls);
   row->setContentsMargins(0, 0, 0, 0);
-  auto* what = new QLabel("Per character: where the top expert changed between snapshots, coloured by the new one.");
+  auto* what = new QLabel("Rows: snapshot pairs · colour: the new top expert where it changed · band: changes "
+                          "per character");
+  what->setToolTip(what->text());
   what->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   row->addWidget(new QLabel("Layer"));
   row->addWidget(layer_);
@@ -53,8 +55,8 @@ StabilityPage::StabilityPage(LineChart* curve, QWidget* parent) : QWidget(parent
   split->setChildrenCollapsible(false);
   split->addWidget(curve);
   split->addWidget(lower);
-  split->setStretchFactor(0, 2);
-  split->setStretchFactor(1, 3);
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 2);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(split);

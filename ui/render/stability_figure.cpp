@@ -71,15 +71,16 @@ void paint_summary(QPainter& p, const TopExpertChangeMatrix& m, int t, const QRe
   const int n = m.column_changes(t);
   const QColor bg = summary_color(n, m.rows(), st.background, st.foreground);
   p.fillRect(cell, bg);
-  if (n == 0 || cell.width() < st.px(5) || cell.height() < st.px(5)) return;
+  if (n == 0 || cell.width() < st.px(4.5) || cell.height() < st.px(4.5)) return;
   p.setPen(bg.lightnessF() > 0.55 ? QColor(20, 20, 20) : QColor(245, 245, 245));
   p.drawText(cell, Qt::AlignCenter, QString::number(n));
 }
 
 // The legend's parts, shared by the screen view and the export: swatches of the new top experts, the unchanged
-// swatch, then notes on rows, columns and the summary band. Paints when p is given; returns its height.
+// swatch, then (exports; the screen view's page says it in words) notes on rows, columns and the summary band.
+// Paints when p is given; returns its height.
 double legend(QPainter* p, const TopExpertChangeMatrix& m, double x, double y, double width, const FigureStyle& st,
-              QPaintDevice* device) {
+              QPaintDevice* device, bool notes_too) {
   const QFont font = st.font(st.text_pt);
   const QFontMetricsF fm(font, device);
   const double line = fm.height() * 1.15, swatch = fm.height() * 0.62;
@@ -113,7 +114,21 @@ double legend(QPainter* p, const TopExpertChangeMatrix& m, double x, double y, d
   bool dropped = false;
   for (size_t i = 0; i < m.new_experts.size() && !dropped; ++i) dropped = m.new_experts[i] < 0 && m.old_experts[i] >= 0;
   if (dropped) item("every assignment dropped", dropped_color(st.background), false);
+  // the band's scale: a swatch per count, or five of them for many snapshots
+  const QString band = "· times changed";
+  const double band_w = fm.horizontalAdvance(band) + swatch;
+  if (cx > x && cx + band_w > x + width) cx = x, y += line;
+  if (p) {
+    p->setPen(st.foreground);
+    p->drawText(QRectF(cx, y, band_w, line), Qt::AlignVCenter, band);
+  }
+  cx += band_w;
+  std::vector<int> counts;
+  constexpr int kAllCounts = 8;
+  for (int i = 0; i <= std::min(m.rows(), kAllCounts); ++i) counts.push_back(m.rows() <= kAllCounts ? i : (i * m.rows() + 4) / kAllCounts);
+  for (int k : counts) item(QString::number(k), summary_color(k, m.rows(), st.background, st.foreground), k == 0);
   y += line;
+  if (!notes_too) return y - top;
   const QString notes =
       QString("Layer %1 · rows: consecutive routing snapshots of the probe text (step before → after) · colour = the "
               "new top expert where it changed · bottom band: how many of the %2 changes between snapshots each "
@@ -218,7 +233,7 @@ double stability_label_width(const TopExpertChangeMatrix& m, const FigureStyle& 
 
 double stability_legend_height(const TopExpertChangeMatrix& m, double width, const FigureStyle& st, QPaintDevice* device) {
   if (m.empty()) return 0;
-  return legend(nullptr, m, 0, 0, width, st, device);
+  return legend(nullptr, m, 0, 0, width, st, device, false);
 }
 
 // ---- the screen view ----
@@ -278,7 +293,7 @@ void paint_stability_strip(QPainter& p, const QRectF& target, const TopExpertCha
     p.drawRect(g.cellRect(row, column).adjusted(width / 2, width / 2, -width / 2, -width / 2));
   };
   outline(view.hovered_row, view.hovered_column, st.foreground, 1.5);
-  outline(view.pinned_row, view.pinned_column, st.foreground, 2.5);
+  outline(view.pinned_row, view.pinned_column, st.foreground, 2);
   p.restore();
   // row labels: steps and the share of characters that changed (the stability curve's value)
   p.save();
@@ -294,7 +309,7 @@ void paint_stability_strip(QPainter& p, const QRectF& target, const TopExpertCha
   p.setFont(st.font(st.text_pt));
   p.setPen(st.foreground);
   p.drawText(QRectF(0, g.summaryTop(), g.left - st.px(4), g.summary), Qt::AlignRight | Qt::AlignVCenter, "changes");
-  legend(&p, m, st.px(3), g.summaryTop() + g.summary + st.px(4), target.width() - st.px(6), st, p.device());
+  legend(&p, m, st.px(3), g.summaryTop() + g.summary + st.px(4), target.width() - st.px(6), st, p.device(), false);
   p.restore();
 }
 
@@ -327,7 +342,7 @@ WrappedStability StabilityFigure::layout(double width, const FigureStyle& st, QP
   w.strip = st.px(char_pt) * 1.35;
   w.summary = std::max(base_row * 1.6, st.px(char_pt) * 1.2);
   w.gap = st.px(4);
-  w.legend = st.px(2) + legend(nullptr, matrix_, 0, 0, width - st.px(4), st, device);
+  w.legend = st.px(2) + legend(nullptr, matrix_, 0, 0, width - st.px(4), st, device, true);
   return w;
 }
 
@@ -403,7 +418,7 @@ void StabilityFigure::paint(QPainter& p, const QRectF& target, const FigureStyle
     p.setRenderHint(QPainter::Antialiasing, false);
   }
   p.setRenderHint(QPainter::Antialiasing);
-  legend(&p, matrix_, st.px(2), w.header + w.lines * w.lineHeight() + st.px(2), inner, st, p.device());
+  legend(&p, matrix_, st.px(2), w.header + w.lines * w.lineHeight() + st.px(2), inner, st, p.device(), true);
   p.restore();
 }
 

@@ -63,7 +63,7 @@ QString stability_row_label(const TopExpertChangeMatrix& m, int row, bool share)
 // What a cell says: steps, the character in its context, old → new top expert. row -1: the character's changes
 // over training. HTML for tooltips, plain text for the view's status line.
 QString stability_cell_text(const TopExpertChangeMatrix& m, int row, int column, bool html);
-// Width of the row labels of the screen view, and the height of the legend at a width.
+// Width of the row labels of the screen view, and the height of its legend (swatches only) at a width.
 double stability_label_width(const TopExpertChangeMatrix& m, const FigureStyle& style, QPaintDevice* device);
 double stability_legend_height(const TopExpertChangeMatrix& m, double width, const FigureStyle& style,
                                QPaintDevice* device);
