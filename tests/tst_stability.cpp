@@ -305,6 +305,11 @@ class TestStability : public QObject {
     QVERIFY2(page->statusText().contains("changed 1 of 3 times"), qPrintable(page->statusText()));
     QTest::keyClick(map, Qt::Key_Up);
     QCOMPARE(map->currentRow(), 2);
+    // a new snapshot (training goes on) adds a row and keeps the current cell
+    panel->addSnapshot(trace_of(1000, U"ab a", {{1, 1, 1, 2}, {2, 0, 2, 0}}));
+    QCOMPARE(map->matrix().rows(), 4);
+    QCOMPARE(map->currentRow(), 2);
+    QCOMPARE(map->currentColumn(), 3);
 
     // hovering a cell says what changed there (one real mouse move; the mapping itself is tested above)
     const QRectF cell = map->geometry().cellRect(1, 0);

@@ -41,9 +41,10 @@ std::unique_ptr<Figure> StabilityHeatmap::exportFigure() const {
 }
 
 void StabilityHeatmap::setMatrix(const TopExpertChangeMatrix& matrix) {
-  const bool same_shape = matrix.rows() == matrix_.rows() && matrix.length() == matrix_.length();
+  // a new snapshot (one more row) or another layer keeps the current cell; another text or fewer rows drop it
+  const bool keep = !matrix.empty() && matrix.text == matrix_.text && view_.pinned_row < matrix.rows();
   matrix_ = matrix;
-  if (!same_shape) view_.pinned_row = -2, view_.pinned_column = -1;
+  if (!keep) view_.pinned_row = -2, view_.pinned_column = -1;
   view_.hovered_row = -2, view_.hovered_column = -1;
   setMinimumHeight(minimumSizeHint().height());
   updateGeometry();
