@@ -24,6 +24,7 @@
 #include "intervention_panel.h"
 #include "palette.h"
 #include "routing_text.h"
+#include "stability_page.h"
 
 namespace moewb {
 
@@ -189,7 +190,8 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
                        "share of the probe text's characters whose top expert differs from the previous snapshot");
   stability_->setToolTip("Per layer: how many of the probe text's characters changed their top expert since the "
                          "previous evaluation. Routing has settled where the curve stays near 0.");
-  tabs->addTab(stability_, "Stability");
+  stability_page_ = new StabilityPage(stability_);
+  tabs->addTab(stability_page_, "Stability");
   intervention_ = new InterventionPanel;
   tabs->addTab(intervention_, "Intervene");
 
@@ -422,6 +424,7 @@ void RoutingPanel::updateStability() {
     for (size_t l = 0; l < changed.size() && l < points.size(); ++l) points[l] << QPointF(snapshots_[i].step, changed[l]);
   }
   for (int l = 0; l < layers; ++l) stability_->setPoints(QString("layer %1").arg(l), points[static_cast<size_t>(l)]);
+  stability_page_->setSnapshots(snapshots_);
 }
 
 void RoutingPanel::setReadingLayer(int layer) {
@@ -601,6 +604,7 @@ void RoutingPanel::setLoadHistory(const QVector<LayerHistory>& layers) { experts
 
 void RoutingPanel::setRunName(const QString& name) {
   run_name_ = name;
+  stability_page_->setRunName(name);
   if (!current_.empty()) showTrace(current_);
 }
 

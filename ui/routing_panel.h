@@ -33,6 +33,7 @@ namespace moewb {
 
 class ExpertProfileView;
 class InterventionPanel;
+class StabilityPage;
 
 class RoutingPanel : public QWidget {
   Q_OBJECT
@@ -86,6 +87,8 @@ class RoutingPanel : public QWidget {
   InterventionPanel* interventionPanel() const { return intervention_; }
   // Per layer, the share of probe characters whose top expert changed since the previous snapshot.
   LineChart* stabilityChart() const { return stability_; }
+  // The Stability tab: the curve and, per layer, the heatmap of which characters changed and to which expert.
+  StabilityPage* stabilityPage() const { return stability_page_; }
 
   RoutingHeatmap* heatmap() const { return heatmap_; }
   RoutingHeatmap* compareHeatmap() const { return compare_; }
@@ -145,6 +148,7 @@ class RoutingPanel : public QWidget {
   QTableWidget* top_table_;
   InterventionPanel* intervention_;
   LineChart* stability_;
+  StabilityPage* stability_page_;
   QSlider *slider_, *zoom_;
   QLabel *step_label_, *status_;
   QPushButton *play_, *trace_button_;
