@@ -15,6 +15,7 @@
 
 #include "affinity_figure.h"
 #include "figure_export.h"
+#include "metrics_csv.h"
 #include "plot_figure.h"
 #include "routing_figure.h"
 #include "table_figure.h"
@@ -147,6 +148,20 @@ class TestFigures : public QObject {
   }
 
  private Q_SLOTS:
+  // A metrics.csv lacking columns (edited by hand, another configuration) gives the history it has: the missing
+  // series are empty or NaN, nothing throws.
+  void aHistoryReadsWhatAMetricsFileHas() {
+    Config c;
+    c.ffn = Ffn::moe, c.n_layer = 2, c.n_experts = 2;
+    const MetricsTable table = parse_metrics_csv("step,val_loss,train_loss,L0_load_e0\n0,3.5,,0.4\n10,,2.9,\n20,2.5,2.7,0.6\n");
+    const TrainingHistory h = TrainingHistory::fromMetrics(table, c);
+    QCOMPARE(h.val_loss, (QList<QPointF>{{0, 3.5}, {20, 2.5}}));
+    QCOMPARE(h.train_loss, (QList<QPointF>{{10, 2.9}, {20, 2.7}}));
+    QVERIFY(h.lr.isEmpty() && h.elapsed.isEmpty());
+    QCOMPARE(h.layers.size(), 2);
+    QVERIFY(TrainingHistory::fromMetrics(parse_metrics_csv(""), c).val_loss.isEmpty());
+  }
+
   void everyKindExports_data() {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<int>("format");

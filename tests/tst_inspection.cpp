@@ -8,6 +8,10 @@
 #include <QtTest>
 
 #include <QAction>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
 #include <QLabel>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -20,6 +24,7 @@
 #include <QSlider>
 #include <QTableWidget>
 
+#include "figure_export.h"
 #include "files.h"
 #include "intervention_panel.h"
 #include "main_window.h"
@@ -336,6 +341,31 @@ class TestInspection : public QObject {
     QCOMPARE(panel.classTable()->item(panel.classTable()->rowCount() - 1, 0)->text(), QString("all"));
     QCOMPARE(r.generated_before.size(), size_t{300});
     QCOMPARE(r.generated_after.size(), size_t{300});
+
+    // both views export: the loss-change text as a figure whose CSV holds every character's losses, the class
+    // table as a table figure with the shown rows
+    const auto figure = panel.lossChangeFigure();
+    const QStringList lines = figure->csv().split('\n', Qt::SkipEmptyParts);
+    QVERIFY(lines[0].startsWith("# ") && lines[0].contains("layer 1: expert 0 disabled"));
+    QCOMPARE(lines[1], QString("position,character,loss,loss_after,delta"));
+    QCOMPARE(lines.size(), 2 + text.size() + text.count('\n'));  // a newline is a quoted cell over two lines
+    for (int i = 1; i < text.size(); ++i) {
+      if (QString(",\"\n").contains(text[i])) continue;  // quoted cells
+      const QStringList row = lines.filter(QRegularExpression(QString("^%1,").arg(i)));
+      QCOMPARE(row.size(), 1);
+      QVERIFY(std::abs(row[0].split(',')[4].toDouble() - (after[i] - before[i])) < 1e-6);
+    }
+    QVERIFY(lines[2].endsWith(",,,"));  // nothing predicts the first character
+    QVERIFY(QJsonDocument::fromJson(figure->json().toUtf8()).object()["characters"].toArray().size() == text.size());
+    ExportOptions png;
+    png.size = {640, 0};
+    const QString path = tmp_.filePath("loss_change.png");
+    export_figure(path, *figure, png);
+    const QImage image(path);
+    QVERIFY(!image.isNull() && image.height() > 100);
+    const auto table = panel.classTableFigure();
+    QVERIFY(table->csv().contains("all,"));
+    QCOMPARE(table->csv().count('\n'), panel.classTable()->rowCount() + 1);
   }
 
   // The window keeps a core: training uses all but one by default, or the count chosen in the settings.

@@ -15,6 +15,11 @@
 
 namespace moewb {
 
+FigureSource::FigureSource(QWidget* widget, std::function<std::unique_ptr<Figure>()> make)
+    : QObject(widget), make_(std::move(make)) {
+  install_export_menu(widget, this);
+}
+
 namespace {
 
 QString last_directory() { return QSettings().value("exportDirectory", QDir::homePath()).toString(); }

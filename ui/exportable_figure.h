@@ -2,6 +2,9 @@
 // by the widget-free renderers of render/), and install_export_menu() gives it the export context menu.
 #pragma once
 
+#include <QObject>
+
+#include <functional>
 #include <memory>
 
 #include "figure.h"
@@ -17,6 +20,17 @@ class ExportableFigure {
   virtual std::unique_ptr<Figure> exportFigure() const = 0;
   // Actions on the view itself (Reset zoom), listed below the export actions of the context menu.
   virtual void addViewActions(QMenu*) {}
+};
+
+// A widget that has no figure class of its own (a table, a text view) exports what `make` builds when asked;
+// owned by the widget, whose export menu it installs.
+class FigureSource : public QObject, public ExportableFigure {
+ public:
+  FigureSource(QWidget* widget, std::function<std::unique_ptr<Figure>()> make);
+  std::unique_ptr<Figure> exportFigure() const override { return make_(); }
+
+ private:
+  std::function<std::unique_ptr<Figure>()> make_;
 };
 
 // "Export figure…", "Export data as CSV…" and "Export data as JSON…" on right-click, the Menu key and

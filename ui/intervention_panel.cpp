@@ -11,7 +11,11 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "exportable_figure.h"
+#include "loss_change_figure.h"
 #include "routing_reading_view.h"
+#include "run_summary.h"
+#include "table_figure.h"
 
 namespace moewb {
 
@@ -116,6 +120,41 @@ InterventionPanel::InterventionPanel(QWidget* parent) : QWidget(parent) {
     Q_EMIT modelRequested();
   });
   connect(&watcher_, &QFutureWatcher<InterventionResult>::finished, this, [this] { display(watcher_.result()); });
+  new FigureSource(loss_view_, [this] { return lossChangeFigure(); });
+  new FigureSource(classes_, [this] { return classTableFigure(); });
+}
+
+std::unique_ptr<Figure> InterventionPanel::lossChangeFigure() const {
+  const InterventionResult& r = result_;
+  LossChange data;
+  data.intervention = QString::fromStdString(r.intervention.describe());
+  data.title = "Loss change per character: " + data.intervention;
+  QStringList subtitle;
+  if (!run_name_.isEmpty()) subtitle << "run " + run_name_;
+  if (r.batches > 0)
+    subtitle << QString("validation loss %1 → %2 on %3 batches").arg(r.val_before, 0, 'f', 4).arg(r.val_after, 0, 'f', 4)
+                    .arg(r.batches);
+  subtitle << QString("%1 characters, mean change %2%3 nats")
+                  .arg(r.classes.all.characters)
+                  .arg(r.classes.all.delta() >= 0 ? "+" : "")
+                  .arg(r.classes.all.delta(), 0, 'f', 4);
+  data.subtitle = subtitle.join(" · ");
+  data.text = r.text, data.before = r.before, data.after = r.after;
+  return std::make_unique<LossChangeFigure>(std::move(data));
+}
+
+std::unique_ptr<Figure> InterventionPanel::classTableFigure() const {
+  Table table;
+  for (int c = 0; c < classes_->columnCount(); ++c)
+    table.header.push_back(classes_->horizontalHeaderItem(c)->text().toStdString());
+  for (int r = 0; r < classes_->rowCount(); ++r) {
+    std::vector<std::string> row;
+    for (int c = 0; c < classes_->columnCount(); ++c) row.push_back(classes_->item(r, c)->text().toStdString());
+    table.rows.push_back(row);
+  }
+  const QString title = "Loss per character class: " + QString::fromStdString(result_.intervention.describe());
+  return std::make_unique<TableFigure>("intervention_classes", run_name_.isEmpty() ? title : title + " (run " + run_name_ + ")",
+                                       table);
 }
 
 InterventionPanel::~InterventionPanel() { watcher_.waitForFinished(); }

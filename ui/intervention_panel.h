@@ -8,6 +8,9 @@
 #include <QFutureWatcher>
 #include <QWidget>
 
+#include <memory>
+
+#include "figure.h"
 #include "intervention.h"
 #include "meta_types.h"
 
@@ -50,6 +53,11 @@ class InterventionPanel : public QWidget {
   void runWith(const InferenceModel& model);
   // Why no model could be had.
   void setStatus(const QString& text);
+  // Named in the exported figures' subtitles.
+  void setRunName(const QString& name) { run_name_ = name; }
+  // The figures the loss-change view and the class table export (right-click, Menu key).
+  std::unique_ptr<Figure> lossChangeFigure() const;
+  std::unique_ptr<Figure> classTableFigure() const;
 
   const InterventionResult& result() const { return result_; }
   RoutingReadingView* lossView() const { return loss_view_; }
@@ -64,7 +72,7 @@ class InterventionPanel : public QWidget {
   void display(const InterventionResult& r);
 
   Config config_;
-  QString text_, dataset_path_;
+  QString text_, dataset_path_, run_name_;
   InterventionResult result_;
   QFutureWatcher<InterventionResult> watcher_;
   QComboBox *layer_, *kind_, *expert_;

@@ -605,6 +605,7 @@ void RoutingPanel::setLoadHistory(const QVector<LayerHistory>& layers) { experts
 void RoutingPanel::setRunName(const QString& name) {
   run_name_ = name;
   stability_page_->setRunName(name);
+  intervention_->setRunName(name);
   if (!current_.empty()) showTrace(current_);
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "loss_change_figure.h"
 #include "routing_figure.h"
 #include "routing_text.h"
 
@@ -83,15 +84,7 @@ bool RoutingReadingView::processes(int position, int expert) const {
 void RoutingReadingView::setLossChange(const std::vector<double>& before, const std::vector<double>& after) {
   loss_before_ = before;
   loss_after_ = after;
-  std::vector<double> magnitudes;
-  for (size_t i = 0; i < std::min(before.size(), after.size()); ++i)
-    if (std::isfinite(after[i] - before[i])) magnitudes.push_back(std::abs(after[i] - before[i]));
-  loss_scale_ = 1;
-  if (!magnitudes.empty()) {
-    const size_t at = magnitudes.size() * 95 / 100;
-    std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(at), magnitudes.end());
-    loss_scale_ = std::max(1e-3, magnitudes[std::min(at, magnitudes.size() - 1)]);
-  }
+  loss_scale_ = loss_change_scale(before, after);
   viewport()->update();
 }
 
@@ -99,11 +92,7 @@ QColor RoutingReadingView::cellColor(int position) const {
   if (!loss_before_.empty()) {
     if (position < 0 || static_cast<size_t>(position) >= loss_before_.size()) return {};
     const double delta = loss_after_[static_cast<size_t>(position)] - loss_before_[static_cast<size_t>(position)];
-    if (!std::isfinite(delta)) return palette().color(QPalette::Base);
-    // white to red (worse) or blue (better): Okabe-Ito vermillion and blue, colour-blind safe
-    const double t = std::clamp(std::abs(delta) / loss_scale_, 0.0, 1.0);
-    const QColor end = delta > 0 ? QColor(0xD5, 0x5E, 0x00) : QColor(0x00, 0x72, 0xB2);
-    return QColor::fromRgbF(1 + (end.redF() - 1) * t, 1 + (end.greenF() - 1) * t, 1 + (end.blueF() - 1) * t);
+    return loss_change_color(delta, loss_scale_, palette().color(QPalette::Base));
   }
   if (position < 0 || position >= trace_.length() || layer_ >= static_cast<int>(trace_.layers.size())) return {};
   const QColor c =

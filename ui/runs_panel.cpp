@@ -77,17 +77,6 @@ QTableWidget* read_only_table() {
   return t;
 }
 
-// Hands a table widget's export menu the table it shows, as a figure.
-class TableExport : public QObject, public ExportableFigure {
- public:
-  TableExport(QWidget* table, std::function<TableFigure()> figure) : QObject(table), figure_(std::move(figure)) {
-    install_export_menu(table, this);
-  }
-  std::unique_ptr<Figure> exportFigure() const override { return std::make_unique<TableFigure>(figure_()); }
-
- private:
-  std::function<TableFigure()> figure_;
-};
 
 const char* kColumns[] = {"Run",     "Tags",       "Kind",        "Status",      "Steps",       "Parameters",
                           "Best val", "Time (s)",   "Train tok/s", "Gen chars/s", "Final train", "Final val",
@@ -197,8 +186,8 @@ RunsPanel::RunsPanel(QWidget* parent)
   comparison_->setObjectName("comparison_table");
   paper_ = read_only_table();
   fill(paper_, paper_table());
-  new TableExport(comparison_, [this] { return comparisonFigure(); });
-  new TableExport(paper_, [this] { return paperFigure(); });
+  new FigureSource(comparison_, [this] { return std::make_unique<TableFigure>(comparisonFigure()); });
+  new FigureSource(paper_, [this] { return std::make_unique<TableFigure>(paperFigure()); });
   loss_overlay_ = new LineChart("Validation loss of the selected runs");
   loss_overlay_->describe("compare_val_loss", "validation loss (nats)", "validation cross-entropy (nats)");
   entropy_overlay_ = new LineChart("Mean load entropy of the selected runs");

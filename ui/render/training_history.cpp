@@ -38,11 +38,21 @@ void TrainingHistory::add(const EvalReport& r) {
 
 TrainingHistory TrainingHistory::fromMetrics(const MetricsTable& table, const Config& config) {
   TrainingHistory h;
-  const auto& step = table.column("step");
+  // a column the file lacks (edited by hand, or written for another configuration) is "not measured", so a run
+  // opens with what it has instead of taking the app down
+  const std::vector<double> none;
+  auto column = [&](const std::string& name) -> const std::vector<double>& {
+    const auto it = table.values.find(name);
+    return it == table.values.end() ? none : it->second;
+  };
+  auto cell = [&](const std::string& name, size_t i) {
+    const auto& values = column(name);
+    return i < values.size() ? values[i] : NAN;
+  };
+  const auto& step = column("step");
   auto series = [&](const char* name, QList<QPointF>& out) {
-    const auto& values = table.column(name);
-    for (size_t i = 0; i < values.size(); ++i)
-      if (!std::isnan(values[i])) out << QPointF(step[i], values[i]);
+    for (size_t i = 0; i < step.size(); ++i)
+      if (const double v = cell(name, i); !std::isnan(v)) out << QPointF(step[i], v);
   };
   series("train_loss", h.train_loss);
   series("val_loss", h.val_loss);
@@ -51,19 +61,19 @@ TrainingHistory TrainingHistory::fromMetrics(const MetricsTable& table, const Co
   series("tokens_per_sec", h.tokens_per_sec);
   series("elapsed_s", h.elapsed);
   if (!config.is_moe()) return h;
-  const auto& val = table.column("val_loss");
-  for (size_t i = 0; i < val.size(); ++i) {
-    if (std::isnan(val[i])) continue;
+  for (size_t i = 0; i < step.size(); ++i) {
+    if (std::isnan(cell("val_loss", i))) continue;
     std::vector<LayerMetrics> layers(static_cast<size_t>(config.n_layer));
     for (int l = 0; l < config.n_layer; ++l) {
       const std::string p = "L" + std::to_string(l) + "_";
       LayerMetrics& m = layers[static_cast<size_t>(l)];
-      m.load_entropy = table.column(p + "load_entropy")[i];
-      m.max_share = table.column(p + "max_share")[i];
-      m.dropped_fraction = table.column(p + "dropped")[i];
-      m.mean_active = table.column(p + "active")[i];
-      m.dead_experts = static_cast<int>(table.column(p + "dead")[i]);
-      for (int e = 0; e < config.n_experts; ++e) m.load.push_back(table.column(p + "load_e" + std::to_string(e))[i]);
+      m.load_entropy = cell(p + "load_entropy", i);
+      m.max_share = cell(p + "max_share", i);
+      m.dropped_fraction = cell(p + "dropped", i);
+      m.mean_active = cell(p + "active", i);
+      const double dead = cell(p + "dead", i);
+      m.dead_experts = std::isnan(dead) ? 0 : static_cast<int>(dead);
+      for (int e = 0; e < config.n_experts; ++e) m.load.push_back(cell(p + "load_e" + std::to_string(e), i));
     }
     add_layer_metrics(h.layers, step[i], layers);
   }
