@@ -263,8 +263,10 @@ class TestExport : public QObject {
     const QString md = tmp_.filePath("cmp.md");
     panel.exportComparison(md);
     QVERIFY(QString::fromStdString(read_file(md.toStdString())).contains("| top-2 of 4 |"));
-    const int best_val = 5;
-    QCOMPARE(panel.table()->horizontalHeaderItem(best_val)->text(), QString("Best val"));
+    int best_val = -1;
+    for (int c = 0; c < panel.table()->columnCount(); ++c)
+      if (panel.table()->horizontalHeaderItem(c)->text() == "Best val") best_val = c;
+    QVERIFY(best_val >= 0);
     panel.table()->sortByColumn(best_val, Qt::AscendingOrder);
     double previous = -1;
     for (int r = 0; r < panel.table()->rowCount(); ++r) {

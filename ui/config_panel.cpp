@@ -112,6 +112,7 @@ void ConfigPanel::buildForm() {
       auto* spin = new QSpinBox;
       spin->setRange(key == "seed" ? 0 : -1000000, 100000000);
       spin->setAccelerated(true);
+      if (key == "expert_hidden") spin->setMinimum(0), spin->setSpecialValueText("4d/N (auto)");  // 0 means that
       connect(spin, &QSpinBox::valueChanged, this, [this] { readEditors(); });
       editor = spin;
     } else if constexpr (std::is_same_v<T, double>) {

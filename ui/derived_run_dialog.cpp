@@ -196,6 +196,7 @@ void DerivedRunDialog::finish() {
   if (!out.error.isEmpty()) {
     report_->setText("<span style='color:#c0392b'>" + out.error.toHtmlEscaped().replace("\n", "<br>") + "</span>");
     updateEnabled();
+    adjustSize();
     Q_EMIT failed(out.error);
     return;
   }
@@ -205,6 +206,7 @@ void DerivedRunDialog::finish() {
   updateEnabled();
   fine_tune_->show();
   fine_tune_->setDefault(true);
+  adjustSize();  // the report's lines need the room
   Q_EMIT created(created_run_);
 }
 

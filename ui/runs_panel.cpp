@@ -657,10 +657,7 @@ DerivedRunDialog* RunsPanel::deriveFrom(const QString& dir) {
     if (to_qt(run.summary.dir) != dir) continue;
     auto* dialog = new DerivedRunDialog(dir, run.summary.config, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &DerivedRunDialog::created, this, [this](const QString& created) {
-      Q_EMIT message("Created " + created);
-      refresh();
-    });
+    connect(dialog, &DerivedRunDialog::created, this, [this] { refresh(); });  // the dialog names the new run
     connect(dialog, &DerivedRunDialog::fineTuneRequested, this, &RunsPanel::fineTuneRequested);
     dialog->open();
     return dialog;
