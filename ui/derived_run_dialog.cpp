@@ -12,6 +12,8 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
@@ -28,7 +30,9 @@ QString folder_name(const QString& dir) { return QDir(dir).dirName(); }
 DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourceConfig, QWidget* parent)
     : QDialog(parent), source_(sourceRun), config_(sourceConfig), prune_(sourceConfig.is_moe()) {
   setWindowTitle(prune_ ? "Prune experts" : "Upcycle into a mixture of experts");
-  auto* layout = new QVBoxLayout(this);
+  // the settings and the report scroll when the screen is short (200 % scale); the buttons stay in view
+  content_ = new QWidget;
+  auto* layout = new QVBoxLayout(content_);
   RunSummary kind;
   kind.config = sourceConfig;
   auto* intro = new QLabel(
@@ -114,7 +118,14 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   close_ = buttons->addButton(QDialogButtonBox::Close);
   fine_tune_->hide();
   create_->setDefault(true);
-  layout->addWidget(buttons);
+  layout->addStretch(1);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(content_);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* outer = new QVBoxLayout(this);
+  outer->addWidget(scroll, 1);
+  outer->addWidget(buttons);
   connect(create_, &QPushButton::clicked, this, &DerivedRunDialog::create);
   connect(close_, &QPushButton::clicked, this, &DerivedRunDialog::reject);
   connect(fine_tune_, &QPushButton::clicked, this, [this] {
@@ -127,6 +138,17 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   });
   connect(&watcher_, &QFutureWatcher<Outcome>::finished, this, &DerivedRunDialog::finish);
   updateEnabled();
+  fitToContent();
+}
+
+void DerivedRunDialog::fitToContent() {
+  const QRect screen = (parentWidget() ? parentWidget()->screen() : this->screen())->availableGeometry();
+  const int width = std::min(std::max(560, content_->sizeHint().width() + 40), screen.width() * 9 / 10);
+  content_->adjustSize();
+  const int content_height = content_->layout()->hasHeightForWidth() ? content_->layout()->heightForWidth(width - 40)
+                                                                        : content_->sizeHint().height();
+  const int height = std::min(content_height + 80, screen.height() * 9 / 10);
+  resize(width, std::max(height, 200));
 }
 
 DerivedRunDialog::~DerivedRunDialog() { watcher_.waitForFinished(); }
@@ -196,7 +218,7 @@ void DerivedRunDialog::finish() {
   if (!out.error.isEmpty()) {
     report_->setText("<span style='color:#c0392b'>" + out.error.toHtmlEscaped().replace("\n", "<br>") + "</span>");
     updateEnabled();
-    adjustSize();
+    fitToContent();
     Q_EMIT failed(out.error);
     return;
   }
@@ -206,7 +228,7 @@ void DerivedRunDialog::finish() {
   updateEnabled();
   fine_tune_->show();
   fine_tune_->setDefault(true);
-  adjustSize();  // the report's lines need the room
+  fitToContent();  // the report's lines need the room
   Q_EMIT created(created_run_);
 }
 

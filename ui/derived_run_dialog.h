@@ -64,7 +64,10 @@ class DerivedRunDialog : public QDialog {
   };
   void finish();
   void updateEnabled();
+  // As large as the settings and the report need, within 90 % of the screen (the rest scrolls).
+  void fitToContent();
 
+  QWidget* content_ = nullptr;
   QString source_;
   Config config_;
   bool prune_;
