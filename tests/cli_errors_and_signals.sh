@@ -2,7 +2,8 @@
 # moewb-cli as a user meets it: SIGTERM stops a run with a checkpoint that resumes; values that used to wrap or
 # half-parse are one-line errors naming the option; resume cannot shorten a run below its step; a second writer
 # is refused naming the first; eval reads the run's own dataset; an unknown prompt character prints nothing;
-# zero-step benches and evals are refused; interventions report and refuse impossible requests. Ends with
+# zero-step benches and evals are refused; interventions report and refuse impossible requests; prune writes a
+# run that resume fine-tunes, and prune/upcycle refuse what they cannot do. Ends with
 # "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
@@ -76,6 +77,23 @@ check "and writes the CSV" contains "$(sed -n 2p "$work/delta.csv")" "position,c
 out="$("$cli" intervene --checkpoint "$work/moe/checkpoints/latest.pt" --layer 3 --force 0 2>&1)"; rc=$?
 check "a layer the model lacks is refused" [ $rc -ne 0 ]
 check "naming the layers it has" contains "$out" "layers 0 to 0"
+
+# prune and upcycle: a new run that `resume` fine-tunes; what cannot be done is one line naming why
+out="$("$cli" prune --run "$work/moe" --remove 1 --finetune 3 --no-train 2>&1)"; rc=$?
+check "prune writes a new run" [ $rc -eq 0 ] && check "next to its source" [ -e "$work/moe-pruned/checkpoints/latest.pt" ]
+check "and says how to fine-tune it" contains "$out" "moewb-cli resume --run $work/moe-pruned"
+out="$("$cli" resume --run "$work/moe-pruned" 2>&1)"; rc=$?
+check "resume fine-tunes the pruned run" [ $rc -eq 0 ]
+check "with one expert left" contains "$(cat "$work/moe-pruned/config.json")" '"n_experts": 1'
+out="$("$cli" prune --run "$work/moe" --min-share 0.0001 2>&1)"; rc=$?
+check "nothing below the share is refused" [ $rc -ne 0 ]
+check "naming the least used expert" contains "$out" "the least used: layer 0"
+out="$("$cli" prune --run "$work/moe" --remove 1 --n_embd=32 2>&1)"; rc=$?
+check "an architecture override is refused" [ $rc -ne 0 ] && check "naming the key" contains "$out" "n_embd"
+out="$("$cli" prune --checkpoint "$work/run/checkpoints/latest.pt" --remove 1 2>&1)"; rc=$?
+check "a dense run cannot be pruned" contains "$out" "a dense model has no experts to prune"
+out="$("$cli" upcycle --run "$work/moe" 2>&1)"; rc=$?
+check "an MoE run cannot be upcycled" [ $rc -ne 0 ] && check "and says so" contains "$out" "already has experts"
 
 out="$("$cli" eval --checkpoint "$work/corpus.txt" 2>&1)"; rc=$?
 check "a file that is no checkpoint fails" [ $rc -ne 0 ]
