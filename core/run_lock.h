@@ -1,4 +1,4 @@
-// One writer per run folder: an advisory lock on <run>/run.lock (flock), holding "pid host". The kernel drops
+// One writer per run folder: an advisory lock on <run>/run.lock (flock), holding "pid N on host". The kernel drops
 // the lock when its process dies, so a lock left by a killed run is taken over at once; its file still names
 // the previous holder, which the new owner reports. Readers (the app opening a run) never lock.
 #pragma once

@@ -15,6 +15,7 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QComboBox>
+#include <QProgressBar>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -495,6 +496,45 @@ class TestRuns : public QObject {
     dialog->fineTuneButton()->click();
     QCOMPARE(fineTune.size(), 1);
     QCOMPARE(fineTune.first().at(0).toString(), made);
+  }
+
+  // A run another process writes (here a trainer on this thread, which holds the folder's lock) is followed: its
+  // charts and snapshots grow as it writes, the state says who writes, Resume stays off; when the writer lets go,
+  // following ends and the stopped run can be resumed here.
+  void aRunBeingWrittenIsFollowed() {
+    const QString dir = tmp_.filePath("followed");
+    Config c = tiny_training_config(40);
+    c.eval_interval = 10;
+    auto writer = Trainer::create(c, TextDataset::from_file(corpus_.toStdString()), dir.toStdString(),
+                                  corpus_.toStdString());
+    for (int i = 0; i < 3; ++i) writer->advance();  // the evaluation at step 0, then two steps
+    auto w = window();
+    w->follower()->setInterval(20);
+    QSignalSpy opened(w.get(), &MainWindow::runOpened);
+    QVERIFY(w->openRun(dir));
+    QVERIFY(opened.wait(30000));
+    QVERIFY(opened.first().at(1).toBool());
+    QVERIFY(w->follower()->following());
+    const QString holder = QString("pid %1 on ").arg(QCoreApplication::applicationPid());
+    QVERIFY2(w->follower()->writer().startsWith(holder), qPrintable(w->follower()->writer()));
+    QVERIFY2(w->stateIndicator()->detail().startsWith("following — written by " + holder),
+             qPrintable(w->stateIndicator()->detail()));
+    QVERIFY(!w->resumeAction()->isEnabled());
+    QCOMPARE(w->routingPanel()->snapshotCount(), 1);
+    QCOMPARE(w->trainingPanel()->history().val_loss.size(), 1);
+
+    while (writer->step() < 25) writer->advance();  // evaluations at 10 and 20
+    QTRY_COMPARE_WITH_TIMEOUT(w->progressBar()->value(), 25, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(w->routingPanel()->snapshotCount(), 3, 10000);
+    QCOMPARE(w->trainingPanel()->history().val_loss.size(), 3);
+    QCOMPARE(w->trainingPanel()->history().train_loss.size(), 25);
+    QVERIFY(w->stateIndicator()->detail().endsWith("step 25"));
+
+    writer->save_latest();
+    writer.reset();  // the writer lets go of the folder
+    QTRY_VERIFY_WITH_TIMEOUT(!w->follower()->following(), 10000);
+    QVERIFY(w->stateIndicator()->detail().contains("Resume continues"));
+    QVERIFY(w->resumeAction()->isEnabled());
   }
 };
 

@@ -95,6 +95,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
       generation_(new GenerationPanel),
       routing_(new RoutingPanel),
       runs_(new RunsPanel),
+      follower_(new RunFollower(this)),
       controller_(new TrainingController(this)) {
   setWindowTitle("MoE Routing Workbench");
   setAcceptDrops(true);
@@ -169,6 +170,20 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
   connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
   connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
+  connect(follower_, &RunFollower::metricsChanged, this, [this](const MetricsTable& table) {
+    training_->load(TrainingHistory::fromMetrics(table, followed_config_), followed_config_);
+    routing_->setLoadHistory(training_->history().layers);
+    showProgress(table, followed_config_);
+  });
+  connect(follower_, &RunFollower::snapshotsAdded, this, [this](const QList<RoutingTrace>& snapshots) {
+    for (const auto& s : snapshots) routing_->addSnapshot(s);
+    opened_model_.reset();  // an evaluation wrote a newer checkpoint: generation and traces load it
+  });
+  connect(follower_, &RunFollower::ended, this, [this] {
+    state_->setPhase(RunPhase::Idle, opened_run_finished_ ? "the run finished (its writer ended)"
+                                                          : "its writer stopped — Resume continues the run here");
+    updateActions();
+  });
   connect(runs_, &RunsPanel::fineTuneRequested, this,
           [this](const QString& dir) { openRun(dir, [this, dir] { controller_->resumeRun(dir); }); });
   connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
@@ -380,6 +395,7 @@ struct RunContents {
   QList<RoutingTrace> snapshots;
   QStringList skipped;  // snapshot files that could not be read, with the reason
   QString error;        // the run itself could not be read
+  QString writer;       // another process writing the run now ("pid N on host"), else empty
 };
 
 RunContents read_run(const QString& runDir) {
@@ -389,6 +405,7 @@ RunContents read_run(const QString& runDir) {
     const std::string dir = runDir.toStdString();
     r.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
     if (!errors.empty()) throw std::runtime_error("its config.json is invalid: " + describe(errors));
+    r.writer = RunFollower::writerOf(runDir);  // before the files: what it writes meanwhile is followed
     r.table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
   } catch (const std::exception& e) {
     r.error = QString::fromUtf8(e.what());
@@ -417,6 +434,7 @@ bool MainWindow::openRun(const QString& runDir, std::function<void()> then) {
     showError("Stop training before opening another run.");
     return false;
   }
+  follower_->stop();
   state_->setPhase(RunPhase::Idle, QString("opening %1…").arg(QFileInfo(runDir).fileName()));
   auto* watcher = new QFutureWatcher<RunContents>(this);
   connect(watcher, &QFutureWatcher<RunContents>::finished, this, [this, watcher, runDir, then] {
@@ -430,6 +448,7 @@ bool MainWindow::openRun(const QString& runDir, std::function<void()> then) {
       return;
     }
     showRun(runDir, r.config, r.table, r.snapshots);
+    if (!r.writer.isEmpty()) follow(runDir, r.config, r.snapshots);
     if (!r.skipped.isEmpty()) showError("Skipped routing snapshots: " + r.skipped.join("; "));
     Q_EMIT runOpened(runDir, true);
     if (then) then();
@@ -449,16 +468,34 @@ void MainWindow::showRun(const QString& runDir, const Config& c, const MetricsTa
   opened_model_.reset();
   showRunName(runDir);
   live_model_ = false;  // generation and traces now use this run's checkpoint
-  const int last = table.rows() ? static_cast<int>(table.column("step").back()) : 0;
+  showProgress(table, c);
+  clearRate();
+  banner_->hide();
+  updateActions();
+}
+
+void MainWindow::showProgress(const MetricsTable& table, const Config& c) {
+  const auto step = table.values.find("step");
+  const int last = step != table.values.end() && !step->second.empty() ? static_cast<int>(step->second.back()) : 0;
   opened_run_finished_ = last >= c.max_iters;
   progress_->setRange(0, c.max_iters);
   progress_->setValue(last);
   step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
-  clearRate();
-  state_->setPhase(RunPhase::Idle, opened_run_finished_
-                                       ? "opened a finished run"
-                                       : QString("opened a run stopped at step %1 — Resume continues it").arg(last));
-  banner_->hide();
+  if (follower_->following())
+    state_->setPhase(RunPhase::Idle, QString("following — written by %1 (read-only), step %2")
+                                         .arg(follower_->writer()).arg(last));
+  else
+    state_->setPhase(RunPhase::Idle, opened_run_finished_
+                                         ? "opened a finished run"
+                                         : QString("opened a run stopped at step %1 — Resume continues it").arg(last));
+}
+
+void MainWindow::follow(const QString& runDir, const Config& config, const QList<RoutingTrace>& snapshots) {
+  QList<int> steps;
+  for (const auto& s : snapshots) steps << s.step;
+  followed_config_ = config;
+  follower_->follow(runDir, steps);
+  state_->setPhase(RunPhase::Idle, QString("following — written by %1 (read-only)").arg(follower_->writer()));
   updateActions();
 }
 
@@ -468,6 +505,7 @@ void MainWindow::startTraining() {
   const QString kind = c.is_moe() ? QString::fromStdString(name_of(c.routing)) : "dense";
   const QString run = QDir(runsDirectory())
                           .filePath(QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss-zzz") + "-" + kind);
+  follower_->stop();
   opened_run_.clear();
   training_->reset(c);
   routing_->reset(c);
@@ -555,7 +593,7 @@ void MainWindow::updateActions() {
                                    : "Fix the configuration errors shown in the Configuration panel first");
   pause_->setEnabled(s == S::Running);
   resume_->setEnabled((s == S::Paused && !runs_->suiteRunning()) ||
-                      (idle && !opened_run_.isEmpty() && !opened_run_finished_));
+                      (idle && !opened_run_.isEmpty() && !opened_run_finished_ && !follower_->following()));
   stop_->setEnabled(s == S::Running || s == S::Paused || s == S::Pausing);
   open_dataset_->setEnabled(idle);
   open_run_->setEnabled(idle);

@@ -14,6 +14,7 @@
 #include "notice_bar.h"
 #include "run_state_indicator.h"
 #include "routing_panel.h"
+#include "run_follower.h"
 #include "runs_panel.h"
 #include "training_controller.h"
 #include "training_panel.h"
@@ -53,6 +54,8 @@ class MainWindow : public QMainWindow {
   GenerationPanel* generationPanel() const { return generation_; }
   RoutingPanel* routingPanel() const { return routing_; }
   RunsPanel* runsPanel() const { return runs_; }
+  // Follows the opened run while another process writes it (read-only); idle otherwise.
+  RunFollower* follower() const { return follower_; }
   // Writes every figure of the opened run into its figures/ folder (PNG at 200 DPI, SVG, PDF in the paper style,
   // and the data) on a worker thread; figuresExported() reports the files or the error. False when no run is open
   // or an export is already under way.
@@ -104,6 +107,9 @@ class MainWindow : public QMainWindow {
   void withModel(const std::function<void(const InferenceModel&)>& use, const std::function<void(const QString&)>& fail);
   void showRun(const QString& runDir, const Config& config, const MetricsTable& table,
                const QList<RoutingTrace>& snapshots);
+  // The opened run is written by another process: its charts, load curves and snapshots grow as it writes.
+  void follow(const QString& runDir, const Config& config, const QList<RoutingTrace>& snapshots);
+  void showProgress(const MetricsTable& table, const Config& config);
   void restoreSettings();
   void saveSettings() const;
 
@@ -112,6 +118,8 @@ class MainWindow : public QMainWindow {
   GenerationPanel* generation_;
   RoutingPanel* routing_;
   RunsPanel* runs_;
+  RunFollower* follower_;
+  Config followed_config_;
   QTabWidget* views_;
   QDockWidget *config_dock_ = nullptr, *generation_dock_ = nullptr;
   TrainingController* controller_;

@@ -186,7 +186,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   experts_layout->addWidget(experts_, 1);
   tabs->addTab(experts_page, "Experts");
   stability_ = new LineChart("Routing stability over training");
-  stability_->describe("routing_stability", "characters whose top expert changed",
+  stability_->describe("routing_stability", "share changed",  // short: the chart is often low
                        "share of the probe text's characters whose top expert differs from the previous snapshot");
   stability_->setToolTip("Per layer: how many of the probe text's characters changed their top expert since the "
                          "previous evaluation. Routing has settled where the curve stays near 0.");

@@ -1,0 +1,64 @@
+// Follows a run folder that another process writes — `moewb-cli train` in a terminal, a run on a shared or synced
+// folder: once a second, off the GUI thread, it looks whether metrics.csv grew, which routing snapshots are new
+// and whether the writer still holds the folder, and reports what changed. Read-only: it never takes the lock.
+// It stops by itself when the writer releases the folder (the run finished, stopped or died).
+#pragma once
+
+#include <QFutureWatcher>
+#include <QObject>
+#include <QSet>
+#include <QTimer>
+
+#include "metrics_csv.h"
+#include "routing_trace.h"
+
+namespace moewb {
+
+class RunFollower : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit RunFollower(QObject* parent = nullptr);
+  ~RunFollower() override;  // waits for a poll in flight
+
+  // Whether another process holds the folder now, and its "pid N on host" (empty when none). Cheap: one
+  // non-blocking lock probe and a small file read; safe on any thread.
+  static QString writerOf(const QString& runDir);
+
+  // Starts following; the snapshots already shown (by step) and the metrics file's size are not reported again.
+  void follow(const QString& runDir, const QList<int>& knownSteps);
+  void stop();
+  bool following() const { return !run_dir_.isEmpty(); }
+  QString runDir() const { return run_dir_; }
+  QString writer() const { return writer_; }
+  void setInterval(int ms) { timer_.setInterval(ms); }
+  // Polls at once (tests; the timer does it otherwise).
+  void pollNow();
+
+ Q_SIGNALS:
+  void metricsChanged(const moewb::MetricsTable& table);
+  void snapshotsAdded(const QList<moewb::RoutingTrace>& snapshots);  // in step order
+  // The writer released the folder: nothing more will come.
+  void ended();
+
+ private:
+  struct Poll {
+    QString writer;
+    qint64 metrics_size = -1;
+    bool metrics_read = false;
+    MetricsTable table;
+    QList<RoutingTrace> snapshots;
+    QStringList snapshot_files;
+  };
+  static Poll poll(const QString& runDir, qint64 knownSize, const QSet<QString>& knownFiles);
+  void apply(const Poll& p);
+
+  QString run_dir_, writer_;
+  qint64 metrics_size_ = -1;
+  QSet<QString> known_files_;
+  QList<int> known_steps_;
+  QTimer timer_;
+  QFutureWatcher<Poll> watcher_;
+};
+
+}  // namespace moewb
