@@ -172,7 +172,7 @@ class TestExport : public QObject {
     const QStringList written = export_run_figures(QString::fromStdString(run), {FigureFormat::Svg, FigureFormat::Png});
     for (const char* name : {"loss.svg", "loss.png", "loss.csv", "learning_rate.json", "expert_load_L0.svg",
                              "load_balance_L0.png", "routing_final.svg", "routing_final_L0_experts.png",
-                             "affinity_final_L0.csv"})
+                             "affinity_final_L0.csv", "routing_stability_L0.png", "routing_stability_L0.csv"})
       QVERIFY2(QFileInfo::exists(QString::fromStdString(run) + "/figures/" + name), name);
     const QImage loss(QString::fromStdString(run) + "/figures/loss.png");
     QCOMPARE(loss.size(), QSize(1102, 709));  // 14 x 9 cm at the default 200 DPI

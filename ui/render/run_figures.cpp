@@ -7,6 +7,8 @@
 #include "files.h"
 #include "metrics_csv.h"
 #include "routing_figure.h"
+#include "routing_stability.h"
+#include "stability_figure.h"
 #include "training_figures.h"
 
 namespace moewb {
@@ -80,6 +82,22 @@ QStringList export_run_figures(const QString& runDir, const QList<FigureFormat>&
     save(RoutingFigure(final_trace, view), QString("routing_final_L%1_experts").arg(l), page, true);
     const AffinityFigure affinity_figure(affinity(final_trace, l), l, where);
     save(affinity_figure, QString("affinity_final_L%1").arg(l), affinity_figure.naturalSize(), false);
+  }
+  // where routing changed over training: needs two snapshots of one probe text
+  std::vector<RoutingTrace> traces;
+  for (const QString& name : snapshots)
+    traces.push_back(RoutingTrace::from_json(read_file((runDir + "/routing/" + name).toStdString())));
+  for (int l = 0; l < config.n_layer; ++l) {
+    const TopExpertChangeMatrix matrix = top_expert_change_matrix(traces, l);
+    if (matrix.empty()) break;
+    StabilityView stability;
+    stability.title = QString("Top-expert changes per character between snapshots, layer %1").arg(l);
+    stability.subtitle = QString("run %1 · %2 · %3 snapshots (steps %4–%5)")
+                             .arg(run, routing_kind(config))
+                             .arg(matrix.rows() + 1)
+                             .arg(matrix.steps.front())
+                             .arg(matrix.steps.back());
+    save(StabilityFigure(matrix, stability), QString("routing_stability_L%1").arg(l), page, true);
   }
   return written;
 }
