@@ -82,6 +82,19 @@ Measured open_source(const DerivedRunOptions& o) {
   return m;
 }
 
+// The source and the changed model on the same validation batches, and their parameter counts.
+void compare(const Measured& m, const InferenceModel& changed, DerivedRunReport& report,
+             const DerivedRunProgress& progress) {
+  const char* what = "validation loss before and after";
+  if (progress) progress(what, 0, 2);
+  report.val_before = m.model.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress(what, 1, 2);
+  report.val_after = changed.loss(m.data, true, m.batches, m.seed);
+  if (progress) progress(what, 2, 2);
+  report.parameters_before = m.model.parameter_count();
+  report.parameters_after = changed.parameter_count();
+}
+
 // Writes the new run folder holding `model` at step 0 with the fine-tuning schedule.
 void write_run(const Measured& m, const InferenceModel& model, const Config& config, DerivedRunReport& report,
                nlohmann::json origin) {
@@ -142,13 +155,7 @@ DerivedRunReport make_pruned_run(const DerivedRunOptions& o, const PruneRequest&
     });
   report.plan = plan_pruning(source, shares, request, deltas);
   const InferenceModel pruned = prune_experts(m.model, report.plan.removed);
-  if (progress) progress("validation loss before and after", 0, 2);
-  report.val_before = m.model.loss(m.data, true, m.batches, m.seed);
-  if (progress) progress("validation loss before and after", 1, 2);
-  report.val_after = pruned.loss(m.data, true, m.batches, m.seed);
-  if (progress) progress("validation loss before and after", 2, 2);
-  report.parameters_before = m.model.parameter_count();
-  report.parameters_after = pruned.parameter_count();
+  compare(m, pruned, report, progress);
   report.out_dir = o.out_dir.empty() ? free_dir(m.source.run_dir + "-pruned") : o.out_dir;
 
   std::ostringstream summary;
@@ -184,13 +191,7 @@ DerivedRunReport make_upcycled_run(const DerivedRunOptions& o, UpcycleMethod met
 
   DerivedRunReport report;
   report.source_checkpoint = m.source.checkpoint;
-  if (progress) progress("validation loss before and after", 0, 2);
-  report.val_before = m.model.loss(m.data, true, m.batches, m.seed);
-  if (progress) progress("validation loss before and after", 1, 2);
-  report.val_after = upcycled.loss(m.data, true, m.batches, m.seed);
-  if (progress) progress("validation loss before and after", 2, 2);
-  report.parameters_before = m.model.parameter_count();
-  report.parameters_after = upcycled.parameter_count();
+  compare(m, upcycled, report, progress);
   report.out_dir = o.out_dir.empty() ? free_dir(m.source.run_dir + "-upcycled") : o.out_dir;
   const char* how = method == UpcycleMethod::partition ? "partition (MoEfication)" : "copy (sparse upcycling)";
   report.summary = "upcycled from " + run_name(m.source.run_dir) + ": " + how + " into " +

@@ -60,16 +60,18 @@ double heading(QPainter& p, const QRectF& at, const QString& text, const FigureS
   return m.height() * 1.3;
 }
 
+// What a column says for an expert nothing was assigned to.
+void paint_no_assignments(QPainter& p, const QRectF& area, double top, const FigureStyle& st) {
+  p.setFont(st.font(st.text_pt));
+  p.setPen(st.muted);
+  p.drawText(QRectF(area.left(), top, area.width(), area.bottom() - top), Qt::AlignLeft | Qt::AlignTop,
+             "no assignments");
+}
+
 void paint_bars(QPainter& p, const QRectF& area, const ExpertProfile& e, const FigureStyle& st) {
   const double top = area.top() + heading(p, area, "Top characters", st);
   const int rows = static_cast<int>(e.top_characters.size());
-  if (rows == 0) {
-    p.setFont(st.font(st.text_pt));
-    p.setPen(st.muted);
-    p.drawText(QRectF(area.left(), top, area.width(), area.bottom() - top), Qt::AlignLeft | Qt::AlignTop,
-               "no assignments");
-    return;
-  }
+  if (rows == 0) return paint_no_assignments(p, area, top, st);
   const QFont base = st.font(st.text_pt);
   const QFontMetricsF bm(base, p.device());
   const double row_h = std::min(bm.height() * 1.45, (area.bottom() - top) / rows);
@@ -96,13 +98,7 @@ void paint_bars(QPainter& p, const QRectF& area, const ExpertProfile& e, const F
 void paint_windows(QPainter& p, const QRectF& area, const ExpertProfile& e, const FigureStyle& st) {
   const double top = area.top() + heading(p, area, "Most confidently routed", st);
   const int rows = static_cast<int>(e.windows.size());
-  if (rows == 0) {
-    p.setFont(st.font(st.text_pt));
-    p.setPen(st.muted);
-    p.drawText(QRectF(area.left(), top, area.width(), area.bottom() - top), Qt::AlignLeft | Qt::AlignTop,
-               "no assignments");
-    return;
-  }
+  if (rows == 0) return paint_no_assignments(p, area, top, st);
   const QFontMetricsF bm(st.mono(st.text_pt), p.device());
   const double row_h = std::min(bm.height() * 1.3, (area.bottom() - top) / rows);
   // the widest font at which rank, 20 characters and the probability fit the column and the row
