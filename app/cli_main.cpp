@@ -6,14 +6,18 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <functional>
 #include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "bench.h"
 #include "cli_args.h"
+#include "collective.h"
 #include "export_cli.h"
 #include "files.h"
+#include "local_launcher.h"
 #include "numbers.h"
 #include "suite.h"
 #include "surgery_cli.h"
@@ -45,7 +49,8 @@ std::atomic<int> g_signal{0};  // the signal that asked to stop
 const char* kUsage = R"(usage: moewb-cli <command> [options]
 
   train     [--preset cpu-quick|paper] [--config FILE] [--data FILE] [--run DIR] [--<config key>=VALUE ...]
-  resume    --run DIR [--max_iters N]
+            [--nproc N] [--timeout S]   data-parallel on N local processes (Gloo over 127.0.0.1)
+  resume    --run DIR [--max_iters N] [--nproc N] [--timeout S]
   eval      --checkpoint FILE [--data FILE (default: the run's dataset)] [--batches N]
   generate  --checkpoint FILE [--prompt TEXT] [--length N] [--temperature T] [--top_k K] [--seed S] [--no-cache]
   intervene --checkpoint FILE --layer L (--disable E | --force E) [--text TEXT | --text-file FILE (default:
@@ -71,7 +76,13 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
 Config keys are those of config.json (see README); e.g. --ffn=moe --n_experts=4 --routing=topk --top_k=2.
 train and resume stop after the current step with a checkpoint on Ctrl-C, SIGTERM or SIGHUP (a second one ends
 at once). Errors are one line; --verbose adds LibTorch's backtrace.
+Data-parallel training: --nproc N on one machine, or torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR, MASTER_PORT), e.g. torchrun --no-python --nproc_per_node=2 moewb-cli train ...; batch_size is the
+global batch (each rank trains on batch_size / ranks); rank 0 writes the run folder; a failed or silent rank
+ends every rank after --timeout seconds (300). Expert parallelism is not yet available.
 )";
+
+constexpr int kDefaultGroupTimeout = 300;
 
 std::string default_dataset() { return MOEWB_DEFAULT_DATASET; }
 
@@ -128,23 +139,29 @@ void on_stop_signal(int signal) {
   g_interrupted = true;
 }
 
-int run_training(Trainer& t) {
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);
+int train_loop(Trainer& t) {
+  const bool speaks = t.rank() == 0;  // one voice for the whole group
   if (!t.notice().empty()) std::cerr << "note: " << t.notice() << "\n";
   const Config& c = t.config();
-  std::cout << "run " << (t.run_dir().empty() ? "(no folder)" : t.run_dir()) << " on " << t.device() << ", "
-            << t.dataset().name << " (" << t.dataset().tokens.size() << " chars, vocab " << t.dataset().vocab.size()
-            << ")\n";
+  if (speaks)
+    std::cout << "run " << (t.run_dir().empty() ? "(no folder)" : t.run_dir()) << " on " << t.device()
+              << (t.world_size() > 1 ? " x " + std::to_string(t.world_size()) + " ranks (global batch " +
+                                           std::to_string(c.batch_size) + ")"
+                                     : "")
+              << ", " << t.dataset().name << " (" << t.dataset().tokens.size() << " chars, vocab "
+              << t.dataset().vocab.size() << ")\n";
   const int first_step = t.step();
   const auto started = std::chrono::steady_clock::now();
   while (!t.done()) {
-    if (g_interrupted) {
+    if (t.stop_requested(g_interrupted)) {
       t.save_latest();
-      std::cout << "\nstopped at step " << t.step() << "; continue with: moewb-cli resume --run " << t.run_dir()
-                << "\n";
-      return 128 + g_signal.load();
+      if (speaks)
+        std::cout << "\nstopped at step " << t.step() << "; continue with: moewb-cli resume --run " << t.run_dir()
+                  << "\n";
+      return 128 + (g_signal ? g_signal.load() : SIGTERM);
     }
     Progress p = t.advance();
+    if (!speaks) continue;
     if (p.step && p.step->logged) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       const double eta = (c.max_iters - p.step->step) * seconds / std::max(1, p.step->step - first_step);
@@ -160,26 +177,88 @@ int run_training(Trainer& t) {
       std::cout << "\n";
     }
   }
-  std::cout << "done: " << t.run_dir() << "\n";
+  if (speaks) std::cout << "done: " << t.run_dir() << "\n";
   return 0;
 }
 
-int cmd_train(CliArgs& args) {
+int run_training(Trainer& t) {
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);
+  try {
+    return train_loop(t);
+  } catch (const GroupError& e) {
+    // checkpoints are written whole or not at all: the last one stands
+    std::cerr << "error: " << e.what() << "\n";
+    if (t.rank() == 0 && !t.run_dir().empty())
+      std::cerr << "the last checkpoint in " << t.run_dir() << " is intact; continue with: moewb-cli resume --run "
+                << t.run_dir() << " [--nproc N]\n";
+    return 1;
+  }
+}
+
+// The group this process belongs to (torchrun's variables, or --nproc's), joined; null without one.
+std::shared_ptr<Collective> join_group(int timeout_s) {
+  auto where = rendezvous_from_environment();
+  if (!where || where->world_size == 1) return nullptr;
+  where->timeout = std::chrono::seconds(timeout_s);
+  // the ranks on this machine share its cores
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  set_training_threads(std::max(1, cores / where->local_world_size));
+  return Collective::join(*where);
+}
+
+// Every rank makes its trainer; when one cannot, all stop (the others would wait for it until the timeout).
+std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group,
+                                        const std::function<std::unique_ptr<Trainer>()>& make) {
+  if (!group) return make();
+  std::unique_ptr<Trainer> trainer;
+  std::exception_ptr failure;
+  try {
+    trainer = make();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (group->any(failure != nullptr)) {
+    if (failure) std::rethrow_exception(failure);
+    throw std::runtime_error("rank " + std::to_string(group->rank()) +
+                             ": another rank could not start the run (its error is above); stopping");
+  }
+  trainer->join(group);
+  return trainer;
+}
+
+int cmd_train(CliArgs& args, int argc, char** argv) {
+  const int nproc = args.take_int("nproc", 1, 1);
+  const int timeout = args.take_int("timeout", kDefaultGroupTimeout, 1);
   const std::string data_path = args.take("data", default_dataset());
   std::string run_dir = args.take("run");
   Config c = build_config(args);
+  if (nproc > 1) {
+    check_world_size(c, nproc);  // said once, before any rank starts
+    return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
+  }
+  auto group = join_group(timeout);
+  if (group) check_world_size(c, group->world_size());
   TextDataset data = TextDataset::from_file(data_path);
-  if (run_dir.empty()) run_dir = default_run_dir(c);
-  auto trainer = Trainer::create(c, data, run_dir, std::filesystem::absolute(data_path).string());
+  const bool writer = !group || group->rank() == 0;
+  if (run_dir.empty() && writer) run_dir = default_run_dir(c);
+  auto trainer = start_in_group(group, [&] {
+    return Trainer::create(c, data, writer ? run_dir : "", std::filesystem::absolute(data_path).string());
+  });
   return run_training(*trainer);
 }
 
-int cmd_resume(CliArgs& args) {
+int cmd_resume(CliArgs& args, int argc, char** argv) {
+  const int nproc = args.take_int("nproc", 1, 1);
+  const int timeout = args.take_int("timeout", kDefaultGroupTimeout, 1);
   const std::string run_dir = args.take("run");
   if (run_dir.empty()) throw std::invalid_argument("resume needs --run DIR");
   const int max_iters = args.take_int("max_iters", 0, 1);
   reject_rest(args);
-  auto trainer = Trainer::resume(run_dir, max_iters);
+  if (nproc > 1) return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
+  auto group = join_group(timeout);
+  auto trainer = start_in_group(group, [&] {
+    return Trainer::resume(run_dir, max_iters, /*read_only=*/group && group->rank() > 0);
+  });
   return run_training(*trainer);
 }
 
@@ -452,8 +531,8 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return cmd.empty() ? 2 : 0;
     }
-    if (cmd == "train") return cmd_train(args);
-    if (cmd == "resume") return cmd_resume(args);
+    if (cmd == "train") return cmd_train(args, argc, argv);
+    if (cmd == "resume") return cmd_resume(args, argc, argv);
     if (cmd == "eval") return cmd_eval(args);
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "trace") return cmd_trace(args);

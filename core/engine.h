@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "collective.h"
 #include "gpt.h"
 #include "optimizer.h"
 #include "precision.h"
@@ -33,7 +34,10 @@ struct InferenceModel::Impl {
 struct Batch {
   torch::Tensor x, y;  // (B, T) int64 on the split's device
 };
-Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng);
+// In data-parallel training every rank draws the same `batch` starts and keeps its slice: rows
+// [shard * batch / shards, (shard + 1) * batch / shards), so ranks together see what one process would.
+Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, int shard = 0,
+                   int shards = 1);
 
 // Everything a checkpoint holds besides the model and optimizer tensors.
 struct CheckpointMeta {
@@ -80,6 +84,8 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
 struct LayerStatsOnDevice {
   void add(const std::vector<RouterOutput>& routing, RoutingMode mode);
   std::vector<LayerStatsAccumulator> read() const;
+  // Data-parallel evaluation: every rank's sums added up (assignments and token counts summed, then shares).
+  void sum_over(Collective& group);
 
  private:
   std::vector<torch::Tensor> sums;  // per layer: assigned (N), probability sums (N), dropped, active, entropy

@@ -225,6 +225,23 @@ void LayerStatsOnDevice::add(const std::vector<RouterOutput>& routing, RoutingMo
   }
 }
 
+void LayerStatsOnDevice::sum_over(Collective& group) {
+  if (sums.empty()) return;
+  // one collective for all layers; token counts ride along as a last column
+  std::vector<torch::Tensor> rows;
+  for (size_t l = 0; l < sums.size(); ++l)
+    rows.push_back(torch::cat({sums[l].cpu(), torch::tensor({token_counts[l]}, torch::kFloat64)}));
+  auto packed = torch::cat(rows);
+  group.sum(packed);
+  int64_t at = 0;
+  for (size_t l = 0; l < sums.size(); ++l) {
+    const int64_t n = sums[l].numel();
+    sums[l].copy_(packed.narrow(0, at, n));
+    token_counts[l] = packed[at + n].item<double>();
+    at += n + 1;
+  }
+}
+
 std::vector<LayerStatsAccumulator> LayerStatsOnDevice::read() const {
   std::vector<LayerStatsAccumulator> out(sums.size());
   for (size_t l = 0; l < sums.size(); ++l) {

@@ -69,13 +69,15 @@ std::vector<torch::Tensor> TrainingOptimizer::grads() const {
   return out;
 }
 
-void TrainingOptimizer::backward(const torch::Tensor& loss) {
+void TrainingOptimizer::backward(const torch::Tensor& loss, const std::function<void()>& gradients_ready) {
   if (precision_ == Precision::fp16) {
     (loss * scale_).backward();
+    if (gradients_ready) gradients_ready();  // every rank's scale is the same: scaled gradients average
     found_inf_.zero_();
     at::_amp_foreach_non_finite_check_and_unscale_(grads(), found_inf_, scale_.reciprocal());
   } else {
     loss.backward();
+    if (gradients_ready) gradients_ready();
   }
   if (config_.grad_clip <= 0) return;
   // clip_grad_norm_ without its host read: the coefficient stays a device scalar, exactly 1 below the limit

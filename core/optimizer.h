@@ -4,6 +4,7 @@
 // torch::optim::AdamW's loop. The state always lives in a torch::optim::AdamW: one checkpoint format.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <torch/torch.h>
@@ -19,8 +20,9 @@ class TrainingOptimizer {
 
   void set_lr(double lr);
   void zero_grad();
-  // loss.backward() (scaled in fp16), then unscaling and clipping of the gradients.
-  void backward(const torch::Tensor& loss);
+  // loss.backward() (scaled in fp16), then `gradients_ready` (data-parallel averaging), then unscaling and
+  // clipping of the gradients.
+  void backward(const torch::Tensor& loss, const std::function<void()>& gradients_ready = {});
   // The update; in fp16 a step whose gradients overflowed is skipped on the device and the scale halves.
   void step();
 

@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "gradient_sync.h"
 #include "memory_estimate.h"
 #include "metrics_csv.h"
 #include "randomness.h"
@@ -144,8 +145,21 @@ struct Trainer::Impl {
   int loss_count = 0, window_tokens = 0;
   std::unique_ptr<RunLock> lock;  // held while this trainer may write the folder
   std::string notice;
+  bool read_only = false;              // another rank of the group writes the folder
+  std::shared_ptr<Collective> group;   // data-parallel training: the other ranks
+  std::unique_ptr<GradientSync> sync;
 
-  bool writes_files() const { return !run_dir.empty(); }
+  bool writes_files() const { return !run_dir.empty() && !read_only; }
+  int rank() const { return group ? group->rank() : 0; }
+  int world() const { return group ? group->world_size() : 1; }
+  // The mean over ranks of scalars on the device (each rank's mean of its shard); one collective.
+  std::vector<double> mean_over_ranks(const std::vector<torch::Tensor>& scalars) {
+    auto packed = torch::stack(scalars).to(torch::kCPU, torch::kFloat64);
+    if (group) group->sum(packed);
+    std::vector<double> out;
+    for (int i = 0; i < packed.size(0); ++i) out.push_back(packed[i].item<double>() / world());
+    return out;
+  }
   void take_lock() {
     lock = std::make_unique<RunLock>(run_dir);
     if (!lock->previousHolder().empty())
@@ -192,13 +206,17 @@ struct Trainer::Impl {
   // The files an evaluation produces, written after its metrics row: a checkpoint never covers a row that is
   // not on disk (a kill in between leaves an older checkpoint, and resume drops the newer rows).
   void persist(const EvalReport& r) {
+    const double loss_sum = window_loss_sum();  // a collective: every rank of a group comes here
     if (!writes_files()) return;
     atomic_write(path("routing/" + snapshot_name(r.step)), r.snapshot.to_json());
-    if (r.best) save("best.pt");
-    save("latest.pt");
+    if (r.best) save("best.pt", loss_sum);
+    save("latest.pt", loss_sum);
   }
 
-  CheckpointMeta meta() const {
+  // The training losses summed since the last log step, averaged over ranks, for the checkpoint.
+  double window_loss_sum() { return mean_over_ranks({loss_acc})[0]; }
+
+  CheckpointMeta meta(double loss_sum) const {
     CheckpointMeta m;
     m.config = config;
     m.vocab = data.vocab;
@@ -206,7 +224,7 @@ struct Trainer::Impl {
     m.last_eval_step = last_eval_step;
     m.best_val = best_val;
     m.elapsed_s = elapsed();
-    m.loss_sum = loss_acc.item<double>();
+    m.loss_sum = loss_sum;
     m.loss_count = loss_count;
     m.batch_rng = rng_state(rng);
     m.torch_rng = cpu_rng.get_state();
@@ -218,29 +236,35 @@ struct Trainer::Impl {
     return m;
   }
 
-  void save(const std::string& name) {
-    if (writes_files()) save_checkpoint(path("checkpoints/" + name), model, optimizer.get(), meta());
+  void save(const std::string& name, double loss_sum) {
+    if (writes_files()) save_checkpoint(path("checkpoints/" + name), model, optimizer.get(), meta(loss_sum));
   }
 
   StepReport train_iteration() {
     model->train();
     const double lr = lr_at(config, step);
     optimizer->set_lr(lr);
-    Batch b = sample_batch(train_split, config.batch_size, config.block_size, rng);
+    Batch b = sample_batch(train_split, config.batch_size, config.block_size, rng, rank(), world());
     GPTOutput out;
     {
       AutocastScope autocast(precision, device);
       out = model->forward(b.x, b.y);
     }
     optimizer->zero_grad();
-    optimizer->backward(out.loss);
+    if (sync) sync->arm();
+    optimizer->backward(out.loss, [this] {
+      if (sync) sync->finish();
+    });
     const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
-    // On a log step the loss is checked before the update, so a NaN never reaches the weights logged.
+    // On a log step the loss is checked before the update, so a NaN never reaches the weights logged. In a
+    // group every rank checks the same means, so all stop together.
+    double logged_sum = 0;
     if (log_now) {
-      const double earlier = loss_count ? loss_acc.item<double>() : 0.0;
-      if (!std::isfinite(earlier))
-        throw numeric_error_since(earlier, last_finite_step, step, "training");
-      if (!std::isfinite(out.ce.item<double>())) throw numeric_error(out.ce.item<double>(), step + 1);
+      const auto means = mean_over_ranks({loss_acc, out.ce.detach()});
+      if (loss_count && !std::isfinite(means[0]))
+        throw numeric_error_since(means[0], last_finite_step, step, "training");
+      if (!std::isfinite(means[1])) throw numeric_error(means[1], step + 1);
+      logged_sum = means[0] + means[1];
     }
     optimizer->step();
     loss_acc += out.ce.detach();
@@ -251,7 +275,7 @@ struct Trainer::Impl {
     r.step = step;
     r.lr = lr;
     if (!log_now) return r;
-    const double loss = loss_acc.item<double>() / loss_count;
+    const double loss = logged_sum / loss_count;
     last_finite_step = step;
     r.logged = true;
     r.loss = loss;
@@ -270,12 +294,12 @@ struct Trainer::Impl {
     AutocastScope autocast(precision, device);
     auto total = torch::zeros({}, split.options().dtype(torch::kFloat64));
     for (int i = 0; i < config.eval_iters; ++i) {
-      Batch b = sample_batch(split, config.batch_size, config.block_size, eval_rng);
+      Batch b = sample_batch(split, config.batch_size, config.block_size, eval_rng, rank(), world());
       std::vector<RouterOutput> routing;
       total += model->forward(b.x, b.y, stats ? &routing : nullptr).ce.to(torch::kFloat64);
       if (stats) stats->add(routing, config.routing);
     }
-    return total.item<double>() / config.eval_iters;
+    return mean_over_ranks({total})[0] / config.eval_iters;
   }
 
   EvalReport evaluate() {
@@ -291,8 +315,9 @@ struct Trainer::Impl {
       // before anything is written: a diverged model must not overwrite the last good checkpoint
       for (double loss : {r.train_loss, r.val_loss})
         if (!std::isfinite(loss)) throw numeric_error_since(loss, last_finite_step, step, "evaluation");
+      if (group) stats.sum_over(*group);
       for (const auto& s : stats.read()) r.layers.push_back(s.finish());
-      {
+      if (writes_files() || !group) {
         // the probe is not a training batch: its capacity drops would be artefacts of its length
         CapacityScope no_capacity(model, false);
         r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device, false);
@@ -385,12 +410,13 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
-std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_iters) {
+std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_iters, bool read_only) {
   init_torch_threads();
   auto impl = std::make_unique<Impl>();
   impl->run_dir = run_dir;
+  impl->read_only = read_only;
   if (!fs::is_directory(run_dir)) throw CheckpointError("'" + run_dir + "' is not a run folder (no such folder)");
-  impl->take_lock();
+  if (!read_only) impl->take_lock();
   if (!file_exists(impl->path("checkpoints/latest.pt")) && file_exists(impl->path("config.json")))
     throw CheckpointError("'" + run_dir + "' stopped before its first checkpoint: nothing to resume; start it again "
                           "with train --run (the folder is reused)");
@@ -463,8 +489,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->prepare_data();
   impl->loss_acc.fill_(m.loss_sum);
   impl->loss_count = m.loss_count;
-  atomic_write(impl->path("metrics.csv"), truncate_metrics_csv(read_file(impl->path("metrics.csv")), m.step));
-  if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
+  if (impl->writes_files()) {
+    atomic_write(impl->path("metrics.csv"), truncate_metrics_csv(read_file(impl->path("metrics.csv")), m.step));
+    if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
+  }
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -506,7 +534,50 @@ const TextDataset& Trainer::dataset() const { return impl_->data; }
 const std::string& Trainer::run_dir() const { return impl_->run_dir; }
 const std::string& Trainer::notice() const { return impl_->notice; }
 std::string Trainer::device() const { return device_name(impl_->device); }
-void Trainer::save_latest() { impl_->save("latest.pt"); }
+void Trainer::save_latest() {
+  const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
+  impl_->save("latest.pt", loss_sum);
+}
+
+void check_world_size(const Config& c, int world_size) {
+  if (world_size > 1 && c.batch_size % world_size != 0)
+    throw ConfigError({{"batch_size", "the global batch " + std::to_string(c.batch_size) +
+                                          " does not split over " + std::to_string(world_size) +
+                                          " ranks: give a multiple of " + std::to_string(world_size) +
+                                          " (each rank takes batch_size / ranks sequences)"}});
+}
+
+void Trainer::join(std::shared_ptr<Collective> group) {
+  Impl& d = *impl_;
+  check_world_size(d.config, group->world_size());
+  d.group = std::move(group);
+  {
+    torch::NoGradGuard no_grad;
+    // every rank starts from rank 0's weights, whatever each initialised or read
+    for (auto& p : d.model->parameters()) d.group->broadcast(p.data());
+  }
+  d.sync = std::make_unique<GradientSync>(d.model->parameters(), d.group);
+  // dropout and jitter differ per rank, as they would across one process's batch; rank 0 keeps the run's stream
+  // (saved in checkpoints), the others derive theirs from the seed, their rank and the step
+  if (d.rank() > 0)
+    d.cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(d.config.seed) + 1000003ull * d.rank() +
+                                               static_cast<uint64_t>(d.step));
+  if (d.writes_files()) {
+    // one entry per session on several ranks: a run may be resumed on another world size
+    nlohmann::json run = nlohmann::json::parse(read_file(d.path("run.json")));
+    if (!run["data_parallel"].is_array()) run["data_parallel"] = nlohmann::json::array();
+    run["data_parallel"].push_back({{"world_size", d.world()},
+                                    {"backend", d.group->backend()},
+                                    {"global_batch", d.config.batch_size},
+                                    {"per_rank_batch", d.config.batch_size / d.world()},
+                                    {"from_step", d.step}});
+    atomic_write(d.path("run.json"), run.dump(2) + "\n");
+  }
+}
+
+bool Trainer::stop_requested(bool here) { return impl_->group ? impl_->group->any(here) : here; }
+int Trainer::rank() const { return impl_->rank(); }
+int Trainer::world_size() const { return impl_->world(); }
 
 InferenceModel Trainer::snapshot() const {
   auto impl = std::make_shared<InferenceModel::Impl>();

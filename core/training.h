@@ -16,6 +16,8 @@
 
 namespace moewb {
 
+class Collective;  // collective.h (torch)
+
 struct ConfigError : std::invalid_argument {
   explicit ConfigError(std::vector<FieldError> e) : std::invalid_argument(describe(e)), errors(std::move(e)) {}
   std::vector<FieldError> errors;
@@ -63,7 +65,8 @@ class Trainer {
                                          const std::string& dataset_path, const InferenceModel* start_from = nullptr,
                                          const std::string& derived_from = {});
   // Continues run_dir from checkpoints/latest; max_iters > 0 extends the schedule. Throws CheckpointError.
-  static std::unique_ptr<Trainer> resume(const std::string& run_dir, int max_iters = 0);
+  // `read_only`: a data-parallel rank other than 0 reads the folder and never writes or locks it.
+  static std::unique_ptr<Trainer> resume(const std::string& run_dir, int max_iters = 0, bool read_only = false);
   ~Trainer();
 
   // Evaluates when due (step 0, every eval_interval, the last step), otherwise runs one iteration.
@@ -77,8 +80,20 @@ class Trainer {
   // Something the user should hear about the run folder (a lock taken over from a killed run), or empty.
   const std::string& notice() const;
   std::string device() const;
-  // Writes checkpoints/latest now (stop, quit); a no-op for a run without a folder.
+  // Writes checkpoints/latest now (stop, quit); a no-op for a run without a folder. In a group every rank calls
+  // it (rank 0 writes).
   void save_latest();
+
+  // Data-parallel training (call before the first advance): config.batch_size is the global batch, each rank
+  // trains on its batch_size / world_size slice of the same sampled batch, gradients are averaged, evaluation
+  // and routing statistics are summed over ranks, and only the rank that owns the folder (rank 0) writes it.
+  // Every rank must then call advance(), stop_requested() and save_latest() in the same order.
+  // Throws ConfigError when the batch does not split, GroupError when the group fails.
+  void join(std::shared_ptr<Collective> group);
+  // True when `here` is, or (in a group) when any rank asks to stop: one collective, once per loop iteration.
+  bool stop_requested(bool here);
+  int rank() const;
+  int world_size() const;
   // An independent copy of the current weights for generation and tracing.
   InferenceModel snapshot() const;
 
@@ -88,6 +103,9 @@ class Trainer {
   explicit Trainer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Throws ConfigError when config.batch_size does not split over world_size ranks.
+void check_world_size(const Config& c, int world_size);
 
 bool cuda_available();
 // Memory of the first CUDA device in bytes; 0 without one.

@@ -1,0 +1,147 @@
+#include "local_launcher.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+namespace moewb {
+
+namespace {
+
+constexpr int kMaxRanks = 256;
+pid_t g_ranks[kMaxRanks];
+volatile sig_atomic_t g_rank_count = 0;
+
+// The ranks live in their own process group, so a terminal's Ctrl-C reaches them once, through here.
+void forward_signal(int signal) {
+  for (int i = 0; i < g_rank_count; ++i)
+    if (g_ranks[i] > 0) kill(g_ranks[i], signal);
+}
+
+int free_loopback_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    close(fd);
+    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + why);
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status))
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+int exit_code(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
+
+[[noreturn]] void exec_rank(int rank, int nproc, int port, const std::vector<std::string>& args) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher that dies takes its ranks with it
+  setenv("RANK", std::to_string(rank).c_str(), 1);
+  setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+  setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+  setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::cerr << "rank " << rank << ": cannot start: " << std::strerror(errno) << "\n";
+  _exit(127);
+}
+
+}  // namespace
+
+std::vector<std::string> without_option(int argc, char** argv, const std::string& name) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--" + name) {
+      ++i;  // and its value
+      continue;
+    }
+    if (a.rfind("--" + name + "=", 0) == 0) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
+int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vector<std::string>& args) {
+  if (nproc < 1 || nproc > kMaxRanks)
+    throw std::invalid_argument("--nproc: give 1 to " + std::to_string(kMaxRanks) + " processes");
+  const int port = free_loopback_port();
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, forward_signal);
+  for (int r = 0; r < nproc; ++r) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      forward_signal(SIGTERM);
+      throw std::runtime_error(std::string("cannot start rank ") + std::to_string(r) + ": " + std::strerror(errno));
+    }
+    if (pid == 0) exec_rank(r, nproc, port, args);
+    g_ranks[r] = pid;
+    g_rank_count = r + 1;
+  }
+  std::cerr << "started " << nproc << " ranks on 127.0.0.1:" << port << " (pids";
+  for (int r = 0; r < nproc; ++r) std::cerr << " " << g_ranks[r];
+  std::cerr << ")\n";
+
+  int running = nproc, result = 0, failed_rank = -1;
+  std::chrono::steady_clock::time_point deadline{};
+  bool terminated = false;
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, failed_rank >= 0 ? WNOHANG : 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) break;
+    if (pid == 0) {  // after a failure: waiting for the others to notice it
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        forward_signal(terminated ? SIGKILL : SIGTERM);
+        if (!terminated) std::cerr << "the other ranks did not end within " << timeout.count() << " s: stopping them\n";
+        terminated = true;
+        deadline = now + std::chrono::seconds(5);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    int rank = 0;
+    while (rank < nproc && g_ranks[rank] != pid) ++rank;
+    if (rank == nproc) continue;
+    g_ranks[rank] = -1;  // never signal a reused pid
+    --running;
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (failed_rank < 0 && !clean && !(WIFEXITED(status) && WEXITSTATUS(status) >= 128)) {
+      failed_rank = rank;
+      result = exit_code(status);
+      deadline = std::chrono::steady_clock::now() + timeout;
+      std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status);
+      if (running) std::cerr << "; the other ranks end within " << timeout.count() << " s";
+      std::cerr << "\n";
+    } else if (failed_rank < 0 && !clean) {
+      result = exit_code(status);  // stopped by a signal it was asked to stop with, like the others
+    }
+  }
+  return result;
+}
+
+}  // namespace moewb

@@ -1,0 +1,21 @@
+// `moewb-cli train|resume --nproc N`: N ranks of the same command on this machine, as torchrun would start
+// them (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, a free MASTER_PORT). The
+// rendezvous listens on loopback only. The launcher forwards Ctrl-C/SIGTERM/SIGHUP once to every rank, and when
+// a rank fails it names it, gives the others `timeout` to end (their collectives fail at once when a peer's
+// connection closes, or after the group's timeout when it hangs), then ends them.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace moewb {
+
+// `args` is the command line without --nproc (args[0] is ignored: the ranks run this executable).
+// Returns the first failing rank's exit status (128 + signal when killed), else the ranks' common status.
+int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vector<std::string>& args);
+
+// argv without `--name V` / `--name=V`.
+std::vector<std::string> without_option(int argc, char** argv, const std::string& name);
+
+}  // namespace moewb

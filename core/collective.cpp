@@ -1,0 +1,169 @@
+// Collective on c10d's ProcessGroupGloo. The concrete class is used rather than c10d::ProcessGroup: its
+// allreduce/broadcast have the same signatures in LibTorch 1.13 (a ProcessGroup) and 2.x (a Backend).
+#include "collective.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "numbers.h"
+
+#ifdef MOEWB_GLOO
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+namespace moewb {
+
+namespace {
+
+std::optional<int64_t> env_int(const char* name, int64_t lowest, int64_t highest) {
+  const char* text = std::getenv(name);
+  if (!text) return std::nullopt;
+  const auto value = parse_int64(text);
+  if (!value || *value < lowest || *value > highest)
+    throw std::invalid_argument(std::string(name) + "='" + text + "': expected a whole number from " +
+                                std::to_string(lowest) + " to " + std::to_string(highest));
+  return value;
+}
+
+}  // namespace
+
+std::optional<Rendezvous> rendezvous_from_environment() {
+  const auto world = env_int("WORLD_SIZE", 1, 4096);
+  if (!world) return std::nullopt;
+  Rendezvous r;
+  r.world_size = static_cast<int>(*world);
+  r.rank = static_cast<int>(env_int("RANK", 0, r.world_size - 1).value_or(0));
+  r.local_rank = static_cast<int>(env_int("LOCAL_RANK", 0, 4095).value_or(r.rank));
+  r.local_world_size = static_cast<int>(env_int("LOCAL_WORLD_SIZE", 1, 4096).value_or(r.world_size));
+  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) r.master_addr = addr;
+  r.master_port = static_cast<int>(env_int("MASTER_PORT", 1, 65535).value_or(29500));
+  const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  r.agent_store = agent && std::string(agent) == "True";
+  r.restart_count = static_cast<int>(env_int("TORCHELASTIC_RESTART_COUNT", 0, 1 << 20).value_or(0));
+  return r;
+}
+
+bool Collective::any(bool value) {
+  auto flag = torch::full({1}, value ? 1.0f : 0.0f);
+  sum(flag);
+  return flag.item<float>() > 0;
+}
+
+#ifdef MOEWB_GLOO
+
+bool distributed_available() { return true; }
+
+namespace {
+
+std::string describe_failure(const Rendezvous& where, const std::string& what) {
+  return "rank " + std::to_string(where.rank) + " of " + std::to_string(where.world_size) +
+         ": the process group failed (" + what + "): another rank ended (killed, out of memory) or did not " +
+         "answer within " + std::to_string(where.timeout.count()) + " s";
+}
+
+template <class F>
+auto guarded(const Rendezvous& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    throw GroupError(describe_failure(where, e.what_without_backtrace()));
+  } catch (const GroupError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw GroupError(describe_failure(where, e.what()));
+  }
+}
+
+class GlooCollective : public Collective {
+ public:
+  explicit GlooCollective(const Rendezvous& where) : where_(where) {
+    guarded(where_, [&] {
+      c10d::TCPStoreOptions o;
+      o.port = static_cast<uint16_t>(where.master_port);
+      o.isServer = where.rank == 0 && !where.agent_store;
+      o.numWorkers = where.world_size;
+      o.waitWorkers = true;  // every rank counts itself in; the server waits for all
+      o.timeout = where.timeout;
+      c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(where.master_addr, o);
+      // torchrun's agent store outlives restarts: each attempt keeps its own keys, as torch.distributed does
+      if (where.agent_store)
+        store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(where.restart_count), store);
+      store = c10::make_intrusive<c10d::PrefixStore>("moewb", store);
+      auto options = c10d::ProcessGroupGloo::Options::create(where.timeout);
+      // a peer connects to the address its hostname resolves to; a loopback group stays on loopback
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+          is_loopback(where.master_addr) ? where.master_addr : own_hostname()));
+      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, where.rank, where.world_size, options);
+      return 0;
+    });
+  }
+
+  int rank() const override { return where_.rank; }
+  int world_size() const override { return where_.world_size; }
+  std::string backend() const override { return "gloo"; }
+
+  class GlooPending : public Pending {
+   public:
+    GlooPending(const Rendezvous& where, c10::intrusive_ptr<c10d::Work> work) : where_(where), work_(work) {}
+    void wait() override {
+      guarded(where_, [&] { return work_->wait(); });
+    }
+
+   private:
+    const Rendezvous& where_;
+    c10::intrusive_ptr<c10d::Work> work_;
+  };
+
+  std::unique_ptr<Pending> start_sum(torch::Tensor t) override {
+    return guarded(where_, [&] {
+      std::vector<at::Tensor> tensors{std::move(t)};
+      return std::unique_ptr<Pending>(new GlooPending(where_, group_->allreduce(tensors)));
+    });
+  }
+
+  void broadcast(torch::Tensor t) override {
+    guarded(where_, [&] {
+      std::vector<at::Tensor> tensors{std::move(t)};
+      return group_->broadcast(tensors)->wait();
+    });
+  }
+
+ private:
+  static bool is_loopback(const std::string& addr) {
+    return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+  }
+  static std::string own_hostname() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0) return "127.0.0.1";
+    return name;
+  }
+
+  Rendezvous where_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+};
+
+}  // namespace
+
+std::shared_ptr<Collective> Collective::join(const Rendezvous& where) {
+  return std::make_shared<GlooCollective>(where);
+}
+
+#else
+
+bool distributed_available() { return false; }
+
+std::shared_ptr<Collective> Collective::join(const Rendezvous&) {
+  throw std::runtime_error(
+      "this build has no distributed training: LibTorch's Gloo headers were not found when it was configured "
+      "(Debian: apt install libgloo-dev, then reconfigure)");
+}
+
+#endif
+
+}  // namespace moewb

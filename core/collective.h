@@ -1,0 +1,66 @@
+// Data-parallel process groups on PyTorch's own distributed engine (c10d: TCPStore rendezvous, Gloo
+// collectives). A group is found the way torchrun describes it -- RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+// MASTER_PORT -- so `torchrun --no-python ... moewb-cli train` and `moewb-cli train --nproc N` start the same
+// thing. Gloo carries CPU tensors, and CUDA tensors through host memory.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace moewb {
+
+// Where a process finds its group.
+struct Rendezvous {
+  int rank = 0, world_size = 1, local_rank = 0;
+  int local_world_size = 1;  // ranks on this machine (they share its cores)
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  bool agent_store = false;           // torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE)
+  int restart_count = 0;              // torchrun's attempt: the store's keys are kept apart per attempt
+  std::chrono::seconds timeout{300};  // a collective that waits longer than this fails on every rank
+};
+
+// The rendezvous from torchrun's environment variables; nullopt when WORLD_SIZE is unset. Throws
+// std::invalid_argument naming the variable for a value that is not a valid number or range.
+std::optional<Rendezvous> rendezvous_from_environment();
+
+// A collective failed: another rank ended (killed, out of memory) or stopped answering within the timeout.
+struct GroupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Whether this build has the distributed engine (Gloo headers were found at configure time).
+bool distributed_available();
+
+class Collective {
+ public:
+  // Joins the group; every rank blocks until all have joined or the timeout passes (GroupError).
+  static std::shared_ptr<Collective> join(const Rendezvous& where);
+  virtual ~Collective() = default;
+
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  virtual std::string backend() const = 0;
+
+  // Asynchronous sum of `t` in place over all ranks; wait() finishes it. Every rank must start the same
+  // collectives in the same order.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void wait() = 0;  // throws GroupError
+  };
+  virtual std::unique_ptr<Pending> start_sum(torch::Tensor t) = 0;
+  void sum(torch::Tensor t) { start_sum(std::move(t))->wait(); }
+  // Rank 0's values into `t` on every rank.
+  virtual void broadcast(torch::Tensor t) = 0;
+  // True on every rank when it is true on any rank.
+  bool any(bool value);
+};
+
+}  // namespace moewb
