@@ -19,6 +19,7 @@
 #include "files.h"
 #include "local_launcher.h"
 #include "numbers.h"
+#include "scaling_bench.h"
 #include "suite.h"
 #include "surgery_cli.h"
 #include "training.h"
@@ -59,6 +60,7 @@ const char* kUsage = R"(usage: moewb-cli <command> [options]
             would, in batches of batch_size x block_size; default: no capacity limit)]
   bench     [--preset P] [--data FILE] [--steps N] [--gen N] [--variants dense,top-2,...]
             [--sweep_experts 4,16,64] [--peak_tflops T (for MFU)] [--<config key>=VALUE ...]
+            [--nproc N]   data-parallel scaling of the config's training instead (N ranks vs 1 process)
   export-pt --checkpoint FILE --out FILE[.safetensors] [--attn-bias (masks for nanoGPT on torch < 2)]
   prune     --run DIR (--min-share S | --remove K) [--by share|loss] [--finetune N (300)] [--out DIR]
             [--no-train] [--batches N] [--checkpoint FILE] [--<training key>=VALUE ...]
@@ -389,10 +391,22 @@ std::vector<std::string> comma_list(const std::string& text) {
   return out;
 }
 
-int cmd_bench(CliArgs& args) {
+int cmd_bench(CliArgs& args, int argc, char** argv) {
   TextDataset data = TextDataset::from_file(args.take("data", default_dataset()));
   BenchOptions o;
   o.train_steps = args.take_int("steps", o.train_steps, 1);
+  ScalingOptions scaling;
+  scaling.nproc = args.take_int("nproc", 1, 1);
+  scaling.timeout = std::chrono::seconds(args.take_int("timeout", kDefaultGroupTimeout, 1));
+  scaling.steps = o.train_steps;
+  scaling.warmup = o.warmup_steps;
+  const std::string scaling_result = args.take("scaling-result");
+  if (scaling.nproc > 1 || !scaling_result.empty()) {
+    Config c = build_config(args);
+    if (!scaling_result.empty()) return run_scaling_rank(c, data, scaling, scaling_result);
+    scaling.rank_args = without_option(argc, argv, "nproc");
+    return run_scaling_bench(c, data, scaling);
+  }
   o.generate_tokens = args.take_int("gen", o.generate_tokens, 1);
   o.variants = comma_list(args.take("variants"));
   for (const auto& n : comma_list(args.take("sweep_experts"))) {
@@ -545,7 +559,7 @@ int main(int argc, char** argv) {
       std::cout << config_keys_markdown();
       return 0;
     }
-    if (cmd == "bench") return cmd_bench(args);
+    if (cmd == "bench") return cmd_bench(args, argc, argv);
     if (cmd == "export-pt") return cmd_export_pt(args);
     if (cmd == "suite") return cmd_suite(args);
     if (cmd == "export") return cmd_export(args, argc, argv);

@@ -41,6 +41,18 @@ double flops_per_token(const Config& c, int vocab) {
   return 6.0 * weights + 12.0 * c.n_layer * c.n_embd * c.block_size;
 }
 
+// `base` trained for warmup + steps (+ 1, whose evaluation is not timed) without evaluating or logging between.
+Config timed_config(const Config& base, int warmup, int steps) {
+  Config config = base;
+  config.max_iters = warmup + steps + 1;
+  config.lr_decay_iters = config.max_iters;
+  config.warmup_iters = 0;
+  config.eval_interval = config.max_iters + 1;
+  config.eval_iters = 1;
+  config.log_interval = config.max_iters;
+  return config;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -65,14 +77,8 @@ std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, con
   for (auto [name, variant] : variants(base)) {
     if (!o.variants.empty() && std::find(o.variants.begin(), o.variants.end(), name) == o.variants.end()) continue;
     for (int n : variant.is_moe() ? counts : std::vector<int>{0}) {
-      Config config = variant;
+      Config config = timed_config(variant, o.warmup_steps, o.train_steps);
       if (n > 0) config.n_experts = n;
-      config.max_iters = o.warmup_steps + o.train_steps + 1;
-      config.lr_decay_iters = config.max_iters;
-      config.warmup_iters = 0;
-      config.eval_interval = config.max_iters + 1;
-      config.eval_iters = 1;
-      config.log_interval = config.max_iters;
       auto trainer = Trainer::create(config, data, "", "");
       trainer->advance();  // the evaluation at step 0
       for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
@@ -106,6 +112,23 @@ std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, con
     }
   }
   return rows;
+}
+
+double measure_training_throughput(const Config& base, const TextDataset& data, int steps, int warmup,
+                                   const std::shared_ptr<Collective>& group) {
+  const Config config = timed_config(base, warmup, steps);
+  const torch::Device device = pick_device(config.device);
+  auto trainer = Trainer::create(config, data, "", "");
+  if (group) trainer->join(group);
+  trainer->advance();  // the evaluation at step 0
+  for (int i = 0; i < warmup; ++i) trainer->advance();
+  synchronize(device);
+  if (group) group->any(false);  // every rank starts the clock together
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) trainer->advance();
+  synchronize(device);
+  if (group) group->any(false);  // and stops it when the slowest is done
+  return static_cast<double>(steps) * config.batch_size * config.block_size / seconds_since(start);
 }
 
 std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tflops) {

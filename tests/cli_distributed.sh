@@ -4,8 +4,8 @@
 # a run started on 2 ranks resumes on 1 and vice versa and lands where an uninterrupted run lands; torchrun's
 # variables start the same run as --nproc; a rank killed mid-run ends the job within the timeout naming it,
 # and the last checkpoint loads and resumes; SIGTERM stops every rank with a checkpoint; a batch that does not
-# split is refused once. Every distributed run here has a --timeout, so none can hang. Ends with
-# "N passed, N failed".
+# split is refused once; bench --nproc reports the scaling. Every distributed run here has a --timeout, so none
+# can hang. Ends with "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 passed=0; failed=0
@@ -106,6 +106,11 @@ check "saying where it stopped" contains "$(cat "$work/term.log")" "stopped at s
 step=$(grep -o 'stopped at step [0-9]*' "$work/term.log" | grep -o '[0-9]*$')
 "$cli" resume --run "$work/term" --max_iters $((step + 2)) --nproc 2 --timeout 60 > /dev/null 2>&1; rc=$?
 check "the stopped run resumes on 2 ranks" [ $rc -eq 0 ]
+
+# bench --nproc: the scaling table's rows (no speed is asserted: these machines are noisy)
+out="$("$cli" bench --nproc 2 --steps 2 "${tiny[@]}" 2>&1)"; rc=$?
+check "bench --nproc 2 runs" [ $rc -eq 0 ]
+check "and reports 2 ranks' scaling efficiency" grep -qE '^\| 2 \| [0-9]+ \| 4 \| [0-9]+ \| [0-9.]+ \| [0-9]+ % \|$' <<<"$out"
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
