@@ -1,14 +1,12 @@
 #include "local_launcher.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
@@ -27,24 +25,6 @@ void forward_signal(int signal) {
     if (g_ranks[i] > 0) kill(g_ranks[i], signal);
 }
 
-int free_loopback_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string why = std::strerror(errno);
-    close(fd);
-    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + why);
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string describe_status(int status) {
   if (WIFSIGNALED(status))
     return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
@@ -53,7 +33,7 @@ std::string describe_status(int status) {
 
 int exit_code(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
-[[noreturn]] void exec_rank(int rank, int nproc, int port, const std::vector<std::string>& args) {
+[[noreturn]] void exec_rank(int rank, int nproc, const std::string& store, const std::vector<std::string>& args) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher that dies takes its ranks with it
   setenv("RANK", std::to_string(rank).c_str(), 1);
@@ -61,7 +41,7 @@ int exit_code(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) 
   setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
   setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
   setenv("MASTER_ADDR", "127.0.0.1", 1);
-  setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  setenv("MOEWB_STORE_FILE", store.c_str(), 1);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -89,7 +69,18 @@ std::vector<std::string> without_option(int argc, char** argv, const std::string
 int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vector<std::string>& args) {
   if (nproc < 1 || nproc > kMaxRanks)
     throw std::invalid_argument("--nproc: give 1 to " + std::to_string(kMaxRanks) + " processes");
-  const int port = free_loopback_port();
+  // the rendezvous is a file in a folder only this user can read: nothing listens beyond 127.0.0.1
+  char folder[] = "/tmp/moewb-ranks-XXXXXX";
+  if (!mkdtemp(folder))
+    throw std::runtime_error(std::string("cannot make a rendezvous folder: ") + std::strerror(errno));
+  struct RemoveFolder {
+    std::string path;
+    ~RemoveFolder() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{folder};
+  const std::string store = std::string(folder) + "/store";
   for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, forward_signal);
   for (int r = 0; r < nproc; ++r) {
     const pid_t pid = fork();
@@ -97,11 +88,11 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
       forward_signal(SIGTERM);
       throw std::runtime_error(std::string("cannot start rank ") + std::to_string(r) + ": " + std::strerror(errno));
     }
-    if (pid == 0) exec_rank(r, nproc, port, args);
+    if (pid == 0) exec_rank(r, nproc, store, args);
     g_ranks[r] = pid;
     g_rank_count = r + 1;
   }
-  std::cerr << "started " << nproc << " ranks on 127.0.0.1:" << port << " (pids";
+  std::cerr << "started " << nproc << " ranks on 127.0.0.1 (pids";
   for (int r = 0; r < nproc; ++r) std::cerr << " " << g_ranks[r];
   std::cerr << ")\n";
 

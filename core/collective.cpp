@@ -12,6 +12,7 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -45,6 +46,7 @@ std::optional<Rendezvous> rendezvous_from_environment() {
   r.master_port = static_cast<int>(env_int("MASTER_PORT", 1, 65535).value_or(29500));
   const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
   r.agent_store = agent && std::string(agent) == "True";
+  if (const char* file = std::getenv("MOEWB_STORE_FILE"); file && *file) r.store_file = file;
   r.restart_count = static_cast<int>(env_int("TORCHELASTIC_RESTART_COUNT", 0, 1 << 20).value_or(0));
   return r;
 }
@@ -84,13 +86,13 @@ class GlooCollective : public Collective {
  public:
   explicit GlooCollective(const Rendezvous& where) : where_(where) {
     guarded(where_, [&] {
-      c10d::TCPStoreOptions o;
-      o.port = static_cast<uint16_t>(where.master_port);
-      o.isServer = where.rank == 0 && !where.agent_store;
-      o.numWorkers = where.world_size;
-      o.waitWorkers = true;  // every rank counts itself in; the server waits for all
-      o.timeout = where.timeout;
-      c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(where.master_addr, o);
+      c10::intrusive_ptr<c10d::Store> store;
+      if (!where.store_file.empty()) {
+        store = c10::make_intrusive<c10d::FileStore>(where.store_file, where.world_size);
+        store->setTimeout(where.timeout);
+      } else {
+        store = tcp_store(where);
+      }
       // torchrun's agent store outlives restarts: each attempt keeps its own keys, as torch.distributed does
       if (where.agent_store)
         store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(where.restart_count), store);
@@ -102,6 +104,16 @@ class GlooCollective : public Collective {
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, where.rank, where.world_size, options);
       return 0;
     });
+  }
+
+  static c10::intrusive_ptr<c10d::Store> tcp_store(const Rendezvous& where) {
+    c10d::TCPStoreOptions o;
+    o.port = static_cast<uint16_t>(where.master_port);
+    o.isServer = where.rank == 0 && !where.agent_store;
+    o.numWorkers = where.world_size;
+    o.waitWorkers = true;  // every rank counts itself in; the server waits for all
+    o.timeout = where.timeout;
+    return c10::make_intrusive<c10d::TCPStore>(where.master_addr, o);
   }
 
   int rank() const override { return where_.rank; }

@@ -24,6 +24,9 @@ struct Rendezvous {
   bool agent_store = false;           // torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE)
   int restart_count = 0;              // torchrun's attempt: the store's keys are kept apart per attempt
   std::chrono::seconds timeout{300};  // a collective that waits longer than this fails on every rank
+  // One machine (--nproc): the ranks meet in this file (MOEWB_STORE_FILE, in a private folder) instead of a
+  // TCPStore, whose server would listen on every interface; Gloo then uses 127.0.0.1 only.
+  std::string store_file;
 };
 
 // The rendezvous from torchrun's environment variables; nullopt when WORLD_SIZE is unset. Throws
