@@ -21,6 +21,9 @@
 #include "metrics_csv.h"
 #include "randomness.h"
 #include "run_lock.h"
+#ifdef MOEWB_TENSORBOARD
+#include "tensorboard_writer.h"
+#endif
 
 namespace moewb {
 
@@ -148,6 +151,9 @@ struct Trainer::Impl {
   bool read_only = false;              // another rank of the group writes the folder
   std::shared_ptr<Collective> group;   // data-parallel training: the other ranks
   std::unique_ptr<GradientSync> sync;
+#ifdef MOEWB_TENSORBOARD
+  std::unique_ptr<TensorBoardWriter> tensorboard;  // the metrics rows again, for `tensorboard --logdir`
+#endif
 
   bool writes_files() const { return !run_dir.empty() && !read_only; }
   int rank() const { return group ? group->rank() : 0; }
@@ -201,6 +207,9 @@ struct Trainer::Impl {
     out << format_metrics_row(config, row);
     out.flush();
     if (!out) throw std::runtime_error("cannot append to " + path("metrics.csv") + ": " + std::strerror(errno));
+#ifdef MOEWB_TENSORBOARD
+    if (tensorboard) tensorboard->row(row);
+#endif
   }
 
   // The files an evaluation produces, written after its metrics row: a checkpoint never covers a row that is
@@ -391,6 +400,12 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     std::string header;
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
     atomic_write(impl->path("metrics.csv"), header + "\n");
+    // a folder started again holds the earlier attempt's event files: TensorBoard would show both
+    for (const auto& entry : fs::directory_iterator(run_dir))
+      if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(entry.path());
+#ifdef MOEWB_TENSORBOARD
+    impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir);
+#endif
   }
   impl->rng.seed(static_cast<uint64_t>(config.seed));
   impl->cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(config.seed));
@@ -491,6 +506,10 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->loss_count = m.loss_count;
   if (impl->writes_files()) {
     atomic_write(impl->path("metrics.csv"), truncate_metrics_csv(read_file(impl->path("metrics.csv")), m.step));
+    // a new event file whose session start makes TensorBoard drop the rows after the checkpoint, as above
+#ifdef MOEWB_TENSORBOARD
+    impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir, m.step + 1);
+#endif
     if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
   }
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
