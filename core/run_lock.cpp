@@ -38,11 +38,21 @@ RunLock::RunLock(const std::string& run_dir) {
                              ": stop that one first (one writer per run)");
   }
   previous_ = holder_text(fd_);
-  const std::string me = this_process() + "\n";
-  if (ftruncate(fd_, 0) != 0 || pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+  if (!write_holder(this_process())) {
+    const std::string why = std::strerror(errno);
     close(fd_);
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    throw std::runtime_error("cannot write " + path + ": " + why);
   }
+}
+
+bool RunLock::write_holder(const std::string& line) {
+  const std::string text = line + "\n";
+  return ftruncate(fd_, 0) == 0 && pwrite(fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+}
+
+void RunLock::describe(const std::string& role) {
+  // only informative: a failed write leaves the plain "pid N on host"
+  write_holder(this_process() + ", " + role);
 }
 
 RunLock::~RunLock() {

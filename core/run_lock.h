@@ -15,10 +15,14 @@ class RunLock {
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
 
+  // Adds what this holder is to its line ("pid 123 on host, rank 0 of 4"): readers following the run show it.
+  void describe(const std::string& role);
+
   // "pid 123 on host" of a writer that ended without releasing the folder (killed), or empty.
   const std::string& previousHolder() const { return previous_; }
 
  private:
+  bool write_holder(const std::string& line);
   int fd_ = -1;
   std::string previous_;
 };

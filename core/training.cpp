@@ -582,6 +582,7 @@ void Trainer::join(std::shared_ptr<Collective> group) {
     d.cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(d.config.seed) + 1000003ull * d.rank() +
                                                static_cast<uint64_t>(d.step));
   if (d.writes_files()) {
+    d.lock->describe("rank 0 of " + std::to_string(d.world()));  // what the app following the run shows
     // one entry per session on several ranks: a run may be resumed on another world size
     nlohmann::json run = nlohmann::json::parse(read_file(d.path("run.json")));
     if (!run["data_parallel"].is_array()) run["data_parallel"] = nlohmann::json::array();

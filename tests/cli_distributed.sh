@@ -100,6 +100,7 @@ check "and resumes" [ $rc -eq 0 ]
 "$cli" train "${tiny[@]}" --max_iters=1000000 --run "$work/term" --nproc 2 > "$work/term.log" 2>&1 &
 launcher=$!
 check "the first checkpoint appears" wait_for "$work/term/checkpoints/latest.pt"
+check "run.lock names the writer as rank 0 (the app's 'following' badge)" grep -q ', rank 0 of 2$' "$work/term/run.lock"
 kill -TERM $launcher; wait $launcher; rc=$?
 check "SIGTERM stops the group with 143" [ $rc -eq 143 ]
 check "saying where it stopped" contains "$(cat "$work/term.log")" "stopped at step"
