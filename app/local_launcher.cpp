@@ -96,6 +96,9 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
   for (int r = 0; r < nproc; ++r) std::cerr << " " << g_ranks[r];
   std::cerr << ")\n";
 
+  // After a failure the others end at once when the failed rank's connections closed (a killed peer); one that
+  // hangs (stopped, stuck in a kernel) is what the group's timeout catches, so they get the shorter of the two.
+  const auto grace = std::min<std::chrono::seconds>(timeout, std::chrono::seconds(10));
   int running = nproc, result = 0, failed_rank = -1;
   std::chrono::steady_clock::time_point deadline{};
   bool terminated = false;
@@ -107,8 +110,11 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     if (pid == 0) {  // after a failure: waiting for the others to notice it
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
+        for (int r = 0; r < nproc && !terminated; ++r)
+          if (g_ranks[r] > 0)
+            std::cerr << "rank " << r << " (pid " << g_ranks[r] << ") did not end within " << grace.count()
+                      << " s of rank " << failed_rank << "'s failure: stopping it\n";
         forward_signal(terminated ? SIGKILL : SIGTERM);
-        if (!terminated) std::cerr << "the other ranks did not end within " << timeout.count() << " s: stopping them\n";
         terminated = true;
         deadline = now + std::chrono::seconds(5);
       }
@@ -124,10 +130,8 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     if (failed_rank < 0 && !clean && !(WIFEXITED(status) && WEXITSTATUS(status) >= 128)) {
       failed_rank = rank;
       result = exit_code(status);
-      deadline = std::chrono::steady_clock::now() + timeout;
-      std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status);
-      if (running) std::cerr << "; the other ranks end within " << timeout.count() << " s";
-      std::cerr << "\n";
+      deadline = std::chrono::steady_clock::now() + grace;
+      std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status) << "\n";
     } else if (failed_rank < 0 && !clean) {
       result = exit_code(status);  // stopped by a signal it was asked to stop with, like the others
     }

@@ -1,8 +1,9 @@
 // `moewb-cli train|resume --nproc N`: N ranks of the same command on this machine, as torchrun would start
 // them (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1), meeting in a file of a private
-// temporary folder (MOEWB_STORE_FILE) rather than on a port: nothing listens beyond 127.0.0.1. The launcher forwards Ctrl-C/SIGTERM/SIGHUP once to every rank, and when
-// a rank fails it names it, gives the others `timeout` to end (their collectives fail at once when a peer's
-// connection closes, or after the group's timeout when it hangs), then ends them.
+// temporary folder (MOEWB_STORE_FILE) rather than on a port: nothing listens beyond 127.0.0.1. The launcher forwards
+// Ctrl-C/SIGTERM/SIGHUP once to every rank, and when a rank fails it names it and gives the others the shorter of
+// `timeout` and 10 s to end (their collectives fail at once when a peer's connection closes), then names and ends those
+// still running (a hung rank).
 #pragma once
 
 #include <chrono>

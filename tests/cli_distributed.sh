@@ -2,10 +2,10 @@
 # Data-parallel training on Gloo over 127.0.0.1, as a user starts it: two ranks with per-rank batch B follow the
 # loss curve of one process with batch 2B on the same samples (dense and top-2 MoE, routing statistics too);
 # a run started on 2 ranks resumes on 1 and vice versa and lands where an uninterrupted run lands; torchrun's
-# variables start the same run as --nproc; a rank killed mid-run ends the job within the timeout naming it,
-# and the last checkpoint loads and resumes; SIGTERM stops every rank with a checkpoint; a batch that does not
-# split is refused once; bench --nproc reports the scaling. Every distributed run here has a --timeout, so none
-# can hang. Ends with "N passed, N failed".
+# variables (and its agent store) start the same run as --nproc; a rank killed mid-run ends the job at once
+# naming it, a hung one after the timeout, and the last checkpoint loads and resumes; SIGTERM stops every rank
+# with a checkpoint; a batch that does not split is refused once; bench --nproc reports the scaling. Every
+# distributed run here has a --timeout, so none can hang. Ends with "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 passed=0; failed=0
@@ -73,6 +73,23 @@ for r in 0 1; do
     "$cli" train "${tiny[@]}" --max_iters=24 --run "$work/env" > "$work/env$r.log" 2>&1 &
 done
 wait; check "torchrun's variables: the same run as --nproc" same_curves "$work/two" "$work/env" $tol "${losses[@]}"
+# torchrun's agent hosts the store and the ranks only connect to it (TORCHELASTIC_USE_AGENT_STORE): the agent's
+# side is PyTorch's own TCPStore, where Debian's python3-torch is installed
+if /usr/bin/python3 -c 'import torch.distributed' 2>/dev/null; then
+  port=$((20000 + RANDOM % 20000))
+  /usr/bin/python3 -c "import datetime, time, torch.distributed as d
+s = d.TCPStore('127.0.0.1', $port, 2, True, datetime.timedelta(seconds=60), wait_for_workers=False)
+time.sleep(120)" &
+  agent=$!
+  for r in 0 1; do
+    RANK=$r LOCAL_RANK=$r WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      TORCHELASTIC_USE_AGENT_STORE=True TORCHELASTIC_RESTART_COUNT=0 \
+      "$cli" train "${tiny[@]}" --max_iters=24 --run "$work/agent" > "$work/agent$r.log" 2>&1 &
+    ranks[$r]=$!
+  done
+  wait ${ranks[0]} ${ranks[1]}; kill $agent 2>/dev/null; wait $agent 2>/dev/null
+  check "torchrun's agent store: the same run" same_curves "$work/two" "$work/agent" $tol "${losses[@]}"
+fi
 
 out="$("$cli" train "${tiny[@]}" --batch_size=9 --nproc 2 --run "$work/odd" 2>&1)"; rc=$?
 check "a batch that does not split is refused" [ $rc -ne 0 ]
@@ -95,6 +112,20 @@ check "the last checkpoint loads" [ $rc -eq 0 ]
 step=$(grep -o '^step [0-9]*:' "$work/kill.log" | tail -1 | grep -o '[0-9]*')
 "$cli" resume --run "$work/kill" --max_iters $((step + 2)) > /dev/null 2>&1; rc=$?
 check "and resumes" [ $rc -eq 0 ]
+
+# a rank that hangs (stopped): rank 0's collective fails after the timeout, the launcher names the hung rank
+"$cli" train "${tiny[@]}" --max_iters=1000000 --timeout 8 --run "$work/hang" --nproc 2 > "$work/hang.log" 2>&1 &
+launcher=$!
+check "the first checkpoint appears" wait_for "$work/hang/checkpoints/latest.pt"
+rank1=$(grep -o 'pids [0-9]* [0-9]*' "$work/hang.log" | awk '{print $3}')
+kill -STOP "$rank1"; stopped_at=$SECONDS
+wait $launcher; rc=$?
+check "a hung rank fails the job" [ $rc -ne 0 ]
+check "within the timeout, the grace and the kill" [ $((SECONDS - stopped_at)) -le 30 ]
+check "rank 0 says a rank did not answer" contains "$(cat "$work/hang.log")" "did not answer within 8 s"
+check "the launcher names the hung rank" contains "$(cat "$work/hang.log")" "rank 1 (pid $rank1) did not end"
+out="$("$cli" eval --checkpoint "$work/hang/checkpoints/latest.pt" --batches 1 2>&1)"; rc=$?
+check "its last checkpoint loads" [ $rc -eq 0 ]
 
 # SIGTERM to the launcher: every rank stops after the same step, rank 0 saves, the run resumes on 2 ranks
 "$cli" train "${tiny[@]}" --max_iters=1000000 --run "$work/term" --nproc 2 > "$work/term.log" 2>&1 &
