@@ -481,9 +481,8 @@ void MainWindow::showProgress(const MetricsTable& table, const Config& c) {
   progress_->setRange(0, c.max_iters);
   progress_->setValue(last);
   step_label_->setText(QString("Step %1 / %2").arg(last).arg(c.max_iters));
-  if (follower_->following())
-    state_->setPhase(RunPhase::Idle, QString("following — written by %1 (read-only), step %2")
-                                         .arg(follower_->writer()).arg(last));
+  if (follower_->following())  // the step is in the step label beside it
+    state_->setPhase(RunPhase::Idle, QString("following — written by %1 (read-only)").arg(follower_->writer()));
   else
     state_->setPhase(RunPhase::Idle, opened_run_finished_
                                          ? "opened a finished run"
