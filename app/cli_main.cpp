@@ -222,7 +222,7 @@ std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group
   if (group->any(failure != nullptr)) {
     if (failure) std::rethrow_exception(failure);
     throw std::runtime_error("rank " + std::to_string(group->rank()) +
-                             ": another rank could not start the run (its error is above); stopping");
+                             ": another rank could not start the run (its error says why); stopping");
   }
   trainer->join(group);
   return trainer;
@@ -256,7 +256,14 @@ int cmd_resume(CliArgs& args, int argc, char** argv) {
   if (run_dir.empty()) throw std::invalid_argument("resume needs --run DIR");
   const int max_iters = args.take_int("max_iters", 0, 1);
   reject_rest(args);
-  if (nproc > 1) return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
+  if (nproc > 1) {
+    std::vector<FieldError> errors;  // a batch that does not split is said once, before any rank starts
+    if (file_exists(run_dir + "/config.json")) {
+      const Config on_disk = config_from_json(read_file(run_dir + "/config.json"), Config{}, errors);
+      if (errors.empty()) check_world_size(on_disk, nproc);
+    }
+    return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
+  }
   auto group = join_group(timeout);
   auto trainer = start_in_group(group, [&] {
     return Trainer::resume(run_dir, max_iters, /*read_only=*/group && group->rank() > 0);
@@ -535,6 +542,14 @@ std::string without_backtrace(const std::string& what, bool verbose) {
 
 }  // namespace
 
+// In a data-parallel group every rank may fail the same way: the others' lines say which rank they come from.
+std::string rank_prefix() {
+  const char* rank = std::getenv("RANK");
+  const char* world = std::getenv("WORLD_SIZE");
+  if (!rank || !world || std::string(rank) == "0" || std::string(world) == "1") return "";
+  return "rank " + std::string(rank) + ": ";
+}
+
 int main(int argc, char** argv) {
   bool verbose = false;
   try {
@@ -570,9 +585,10 @@ int main(int argc, char** argv) {
     std::cerr << "unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const ConfigError& e) {
-    std::cerr << "invalid configuration:\n" << e.what();
+    std::cerr << rank_prefix() << "invalid configuration:\n" << e.what();
   } catch (const std::exception& e) {
-    std::cerr << "error: " << without_backtrace(e.what(), verbose) << "\n";
+    const std::string what = without_backtrace(e.what(), verbose);
+    std::cerr << (what.rfind("rank ", 0) == 0 ? "" : rank_prefix()) << "error: " << what << "\n";
   }
   return 1;
 }

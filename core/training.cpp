@@ -570,6 +570,20 @@ void Trainer::join(std::shared_ptr<Collective> group) {
   Impl& d = *impl_;
   check_world_size(d.config, group->world_size());
   d.group = std::move(group);
+  // every rank must train the same model on the same text: a rank started with other options or another copy of
+  // the corpus would silently average unrelated gradients
+  const std::string identity = to_json(d.config) + d.data.fingerprint() + d.data.vocab.to_utf8();
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char ch : identity) hash = (hash ^ ch) * 1099511628211ull;
+  auto rank0 = torch::tensor({static_cast<int64_t>(hash)}, torch::kInt64);
+  d.group->broadcast(rank0);
+  const bool differs = rank0.item<int64_t>() != static_cast<int64_t>(hash);
+  if (d.group->any(differs))
+    throw std::runtime_error(
+        "rank " + std::to_string(d.rank()) +
+        (differs ? ": its config or dataset differs from rank 0's: give every rank the same options and the same "
+                   "text"
+                 : ": another rank's config or dataset differs from rank 0's (its error says which)"));
   {
     torch::NoGradGuard no_grad;
     // every rank starts from rank 0's weights, whatever each initialised or read

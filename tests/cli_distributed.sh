@@ -91,6 +91,29 @@ time.sleep(120)" &
   check "torchrun's agent store: the same run" same_curves "$work/two" "$work/agent" $tol "${losses[@]}"
 fi
 
+# ranks that disagree: another learning rate on rank 1 is refused by both, before a step
+port=$((20000 + RANDOM % 20000))
+for r in 0 1; do
+  lr=$([ $r = 1 ] && echo 0.002 || echo 0.001)
+  RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+    "$cli" train "${tiny[@]}" --max_iters=24 --learning_rate=$lr --run "$work/differ" > "$work/differ$r.log" 2>&1 &
+  ranks[$r]=$!
+done
+wait ${ranks[0]}; rc0=$?; wait ${ranks[1]}; rc1=$?
+check "ranks with different options both stop" [ $rc0 -ne 0 ] && [ $rc1 -ne 0 ]
+check "the differing rank says so" contains "$(cat "$work/differ1.log")" "rank 1: its config or dataset differs from rank 0's"
+check "rank 0 points at it" contains "$(cat "$work/differ0.log")" "another rank's config or dataset differs"
+check "nothing was trained" [ "$(tail -n +2 "$work/differ/metrics.csv" | wc -l)" -eq 0 ]
+
+# rank 0 cannot start (the folder holds a run): every rank stops at once, the reason said once
+out="$("$cli" train "${tiny[@]}" --max_iters=24 --run "$work/two" --nproc 2 2>&1)"; rc=$?
+check "a folder holding a run is refused on 2 ranks" [ $rc -ne 0 ]
+check "the reason, once" [ "$(grep -c 'already holds a run' <<<"$out")" -eq 1 ]
+check "the other rank says why it stops" contains "$out" "rank 1: another rank could not start the run"
+out="$("$cli" resume --run "$work/two" --nproc 3 2>&1)"; rc=$?
+check "resume on 3 ranks of a batch of 8 is refused before starting" [ $rc -ne 0 ] && ! contains "$out" "started 3 ranks"
+check "naming batch_size" contains "$out" "batch_size"
+
 out="$("$cli" train "${tiny[@]}" --batch_size=9 --nproc 2 --run "$work/odd" 2>&1)"; rc=$?
 check "a batch that does not split is refused" [ $rc -ne 0 ]
 check "naming batch_size, once" [ "$(grep -c 'batch_size' <<<"$out")" -eq 1 ]
