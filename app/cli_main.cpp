@@ -202,6 +202,10 @@ std::shared_ptr<Collective> join_group(int timeout_s) {
   auto where = rendezvous_from_environment();
   if (!where || where->world_size == 1) return nullptr;
   where->timeout = std::chrono::seconds(timeout_s);
+  // one GPU per rank, each its own cuda:0; set before anything initialises CUDA in this process
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (const auto mine = rank_visible_devices(visible ? visible : "", where->local_rank, where->local_world_size))
+    setenv("CUDA_VISIBLE_DEVICES", mine->c_str(), 1);
   // the ranks on this machine share its cores
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_training_threads(std::max(1, cores / where->local_world_size));

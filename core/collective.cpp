@@ -51,6 +51,22 @@ std::optional<Rendezvous> rendezvous_from_environment() {
   return r;
 }
 
+std::optional<std::string> rank_visible_devices(const std::string& visible, int local_rank, int local_world_size) {
+  if (local_world_size <= 1) return std::nullopt;
+  if (visible.empty()) return std::to_string(local_rank);
+  std::vector<std::string> devices;
+  size_t start = 0;
+  while (start <= visible.size()) {
+    const size_t comma = std::min(visible.find(',', start), visible.size());
+    devices.push_back(visible.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (local_rank >= static_cast<int>(devices.size()))
+    throw std::invalid_argument("CUDA_VISIBLE_DEVICES='" + visible + "' names " + std::to_string(devices.size()) +
+                                " devices for " + std::to_string(local_world_size) + " ranks on this machine");
+  return devices[local_rank];
+}
+
 bool Collective::any(bool value) {
   auto flag = torch::full({1}, value ? 1.0f : 0.0f);
   sum(flag);

@@ -33,6 +33,12 @@ struct Rendezvous {
 // std::invalid_argument naming the variable for a value that is not a valid number or range.
 std::optional<Rendezvous> rendezvous_from_environment();
 
+// What CUDA_VISIBLE_DEVICES should be for the rank with `local_rank` among `local_world_size` ranks on this
+// machine, so that each sees one GPU as cuda:0: that rank's entry of `visible` (the user's own list), or the
+// rank's index when `visible` is empty; nullopt with a single local rank. Throws std::invalid_argument when the
+// list names fewer devices than there are local ranks.
+std::optional<std::string> rank_visible_devices(const std::string& visible, int local_rank, int local_world_size);
+
 // A collective failed: another rank ended (killed, out of memory) or stopped answering within the timeout.
 struct GroupError : std::runtime_error {
   using std::runtime_error::runtime_error;
