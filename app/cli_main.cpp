@@ -1,5 +1,7 @@
 // moewb-cli: the training core without a window (DESIGN section 5). Every command prints a clear error and
 // exits non-zero on bad input; `train` and `resume` stop cleanly on Ctrl-C with a checkpoint.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -193,7 +195,10 @@ int run_training(Trainer& t) {
     if (t.rank() == 0 && !t.run_dir().empty())
       std::cerr << "the last checkpoint in " << t.run_dir() << " is intact; continue with: moewb-cli resume --run "
                 << t.run_dir() << " [--nproc N]\n";
-    return 1;
+    // at once: destructors would wait for the failed collectives, up to the timeout each
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(kGroupLostExitCode);
   }
 }
 
@@ -242,6 +247,7 @@ int cmd_train(CliArgs& args, int argc, char** argv) {
     check_world_size(c, nproc);  // said once, before any rank starts
     return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
   }
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);  // a stop while starting is kept
   auto group = join_group(timeout);
   if (group) check_world_size(c, group->world_size());
   TextDataset data = TextDataset::from_file(data_path);
@@ -268,6 +274,7 @@ int cmd_resume(CliArgs& args, int argc, char** argv) {
     }
     return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
   }
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, on_stop_signal);  // a stop while starting is kept
   auto group = join_group(timeout);
   auto trainer = start_in_group(group, [&] {
     return Trainer::resume(run_dir, max_iters, /*read_only=*/group && group->rank() > 0);
@@ -588,6 +595,9 @@ int main(int argc, char** argv) {
     }
     std::cerr << "unknown command '" << cmd << "'\n" << kUsage;
     return 2;
+  } catch (const GroupError& e) {
+    std::cerr << "error: " << without_backtrace(e.what(), verbose) << "\n";
+    return kGroupLostExitCode;
   } catch (const ConfigError& e) {
     std::cerr << rank_prefix() << "invalid configuration:\n" << e.what();
   } catch (const std::exception& e) {

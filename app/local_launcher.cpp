@@ -18,9 +18,11 @@ namespace {
 constexpr int kMaxRanks = 256;
 pid_t g_ranks[kMaxRanks];
 volatile sig_atomic_t g_rank_count = 0;
+volatile sig_atomic_t g_forwarded = 0;  // a stop signal the user sent: ranks it ends are stopped, not failed
 
-// The ranks live in their own process group, so a terminal's Ctrl-C reaches them once, through here.
+// The ranks live in their own process groups, so a terminal's Ctrl-C reaches them only through here.
 void forward_signal(int signal) {
+  g_forwarded = signal;
   for (int i = 0; i < g_rank_count; ++i)
     if (g_ranks[i] > 0) kill(g_ranks[i], signal);
 }
@@ -33,9 +35,21 @@ std::string describe_status(int status) {
 
 int exit_code(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
-[[noreturn]] void exec_rank(int rank, int nproc, const std::string& store, const std::vector<std::string>& args) {
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+  return set;
+}
+
+[[noreturn]] void exec_rank(int rank, int nproc, pid_t launcher, const std::string& store,
+                            const std::vector<std::string>& args) {
   setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGTERM);  // a launcher that dies takes its ranks with it
+  prctl(PR_SET_PDEATHSIG, SIGTERM);     // a launcher that dies takes its ranks with it...
+  if (getppid() != launcher) _exit(1);  // ...including one that died before the line above
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, SIG_DFL);
+  const sigset_t blocked = stop_signals();
+  sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
   setenv("RANK", std::to_string(rank).c_str(), 1);
   setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
   setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
@@ -82,39 +96,49 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
   } cleanup{folder};
   const std::string store = std::string(folder) + "/store";
   for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, forward_signal);
+  // a signal arriving while the ranks are forked waits until all are known, then reaches all of them once
+  const sigset_t stops = stop_signals();
+  sigprocmask(SIG_BLOCK, &stops, nullptr);
+  const pid_t launcher = getpid();
   for (int r = 0; r < nproc; ++r) {
     const pid_t pid = fork();
     if (pid < 0) {
+      const std::string why = std::strerror(errno);
+      sigprocmask(SIG_UNBLOCK, &stops, nullptr);
       forward_signal(SIGTERM);
-      throw std::runtime_error(std::string("cannot start rank ") + std::to_string(r) + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot start rank " + std::to_string(r) + ": " + why);
     }
-    if (pid == 0) exec_rank(r, nproc, store, args);
+    if (pid == 0) exec_rank(r, nproc, launcher, store, args);
     g_ranks[r] = pid;
     g_rank_count = r + 1;
   }
   std::cerr << "started " << nproc << " ranks on 127.0.0.1 (pids";
   for (int r = 0; r < nproc; ++r) std::cerr << " " << g_ranks[r];
   std::cerr << ")\n";
+  sigprocmask(SIG_UNBLOCK, &stops, nullptr);
 
-  // After a failure the others end at once when the failed rank's connections closed (a killed peer); one that
-  // hangs (stopped, stuck in a kernel) is what the group's timeout catches, so they get the shorter of the two.
+  // After a failure the others end at once when the failed rank's connections closed (a killed peer): they exit
+  // with kGroupLostExitCode, which is never the cause. One that hangs (stopped, stuck in a kernel) is what the
+  // group's timeout catches, so they get the shorter of the two, then are named and ended.
   const auto grace = std::min<std::chrono::seconds>(timeout, std::chrono::seconds(10));
-  int running = nproc, result = 0, failed_rank = -1;
+  int running = nproc, root_failure = -1, root_code = 0, lost_rank = -1, stopped_code = 0;
   std::chrono::steady_clock::time_point deadline{};
-  bool terminated = false;
+  bool ending = false, terminated = false;
   while (running > 0) {
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, failed_rank >= 0 ? WNOHANG : 0);
+    const pid_t pid = waitpid(-1, &status, ending ? WNOHANG : 0);
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) break;
     if (pid == 0) {  // after a failure: waiting for the others to notice it
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
+        const int cause = root_failure >= 0 ? root_failure : lost_rank;
         for (int r = 0; r < nproc && !terminated; ++r)
-          if (g_ranks[r] > 0)
+          if (g_ranks[r] > 0 && cause >= 0)
             std::cerr << "rank " << r << " (pid " << g_ranks[r] << ") did not end within " << grace.count()
-                      << " s of rank " << failed_rank << "'s failure: stopping it\n";
-        forward_signal(terminated ? SIGKILL : SIGTERM);
+                      << " s of rank " << cause << "'s failure (hung?): stopping it\n";
+        for (int r = 0; r < g_rank_count; ++r)
+          if (g_ranks[r] > 0) kill(g_ranks[r], terminated ? SIGKILL : SIGTERM);
         terminated = true;
         deadline = now + std::chrono::seconds(5);
       }
@@ -126,16 +150,32 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     if (rank == nproc) continue;
     g_ranks[rank] = -1;  // never signal a reused pid
     --running;
-    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (failed_rank < 0 && !clean && !(WIFEXITED(status) && WEXITSTATUS(status) >= 128)) {
-      failed_rank = rank;
-      result = exit_code(status);
-      deadline = std::chrono::steady_clock::now() + grace;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+    const bool asked_to_stop =
+        (WIFEXITED(status) && WEXITSTATUS(status) >= 128) || (WIFSIGNALED(status) && (g_forwarded != 0 || terminated));
+    const bool lost_group = WIFEXITED(status) && WEXITSTATUS(status) == kGroupLostExitCode;
+    if (asked_to_stop) {
+      stopped_code = exit_code(status);
+      // a rank stopped while another still waits for it (a Ctrl-C during the rendezvous) must not wait long
+      if (!ending) {
+        ending = true;
+        deadline = std::chrono::steady_clock::now() + grace;
+      }
+      continue;
+    }
+    if (lost_group) {
+      if (lost_rank < 0) lost_rank = rank;
+    } else if (root_failure < 0) {
+      root_failure = rank;
+      root_code = exit_code(status);
       std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status) << "\n";
-    } else if (failed_rank < 0 && !clean) {
-      result = exit_code(status);  // stopped by a signal it was asked to stop with, like the others
+    }
+    if (!ending) {
+      ending = true;
+      deadline = std::chrono::steady_clock::now() + grace;
     }
   }
+  const int result = root_failure >= 0 ? root_code : lost_rank >= 0 ? 1 : stopped_code;
   return result;
 }
 

@@ -1,9 +1,10 @@
 // `moewb-cli train|resume --nproc N`: N ranks of the same command on this machine, as torchrun would start
 // them (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1), meeting in a file of a private
-// temporary folder (MOEWB_STORE_FILE) rather than on a port: nothing listens beyond 127.0.0.1. The launcher forwards
-// Ctrl-C/SIGTERM/SIGHUP once to every rank, and when a rank fails it names it and gives the others the shorter of
-// `timeout` and 10 s to end (their collectives fail at once when a peer's connection closes), then names and ends those
-// still running (a hung rank).
+// temporary folder (MOEWB_STORE_FILE) rather than on a port: nothing listens beyond 127.0.0.1. Each rank runs in
+// its own process group, so Ctrl-C, SIGTERM and SIGHUP reach the ranks through the launcher, which forwards
+// each to all of them. When a rank fails the launcher names it; the others, whose collectives fail at once when
+// a peer's connection closes, end by themselves; any still running after the shorter of the timeout and 10 s
+// (a hung rank) are named and ended.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,9 @@
 #include <vector>
 
 namespace moewb {
+
+// A rank's exit status when its group failed under it (a peer ended or hung): a consequence, never the cause.
+constexpr int kGroupLostExitCode = 75;
 
 // `args` is the command line without --nproc (args[0] is ignored: the ranks run this executable).
 // Returns the first failing rank's exit status (128 + signal when killed), else the ranks' common status.

@@ -2,8 +2,6 @@
 // allreduce/broadcast have the same signatures in LibTorch 1.13 (a ProcessGroup) and 2.x (a Backend).
 #include "collective.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
 
 #include "numbers.h"
@@ -85,41 +83,50 @@ std::string describe_failure(const Rendezvous& where, const std::string& what) {
          "answer within " + std::to_string(where.timeout.count()) + " s";
 }
 
+std::string describe_join_failure(const Rendezvous& where, const std::string& what) {
+  return "rank " + std::to_string(where.rank) + " of " + std::to_string(where.world_size) +
+         ": cannot join the process group (" + what + "): are all ranks started, with the same MASTER_ADDR and " +
+         "MASTER_PORT? (waited up to " + std::to_string(where.timeout.count()) + " s)";
+}
+
 template <class F>
-auto guarded(const Rendezvous& where, F&& f) -> decltype(f()) {
+auto guarded(const Rendezvous& where, F&& f, bool joining = false) -> decltype(f()) {
+  const auto describe = joining ? describe_join_failure : describe_failure;
   try {
     return f();
   } catch (const c10::Error& e) {
-    throw GroupError(describe_failure(where, e.what_without_backtrace()));
+    throw GroupError(describe(where, e.what_without_backtrace()));
   } catch (const GroupError&) {
     throw;
   } catch (const std::exception& e) {
-    throw GroupError(describe_failure(where, e.what()));
+    throw GroupError(describe(where, e.what()));
   }
 }
 
 class GlooCollective : public Collective {
  public:
   explicit GlooCollective(const Rendezvous& where) : where_(where) {
-    guarded(where_, [&] {
-      c10::intrusive_ptr<c10d::Store> store;
-      if (!where.store_file.empty()) {
-        store = c10::make_intrusive<c10d::FileStore>(where.store_file, where.world_size);
-        store->setTimeout(where.timeout);
-      } else {
-        store = tcp_store(where);
-      }
-      // torchrun's agent store outlives restarts: each attempt keeps its own keys, as torch.distributed does
-      if (where.agent_store)
-        store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(where.restart_count), store);
-      store = c10::make_intrusive<c10d::PrefixStore>("moewb", store);
-      auto options = c10d::ProcessGroupGloo::Options::create(where.timeout);
-      // a peer connects to the address its hostname resolves to; a loopback group stays on loopback
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-          is_loopback(where.master_addr) ? where.master_addr : own_hostname()));
-      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, where.rank, where.world_size, options);
-      return 0;
-    });
+    guarded(
+        where_,
+        [&] {
+          c10::intrusive_ptr<c10d::Store> store;
+          if (!where.store_file.empty()) {
+            store = c10::make_intrusive<c10d::FileStore>(where.store_file, where.world_size);
+            store->setTimeout(where.timeout);
+          } else {
+            store = tcp_store(where);
+          }
+          // torchrun's agent store outlives restarts: each attempt keeps its own keys, as torch.distributed does
+          if (where.agent_store)
+            store =
+                c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(where.restart_count), store);
+          store = c10::make_intrusive<c10d::PrefixStore>("moewb", store);
+          auto options = c10d::ProcessGroupGloo::Options::create(where.timeout);
+          options->devices.push_back(device_for(where));
+          group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, where.rank, where.world_size, options);
+          return 0;
+        },
+        /*joining=*/true);
   }
 
   static c10::intrusive_ptr<c10d::Store> tcp_store(const Rendezvous& where) {
@@ -166,10 +173,13 @@ class GlooCollective : public Collective {
   static bool is_loopback(const std::string& addr) {
     return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
   }
-  static std::string own_hostname() {
-    char name[256] = {};
-    if (gethostname(name, sizeof name - 1) != 0) return "127.0.0.1";
-    return name;
+  // Where this rank's Gloo connections listen, as torch.distributed chooses: GLOO_SOCKET_IFNAME's interface when
+  // set; loopback for a loopback group; else the address this machine's hostname resolves to.
+  static std::shared_ptr<::gloo::transport::Device> device_for(const Rendezvous& where) {
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+      return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+    if (is_loopback(where.master_addr)) return c10d::ProcessGroupGloo::createDeviceForHostname(where.master_addr);
+    return c10d::ProcessGroupGloo::createDefaultDevice();
   }
 
   Rendezvous where_;

@@ -572,7 +572,10 @@ void Trainer::join(std::shared_ptr<Collective> group) {
   d.group = std::move(group);
   // every rank must train the same model on the same text: a rank started with other options or another copy of
   // the corpus would silently average unrelated gradients
-  const std::string identity = to_json(d.config) + d.data.fingerprint() + d.data.vocab.to_utf8();
+  // (as each resolved them: device, precision, and for a resumed run the step and the batch stream it read)
+  const std::string identity = to_json(d.config) + d.data.fingerprint() + d.data.vocab.to_utf8() +
+                               device_name(d.device) + precision_name(d.precision) + std::to_string(d.step) +
+                               rng_state(d.rng);
   uint64_t hash = 1469598103934665603ull;  // FNV-1a
   for (unsigned char ch : identity) hash = (hash ^ ch) * 1099511628211ull;
   auto rank0 = torch::tensor({static_cast<int64_t>(hash)}, torch::kInt64);
@@ -592,9 +595,15 @@ void Trainer::join(std::shared_ptr<Collective> group) {
   d.sync = std::make_unique<GradientSync>(d.model->parameters(), d.group);
   // dropout and jitter differ per rank, as they would across one process's batch; rank 0 keeps the run's stream
   // (saved in checkpoints), the others derive theirs from the seed, their rank and the step
-  if (d.rank() > 0)
-    d.cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(d.config.seed) + 1000003ull * d.rank() +
-                                               static_cast<uint64_t>(d.step));
+  if (d.rank() > 0) {
+    const uint64_t seed = static_cast<uint64_t>(d.config.seed) + 1000003ull * d.rank() + static_cast<uint64_t>(d.step);
+    d.cpu_rng = at::detail::createCPUGenerator(seed);
+    if (d.device.is_cuda()) {  // dropout and jitter on a GPU draw from the device's generator
+      auto gen = at::globalContext().defaultGenerator(d.device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+  }
   if (d.writes_files()) {
     d.lock->describe("rank 0 of " + std::to_string(d.world()));  // what the app following the run shows
     // one entry per session on several ranks: a run may be resumed on another world size

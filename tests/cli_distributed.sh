@@ -14,6 +14,7 @@ check() {  # check NAME CONDITION...
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
 }
 contains() { grep -qF -- "$2" <<<"$1"; }
+lacks() { ! grep -qF -- "$2" <<<"$1"; }
 wait_for() {  # wait_for FILE: poll (not sleep for a fixed time) until it exists, 120 s at most
   for _ in $(seq 1200); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1
 }
@@ -100,7 +101,8 @@ for r in 0 1; do
   ranks[$r]=$!
 done
 wait ${ranks[0]}; rc0=$?; wait ${ranks[1]}; rc1=$?
-check "ranks with different options both stop" [ $rc0 -ne 0 ] && [ $rc1 -ne 0 ]
+check "rank 0 stops when rank 1's options differ" [ $rc0 -ne 0 ]
+check "and so does rank 1" [ $rc1 -ne 0 ]
 check "the differing rank says so" contains "$(cat "$work/differ1.log")" "rank 1: its config or dataset differs from rank 0's"
 check "rank 0 points at it" contains "$(cat "$work/differ0.log")" "another rank's config or dataset differs"
 check "nothing was trained" [ "$(tail -n +2 "$work/differ/metrics.csv" | wc -l)" -eq 0 ]
@@ -111,7 +113,8 @@ check "a folder holding a run is refused on 2 ranks" [ $rc -ne 0 ]
 check "the reason, once" [ "$(grep -c 'already holds a run' <<<"$out")" -eq 1 ]
 check "the other rank says why it stops" contains "$out" "rank 1: another rank could not start the run"
 out="$("$cli" resume --run "$work/two" --nproc 3 2>&1)"; rc=$?
-check "resume on 3 ranks of a batch of 8 is refused before starting" [ $rc -ne 0 ] && ! contains "$out" "started 3 ranks"
+check "resume on 3 ranks of a batch of 8 is refused before starting" [ $rc -ne 0 ]
+check "before any rank starts" lacks "$out" "started 3 ranks"
 check "naming batch_size" contains "$out" "batch_size"
 
 out="$("$cli" train "${tiny[@]}" --batch_size=9 --nproc 2 --run "$work/odd" 2>&1)"; rc=$?
@@ -166,6 +169,17 @@ check "the stopped run resumes on 2 ranks" [ $rc -eq 0 ]
 out="$("$cli" bench --nproc 2 --steps 2 "${tiny[@]}" 2>&1)"; rc=$?
 check "bench --nproc 2 runs" [ $rc -eq 0 ]
 check "and reports 2 ranks' scaling efficiency" grep -qE '^\| 2 \| [0-9]+ \| 4 \| [0-9]+ \| [0-9.]+ \| [0-9]+ % \|$' <<<"$out"
+
+# Ctrl-C while the ranks start: a stop, not a failure, and nothing left running
+"$cli" train "${tiny[@]}" --max_iters=1000000 --run "$work/early" --nproc 2 > "$work/early.log" 2>&1 &
+launcher=$!
+for _ in $(seq 1200); do grep -q 'started 2 ranks' "$work/early.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT $launcher; interrupted_at=$SECONDS
+wait $launcher; rc=$?
+check "Ctrl-C while starting exits 130" [ $rc -eq 130 ]
+check "promptly" [ $((SECONDS - interrupted_at)) -le 20 ]
+check "without blaming a rank" lacks "$(cat "$work/early.log")" "was killed by signal"
+check "no rank is left running" lacks "$(pgrep -af "$work/early")" "$work/early"
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -71,7 +71,11 @@ std::map<std::string, std::map<int64_t, double>> scalars_as_tensorboard_reads(co
       if (e.has_session_log() && e.session_log().status() == tensorboard::SessionLog::START)
         for (auto& [tag, series] : out) series.erase(series.lower_bound(e.step()), series.end());
       if (e.has_summary())
-        for (const auto& v : e.summary().value()) out[v.tag()][e.step()] = v.simple_value();
+        for (const auto& v : e.summary().value()) {
+          // TensorBoard ignores a value whose simple_value is absent: zeros must be written too
+          if (!v.has_simple_value()) throw std::runtime_error(v.tag() + " has no value at step " + std::to_string(e.step()));
+          out[v.tag()][e.step()] = v.simple_value();
+        }
     }
   return out;
 }
