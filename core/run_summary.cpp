@@ -87,6 +87,8 @@ RunSummary summarize_run(const std::string& dir) {
       const auto run = nlohmann::json::parse(read_file(dir + "/run.json"));
       s.parameters = run.value("parameters", int64_t{0});
       if (run.contains("derived_from")) s.derived_from = run["derived_from"].value("summary", std::string());
+      if (run.contains("data_parallel"))
+        for (const auto& session : run["data_parallel"]) s.ranks = std::max(s.ranks, session.value("world_size", 1));
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error(dir + "/run.json is malformed: " + e.what());
     }

@@ -27,6 +27,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "derived_run_dialog.h"
 #include "files.h"
 #include "main_window.h"
@@ -169,12 +171,17 @@ class TestRuns : public QObject {
     make_run(root + "/training", dense(), 40, true);
     make_run(root + "/empty", dense(), -1, false);
     const RunLock live(root.toStdString() + "/training");  // as a trainer in this or another process holds it
+    make_run(root + "/parallel", dense(), 100, true);  // trained on 2 ranks, then resumed on 4
+    nlohmann::json run;
+    run["data_parallel"] = {{{"world_size", 2}, {"from_step", 0}}, {{"world_size", 4}, {"from_step", 50}}};
+    atomic_write(root.toStdString() + "/parallel/run.json", run.dump());
     auto panel = panel_on(root);
     QVERIFY(panel);
     QCOMPARE(cell(*panel, root + "/finished", "Status"), QString("finished"));
     QCOMPARE(cell(*panel, root + "/stopped", "Status"), QString("stopped (resumable)"));
     QCOMPARE(cell(*panel, root + "/training", "Status"), QString("training"));
     QCOMPARE(cell(*panel, root + "/empty", "Status"), QString("no checkpoint"));
+    QCOMPARE(cell(*panel, root + "/parallel", "Status"), QString("finished · 4 ranks"));
     QVERIFY(run_folder_locked(root.toStdString() + "/training"));
     QVERIFY(!run_folder_locked(root.toStdString() + "/stopped"));
   }

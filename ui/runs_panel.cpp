@@ -398,7 +398,7 @@ void RunsPanel::fillRow(int r, const RunSummary& s) {
   };
   table_->setItem(r, kTags, cell(to_qt(s.meta.tags).join(", ")));
   table_->setItem(r, kKind, cell(to_qt(s.kind())));
-  table_->setItem(r, kStatus, cell(to_qt(name_of(s.status))));
+  table_->setItem(r, kStatus, cell(to_qt(name_of(s.status)) + (s.ranks > 1 ? QString(" · %1 ranks").arg(s.ranks) : "")));
   auto* steps = new NumberItem(s.last_step, 0);
   steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
   table_->setItem(r, kSteps, steps);
