@@ -202,6 +202,13 @@ int run_training(Trainer& t) {
   }
 }
 
+// Said once by the launcher rather than by every rank it would start.
+void require_distributed() {
+  if (!distributed_available())
+    throw std::runtime_error("--nproc: this build has no distributed training (LibTorch's Gloo headers were not "
+                             "found when it was configured; Debian: apt install libgloo-dev, then reconfigure)");
+}
+
 // The group this process belongs to (torchrun's variables, or --nproc's), joined; null without one.
 std::shared_ptr<Collective> join_group(int timeout_s) {
   auto where = rendezvous_from_environment();
@@ -244,6 +251,7 @@ int cmd_train(CliArgs& args, int argc, char** argv) {
   std::string run_dir = args.take("run");
   Config c = build_config(args);
   if (nproc > 1) {
+    require_distributed();
     check_world_size(c, nproc);  // said once, before any rank starts
     return launch_local_ranks(nproc, std::chrono::seconds(timeout), without_option(argc, argv, "nproc"));
   }
@@ -267,6 +275,7 @@ int cmd_resume(CliArgs& args, int argc, char** argv) {
   const int max_iters = args.take_int("max_iters", 0, 1);
   reject_rest(args);
   if (nproc > 1) {
+    require_distributed();
     std::vector<FieldError> errors;  // a batch that does not split is said once, before any rank starts
     if (file_exists(run_dir + "/config.json")) {
       const Config on_disk = config_from_json(read_file(run_dir + "/config.json"), Config{}, errors);
@@ -422,6 +431,7 @@ int cmd_bench(CliArgs& args, int argc, char** argv) {
   if (scaling.nproc > 1 || !scaling_result.empty()) {
     Config c = build_config(args);
     if (!scaling_result.empty()) return run_scaling_rank(c, data, scaling, scaling_result);
+    require_distributed();
     scaling.rank_args = without_option(argc, argv, "nproc");
     return run_scaling_bench(c, data, scaling);
   }

@@ -20,8 +20,9 @@ namespace moewb {
 
 namespace {
 
-std::optional<int64_t> env_int(const char* name, int64_t lowest, int64_t highest) {
-  const char* text = std::getenv(name);
+std::optional<int64_t> env_int(const std::function<const char*(const char*)>& lookup, const char* name, int64_t lowest,
+                               int64_t highest) {
+  const char* text = lookup(name);
   if (!text) return std::nullopt;
   const auto value = parse_int64(text);
   if (!value || *value < lowest || *value > highest)
@@ -32,20 +33,20 @@ std::optional<int64_t> env_int(const char* name, int64_t lowest, int64_t highest
 
 }  // namespace
 
-std::optional<Rendezvous> rendezvous_from_environment() {
-  const auto world = env_int("WORLD_SIZE", 1, 4096);
+std::optional<Rendezvous> rendezvous_from_environment(const std::function<const char*(const char*)>& lookup) {
+  const auto world = env_int(lookup, "WORLD_SIZE", 1, 4096);
   if (!world) return std::nullopt;
   Rendezvous r;
   r.world_size = static_cast<int>(*world);
-  r.rank = static_cast<int>(env_int("RANK", 0, r.world_size - 1).value_or(0));
-  r.local_rank = static_cast<int>(env_int("LOCAL_RANK", 0, 4095).value_or(r.rank));
-  r.local_world_size = static_cast<int>(env_int("LOCAL_WORLD_SIZE", 1, 4096).value_or(r.world_size));
-  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) r.master_addr = addr;
-  r.master_port = static_cast<int>(env_int("MASTER_PORT", 1, 65535).value_or(29500));
-  const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+  r.rank = static_cast<int>(env_int(lookup, "RANK", 0, r.world_size - 1).value_or(0));
+  r.local_rank = static_cast<int>(env_int(lookup, "LOCAL_RANK", 0, 4095).value_or(r.rank));
+  r.local_world_size = static_cast<int>(env_int(lookup, "LOCAL_WORLD_SIZE", 1, 4096).value_or(r.world_size));
+  if (const char* addr = lookup("MASTER_ADDR"); addr && *addr) r.master_addr = addr;
+  r.master_port = static_cast<int>(env_int(lookup, "MASTER_PORT", 1, 65535).value_or(29500));
+  const char* agent = lookup("TORCHELASTIC_USE_AGENT_STORE");
   r.agent_store = agent && std::string(agent) == "True";
-  if (const char* file = std::getenv("MOEWB_STORE_FILE"); file && *file) r.store_file = file;
-  r.restart_count = static_cast<int>(env_int("TORCHELASTIC_RESTART_COUNT", 0, 1 << 20).value_or(0));
+  if (const char* file = lookup("MOEWB_STORE_FILE"); file && *file) r.store_file = file;
+  r.restart_count = static_cast<int>(env_int(lookup, "TORCHELASTIC_RESTART_COUNT", 0, 1 << 20).value_or(0));
   return r;
 }
 

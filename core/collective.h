@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -31,7 +33,9 @@ struct Rendezvous {
 
 // The rendezvous from torchrun's environment variables; nullopt when WORLD_SIZE is unset. Throws
 // std::invalid_argument naming the variable for a value that is not a valid number or range.
-std::optional<Rendezvous> rendezvous_from_environment();
+// `lookup` reads a variable (std::getenv; tests pass their own: setenv races with other threads' getenv).
+std::optional<Rendezvous> rendezvous_from_environment(const std::function<const char*(const char*)>& lookup =
+                                                          [](const char* name) { return std::getenv(name); });
 
 // What CUDA_VISIBLE_DEVICES should be for the rank with `local_rank` among `local_world_size` ranks on this
 // machine, so that each sees one GPU as cuda:0: that rank's entry of `visible` (the user's own list), or the

@@ -4,6 +4,7 @@
 #include <QtTest>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "collective.h"
@@ -13,17 +14,18 @@ using namespace moewb;
 
 namespace {
 
-struct Env {  // sets torchrun's variables for one block; none are set before or after
+// torchrun's variables as a test gives them (setenv would race with QtTest's watchdog thread reading getenv).
+struct Env {
   explicit Env(std::initializer_list<std::pair<const char*, const char*>> values) {
-    clear();
-    for (const auto& [name, value] : values) setenv(name, value, 1);
+    for (const auto& [name, value] : values) variables[name] = value;
   }
-  ~Env() { clear(); }
-  static void clear() {
-    for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                             "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT", "MOEWB_STORE_FILE"})
-      unsetenv(name);
+  std::function<const char*(const char*)> lookup() const {
+    return [this](const char* name) -> const char* {
+      const auto it = variables.find(name);
+      return it == variables.end() ? nullptr : it->second.c_str();
+    };
   }
+  std::map<std::string, std::string> variables;
 };
 
 // Runs f(rank, group) on two ranks at once; returns what each threw ("" when nothing).
@@ -47,14 +49,22 @@ std::vector<std::string> on_two_ranks(const QString& folder,
   return errors;
 }
 
-// A tiny model: y = W2 tanh(W1 x); `extra` is used only when asked (a rank whose tokens skip an expert).
+// A tiny model: y = W2 tanh(W1 x); `extra` is used only when asked (a rank whose tokens skip an expert). Copies
+// of one initialisation (drawn once: two threads drawing from the global generator would interleave).
 struct Tiny {
   torch::Tensor w1, w2, extra;
+  static std::vector<torch::Tensor> initial() {
+    static const std::vector<torch::Tensor> weights = [] {
+      torch::manual_seed(5);
+      return std::vector<torch::Tensor>{torch::randn({8, 4}), torch::randn({3, 8}), torch::randn({3})};
+    }();
+    return weights;
+  }
   Tiny() {
-    torch::manual_seed(5);
-    w1 = torch::randn({8, 4}).requires_grad_();
-    w2 = torch::randn({3, 8}).requires_grad_();
-    extra = torch::randn({3}).requires_grad_();
+    const auto w = initial();
+    w1 = w[0].clone().requires_grad_();
+    w2 = w[1].clone().requires_grad_();
+    extra = w[2].clone().requires_grad_();
   }
   torch::Tensor loss(const torch::Tensor& x, bool use_extra) {
     auto y = torch::tanh(x.matmul(w1.t())).matmul(w2.t());
@@ -73,7 +83,7 @@ class TestCollective : public QObject {
   void torchrunsVariablesAreReadStrictly() {
     {
       Env env({});
-      QVERIFY(!rendezvous_from_environment());
+      QVERIFY(!rendezvous_from_environment(env.lookup()));
     }
     {
       Env env({{"WORLD_SIZE", "4"},
@@ -84,7 +94,7 @@ class TestCollective : public QObject {
                {"MASTER_PORT", "29411"},
                {"TORCHELASTIC_USE_AGENT_STORE", "True"},
                {"TORCHELASTIC_RESTART_COUNT", "2"}});
-      const auto r = rendezvous_from_environment();
+      const auto r = rendezvous_from_environment(env.lookup());
       QVERIFY(r);
       QCOMPARE(r->world_size, 4);
       QCOMPARE(r->rank, 3);
@@ -99,7 +109,7 @@ class TestCollective : public QObject {
              {"RANK", "2"}, {"RANK", "1x"}, {"MASTER_PORT", "70000"}, {"LOCAL_WORLD_SIZE", "0"}}) {
       Env env({{"WORLD_SIZE", "2"}, {name, value}});
       try {
-        rendezvous_from_environment();
+        rendezvous_from_environment(env.lookup());
         QFAIL(qPrintable(QString("%1=%2 was accepted").arg(name, value)));
       } catch (const std::invalid_argument& e) {
         QVERIFY2(std::string(e.what()).rfind(name, 0) == 0, e.what());  // the message names the variable
@@ -143,8 +153,8 @@ class TestCollective : public QObject {
   // Each rank's gradient on its half of the batch, averaged, is the whole batch's gradient; a parameter only
   // rank 0 used gets half of rank 0's gradient (the other rank contributes zeros), as the mean loss implies.
   void gradientsAverageToTheWholeBatch() {
+    Tiny whole;  // draws the initialisation before the ranks' threads copy it
     const auto x = torch::randn({6, 4}, torch::TensorOptions().dtype(torch::kFloat32));
-    Tiny whole;
     // the objective the two ranks optimise together: the mean of their two half-batch losses
     (0.5 * (whole.loss(x.narrow(0, 0, 3), true) + whole.loss(x.narrow(0, 3, 3), false))).backward();
     QTemporaryDir dir;
