@@ -66,6 +66,18 @@ sigset_t stop_signals() {
 
 }  // namespace
 
+PrivateTempFolder::PrivateTempFolder(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (!mkdtemp(pattern.data()))
+    throw std::runtime_error("cannot make a private folder " + pattern + ": " + std::strerror(errno));
+  path_ = pattern;
+}
+
+PrivateTempFolder::~PrivateTempFolder() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
 std::vector<std::string> without_option(int argc, char** argv, const std::string& name) {
   std::vector<std::string> out;
   for (int i = 0; i < argc; ++i) {
@@ -84,17 +96,8 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
   if (nproc < 1 || nproc > kMaxRanks)
     throw std::invalid_argument("--nproc: give 1 to " + std::to_string(kMaxRanks) + " processes");
   // the rendezvous is a file in a folder only this user can read: nothing listens beyond 127.0.0.1
-  char folder[] = "/tmp/moewb-ranks-XXXXXX";
-  if (!mkdtemp(folder))
-    throw std::runtime_error(std::string("cannot make a rendezvous folder: ") + std::strerror(errno));
-  struct RemoveFolder {
-    std::string path;
-    ~RemoveFolder() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  } cleanup{folder};
-  const std::string store = std::string(folder) + "/store";
+  const PrivateTempFolder folder("moewb-ranks");
+  const std::string store = folder.file("store");
   for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, forward_signal);
   // a signal arriving while the ranks are forked waits until all are known, then reaches all of them once
   const sigset_t stops = stop_signals();
@@ -124,6 +127,11 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
   int running = nproc, root_failure = -1, root_code = 0, lost_rank = -1, stopped_code = 0;
   std::chrono::steady_clock::time_point deadline{};
   bool ending = false, terminated = false;
+  auto start_ending = [&] {  // the first rank to end, for whatever reason, starts the others' grace period
+    if (ending) return;
+    ending = true;
+    deadline = std::chrono::steady_clock::now() + grace;
+  };
   while (running > 0) {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, ending ? WNOHANG : 0);
@@ -156,11 +164,7 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     const bool lost_group = WIFEXITED(status) && WEXITSTATUS(status) == kGroupLostExitCode;
     if (asked_to_stop) {
       stopped_code = exit_code(status);
-      // a rank stopped while another still waits for it (a Ctrl-C during the rendezvous) must not wait long
-      if (!ending) {
-        ending = true;
-        deadline = std::chrono::steady_clock::now() + grace;
-      }
+      start_ending();  // a rank stopped while another waits for it (Ctrl-C during the rendezvous)
       continue;
     }
     if (lost_group) {
@@ -170,10 +174,7 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
       root_code = exit_code(status);
       std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status) << "\n";
     }
-    if (!ending) {
-      ending = true;
-      deadline = std::chrono::steady_clock::now() + grace;
-    }
+    start_ending();
   }
   const int result = root_failure >= 0 ? root_code : lost_rank >= 0 ? 1 : stopped_code;
   return result;

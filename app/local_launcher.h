@@ -16,6 +16,20 @@ namespace moewb {
 // A rank's exit status when its group failed under it (a peer ended or hung): a consequence, never the cause.
 constexpr int kGroupLostExitCode = 75;
 
+// A folder only this user can read, removed with everything in it when this object goes (rendezvous files,
+// results the ranks hand back): another user can neither read nor plant them.
+class PrivateTempFolder {
+ public:
+  explicit PrivateTempFolder(const std::string& prefix);  // throws std::runtime_error
+  ~PrivateTempFolder();
+  PrivateTempFolder(const PrivateTempFolder&) = delete;
+  PrivateTempFolder& operator=(const PrivateTempFolder&) = delete;
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 // `args` is the command line without --nproc (args[0] is ignored: the ranks run this executable).
 // Returns the first failing rank's exit status (128 + signal when killed), else the ranks' common status.
 int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vector<std::string>& args);

@@ -1,11 +1,7 @@
 #include "scaling_bench.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -44,21 +40,15 @@ int run_scaling_bench(const Config& c, const TextDataset& data, const ScalingOpt
   set_training_threads(0);
   const double one_all = threads_each == cores() ? one : measure_training_throughput(c, data, o.steps, o.warmup);
 
-  char folder[] = "/tmp/moewb-scaling-XXXXXX";  // private: another user cannot plant the result
-  if (!mkdtemp(folder))
-    throw std::runtime_error(std::string("cannot make a temporary folder: ") + std::strerror(errno));
-  const auto result = std::filesystem::path(folder) / "tokens_per_sec";
+  const PrivateTempFolder folder("moewb-scaling");
+  const std::string result = folder.file("tokens_per_sec");
   std::vector<std::string> args = o.rank_args;
-  args.insert(args.end(), {"--scaling-result", result.string()});
+  args.insert(args.end(), {"--scaling-result", result});
   const int status = launch_local_ranks(o.nproc, o.timeout, args);
-  if (status != 0) {
-    std::filesystem::remove_all(folder);
-    return status;
-  }
-  std::string text = read_file(result.string());
+  if (status != 0) return status;
+  std::string text = read_file(result);
   while (!text.empty() && text.back() == '\n') text.pop_back();
   const auto measured = parse_double(text);
-  std::filesystem::remove_all(folder);
   if (!measured) throw std::runtime_error("the ranks did not report their throughput");
   const double many = *measured;
 

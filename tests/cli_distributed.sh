@@ -8,16 +8,7 @@
 # distributed run here has a --timeout, so none can hang. Ends with "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-passed=0; failed=0
-check() {  # check NAME CONDITION...
-  local name="$1"; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
-lacks() { ! grep -qF -- "$2" <<<"$1"; }
-wait_for() {  # wait_for FILE: poll (not sleep for a fixed time) until it exists, 120 s at most
-  for _ in $(seq 1200); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1
-}
+source "$(dirname "$0")/cli_checks.sh"
 # same_curves A B TOL COLUMNS...: every row of A's metrics.csv equals B's in the named columns within TOL
 same_curves() {
   local a="$1/metrics.csv" b="$2/metrics.csv" tol="$3"; shift 3
@@ -122,15 +113,22 @@ check "a batch that does not split is refused" [ $rc -ne 0 ]
 check "naming batch_size, once" [ "$(grep -c 'batch_size' <<<"$out")" -eq 1 ]
 check "before any rank starts" [ ! -e "$work/odd" ]
 
+# start_then_signal RUN TIMEOUT SIGNAL: trains RUN on 2 ranks, sends SIGNAL to rank 1 once the first checkpoint is
+# on disk, waits for the launcher; sets rank1, rc and took (seconds from the signal to the launcher's end)
+start_then_signal() {
+  "$cli" train "${tiny[@]}" --max_iters=1000000 --timeout "$2" --run "$work/$1" --nproc 2 > "$work/$1.log" 2>&1 &
+  local launcher=$!
+  check "the first checkpoint appears" wait_for "$work/$1/checkpoints/latest.pt"
+  rank1=$(grep -o 'pids [0-9]* [0-9]*' "$work/$1.log" | awk '{print $3}')
+  kill "-$3" "$rank1"; local signalled_at=$SECONDS
+  wait $launcher; rc=$?
+  took=$((SECONDS - signalled_at))
+}
+
 # a rank killed mid-run: the job ends within the timeout, names the rank, and the checkpoint stands
-"$cli" train "${tiny[@]}" --max_iters=1000000 --timeout 20 --run "$work/kill" --nproc 2 > "$work/kill.log" 2>&1 &
-launcher=$!
-check "the first checkpoint appears" wait_for "$work/kill/checkpoints/latest.pt"
-rank1=$(grep -o 'pids [0-9]* [0-9]*' "$work/kill.log" | awk '{print $3}')
-kill -KILL "$rank1"; killed_at=$SECONDS
-wait $launcher; rc=$?
+start_then_signal kill 20 KILL
 check "the job fails" [ $rc -ne 0 ]
-check "within the timeout" [ $((SECONDS - killed_at)) -le 25 ]
+check "within the timeout" [ $took -le 25 ]
 check "naming the killed rank" contains "$(cat "$work/kill.log")" "rank 1 (pid $rank1) was killed by signal 9"
 check "rank 0 says the checkpoint is intact" contains "$(cat "$work/kill.log")" "the last checkpoint in $work/kill is intact"
 out="$("$cli" eval --checkpoint "$work/kill/checkpoints/latest.pt" --batches 1 2>&1)"; rc=$?
@@ -140,14 +138,9 @@ step=$(grep -o '^step [0-9]*:' "$work/kill.log" | tail -1 | grep -o '[0-9]*')
 check "and resumes" [ $rc -eq 0 ]
 
 # a rank that hangs (stopped): rank 0's collective fails after the timeout, the launcher names the hung rank
-"$cli" train "${tiny[@]}" --max_iters=1000000 --timeout 8 --run "$work/hang" --nproc 2 > "$work/hang.log" 2>&1 &
-launcher=$!
-check "the first checkpoint appears" wait_for "$work/hang/checkpoints/latest.pt"
-rank1=$(grep -o 'pids [0-9]* [0-9]*' "$work/hang.log" | awk '{print $3}')
-kill -STOP "$rank1"; stopped_at=$SECONDS
-wait $launcher; rc=$?
+start_then_signal hang 8 STOP
 check "a hung rank fails the job" [ $rc -ne 0 ]
-check "within the timeout, the grace and the kill" [ $((SECONDS - stopped_at)) -le 30 ]
+check "within the timeout, the grace and the kill" [ $took -le 30 ]
 check "rank 0 says a rank did not answer" contains "$(cat "$work/hang.log")" "did not answer within 8 s"
 check "the launcher names the hung rank" contains "$(cat "$work/hang.log")" "rank 1 (pid $rank1) did not end"
 out="$("$cli" eval --checkpoint "$work/hang/checkpoints/latest.pt" --batches 1 2>&1)"; rc=$?
@@ -181,5 +174,4 @@ check "promptly" [ $((SECONDS - interrupted_at)) -le 20 ]
 check "without blaming a rank" lacks "$(cat "$work/early.log")" "was killed by signal"
 check "no rank is left running" lacks "$(pgrep -af "$work/early")" "$work/early"
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -7,15 +7,7 @@
 # "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-passed=0; failed=0
-check() {  # check NAME CONDITION...
-  local name="$1"; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
-wait_for() {  # wait_for FILE: poll (not sleep for a fixed time) until it exists, 120 s at most
-  for _ in $(seq 1200); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1
-}
+source "$(dirname "$0")/cli_checks.sh"
 
 # a corpus of its own (not tiny Shakespeare), so eval must find it through the run
 awk 'BEGIN { srand(4); split("alpha beta gamma delta epsilon zeta eta theta", w, " ");
@@ -99,5 +91,4 @@ out="$("$cli" eval --checkpoint "$work/corpus.txt" 2>&1)"; rc=$?
 check "a file that is no checkpoint fails" [ $rc -ne 0 ]
 check "in one line, without a C++ backtrace" [ "$(wc -l <<<"$out")" -eq 1 ]
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
