@@ -4,11 +4,11 @@
 
 #include <functional>
 
-#include "cli_args.h"
+#include "cli_options.h"
 #include "training.h"
 
 namespace moewb {
 // `train` runs the fine-tuning (the CLI's training loop, which handles Ctrl-C); returns the exit code.
-int cmd_prune(CliArgs& args, const std::function<int(Trainer&)>& train);
-int cmd_upcycle(CliArgs& args, const std::function<int(Trainer&)>& train);
+Command add_prune(CLI::App& root, const std::function<int(Trainer&)>& train);
+Command add_upcycle(CLI::App& root, const std::function<int(Trainer&)>& train);
 }  // namespace moewb

@@ -1,6 +1,8 @@
 #include "numbers.h"
 
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 
 namespace moewb {
 
@@ -24,6 +26,14 @@ std::string format_double(double value, int precision) {
   char buffer[64];
   const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, precision);
   return error == std::errc() ? std::string(buffer, end) : std::string("nan");
+}
+
+std::string format_duration(double seconds) {
+  const long s = std::isfinite(seconds) && seconds > 0 ? static_cast<long>(seconds) : 0;
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
 }
 
 }  // namespace moewb

@@ -16,5 +16,7 @@ std::optional<double> parse_double(std::string_view text);
 std::optional<int64_t> parse_int64(std::string_view text);
 // The shortest text that reads back as the same double at `precision` significant digits ("1.9202", "6e-04").
 std::string format_double(double value, int precision);
+// A remaining time: "4m05s", "2h13m".
+std::string format_duration(double seconds);
 
 }  // namespace moewb

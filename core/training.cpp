@@ -19,8 +19,10 @@
 #include "gradient_sync.h"
 #include "memory_estimate.h"
 #include "metrics_csv.h"
+#include "numbers.h"
 #include "randomness.h"
 #include "run_lock.h"
+#include "run_log.h"
 #ifdef MOEWB_TENSORBOARD
 #include "tensorboard_writer.h"
 #endif
@@ -148,6 +150,9 @@ struct Trainer::Impl {
   int loss_count = 0, window_tokens = 0;
   std::unique_ptr<RunLock> lock;  // held while this trainer may write the folder
   std::string notice;
+  std::shared_ptr<spdlog::logger> log;  // train.log (the writer only) and the terminal
+  int session_first_step = 0;           // where this process took the run up: the ETA's baseline
+  bool announced = false, resumed = false;
   bool read_only = false;              // another rank of the group writes the folder
   std::shared_ptr<Collective> group;   // data-parallel training: the other ranks
   std::unique_ptr<GradientSync> sync;
@@ -192,6 +197,45 @@ struct Trainer::Impl {
   std::string path(const std::string& rel) const { return (fs::path(run_dir) / rel).string(); }
   double elapsed() const {
     return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count();
+  }
+
+  // The first line of a session: where the run trains and on what.
+  void announce() {
+    announced = true;
+    session_first_step = step;
+    session_start = Clock::now();
+    std::string where = device_name(device) + " (" + precision_name(precision) + ")";
+    if (world() > 1)
+      where += " x " + std::to_string(world()) + " ranks (global batch " + std::to_string(config.batch_size) + ")";
+    log->info("run {} {} on {}, {} ({} chars, vocab {})", run_dir.empty() ? "(no folder)" : run_dir,
+              resumed ? "resumed at step " + std::to_string(step) : std::string("started"), where, data.name,
+              data.tokens.size(), data.vocab.size());
+    if (!notice.empty()) log->warn("{}", notice);
+  }
+  void log_progress(const Progress& p) {
+    if (p.step && p.step->logged) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - session_start).count();
+      const double eta = (config.max_iters - step) * seconds / std::max(1, step - session_first_step);
+      log->info("step {}/{} | loss {:.4f} | lr {:.2e} | {:.0f} tok/s | ETA {}", step, config.max_iters, p.step->loss,
+                p.step->lr, p.step->tokens_per_sec, format_duration(eta));
+    }
+    if (p.eval) {
+      std::string entropy;
+      for (const auto& layer : p.eval->layers)
+        entropy += (entropy.empty() ? " | load entropy " : " ") + format_double(layer.load_entropy, 3);
+      log->info("step {}: train loss {:.4f}, val loss {:.4f}{}{}", p.eval->step, p.eval->train_loss,
+                p.eval->val_loss, p.eval->best ? " (best)" : "", entropy);
+    }
+  }
+  // Runs f; an exception it throws is first written to the log (train.log keeps LibTorch's backtrace).
+  template <typename F>
+  auto logged(F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      log->error("{}", e.what());
+      throw;
+    }
   }
 
   void prepare_data() {
@@ -422,6 +466,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   impl->model->to(impl->device);
   impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, config, impl->precision, impl->device);
   impl->prepare_data();
+  impl->log = make_run_log(impl->writes_files() ? run_dir : "");
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
@@ -512,11 +557,18 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
 #endif
     if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
   }
+  impl->resumed = true;
+  impl->log = make_run_log(impl->writes_files() ? run_dir : "");
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
 Progress Trainer::advance() {
+  return impl_->logged([this] { return advance_unlogged(); });
+}
+
+Progress Trainer::advance_unlogged() {
   Impl& d = *impl_;
+  if (!d.announced) d.announce();
   ScopedRandomSource source(d.cpu_rng);
   Progress p;
   auto eval_due = [&d] {
@@ -543,6 +595,8 @@ Progress Trainer::advance() {
     d.append_metrics(row);
   }
   if (p.eval) d.persist(*p.eval);
+  d.log_progress(p);
+  if (done()) d.log->info("done: {}", d.run_dir.empty() ? "(no folder)" : d.run_dir);
   return p;
 }
 
@@ -554,9 +608,13 @@ const std::string& Trainer::run_dir() const { return impl_->run_dir; }
 const std::string& Trainer::notice() const { return impl_->notice; }
 std::string Trainer::device() const { return device_name(impl_->device); }
 void Trainer::save_latest() {
-  const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
-  impl_->save("latest.pt", loss_sum);
+  impl_->logged([this] {
+    const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
+    impl_->save("latest.pt", loss_sum);
+  });
+  if (impl_->writes_files()) impl_->log->info("saved checkpoints/latest.pt at step {}", impl_->step);
 }
+spdlog::logger& Trainer::log() const { return *impl_->log; }
 
 void check_world_size(const Config& c, int world_size) {
   if (world_size > 1 && c.batch_size % world_size != 0)
@@ -604,6 +662,7 @@ void Trainer::join(std::shared_ptr<Collective> group) {
       gen.set_current_seed(seed);
     }
   }
+  if (d.rank() > 0) d.log->set_level(spdlog::level::warn);  // one voice for the group: rank 0's
   if (d.writes_files()) {
     d.lock->describe("rank 0 of " + std::to_string(d.world()));  // what the app following the run shows
     // one entry per session on several ranks: a run may be resumed on another world size
@@ -618,7 +677,10 @@ void Trainer::join(std::shared_ptr<Collective> group) {
   }
 }
 
-bool Trainer::stop_requested(bool here) { return impl_->group ? impl_->group->any(here) : here; }
+bool Trainer::stop_requested(bool here) {
+  if (!impl_->group) return here;
+  return impl_->logged([&] { return impl_->group->any(here); });
+}
 int Trainer::rank() const { return impl_->rank(); }
 int Trainer::world_size() const { return impl_->world(); }
 

@@ -14,6 +14,10 @@
 #include "routing_trace.h"
 #include "text_dataset.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace moewb {
 
 class Collective;  // collective.h (torch)
@@ -70,7 +74,8 @@ class Trainer {
   ~Trainer();
 
   // Evaluates when due (step 0, every eval_interval, the last step), otherwise runs one iteration.
-  // Throws NumericError when the loss is not finite.
+  // Throws NumericError when the loss is not finite. Every logged step, evaluation and error is also a line of
+  // log() (train.log); the first call says where the run trains.
   Progress advance();
   bool done() const;
   int step() const;
@@ -83,6 +88,9 @@ class Trainer {
   // Writes checkpoints/latest now (stop, quit); a no-op for a run without a folder. In a group every rank calls
   // it (rank 0 writes).
   void save_latest();
+  // The run's log (run_log.h): train.log in the folder plus the terminal, if the process has one. Ranks other than
+  // 0 of a group log warnings and errors only.
+  spdlog::logger& log() const;
 
   // Data-parallel training (call before the first advance): config.batch_size is the global batch, each rank
   // trains on its batch_size / world_size slice of the same sampled batch, gradients are averaged, evaluation
@@ -101,6 +109,7 @@ class Trainer {
 
  private:
   explicit Trainer(std::unique_ptr<Impl> impl);
+  Progress advance_unlogged();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,8 +3,8 @@
 # half-parse are one-line errors naming the option; resume cannot shorten a run below its step; a second writer
 # is refused naming the first; eval reads the run's own dataset; an unknown prompt character prints nothing;
 # zero-step benches and evals are refused; interventions report and refuse impossible requests; prune writes a
-# run that resume fine-tunes, and prune/upcycle refuse what they cannot do. Ends with
-# "N passed, N failed".
+# run that resume fine-tunes, and prune/upcycle refuse what they cannot do; train.log keeps what the terminal
+# showed; options and help come from CLI11. Ends with "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 source "$(dirname "$0")/cli_checks.sh"
@@ -25,12 +25,23 @@ kill -TERM $train_pid; wait $train_pid; rc=$?
 check "SIGTERM exits 143" [ $rc -eq 143 ]
 check "SIGTERM says where it stopped" contains "$(cat "$work/train.log")" "stopped at step"
 step=$(grep -o 'stopped at step [0-9]*' "$work/train.log" | grep -o '[0-9]*$')
+log="$(cat "$work/run/train.log")"
+check "the run's train.log has what the terminal showed" contains "$log" "info    stopped at step $step; continue with"
+check "and the save" contains "$log" "info    saved checkpoints/latest.pt at step $step"
+check "with the time of each line" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]{12} info    run ' "$work/run/train.log"
 out="$("$cli" resume --run "$work/run" --max_iters 1 2>&1)"; rc=$?
 check "resume below the step is refused" [ $rc -ne 0 ]
 check "and says why" contains "$out" "already at step $step"
 out="$("$cli" resume --run "$work/run" --max_iters $((step + 2)) 2>&1)"; rc=$?
 check "resume continues the stopped run" [ $rc -eq 0 ]
 check "to its new end" contains "$out" "done:"
+check "train.log keeps both sessions" contains "$(cat "$work/run/train.log")" "resumed at step $step on cpu"
+out="$("$cli" resume --run "$work/run" --max_iters 1 2>&1 >/dev/null)"
+check "errors go to stderr" contains "$out" "error: "
+out="$("$cli" resume --run "$work/run" --max_iters $((step + 2)) 2>/dev/null)"
+check "a complete run says so" contains "$out" "is complete at step $((step + 2))"
+out="$("$cli" resume --run "$work/run" --max_iters $((step + 4)) 2>/dev/null)"
+check "progress goes to stdout" contains "$out" "done: $work/run"
 
 out="$("$cli" eval --checkpoint "$work/run/checkpoints/latest.pt" 2>&1)"; rc=$?
 check "eval reads the run's own dataset" [ $rc -eq 0 ]
@@ -90,5 +101,29 @@ check "an MoE run cannot be upcycled" [ $rc -ne 0 ] && check "and says so" conta
 out="$("$cli" eval --checkpoint "$work/corpus.txt" 2>&1)"; rc=$?
 check "a file that is no checkpoint fails" [ $rc -ne 0 ]
 check "in one line, without a C++ backtrace" [ "$(wc -l <<<"$out")" -eq 1 ]
+
+# options come from CLI11: per-command help, the config keys from the key table, strict numbers, last one wins
+out="$("$cli" train --help)"; rc=$?
+check "train --help succeeds" [ $rc -eq 0 ]
+check "and lists the config keys by group" contains "$out" "Config: Routing:"
+check "with their help" contains "$out" "--n_experts INT"
+out="$("$cli" eval --help)"
+check "eval --help has its own options" contains "$out" "--checkpoint TEXT REQUIRED"
+check "and no config keys" lacks "$out" "--n_layer"
+check "help COMMAND is COMMAND --help" contains "$("$cli" help resume)" "Usage: moewb-cli resume [OPTIONS]"
+out="$("$cli" 2>&1)"; rc=$?
+check "no command prints the usage" [ $rc -eq 2 ] && check "listing the commands" contains "$out" "upcycle"
+out="$("$cli" trian 2>&1)"; rc=$?
+check "an unknown command is a usage error" [ $rc -eq 2 ]
+check "naming it" contains "$out" "error: unknown command 'trian'"
+out="$("$cli" train "${tiny[@]}" --bogus=1 2>&1)"; rc=$?
+check "an unknown option is a usage error" [ $rc -eq 2 ] && check "naming it" contains "$out" "--bogus"
+out="$("$cli" generate --checkpoint "$work/run/checkpoints/latest.pt" --length 0x10 2>&1)"; rc=$?
+check "a hexadecimal count is refused" [ $rc -eq 2 ]
+check "naming the option" contains "$out" "--length must be an integer between 0 and"
+out="$("$cli" intervene --checkpoint "$work/run/checkpoints/latest.pt" --layer 0 --disable 1 --force 2 2>&1)"; rc=$?
+check "--disable and --force exclude each other" [ $rc -eq 2 ] && check "and it says so" contains "$out" "excludes"
+"$cli" train "${tiny[@]}" --run "$work/last" --max_iters=1 --n_layer=3 --n_layer=1 >/dev/null 2>&1
+check "a repeated key takes its last value" grep -q '"n_layer": 1,' "$work/last/config.json"
 
 finish

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <thread>
 
+#include <spdlog/logger.h>
 #include <torch/script.h>
 
 #include "engine.h"
@@ -662,6 +665,46 @@ class TestModel : public QObject {
     const MetricsTable m = parse_metrics_csv(read_file(run + "/metrics.csv"));
     for (double v : m.column("val_loss")) QVERIFY(std::isnan(v) || std::isfinite(v));
     QCOMPARE(m.column("step").back(), 0.0);
+    // the failed session's last word is in the run's log, whoever ran it (the app has no terminal)
+    QVERIFY(read_file(run + "/train.log").find(" error   the evaluation loss became") != std::string::npos);
+  }
+
+  // train.log is the run's journal: every session's start, logged step, evaluation, save and end, each line with
+  // its time and level, appended across resumes; a trainer without a folder writes none.
+  void trainLogRecordsEverySession() {
+    const std::string run = dir("journal");
+    atomic_write(dir("corpus.txt"), synthetic_corpus(4000));  // what corpus() holds: resume reads the file
+    Config c = tiny_config();
+    c.max_iters = 4, c.eval_interval = 2, c.log_interval = 2, c.lr_decay_iters = 8;
+    {
+      auto t = Trainer::create(c, corpus(), run, dir("corpus.txt"));
+      while (!t->done()) t->advance();
+      t->save_latest();
+    }
+    atomic_write(run + "/run.lock", "pid 999999 on elsewhere\n");  // as a killed run leaves it
+    {
+      auto t = Trainer::resume(run, 6);
+      while (!t->done()) t->advance();
+    }
+    std::vector<std::string> lines;
+    std::istringstream in(read_file(run + "/train.log"));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    const std::regex stamped(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (info   |warning|error  ) .+)");
+    for (const auto& line : lines) QVERIFY2(std::regex_match(line, stamped), line.c_str());
+    auto text = [&](size_t i) { return i < lines.size() ? lines[i].substr(24) : std::string(); };
+    QVERIFY2(text(0).rfind("info    run " + run + " started on cpu (fp32), ", 0) == 0, text(0).c_str());
+    QVERIFY2(text(1).rfind("info    step 0: train loss ", 0) == 0, text(1).c_str());
+    QVERIFY2(text(2).rfind("info    step 2/4 | loss ", 0) == 0, text(2).c_str());
+    QVERIFY2(text(3).rfind("info    step 2: train loss ", 0) == 0, text(3).c_str());
+    QCOMPARE(text(6), "info    done: " + run);
+    QCOMPARE(text(7), "info    saved checkpoints/latest.pt at step 4");
+    QVERIFY2(text(8).rfind("info    run " + run + " resumed at step 4 on cpu", 0) == 0, text(8).c_str());
+    QCOMPARE(text(9), "warning took over '" + run + "' from pid 999999 on elsewhere, which did not stop cleanly");
+    QCOMPARE(text(lines.size() - 1), "info    done: " + run);
+
+    auto unfiled = Trainer::create(c, corpus(), "", dir("corpus.txt"));
+    unfiled->advance();
+    QVERIFY(unfiled->log().sinks().empty());
   }
 
   // One writer per run folder: a second trainer is refused with the holder named; a lock left by a killed
