@@ -1,6 +1,7 @@
 // moewb-cli: the training core without a window (DESIGN section 5). Options and per-command help come from CLI11;
 // log lines go through spdlog (run_log.h), a run's also into its train.log. Every command prints a one-line error
 // and exits non-zero on bad input; `train` and `resume` stop cleanly on Ctrl-C with a checkpoint.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,11 +10,9 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "bench.h"
 #include "cli_options.h"
@@ -70,10 +69,13 @@ void open_terminal(bool verbose) {
   g_log = std::make_shared<spdlog::logger>("moewb-cli", g_terminal);
 }
 
-const char* kConfigKeys = R"(Config keys are those of config.json (`moewb-cli keys`, README); e.g. --ffn=moe --n_experts=4
+const char* kConfigKeys =
+    R"(Config keys are those of config.json (`moewb-cli keys`, README); e.g. --ffn=moe --n_experts=4
 --routing=topk --top_k=2; the preset gives the rest.)";
-const char* kErrors = R"(Errors are one line; --verbose adds LibTorch's backtrace (a run's train.log always keeps it).)";
-const char* kTraining = R"(train and resume stop after the current step with a checkpoint on Ctrl-C, SIGTERM or SIGHUP (a second one
+const char* kErrors =
+    R"(Errors are one line; --verbose adds LibTorch's backtrace (a run's train.log always keeps it).)";
+const char* kTraining =
+    R"(train and resume stop after the current step with a checkpoint on Ctrl-C, SIGTERM or SIGHUP (a second one
 ends at once), and write every line they print also to the run's train.log.
 Data-parallel training: --nproc N on one machine, or torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR, MASTER_PORT), e.g. torchrun --no-python --nproc_per_node=2 moewb-cli train ...; batch_size is the
@@ -147,8 +149,9 @@ int run_training(Trainer& t) {
 // Said once by the launcher rather than by every rank it would start.
 void require_distributed() {
   if (!distributed_available())
-    throw std::runtime_error("--nproc: this build has no distributed training (LibTorch's Gloo headers were not "
-                             "found when it was configured; Debian: apt install libgloo-dev, then reconfigure)");
+    throw std::runtime_error(
+        "--nproc: this build has no distributed training (LibTorch's Gloo headers were not "
+        "found when it was configured; Debian: apt install libgloo-dev, then reconfigure)");
 }
 
 // The group this process belongs to (torchrun's variables, or --nproc's), joined; null without one.
@@ -204,11 +207,12 @@ Command add_train(CLI::App& root, int argc, char** argv) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("train", "train a new run (folder: --run, else runs/<time>-<kind>)");
-  app->add_option("--preset", o->preset, "the starting config")->check(CLI::IsMember(preset_names()))
+  app->add_option("--preset", o->preset, "the starting config")
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
-  app->add_option("--config", o->config, "a config.json whose keys replace the preset's")->check(CLI::ExistingFile);
-  app->add_option("--data", o->data, "the text to train on")->capture_default_str();
-  app->add_option("--run", o->run, "the run folder to create");
+  app->add_option("--config", o->config, "a config.json whose keys replace the preset's")->type_name("FILE");
+  app->add_option("--data", o->data, "the text to train on")->type_name("FILE")->capture_default_str();
+  app->add_option("--run", o->run, "the run folder to create")->type_name("DIR");
   o->group.add_to(app);
   add_config_keys(app, o->overrides);
   return {app, [o, argc, argv] {
@@ -241,7 +245,7 @@ Command add_resume(CLI::App& root, int argc, char** argv) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("resume", "continue a run from checkpoints/latest.pt");
-  app->add_option("--run", o->run, "the run folder")->required();
+  app->add_option("--run", o->run, "the run folder")->type_name("DIR")->required();
   add_int(app, "max_iters", o->max_iters, "extend the schedule to this step (0: the run's own)", 0);
   o->group.add_to(app);
   return {app, [o, argc, argv] {
@@ -257,9 +261,8 @@ Command add_resume(CLI::App& root, int argc, char** argv) {
             }
             catch_stop_signals();  // a stop while starting is kept
             auto group = join_group(o->group.timeout);
-            auto trainer = start_in_group(group, [&] {
-              return Trainer::resume(o->run, o->max_iters, /*read_only=*/group && group->rank() > 0);
-            });
+            auto trainer = start_in_group(
+                group, [&] { return Trainer::resume(o->run, o->max_iters, /*read_only=*/group && group->rank() > 0); });
             return run_training(*trainer);
           }};
 }
@@ -268,8 +271,9 @@ Command add_resume(CLI::App& root, int argc, char** argv) {
 struct ModelOptions {
   std::string checkpoint, device = "auto";
   void add_to(CLI::App* app) {
-    app->add_option("--checkpoint", checkpoint, "a checkpoint (.pt) of a run")->required();
-    app->add_option("--device", device, "where the model runs")->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+    app->add_option("--checkpoint", checkpoint, "a checkpoint (.pt) of a run")->type_name("FILE")->required();
+    app->add_option("--device", device, "where the model runs")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
   }
   InferenceModel load() const { return InferenceModel::load(checkpoint, device); }
@@ -295,7 +299,7 @@ Command add_eval(CLI::App& root) {
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("eval", "train and validation loss of a checkpoint");
   o->model.add_to(app);
-  app->add_option("--data", o->data, "the text (default: the run's dataset)");
+  app->add_option("--data", o->data, "the text (default: the run's dataset)")->type_name("FILE");
   add_int(app, "batches", o->batches, "batches per split (default: the run's eval_iters)", 1);
   return {app, [o] {
             InferenceModel m = o->model.load();
@@ -348,7 +352,7 @@ struct TextOptions {
   std::string text, file;
   void add_to(CLI::App* app, const std::string& what) {
     auto* t = app->add_option("--text", text, what);
-    app->add_option("--text-file", file, "the same, from a file")->check(CLI::ExistingFile)->excludes(t);
+    app->add_option("--text-file", file, "the same, from a file")->type_name("FILE")->excludes(t);
   }
   std::string read() const { return file.empty() ? text : read_file(file); }
 };
@@ -372,8 +376,10 @@ Command add_trace(CLI::App& root) {
             const std::string text = o->text.read();
             if (text.empty()) throw std::invalid_argument("trace needs --text TEXT or --text-file FILE (non-empty)");
             const std::string json = m.trace(text, {}, o->capacity).to_json();
-            if (o->out.empty()) std::cout << json << "\n";
-            else atomic_write(o->out, json);
+            if (o->out.empty())
+              std::cout << json << "\n";
+            else
+              atomic_write(o->out, json);
             return 0;
           }};
 }
@@ -398,7 +404,7 @@ Command add_intervene(CLI::App& root) {
   o->text.add_to(app, "the text for the per-character losses (default: the first 20,000 validation characters)");
   app->add_option("--out", o->out, "a CSV of every character's loss before and after");
   add_int(app, "batches", o->batches, "validation batches (default: the run's eval_iters)", 1);
-  app->add_option("--data", o->data, "the text (default: the run's dataset)");
+  app->add_option("--data", o->data, "the text (default: the run's dataset)")->type_name("FILE");
   return {app, [o] {
             if (o->iv.disable < 0 && o->iv.force < 0)
               throw std::invalid_argument("intervene needs --disable E or --force E");
@@ -421,8 +427,7 @@ Command add_intervene(CLI::App& root) {
               const auto& row = cmp.classes[static_cast<size_t>(c)];
               if (row.characters == 0) continue;
               std::printf("%-20s %10lld %6.1f%% %8.4f %8.4f %+8.4f\n", char_class_name(static_cast<CharClass>(c)),
-                          static_cast<long long>(row.characters), 100 * row.share, row.base, row.changed,
-                          row.delta());
+                          static_cast<long long>(row.characters), 100 * row.share, row.base, row.changed, row.delta());
             }
             std::printf("%-20s %10lld %6.1f%% %8.4f %8.4f %+8.4f\n", "all", static_cast<long long>(cmp.all.characters),
                         100.0, cmp.all.base, cmp.all.changed, cmp.all.delta());
@@ -463,9 +468,10 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
       "bench", "training and generation speed and memory per routing variant (--nproc: data-parallel scaling)");
-  app->add_option("--preset", o->preset, "the config measured")->check(CLI::IsMember(preset_names()))
+  app->add_option("--preset", o->preset, "the config measured")
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
-  app->add_option("--data", o->data, "the text")->capture_default_str();
+  app->add_option("--data", o->data, "the text")->type_name("FILE")->capture_default_str();
   add_int(app, "steps", o->bench.train_steps, "timed training steps", 1);
   add_int(app, "gen", o->bench.generate_tokens, "generated characters", 1);
   app->add_option("--variants", o->variants, "comma-separated, e.g. dense,top-2 (default: every routing mode)");
@@ -497,10 +503,11 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
                 throw std::invalid_argument("--sweep_experts: '" + n + "' is not an expert count from 1 to 4096");
               b.expert_counts.push_back(static_cast<int>(*value));
             }
-            g_log->info("bench: n_layer {}, d {}, context {}, batch {}, N {}, precision {}, {} timed steps, {} "
-                        "generated characters",
-                        c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps,
-                        b.generate_tokens);
+            g_log->info(
+                "bench: n_layer {}, d {}, context {}, batch {}, N {}, precision {}, {} timed steps, {} "
+                "generated characters",
+                c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps,
+                b.generate_tokens);
             const auto rows = run_bench(c, data, b, [](const BenchRow& r) { g_log->info("  measured {}", r.variant); });
             std::cout << format_bench_table(rows, b.peak_tflops);
             return 0;
@@ -515,10 +522,11 @@ Command add_suite(CLI::App& root) {
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("suite", "the paper's five-run comparison (continues an existing --dir)");
   app->add_option("name", o->name, "the suite: paper")->required()->check(CLI::IsMember({"paper"}));
-  app->add_option("--dir", o->dir, "the suite's folder")->capture_default_str();
-  app->add_option("--preset", o->preset, "the base config")->check(CLI::IsMember(preset_names()))
+  app->add_option("--dir", o->dir, "the suite's folder")->type_name("DIR")->capture_default_str();
+  app->add_option("--preset", o->preset, "the base config")
+      ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
-  app->add_option("--data", o->data, "the text")->capture_default_str();
+  app->add_option("--data", o->data, "the text")->type_name("FILE")->capture_default_str();
   add_config_keys(app, o->overrides);
   return {app, [o] {
             const std::string data_path = std::filesystem::absolute(o->data).string();
@@ -560,10 +568,11 @@ Command add_export(CLI::App& root, int argc, char** argv) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("export", "every figure of a run and its data into DIR/figures");
-  app->add_option("--run", o->run, "the run folder")->required();
+  app->add_option("--run", o->run, "the run folder")->type_name("DIR")->required();
   app->add_option("--format", o->formats, "comma-separated: png, svg, pdf")->capture_default_str();
   add_int(app, "dpi", o->dpi, "resolution of PNG figures", 24);
-  app->add_option("--style", o->style, "figure style")->check(CLI::IsMember({"paper", "paper-serif", "screen"}))
+  app->add_option("--style", o->style, "figure style")
+      ->check(CLI::IsMember({"paper", "paper-serif", "screen"}))
       ->capture_default_str();
   return {app, [o, argc, argv] {
 #ifdef MOEWB_HAVE_QT
@@ -592,8 +601,10 @@ Command add_export_pt(CLI::App& root) {
   return {app, [o] {
             InferenceModel m = o->model.load();
             const bool safetensors = std::filesystem::path(o->out).extension() == ".safetensors";
-            if (safetensors) m.export_safetensors(o->out);
-            else m.export_state_dict(o->out, o->masks);
+            if (safetensors)
+              m.export_safetensors(o->out);
+            else
+              m.export_state_dict(o->out, o->masks);
             std::cout << "wrote " << o->out << " (" << m.parameter_count() << " parameters, nanoGPT key names, "
                       << (safetensors ? "safetensors" : "torch.load") << ")\n";
             if (m.config().is_moe())
@@ -618,9 +629,13 @@ Command add_import_pt(CLI::App& root) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("import-pt", "a nanoGPT checkpoint or state_dict into a new run folder");
-  app->add_option("--pt", o->pt, "the nanoGPT checkpoint (ckpt.pt) or a bare state_dict")->required();
-  app->add_option("--data", o->data, "the text whose characters the model predicts")->capture_default_str();
-  app->add_option("--run", o->run, "the run folder to create");
+  app->add_option("--pt", o->pt, "the nanoGPT checkpoint (ckpt.pt) or a bare state_dict")
+      ->type_name("FILE")
+      ->required();
+  app->add_option("--data", o->data, "the text whose characters the model predicts")
+      ->type_name("FILE")
+      ->capture_default_str();
+  app->add_option("--run", o->run, "the run folder to create")->type_name("DIR");
   add_int(app, "n_head", o->n_head, "attention heads (a bare state_dict does not say)", 1);
   add_config_keys(app, o->overrides);
   return {app, [o] {
@@ -638,9 +653,10 @@ Command add_import_pt(CLI::App& root) {
             const std::string run_dir = o->run.empty() ? default_run_dir(c) : o->run;
             auto trainer = Trainer::create(c, data, run_dir, std::filesystem::absolute(o->data).string(), &m);
             trainer->save_latest();
-            g_log->info("imported {} into {}: {} layers, width {}, {} heads, context {}, {} parameters; generate, "
-                        "trace, eval or resume it (resume trains to max_iters {})",
-                        o->pt, run_dir, c.n_layer, c.n_embd, c.n_head, c.block_size, m.parameter_count(), c.max_iters);
+            g_log->info(
+                "imported {} into {}: {} layers, width {}, {} heads, context {}, {} parameters; generate, "
+                "trace, eval or resume it (resume trains to max_iters {})",
+                o->pt, run_dir, c.n_layer, c.n_embd, c.n_head, c.block_size, m.parameter_count(), c.max_iters);
             return 0;
           }};
 }
@@ -668,7 +684,7 @@ int main(int argc, char** argv) {
   root.footer(std::string(kConfigKeys) + "\n" + kErrors + "\n" + kTraining);
   root.require_subcommand(1);
   root.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --key=V wins
-  root.fallthrough();  // --verbose after the command too
+  root.fallthrough();                                                             // --verbose after the command too
   bool verbose = false;
   root.add_flag("--verbose", verbose, "errors with LibTorch's C++ backtrace");
   std::vector<Command> commands = {

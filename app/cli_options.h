@@ -3,13 +3,12 @@
 // table (config.h) so that `--help` lists them with their group, help and default.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <climits>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "config.h"
 

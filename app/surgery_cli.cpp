@@ -18,18 +18,22 @@ struct CommonOptions {
   ConfigOverrides overrides;
 
   void add_to(CLI::App* app) {
-    auto* r = app->add_option("--run", run, "the source run folder (its best checkpoint, else latest)");
-    app->add_option("--checkpoint", checkpoint, "a source checkpoint instead")->excludes(r);
-    app->add_option("--out", derived.out_dir, "the new run folder (default: beside the source, numbered)");
+    auto* r =
+        app->add_option("--run", run, "the source run folder (its best checkpoint, else latest)")->type_name("DIR");
+    app->add_option("--checkpoint", checkpoint, "a source checkpoint instead")->type_name("FILE")->excludes(r);
+    app->add_option("--out", derived.out_dir, "the new run folder (default: beside the source, numbered)")
+        ->type_name("DIR");
     add_int(app, "finetune", derived.finetune_steps, "fine-tuning steps of the new run", 1);
-    add_int(app, "batches", derived.eval_batches, "validation batches for the before/after loss (default: eval_iters)", 1);
+    add_int(app, "batches", derived.eval_batches, "validation batches for the before/after loss (default: eval_iters)",
+            1);
     app->add_option("--device", derived.device, "where the model runs")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
     app->add_flag("--no-train", no_train, "write the new run without fine-tuning it");
   }
   DerivedRunOptions options() const {
-    if (run.empty() && checkpoint.empty()) throw std::invalid_argument("give the source: --run DIR or --checkpoint FILE");
+    if (run.empty() && checkpoint.empty())
+      throw std::invalid_argument("give the source: --run DIR or --checkpoint FILE");
     DerivedRunOptions o = derived;
     o.source = checkpoint.empty() ? run : checkpoint;
     for (const auto& [key, value] : overrides) o.overrides[key] = value;
@@ -92,7 +96,8 @@ Command add_prune(CLI::App& root, const std::function<int(Trainer&)>& train) {
       root.add_subcommand("prune", "a new run without the least used (or least important) experts, fine-tuned");
   o->common.add_to(app);
   auto* share = add_number(app, "min-share", o->request.min_share,
-                           "remove every expert whose share of its layer's routing is below this (0 to 1)");
+                           "remove every expert whose share of its layer's routing is below this (0 to 1)")
+                    ->default_str("");
   add_int(app, "remove", o->request.remove, "remove this many experts per layer", 1)->excludes(share);
   app->add_option("--by", o->by, "rank experts by routing share or by the loss their knockout costs")
       ->check(CLI::IsMember({"share", "loss"}))
@@ -123,9 +128,9 @@ Command add_upcycle(CLI::App& root, const std::function<int(Trainer&)>& train) {
       ->capture_default_str();
   add_config_keys(app, o->common.overrides);
   return {app, [o, train] {
-            const DerivedRunReport r = make_upcycled_run(
-                o->common.options(), o->method == "copy" ? UpcycleMethod::copy : UpcycleMethod::partition,
-                show_progress);
+            const DerivedRunReport r =
+                make_upcycled_run(o->common.options(),
+                                  o->method == "copy" ? UpcycleMethod::copy : UpcycleMethod::partition, show_progress);
             std::printf("source %s\n", r.source_checkpoint.c_str());
             return finish(r, o->common.no_train, train);
           }};

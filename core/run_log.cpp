@@ -1,11 +1,11 @@
 #include "run_log.h"
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/basic_file_sink.h>
+
 #include <atomic>
 #include <cstdio>
 #include <mutex>
-
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/basic_file_sink.h>
 
 namespace moewb {
 

@@ -4,10 +4,10 @@
 // progress apart from problems; results (tables, generated text) are not log lines and go to stdout directly.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/logger.h>
 
 namespace moewb {
 
