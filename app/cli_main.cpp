@@ -112,6 +112,7 @@ void catch_stop_signals() {
 // The trainer logs its progress; this loop adds the stop. Rank 0 alone speaks for a group (Trainer::join).
 int train_loop(Trainer& t) {
   if (t.done()) {
+    if (!t.notice().empty()) t.log().warn("{}", t.notice());  // said by the first step otherwise
     t.log().info("{} is complete at step {}; resume --max_iters N trains it further", t.run_dir(), t.step());
     return 0;
   }
@@ -136,7 +137,7 @@ int run_training(Trainer& t) {
   } catch (const GroupError&) {
     // checkpoints are written whole or not at all: the last one stands
     if (t.rank() == 0 && !t.run_dir().empty())
-      t.log().info("the last checkpoint in {} is intact; continue with: moewb-cli resume --run {} [--nproc N]",
+      t.log().warn("the last checkpoint in {} is intact; continue with: moewb-cli resume --run {} [--nproc N]",
                    t.run_dir(), t.run_dir());
     // at once: destructors would wait for the failed collectives, up to the timeout each
     t.log().flush();
@@ -374,7 +375,7 @@ Command add_trace(CLI::App& root) {
   return {app, [o] {
             InferenceModel m = o->model.load();
             const std::string text = o->text.read();
-            if (text.empty()) throw std::invalid_argument("trace needs --text TEXT or --text-file FILE (non-empty)");
+            if (text.empty()) throw CLI::ValidationError("trace needs --text TEXT or --text-file FILE (non-empty)");
             const std::string json = m.trace(text, {}, o->capacity).to_json();
             if (o->out.empty())
               std::cout << json << "\n";
@@ -407,7 +408,7 @@ Command add_intervene(CLI::App& root) {
   app->add_option("--data", o->data, "the text (default: the run's dataset)")->type_name("FILE");
   return {app, [o] {
             if (o->iv.disable < 0 && o->iv.force < 0)
-              throw std::invalid_argument("intervene needs --disable E or --force E");
+              throw CLI::ValidationError("intervene needs --disable E or --force E");
             InferenceModel m = o->model.load();
             TextDataset data = TextDataset::from_file(o->data.empty() ? dataset_of(o->model.checkpoint) : o->data);
             std::string text = o->text.read();
@@ -500,7 +501,7 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
             for (const auto& n : comma_list(o->sweep_experts)) {
               const auto value = parse_int64(n);
               if (!value || *value < 1 || *value > 4096)
-                throw std::invalid_argument("--sweep_experts: '" + n + "' is not an expert count from 1 to 4096");
+                throw CLI::ValidationError("--sweep_experts: '" + n + "' is not an expert count from 1 to 4096");
               b.expert_counts.push_back(static_cast<int>(*value));
             }
             g_log->info(
@@ -508,7 +509,9 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
                 "generated characters",
                 c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps,
                 b.generate_tokens);
-            const auto rows = run_bench(c, data, b, [](const BenchRow& r) { g_log->info("  measured {}", r.variant); });
+            // progress on stderr: stdout is the table
+            const auto rows =
+                run_bench(c, data, b, [](const BenchRow& r) { std::cerr << "  measured " << r.variant << "\n"; });
             std::cout << format_bench_table(rows, b.peak_tflops);
             return 0;
           }};
@@ -521,7 +524,7 @@ Command add_suite(CLI::App& root) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("suite", "the paper's five-run comparison (continues an existing --dir)");
-  app->add_option("name", o->name, "the suite: paper")->required()->check(CLI::IsMember({"paper"}));
+  app->add_option("suite", o->name, "the suite: paper")->check(CLI::IsMember({"paper"}));
   app->add_option("--dir", o->dir, "the suite's folder")->type_name("DIR")->capture_default_str();
   app->add_option("--preset", o->preset, "the base config")
       ->check(CLI::IsMember(preset_names()))
@@ -529,6 +532,7 @@ Command add_suite(CLI::App& root) {
   app->add_option("--data", o->data, "the text")->type_name("FILE")->capture_default_str();
   add_config_keys(app, o->overrides);
   return {app, [o] {
+            if (o->name.empty()) throw CLI::ValidationError("say which suite: moewb-cli suite paper [--dir DIR]");
             const std::string data_path = std::filesystem::absolute(o->data).string();
             std::optional<Suite> suite;
             if (file_exists(o->dir + "/suite.json")) {
@@ -651,7 +655,14 @@ Command add_import_pt(CLI::App& root) {
             }
             if (!errors.empty()) throw ConfigError(errors);
             const std::string run_dir = o->run.empty() ? default_run_dir(c) : o->run;
-            auto trainer = Trainer::create(c, data, run_dir, std::filesystem::absolute(o->data).string(), &m);
+            // where the weights came from, in run.json (the Runs table's origin) and train.log
+            const std::string pt = std::filesystem::absolute(o->pt).lexically_normal().string();
+            const nlohmann::json origin = {
+                {"operation", "import-pt"},
+                {"source_checkpoint", pt},
+                {"summary", "imported from " + std::filesystem::path(pt).filename().string() + " (nanoGPT)"}};
+            auto trainer =
+                Trainer::create(c, data, run_dir, std::filesystem::absolute(o->data).string(), &m, origin.dump());
             trainer->save_latest();
             g_log->info(
                 "imported {} into {}: {} layers, width {}, {} heads, context {}, {} parameters; generate, "
@@ -676,6 +687,15 @@ std::string presets_text() {
   return out;
 }
 
+// A usage error's line: CLI11's own words, except for arguments it did not expect, which it lists oddly.
+std::string usage_message(const CLI::ParseError& e, const CLI::App* command) {
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) && command && !command->remaining().empty()) {
+    const std::string first = command->remaining().front();
+    return first.rfind("-", 0) == 0 ? "unknown option " + first : "unexpected argument '" + first + "'";
+  }
+  return e.what();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -684,9 +704,9 @@ int main(int argc, char** argv) {
   root.footer(std::string(kConfigKeys) + "\n" + kErrors + "\n" + kTraining);
   root.require_subcommand(1);
   root.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --key=V wins
-  root.fallthrough();                                                             // --verbose after the command too
   bool verbose = false;
-  root.add_flag("--verbose", verbose, "errors with LibTorch's C++ backtrace");
+  const std::string verbose_help = "errors with LibTorch's C++ backtrace";
+  root.add_flag("--verbose", verbose, verbose_help);
   std::vector<Command> commands = {
       add_train(root, argc, argv),
       add_resume(root, argc, argv),
@@ -712,6 +732,7 @@ int main(int argc, char** argv) {
   for (const Command& c : commands) {  // each command's help says what concerns it
     const std::string name = c.app->get_name();
     c.app->set_help_all_flag();
+    c.app->add_flag("--verbose", verbose, verbose_help);  // after the command too
     std::string footer = c.app->get_option_no_throw("--n_layer") ? kConfigKeys : "";
     if (name == "train" || name == "resume") footer += std::string(footer.empty() ? "" : "\n") + kTraining;
     c.app->footer(footer);
@@ -721,32 +742,35 @@ int main(int argc, char** argv) {
       if (c.app->get_name() == name) return c.app;
     return nullptr;
   };
-  const std::string first = argv[1];
-  if (first == "help") {  // `help` and `help COMMAND`, as git and cargo have them
-    CLI::App* about = argc > 2 ? command_named(argv[2]) : nullptr;
-    std::cout << (about ? about->help(root.get_name()) : root.help());
-    return 0;
-  }
-  if (first.rfind("-", 0) != 0 && !command_named(first)) {
+  // the command word: the first argument that is not an option (only --verbose may come before it); `help` and
+  // `help COMMAND` as git and cargo have them
+  int at = 1;
+  while (at < argc && std::string(argv[at]).rfind("-", 0) == 0) ++at;
+  const bool help = at < argc && std::string(argv[at]) == "help";
+  const int word = help ? at + 1 : at;
+  if (word < argc && !command_named(argv[word])) {
     open_terminal(false);
-    g_log->error("unknown command '{}' (moewb-cli --help lists the commands)", first);
+    g_log->error("unknown command '{}' (moewb-cli --help lists the commands)", argv[word]);
     return kUsageExitCode;
+  }
+  if (help) {
+    std::cout << (word < argc ? command_named(argv[word])->help(root.get_name()) : root.help());
+    return 0;
   }
   try {
     root.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return root.exit(e);  // --help
-    open_terminal(false);
-    const auto chosen = root.get_subcommands();
-    const std::string command = chosen.empty() ? "" : " " + chosen.front()->get_name();
-    g_log->error("{} (moewb-cli{} --help lists the options)", e.what(), command);
-    return kUsageExitCode;
-  }
-  open_terminal(verbose);
-  try {
+    open_terminal(verbose);
     for (const Command& c : commands)
       if (c.app->parsed()) return c.run();
     return kUsageExitCode;  // require_subcommand(1) leaves no other case
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return root.exit(e);  // --help
+    if (!g_log) open_terminal(false);
+    const auto chosen = root.get_subcommands();
+    const CLI::App* command = chosen.empty() ? nullptr : chosen.front();
+    g_log->error("{} (moewb-cli{} --help lists the options)", usage_message(e, command),
+                 command ? " " + command->get_name() : "");
+    return kUsageExitCode;
   } catch (const GroupError& e) {
     g_log->error("{}", e.what());
     return kGroupLostExitCode;
@@ -754,6 +778,7 @@ int main(int argc, char** argv) {
     std::string list = e.what();  // a line per key
     if (!list.empty() && list.back() == '\n') list.pop_back();
     g_log->error("invalid configuration:\n{}", list);
+    return kUsageExitCode;  // what the user gave (options or a config file) cannot train
   } catch (const std::exception& e) {
     g_log->error("{}", e.what());
   }

@@ -33,7 +33,7 @@ struct CommonOptions {
   }
   DerivedRunOptions options() const {
     if (run.empty() && checkpoint.empty())
-      throw std::invalid_argument("give the source: --run DIR or --checkpoint FILE");
+      throw CLI::ValidationError("give the source: --run DIR or --checkpoint FILE");
     DerivedRunOptions o = derived;
     o.source = checkpoint.empty() ? run : checkpoint;
     for (const auto& [key, value] : overrides) o.overrides[key] = value;
@@ -106,7 +106,7 @@ Command add_prune(CLI::App& root, const std::function<int(Trainer&)>& train) {
   return {app, [o, train, share] {
             PruneRequest request = o->request;
             if (share->count() && !(request.min_share >= 0 && request.min_share <= 1))
-              throw std::invalid_argument("--min-share must be a share from 0 to 1");
+              throw CLI::ValidationError("--min-share must be a share from 0 to 1");
             request.ranking = o->by == "loss" ? PruneRanking::loss : PruneRanking::share;
             const DerivedRunReport r = make_pruned_run(o->common.options(), request, show_progress);
             print_prune_plan(r);

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <mutex>
 
@@ -66,6 +67,28 @@ std::shared_ptr<spdlog::logger> make_run_log(const std::string& run_dir) {
   });
   log->flush_on(spdlog::level::trace);  // each line reaches the file at once: a killed run keeps its last words
   return log;
+}
+
+std::string session_error(const std::string& train_log) {
+  // "2026-12-01 23:19:53.275 error   message": a timestamp, the level padded to 7, the message
+  static const std::string kStamp = "0000-00-00 00:00:00.000 ";
+  const auto stamped = [](const std::string& line) {
+    if (line.size() < kStamp.size() + 8) return false;
+    for (size_t i = 0; i < kStamp.size(); ++i)
+      if ((kStamp[i] == '0') != (std::isdigit(static_cast<unsigned char>(line[i])) != 0)) return false;
+    return true;
+  };
+  std::string last;  // the last stamped line: a message's later lines (a backtrace) carry no stamp
+  size_t start = 0;
+  while (start < train_log.size()) {
+    size_t end = train_log.find('\n', start);
+    if (end == std::string::npos) end = train_log.size();
+    std::string line = train_log.substr(start, end - start);
+    if (stamped(line)) last = std::move(line);
+    start = end + 1;
+  }
+  if (last.empty() || last.compare(kStamp.size(), 8, "error   ") != 0) return "";
+  return without_backtrace(last.substr(kStamp.size() + 8));
 }
 
 std::string without_backtrace(const std::string& what) {

@@ -21,6 +21,11 @@ spdlog::sink_ptr make_terminal_sink(const std::string& prefix, bool backtraces);
 // checkpoints are the run's record, and their writes do stop it.
 std::shared_ptr<spdlog::logger> make_run_log(const std::string& run_dir);
 
+// The error that ended the last session of a run, from its train.log's text: the message of the last line when
+// that line is an error (its first line: a backtrace follows), else empty (the session ended cleanly, was killed,
+// or is still running).
+std::string session_error(const std::string& train_log);
+
 // LibTorch's errors carry a C++ backtrace after "Exception raised from": the text before it.
 std::string without_backtrace(const std::string& what);
 

@@ -153,6 +153,7 @@ struct Trainer::Impl {
   std::shared_ptr<spdlog::logger> log;  // train.log (the writer only) and the terminal
   int session_first_step = 0;           // where this process took the run up: the ETA's baseline
   bool announced = false, resumed = false;
+  std::string origin;  // what a derived run was made from (run.json's derived_from summary), for its first line
   bool read_only = false;              // another rank of the group writes the folder
   std::shared_ptr<Collective> group;   // data-parallel training: the other ranks
   std::unique_ptr<GradientSync> sync;
@@ -210,6 +211,7 @@ struct Trainer::Impl {
     log->info("run {} {} on {}, {} ({} chars, vocab {})", run_dir.empty() ? "(no folder)" : run_dir,
               resumed ? "resumed at step " + std::to_string(step) : std::string("started"), where, data.name,
               data.tokens.size(), data.vocab.size());
+    if (!origin.empty()) log->info("{}", origin);
     if (!notice.empty()) log->warn("{}", notice);
   }
   void log_progress(const Progress& p) {
@@ -222,7 +224,7 @@ struct Trainer::Impl {
     if (p.eval) {
       std::string entropy;
       for (const auto& layer : p.eval->layers)
-        entropy += (entropy.empty() ? " | load entropy " : " ") + format_double(layer.load_entropy, 3);
+        entropy += fmt::format("{}{:.3f}", entropy.empty() ? " | load entropy " : " ", layer.load_entropy);
       log->info("step {}: train loss {:.4f}, val loss {:.4f}{}{}", p.eval->step, p.eval->train_loss,
                 p.eval->val_loss, p.eval->best ? " (best)" : "", entropy);
     }
@@ -439,7 +441,10 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
                           {"precision", precision_name(impl->precision)},
                           {"dataset_fingerprint", data.fingerprint()},
                           {"parameters", count_parameters(config, data.vocab.size())}};
-    if (!derived_from.empty()) run["derived_from"] = nlohmann::json::parse(derived_from);
+    if (!derived_from.empty()) {
+      run["derived_from"] = nlohmann::json::parse(derived_from);
+      impl->origin = run["derived_from"].value("summary", "");
+    }
     atomic_write(impl->path("run.json"), run.dump(2) + "\n");
     std::string header;
     for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
@@ -608,6 +613,7 @@ const std::string& Trainer::run_dir() const { return impl_->run_dir; }
 const std::string& Trainer::notice() const { return impl_->notice; }
 std::string Trainer::device() const { return device_name(impl_->device); }
 void Trainer::save_latest() {
+  if (!impl_->announced) impl_->announce();  // a run saved before its first step (a stop, an import) says what it is
   impl_->logged([this] {
     const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
     impl_->save("latest.pt", loss_sum);

@@ -85,6 +85,7 @@ check "naming the layers it has" contains "$out" "layers 0 to 0"
 out="$("$cli" prune --run "$work/moe" --remove 1 --finetune 3 --no-train 2>&1)"; rc=$?
 check "prune writes a new run" [ $rc -eq 0 ] && check "next to its source" [ -e "$work/moe-pruned/checkpoints/latest.pt" ]
 check "and says how to fine-tune it" contains "$out" "moewb-cli resume --run $work/moe-pruned"
+check "its train.log starts with where it came from" grep -q "info    pruned from " "$work/moe-pruned/train.log"
 out="$("$cli" resume --run "$work/moe-pruned" 2>&1)"; rc=$?
 check "resume fine-tunes the pruned run" [ $rc -eq 0 ]
 check "with one expert left" contains "$(cat "$work/moe-pruned/config.json")" '"n_experts": 1'
@@ -108,7 +109,7 @@ check "train --help succeeds" [ $rc -eq 0 ]
 check "and lists the config keys by group" contains "$out" "Config: Routing:"
 check "with their help" contains "$out" "--n_experts INT"
 out="$("$cli" eval --help)"
-check "eval --help has its own options" contains "$out" "--checkpoint TEXT REQUIRED"
+check "eval --help has its own options" contains "$out" "--checkpoint FILE REQUIRED"
 check "and no config keys" lacks "$out" "--n_layer"
 check "help COMMAND is COMMAND --help" contains "$("$cli" help resume)" "Usage: moewb-cli resume [OPTIONS]"
 out="$("$cli" 2>&1)"; rc=$?

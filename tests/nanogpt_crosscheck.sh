@@ -70,6 +70,8 @@ torch.save(sd, sys.argv[3])
 PY
 "$cli" import-pt --pt "$work/nanogpt_ckpt.pt" --data "$work/corpus.txt" --run "$work/imported" > /dev/null
 grep -q '"learning_rate": 0.0006' "$work/imported/config.json"
+grep -q '"operation": "import-pt"' "$work/imported/run.json"  # the origin, which the Runs table shows
+grep -q 'info    imported from nanogpt_ckpt.pt (nanoGPT)' "$work/imported/train.log"
 same_greedy_text "$work/imported/checkpoints/latest.pt" "$work/nanogpt_sd.pt" 4 60
 "$cli" resume --run "$work/imported" > /dev/null
 echo "import-pt: a nanoGPT checkpoint decodes as in PyTorch (60 characters), takes its training settings and resumes"

@@ -17,6 +17,7 @@
 #include "metrics_csv.h"
 #include "numbers.h"
 #include "routing_trace.h"
+#include "run_log.h"
 #include "test_corpus.h"
 #include "text_dataset.h"
 
@@ -370,6 +371,21 @@ class TestConfigDataset : public QObject {
     QCOMPARE(m.mean_active, 0.4);
     const double h = -(0.6 * std::log(0.6) + 0.4 * std::log(0.4)) / std::log(4.0);
     QVERIFY(std::abs(m.load_entropy - h) < 1e-12);
+  }
+
+  // What ended a run's last session, read from its train.log: only an error as the last stamped line counts; a
+  // backtrace after it is not part of the message; a tail cut mid-line starts with an unstamped fragment.
+  void sessionErrorReadsTheLastLine() {
+    const std::string start = "2026-12-01 23:19:53.275 info    run r started on cpu (fp32)\n";
+    const std::string error = "2026-12-01 23:20:01.002 error   the loss became nan at step 7\n";
+    QCOMPARE(session_error(start), std::string());
+    QCOMPARE(session_error(start + error), "the loss became nan at step 7");
+    QCOMPARE(session_error("ted on cpu\n" + error + "Exception raised from f at a.cpp:1\nframe #0: g\n"),
+             "the loss became nan at step 7");
+    QCOMPARE(session_error(start + error + "2026-12-01 23:21:00.000 info    run r resumed at step 5 on cpu\n"),
+             std::string());  // a later session started: that error is history
+    QCOMPARE(session_error(error.substr(0, 30)), std::string());
+    QCOMPARE(session_error(""), std::string());
   }
 };
 

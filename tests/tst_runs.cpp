@@ -28,6 +28,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
 
 #include "derived_run_dialog.h"
 #include "files.h"
@@ -543,6 +544,30 @@ class TestRuns : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!w->follower()->following(), 10000);
     QVERIFY(w->stateIndicator()->detail().contains("Resume continues"));
     QVERIFY(w->resumeAction()->isEnabled());
+  }
+
+  // A followed writer that fails says why: the error its trainer wrote last into train.log.
+  void aFollowedRunThatFailsSaysWhy() {
+    const QString dir = tmp_.filePath("followed-failing");
+    auto writer = Trainer::create(tiny_training_config(40), TextDataset::from_file(corpus_.toStdString()),
+                                  dir.toStdString(), corpus_.toStdString());
+    writer->advance();
+    auto w = window();
+    w->show();  // the error bar is a visible widget's
+    w->follower()->setInterval(20);
+    QSignalSpy opened(w.get(), &MainWindow::runOpened);
+    QVERIFY(w->openRun(dir));
+    QVERIFY(opened.wait(30000));
+    QVERIFY(w->follower()->following());
+    // as Trainer::advance logs what it throws (tst_model checks that), LibTorch's backtrace included
+    writer->log().error("the training loss became nan at step 2 (stopped before applying it)\nException raised "
+                        "from forward at gpt.cpp:10\nframe #0: ...");
+    writer.reset();
+    QTRY_VERIFY_WITH_TIMEOUT(!w->follower()->following(), 10000);
+    QCOMPARE(w->stateIndicator()->detail(), "its writer failed — Resume continues from the last checkpoint");
+    QCOMPARE(w->errorMessage(), "The process writing followed-failing failed: the training loss became nan at "
+                                        "step 2 (stopped before applying it)\nResume continues the run here from its "
+                                        "last checkpoint.");
   }
 };
 

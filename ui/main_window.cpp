@@ -179,9 +179,16 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     for (const auto& s : snapshots) routing_->addSnapshot(s);
     opened_model_.reset();  // an evaluation wrote a newer checkpoint: generation and traces load it
   });
-  connect(follower_, &RunFollower::ended, this, [this] {
-    state_->setPhase(RunPhase::Idle, opened_run_finished_ ? "the run finished (its writer ended)"
-                                                          : "its writer stopped — Resume continues the run here");
+  connect(follower_, &RunFollower::ended, this, [this](const QString& error) {
+    // a headless run that failed says why, from its train.log: in full on the error bar, briefly in the state
+    if (!error.isEmpty()) {
+      banner_->showError(QString("The process writing %1 failed: %2\nResume continues the run here from its last "
+                                 "checkpoint.")
+                             .arg(QFileInfo(opened_run_).fileName(), error));
+      state_->setPhase(RunPhase::Idle, "its writer failed — Resume continues from the last checkpoint");
+    } else
+      state_->setPhase(RunPhase::Idle, opened_run_finished_ ? "the run finished (its writer ended)"
+                                                            : "its writer stopped — Resume continues the run here");
     updateActions();
   });
   connect(runs_, &RunsPanel::fineTuneRequested, this,

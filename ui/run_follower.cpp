@@ -7,6 +7,7 @@
 
 #include "files.h"
 #include "run_lock.h"
+#include "run_log.h"
 
 namespace moewb {
 
@@ -48,10 +49,22 @@ void RunFollower::pollNow() {
   watcher_.setFuture(QtConcurrent::run(&RunFollower::poll, run_dir_, metrics_size_, known_files_));
 }
 
+namespace {
+// The end of a run's log: its last session's last lines, whatever the log's length.
+std::string log_tail(const QString& path) {
+  constexpr qint64 kTail = 64 * 1024;
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly)) return {};
+  if (file.size() > kTail) file.seek(file.size() - kTail);
+  return file.readAll().toStdString();
+}
+}  // namespace
+
 RunFollower::Poll RunFollower::poll(const QString& runDir, qint64 knownSize, const QSet<QString>& knownFiles) {
   Poll p;
   // the writer first: rows and snapshots it wrote before releasing the folder are still read below
   p.writer = writerOf(runDir);
+  if (p.writer.isEmpty()) p.error = QString::fromStdString(session_error(log_tail(runDir + "/train.log")));
   p.metrics_size = QFileInfo(runDir + "/metrics.csv").size();
   if (p.metrics_size != knownSize) {
     try {
@@ -91,7 +104,7 @@ void RunFollower::apply(const Poll& p) {
   writer_ = p.writer;
   if (p.writer.isEmpty()) {
     stop();
-    Q_EMIT ended();
+    Q_EMIT ended(p.error);
   }
 }
 

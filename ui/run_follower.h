@@ -38,12 +38,14 @@ class RunFollower : public QObject {
  Q_SIGNALS:
   void metricsChanged(const moewb::MetricsTable& table);
   void snapshotsAdded(const QList<moewb::RoutingTrace>& snapshots);  // in step order
-  // The writer released the folder: nothing more will come.
-  void ended();
+  // The writer released the folder: nothing more will come. `error`: what ended its session, from train.log
+  // (empty when it stopped cleanly or was killed without a word).
+  void ended(const QString& error);
 
  private:
   struct Poll {
     QString writer;
+    QString error;  // once the writer is gone: the error that ended its session
     qint64 metrics_size = -1;
     bool metrics_read = false;
     MetricsTable table;
