@@ -565,7 +565,7 @@ class TestRuns : public QObject {
     writer.reset();
     QTRY_VERIFY_WITH_TIMEOUT(!w->follower()->following(), 10000);
     QCOMPARE(w->stateIndicator()->detail(), "its writer failed — Resume continues from the last checkpoint");
-    QCOMPARE(w->errorMessage(), "The process writing followed-failing failed: the training loss became nan at "
+    QCOMPARE(w->errorMessage(), "The process writing 'followed-failing' failed: the training loss became nan at "
                                         "step 2 (stopped before applying it)\nResume continues the run here from its "
                                         "last checkpoint.");
   }

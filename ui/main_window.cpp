@@ -182,7 +182,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(follower_, &RunFollower::ended, this, [this](const QString& error) {
     // a headless run that failed says why, from its train.log: in full on the error bar, briefly in the state
     if (!error.isEmpty()) {
-      banner_->showError(QString("The process writing %1 failed: %2\nResume continues the run here from its last "
+      banner_->showError(QString("The process writing '%1' failed: %2\nResume continues the run here from its last "
                                  "checkpoint.")
                              .arg(QFileInfo(opened_run_).fileName(), error));
       state_->setPhase(RunPhase::Idle, "its writer failed — Resume continues from the last checkpoint");
