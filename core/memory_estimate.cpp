@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+
+#include "numbers.h"
 
 namespace moewb {
 
@@ -50,14 +54,74 @@ MemoryEstimate estimate_training_memory(const Config& c, int vocab_size, int64_t
   return e;
 }
 
+namespace {
+
+// A cgroup file's number of bytes; nothing for "max", a missing file or a v1 "unlimited" (about 2^63).
+std::optional<double> cgroup_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string text;
+  if (!(in >> text)) return std::nullopt;
+  const auto value = parse_int64(text);
+  if (!value || *value < 0 || *value >= (int64_t{1} << 60)) return std::nullopt;
+  return static_cast<double>(*value);
+}
+
+// The tightest limit - usage from `leaf` up to `top` (both inside the same hierarchy); 0 when none is limited.
+double headroom_along(const std::filesystem::path& top, std::filesystem::path leaf, const char* limit_name,
+                      const char* usage_name) {
+  double best = 0;
+  for (;;) {
+    const auto limit = cgroup_bytes(leaf / limit_name);
+    if (limit) {
+      const double left = std::max(0.0, *limit - cgroup_bytes(leaf / usage_name).value_or(0));
+      best = best > 0 ? std::min(best, left) : std::max(left, 1.0);  // a full cgroup still counts as a limit
+    }
+    if (leaf == top || !leaf.has_relative_path() || leaf.parent_path() == leaf) break;
+    leaf = leaf.parent_path();
+  }
+  return best;
+}
+
+}  // namespace
+
+double cgroup_headroom(const std::string& mount, const std::string& self_cgroup) {
+  namespace fs = std::filesystem;
+  double best = 0;
+  std::istringstream lines(self_cgroup);
+  for (std::string line; std::getline(lines, line);) {
+    // "hierarchy-id:controllers:/path"; v2 is "0::/path"
+    const auto first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    const fs::path relative = fs::path(path).relative_path();  // "" for the root cgroup
+    auto leaf = [&relative](const fs::path& top) { return relative.empty() ? top : top / relative; };
+    double here = 0;
+    if (controllers.empty()) {
+      here = headroom_along(mount, leaf(mount), "memory.max", "memory.current");
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      const fs::path top = fs::path(mount) / "memory";
+      here = headroom_along(top, leaf(top), "memory.limit_in_bytes", "memory.usage_in_bytes");
+    }
+    if (here > 0) best = best > 0 ? std::min(best, here) : here;
+  }
+  return best;
+}
+
 double available_host_memory() {
+  double available = 0;
   std::ifstream in("/proc/meminfo");
   std::string line;
   while (std::getline(in, line)) {
     long long kib = 0;
-    if (std::sscanf(line.c_str(), "MemAvailable: %lld kB", &kib) == 1) return static_cast<double>(kib) * 1024.0;
+    if (std::sscanf(line.c_str(), "MemAvailable: %lld kB", &kib) == 1) available = static_cast<double>(kib) * 1024.0;
   }
-  return 0;
+  std::ifstream self("/proc/self/cgroup");
+  std::stringstream cgroup;
+  cgroup << self.rdbuf();
+  const double limited = cgroup_headroom("/sys/fs/cgroup", cgroup.str());
+  if (limited > 0) available = available > 0 ? std::min(available, limited) : limited;
+  return available;
 }
 
 std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where) {

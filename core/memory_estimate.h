@@ -24,8 +24,16 @@ struct MemoryEstimate {
 // cuda: the device's fused attention keeps no score matrices and autocast defaults to bf16.
 MemoryEstimate estimate_training_memory(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda);
 
-// MemAvailable from /proc/meminfo in bytes, or 0 where it cannot be read.
+// What this process may still allocate, in bytes: MemAvailable from /proc/meminfo, or less when a cgroup limits
+// the process (a container started with a memory limit, a systemd slice), whose limit the kernel's OOM killer
+// enforces while MemAvailable still shows the whole machine. 0 where neither can be read.
 double available_host_memory();
+
+// The headroom the cgroups of a process leave it: the smallest limit minus usage along its cgroup and the
+// cgroup's ancestors (v2: memory.max and memory.current; v1: memory.limit_in_bytes and memory.usage_in_bytes
+// under the memory controller's mount); 0 when no cgroup limits it. `mount`: where cgroups are mounted
+// (/sys/fs/cgroup); `self_cgroup`: the text of /proc/self/cgroup.
+double cgroup_headroom(const std::string& mount, const std::string& self_cgroup);
 
 // Empty when the estimate fits in `available` bytes (0: unknown, always fits); otherwise one error on the key
 // whose reduction helps most (batch_size when activations dominate, n_layer when the weights do or do not fit

@@ -7,6 +7,7 @@
 #include <clocale>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <locale>
 #include <optional>
 #include <random>
@@ -386,6 +387,37 @@ class TestConfigDataset : public QObject {
              std::string());  // a later session started: that error is history
     QCOMPARE(session_error(error.substr(0, 30)), std::string());
     QCOMPARE(session_error(""), std::string());
+  }
+
+  // A container's memory limit is what the OOM killer enforces, while MemAvailable shows the whole machine: the
+  // headroom is the tightest limit minus usage along the process's cgroup and its ancestors, in v2 and v1.
+  void cgroupLimitsBoundTheAvailableMemory() {
+    QTemporaryDir tmp;
+    const std::string mount = tmp.path().toStdString();
+    auto put = [&](const std::string& file, const std::string& text) {
+      std::filesystem::create_directories(std::filesystem::path(mount + "/" + file).parent_path());
+      atomic_write(mount + "/" + file, text + "\n");
+    };
+    constexpr double MiB = 1024.0 * 1024.0;
+    put("a/b/memory.max", "1073741824");  // v2: 1 GiB, 256 MiB used
+    put("a/b/memory.current", "268435456");
+    put("a/memory.max", "max");
+    put("a/memory.current", "900000000");
+    QCOMPARE(cgroup_headroom(mount, "0::/a/b\n") / MiB, 768.0);
+    put("a/memory.max", "1048576000");  // the parent's 1000 MiB with 900 MB used is tighter
+    QCOMPARE(cgroup_headroom(mount, "0::/a/b\n"), 1048576000.0 - 900000000.0);
+    QCOMPARE(cgroup_headroom(mount, "0::/\n"), 0.0);  // the root cgroup: no limit file, no limit
+    put("memory/c/memory.limit_in_bytes", "2147483648");  // v1: 2 GiB, 1 GiB used, under an unlimited parent
+    put("memory/c/memory.usage_in_bytes", "1073741824");
+    put("memory/memory.limit_in_bytes", "9223372036854771712");
+    QCOMPARE(cgroup_headroom(mount, "5:cpu,cpuacct:/c\n4:memory:/c\n0::/\n") / MiB, 1024.0);
+    QCOMPARE(cgroup_headroom(mount, "4:memory:/elsewhere\n"), 0.0);  // no such cgroup: nothing known
+    QCOMPARE(cgroup_headroom(mount, "garbage"), 0.0);
+    put("full/memory.max", "1000");  // a full cgroup still limits: it leaves (almost) nothing
+    put("full/memory.current", "5000");
+    QVERIFY(cgroup_headroom(mount, "0::/full\n") > 0 && cgroup_headroom(mount, "0::/full\n") < 2);
+    // this machine: no more than MemAvailable says
+    QVERIFY(available_host_memory() > 0);
   }
 };
 
