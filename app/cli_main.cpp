@@ -171,7 +171,7 @@ std::shared_ptr<Collective> join_group(int timeout_s) {
 }
 
 // Every rank makes its trainer; when one cannot, all stop (the others would wait for it until the timeout).
-std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group,
+std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group, bool expert_parallel,
                                         const std::function<std::unique_ptr<Trainer>()>& make) {
   if (!group) return make();
   std::unique_ptr<Trainer> trainer;
@@ -186,7 +186,7 @@ std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group
     throw std::runtime_error("rank " + std::to_string(group->rank()) +
                              ": another rank could not start the run (its error says why); stopping");
   }
-  trainer->join(group);
+  trainer->join(group, expert_parallel);
   return trainer;
 }
 
@@ -194,9 +194,17 @@ std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group
 struct GroupOptions {
   int nproc = 1;
   int timeout = kDefaultGroupTimeout;
+  bool expert_parallel = false;
   void add_to(CLI::App* app) {
     add_int(app, "nproc", nproc, "data-parallel on N local processes (Gloo over 127.0.0.1)", 1);
     add_int(app, "timeout", timeout, "seconds a rank waits for the others before the job fails", 1);
+    app->add_flag("--expert-parallel", expert_parallel,
+                  "each rank holds n_experts / ranks experts of every layer; tokens travel to them (all_to_all)");
+  }
+  // Said once by the launcher, before any rank starts.
+  void check(const Config& c) const {
+    check_world_size(c, nproc);
+    if (expert_parallel) check_expert_split(c, nproc);
   }
 };
 
@@ -220,18 +228,19 @@ Command add_train(CLI::App& root, int argc, char** argv) {
             Config c = build_config(o->preset, o->config, o->overrides);
             if (o->group.nproc > 1) {
               require_distributed();
-              check_world_size(c, o->group.nproc);  // said once, before any rank starts
+              o->group.check(c);
               return launch_local_ranks(o->group.nproc, std::chrono::seconds(o->group.timeout),
                                         without_option(argc, argv, "nproc"));
             }
             catch_stop_signals();  // a stop while starting is kept
             auto group = join_group(o->group.timeout);
             if (group) check_world_size(c, group->world_size());
+            if (group && o->group.expert_parallel) check_expert_split(c, group->world_size());
             TextDataset data = TextDataset::from_file(o->data);
             const bool writer = !group || group->rank() == 0;
             std::string run_dir = o->run;
             if (run_dir.empty() && writer) run_dir = default_run_dir(c);
-            auto trainer = start_in_group(group, [&] {
+            auto trainer = start_in_group(group, o->group.expert_parallel, [&] {
               return Trainer::create(c, data, writer ? run_dir : "", std::filesystem::absolute(o->data).string());
             });
             return run_training(*trainer);
@@ -255,15 +264,16 @@ Command add_resume(CLI::App& root, int argc, char** argv) {
               std::vector<FieldError> errors;  // a batch that does not split is said once, before any rank starts
               if (file_exists(o->run + "/config.json")) {
                 const Config on_disk = config_from_json(read_file(o->run + "/config.json"), Config{}, errors);
-                if (errors.empty()) check_world_size(on_disk, o->group.nproc);
+                if (errors.empty()) o->group.check(on_disk);
               }
               return launch_local_ranks(o->group.nproc, std::chrono::seconds(o->group.timeout),
                                         without_option(argc, argv, "nproc"));
             }
             catch_stop_signals();  // a stop while starting is kept
             auto group = join_group(o->group.timeout);
-            auto trainer = start_in_group(
-                group, [&] { return Trainer::resume(o->run, o->max_iters, /*read_only=*/group && group->rank() > 0); });
+            auto trainer = start_in_group(group, o->group.expert_parallel, [&] {
+              return Trainer::resume(o->run, o->max_iters, /*read_only=*/group && group->rank() > 0);
+            });
             return run_training(*trainer);
           }};
 }
@@ -492,6 +502,7 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
               scaling.timeout = std::chrono::seconds(o->group.timeout);
               scaling.steps = b.train_steps;
               scaling.warmup = b.warmup_steps;
+              scaling.expert_parallel = o->group.expert_parallel;
               if (!o->scaling_result.empty()) return run_scaling_rank(c, data, scaling, o->scaling_result);
               require_distributed();
               scaling.rank_args = without_option(argc, argv, "nproc");

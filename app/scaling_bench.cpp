@@ -30,10 +30,14 @@ std::string row(int processes, int threads, int batch, double tokens_per_sec, co
 
 int run_scaling_bench(const Config& c, const TextDataset& data, const ScalingOptions& o) {
   check_world_size(c, o.nproc);
+  if (o.expert_parallel) check_expert_split(c, o.nproc);
   const int threads_each = std::max(1, cores() / o.nproc);
   std::cout << "scaling: n_layer " << c.n_layer << ", d " << c.n_embd << ", context " << c.block_size
             << ", global batch " << c.batch_size << ", ffn " << name_of(c.ffn)
-            << (c.is_moe() ? " " + name_of(c.routing) : "") << ", " << o.steps << " timed steps, " << cores()
+            << (c.is_moe() ? " " + name_of(c.routing) : "")
+            << (o.expert_parallel ? ", expert-parallel (" + std::to_string(c.n_experts / o.nproc) + " experts per rank)"
+                                  : "")
+            << ", " << o.steps << " timed steps, " << cores()
             << " cores, Gloo over 127.0.0.1\n";
   set_training_threads(threads_each);
   const double one = measure_training_throughput(c, data, o.steps, o.warmup);
@@ -76,7 +80,7 @@ int run_scaling_rank(const Config& c, const TextDataset& data, const ScalingOpti
   where->timeout = o.timeout;
   set_training_threads(std::max(1, cores() / where->local_world_size));
   const auto group = Collective::join(*where);
-  const double tokens_per_sec = measure_training_throughput(c, data, o.steps, o.warmup, group);
+  const double tokens_per_sec = measure_training_throughput(c, data, o.steps, o.warmup, group, o.expert_parallel);
   if (group->rank() == 0) atomic_write(result, format_double(tokens_per_sec, 9) + "\n");
   return 0;
 }

@@ -17,6 +17,7 @@ struct ScalingOptions {
   int nproc = 2;
   int steps = 30, warmup = 5;
   std::chrono::seconds timeout{300};
+  bool expert_parallel = false;  // the ranks also split the experts
   std::vector<std::string> rank_args;  // this command line without --nproc, for the ranks
 };
 

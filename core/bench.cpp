@@ -115,11 +115,11 @@ std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, con
 }
 
 double measure_training_throughput(const Config& base, const TextDataset& data, int steps, int warmup,
-                                   const std::shared_ptr<Collective>& group) {
+                                   const std::shared_ptr<Collective>& group, bool expert_parallel) {
   const Config config = timed_config(base, warmup, steps);
   const torch::Device device = pick_device(config.device);
   auto trainer = Trainer::create(config, data, "", "");
-  if (group) trainer->join(group);
+  if (group) trainer->join(group, expert_parallel);
   trainer->advance();  // the evaluation at step 0
   for (int i = 0; i < warmup; ++i) trainer->advance();
   synchronize(device);

@@ -40,10 +40,11 @@ std::vector<std::string> bench_variant_names(const Config& base);
 std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, const BenchOptions& options,
                                 const std::function<void(const BenchRow&)>& on_row = {});
 // Training throughput (tokens/s over all ranks) of `config` alone: `warmup` steps, then `steps` timed. With a
-// group every rank calls it and trains its slice of the global batch (Trainer::join); all return the same value.
+// group every rank calls it and trains its slice of the global batch (Trainer::join, with `expert_parallel` its
+// share of the experts); all return the same value.
 class Collective;
 double measure_training_throughput(const Config& config, const TextDataset& data, int steps, int warmup,
-                                   const std::shared_ptr<Collective>& group = nullptr);
+                                   const std::shared_ptr<Collective>& group = nullptr, bool expert_parallel = false);
 
 std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tflops = 0);
 

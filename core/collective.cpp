@@ -121,13 +121,22 @@ class GlooCollective : public Collective {
           if (where.agent_store)
             store =
                 c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(where.restart_count), store);
-          store = c10::make_intrusive<c10d::PrefixStore>("moewb", store);
-          auto options = c10d::ProcessGroupGloo::Options::create(where.timeout);
-          options->devices.push_back(device_for(where));
-          group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, where.rank, where.world_size, options);
+          store_ = c10::make_intrusive<c10d::PrefixStore>("moewb", store);
+          group_ = make_group(store_);
           return 0;
         },
         /*joining=*/true);
+  }
+
+  GlooCollective(const Rendezvous& where, c10::intrusive_ptr<c10d::Store> store) : where_(where), store_(store) {
+    guarded(
+        where_, [&] { return group_ = make_group(store_), 0; }, /*joining=*/true);
+  }
+
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> make_group(const c10::intrusive_ptr<c10d::Store>& store) const {
+    auto options = c10d::ProcessGroupGloo::Options::create(where_.timeout);
+    options->devices.push_back(device_for(where_));
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, where_.rank, where_.world_size, options);
   }
 
   static c10::intrusive_ptr<c10d::Store> tcp_store(const Rendezvous& where) {
@@ -170,6 +179,15 @@ class GlooCollective : public Collective {
     });
   }
 
+  void all_to_all(torch::Tensor out, torch::Tensor in, std::vector<int64_t> out_splits,
+                  std::vector<int64_t> in_splits) override {
+    guarded(where_, [&] { return group_->alltoall_base(out, in, out_splits, in_splits)->wait(); });
+  }
+
+  std::shared_ptr<Collective> channel(const std::string& name) override {
+    return std::make_shared<GlooCollective>(where_, c10::make_intrusive<c10d::PrefixStore>(name, store_));
+  }
+
  private:
   static bool is_loopback(const std::string& addr) {
     return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
@@ -184,6 +202,7 @@ class GlooCollective : public Collective {
   }
 
   Rendezvous where_;
+  c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
 

@@ -74,6 +74,14 @@ class Collective {
   virtual void broadcast(torch::Tensor t) = 0;
   // True on every rank when it is true on any rank.
   bool any(bool value);
+  // Rows of `in` (dim 0) go to the ranks in order, in_splits[r] of them to rank r; `out` receives
+  // out_splits[r] rows from rank r, in rank order.
+  virtual void all_to_all(torch::Tensor out, torch::Tensor in, std::vector<int64_t> out_splits,
+                          std::vector<int64_t> in_splits) = 0;
+  // A second group of the same ranks, whose collectives are ordered apart from this one's: expert parallelism
+  // exchanges tokens inside the backward pass while the gradient buckets are all-reduced here. Every rank
+  // must call it, with the same name.
+  virtual std::shared_ptr<Collective> channel(const std::string& name) = 0;
 };
 
 }  // namespace moewb

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "expert_parallel.h"
 #include "precision.h"
 #include "randomness.h"
 
@@ -185,7 +186,8 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
       n_experts(c.n_experts),
       hidden(c.expert_shape == ExpertShape::mlp ? c.expert_hidden_units() : c.n_embd),
       jitter(c.router_jitter),
-      dropout_p(c.dropout) {
+      dropout_p(c.dropout),
+      n_local(c.n_experts) {
   const int d = c.n_embd;
   if (routing.mode != RoutingMode::hash)
     router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
@@ -210,7 +212,15 @@ torch::Tensor MoEFeedForwardImpl::expert_output(const torch::Tensor& x, int64_t 
   return row_linear(h, c_proj->weight.narrow(1, e * hidden, hidden));
 }
 
+std::vector<std::pair<torch::Tensor, int64_t>> MoEFeedForwardImpl::expert_blocks() {
+  std::vector<std::pair<torch::Tensor, int64_t>> blocks{{c_fc->weight, 0}};
+  if (c_fc->bias.defined()) blocks.emplace_back(c_fc->bias, 0);
+  if (shape == ExpertShape::mlp) blocks.emplace_back(c_proj->weight, 1);  // linear: c_proj is shared
+  return blocks;
+}
+
 torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
+  if (expert_group) return dispatch_across_ranks(x, r);
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
   if (routing.mode == RoutingMode::softmax) {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
@@ -247,27 +257,55 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   return y.mul(r.weights.unsqueeze(-1)).sum(1);
 }
 
+torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r) {
+  const int64_t S = x.size(0), K = r.experts.size(1);
+  const int W = expert_group->world_size();
+  // this rank's assignments sorted by expert, so by the rank holding it; refused ones (sentinel N) cut off
+  const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
+  auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto counts = count_per_expert(key, n_experts + 1).to(torch::kCPU);  // sizes the exchange: read anyway
+  const auto to_experts = counts.narrow(0, 0, n_experts).contiguous();     // (W * n_local), rank-major
+  order = order.narrow(0, 0, to_experts.sum().item<int64_t>());
+  // how many rows each rank sends to each expert held here
+  auto from_ranks = torch::empty_like(to_experts);
+  expert_group->all_to_all(from_ranks, to_experts, std::vector<int64_t>(W, n_local), std::vector<int64_t>(W, n_local));
+  std::vector<int64_t> send(W), recv(W);
+  for (int rank = 0; rank < W; ++rank) {
+    send[rank] = to_experts.narrow(0, rank * n_local, n_local).sum().item<int64_t>();
+    recv[rank] = from_ranks.narrow(0, rank * n_local, n_local).sum().item<int64_t>();
+  }
+  const auto arrived = exchange_rows(x.index_select(0, order.div(K, "floor")), send, recv, expert_group);
+  // the arrivals come by source rank, then expert: grouped by expert (a permutation, stable) for the GEMMs
+  const auto local = torch::arange(n_local, torch::kInt64).repeat({W}).repeat_interleave(from_ranks).to(x.device());
+  const auto by_expert = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  auto ys = run_experts(arrived.index_select(0, by_expert), local.index_select(0, by_expert), false);
+  ys = torch::zeros_like(ys).index_copy(0, by_expert, ys);  // back in arrival order
+  const auto returned = exchange_rows(ys, recv, send, expert_group);  // this rank's rows, in `order`
+  const auto y = torch::zeros({S * K, returned.size(1)}, returned.options()).index_copy(0, order, returned);
+  return y.view({S, K, returned.size(1)}).mul(r.weights.unsqueeze(-1)).sum(1);
+}
+
 torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts,
                                               bool may_refuse) {
   const int64_t rows = xs.size(0), d = xs.size(1);
-  const auto counts = count_per_expert(sorted_experts, n_experts + 1);  // the last bin: refused
+  const auto counts = count_per_expert(sorted_experts, n_local + 1);  // the last bin: refused
   const auto& b1 = c_fc->bias;
 #ifdef MOEWB_GROUPED_MM
   // One grouped GEMM per projection over all experts, sized on the device: no host read, cost independent
   // of N. Rows past the last group (refused) are left unwritten by the kernel, so they are zeroed on the way
   // in (their gradient too) and masked on the way out. The weights go in as transposed views, not copies.
   if (xs.is_cuda() && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
-    const auto ends = counts.narrow(0, 0, n_experts).cumsum(0).to(torch::kInt32);  // the end row of each group
+    const auto ends = counts.narrow(0, 0, n_local).cumsum(0).to(torch::kInt32);  // the end row of each group
     torch::Tensor refused;
     auto a = xs.to(at::kBFloat16);
-    if (may_refuse) refused = (sorted_experts == n_experts).unsqueeze(1), a = a.masked_fill(refused, 0);
-    const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_experts, hidden, d}).transpose(1, 2);  // (N, d, h)
+    if (may_refuse) refused = (sorted_experts == n_local).unsqueeze(1), a = a.masked_fill(refused, 0);
+    const auto w1 = c_fc->weight.to(at::kBFloat16).view({n_local, hidden, d}).transpose(1, 2);  // (N, d, h)
     auto h = at::_grouped_mm(a, w1, ends);  // (rows, hidden)
-    if (b1.defined()) h = h + b1.view({n_experts, hidden}).index_select(0, sorted_experts.clamp_max(n_experts - 1));
+    if (b1.defined()) h = h + b1.view({n_local, hidden}).index_select(0, sorted_experts.clamp_max(n_local - 1));
     if (shape == ExpertShape::linear) return h;
     h = F::gelu(h);
     if (may_refuse) h = h.masked_fill(refused, 0);
-    const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_experts, hidden}).permute({1, 2, 0});  // (N, h, d)
+    const auto w2 = c_proj->weight.to(at::kBFloat16).view({d, n_local, hidden}).permute({1, 2, 0});  // (N, h, d)
     return at::_grouped_mm(h, w2, ends);  // (rows, d)
   }
 #endif
@@ -276,7 +314,7 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
   const auto n = host.accessor<int64_t, 1>();
   std::vector<torch::Tensor> outputs;
   int64_t offset = 0;
-  for (int64_t e = 0; e < n_experts; ++e) {
+  for (int64_t e = 0; e < n_local; ++e) {
     if (n[e] > 0) outputs.push_back(expert_output(xs.narrow(0, offset, n[e]), e));
     offset += n[e];
   }
@@ -330,7 +368,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
   // fp32 combine weights promote bf16 expert outputs: back to the residual stream's dtype (bf16 in a bf16 model)
   auto mixed = dispatch(flat, r).to(flat.scalar_type());
   torch::Tensor y;
-  if (routing.mode == RoutingMode::softmax && shape == ExpertShape::mlp) {
+  if (routing.mode == RoutingMode::softmax && shape == ExpertShape::mlp && !expert_group) {
     y = row_linear(mixed, c_proj->weight, c_proj->bias);
   } else if (shape == ExpertShape::linear) {
     y = row_linear(F::gelu(mixed), c_proj->weight, c_proj->bias);

@@ -6,9 +6,15 @@
 
 #include <torch/torch.h>
 
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "config.h"
 
 namespace moewb {
+
+class Collective;
 
 struct RouterOutput {
   torch::Tensor probs;    // (S, N) softmax probabilities; sigmoid gates; one-hot for hash
@@ -71,8 +77,12 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& token_ids,
                         std::vector<RouterOutput>* capture = nullptr);
 
-  // Each expert's slice of the shared weights, so expert e is a plain view, never a copy.
+  // Expert e (of those held here: local index) on rows x, through its slice of the shared weights: a plain
+  // view, never a copy.
   torch::Tensor expert_output(const torch::Tensor& x, int64_t e);
+
+  // The parameters that hold one block per expert, each with the dimension along which the blocks lie.
+  std::vector<std::pair<torch::Tensor, int64_t>> expert_blocks();
 
   RoutingOptions routing;
   ExpertShape shape;
@@ -82,10 +92,17 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   // mlp: c_fc (4d, d) and c_proj (d, 4d) exactly as the dense FFN; expert e owns hidden units [e*h, (e+1)*h).
   // linear: c_fc (N*d, d) holds the N d x d maps; c_proj (d, d) follows GELU.
   torch::nn::Linear c_fc{nullptr}, c_proj{nullptr};
+  // Expert parallelism (expert_parallel.h): this rank holds experts [first_local, first_local + n_local) and
+  // tokens travel to their expert's rank over `expert_group`. Without a group every expert is here.
+  std::shared_ptr<Collective> expert_group;
+  int first_local = 0, n_local = 0;
 
  private:
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
-  // xs (rows, d) sorted by expert (sorted_experts, N = refused) -> each row through its expert; refused rows 0.
+  // dispatch with the experts spread over the ranks: each assignment's row goes to its expert's rank and back.
+  torch::Tensor dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r);
+  // xs (rows, d) sorted by local expert (sorted_experts, n_local = refused) -> each row through its expert;
+  // refused rows 0.
   torch::Tensor run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts, bool may_refuse);
   // One token (generation): on the CPU, walk its few slots through views of the weights; on CUDA, gather the
   // chosen experts' weights on the device (no host round trip).

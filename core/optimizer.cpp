@@ -75,6 +75,11 @@ void TrainingOptimizer::backward(const torch::Tensor& loss, const std::function<
     if (gradients_ready) gradients_ready();  // every rank's scale is the same: scaled gradients average
     found_inf_.zero_();
     at::_amp_foreach_non_finite_check_and_unscale_(grads(), found_inf_, scale_.reciprocal());
+    if (group_) {  // an overflow in another rank's experts skips the step everywhere
+      auto any = found_inf_.to(torch::kCPU);
+      group_->sum(any);
+      found_inf_.copy_(any.clamp_max(1.0));
+    }
   } else {
     loss.backward();
     if (gradients_ready) gradients_ready();
@@ -88,7 +93,16 @@ void TrainingOptimizer::backward(const torch::Tensor& loss, const std::function<
 #endif
   if (norms.empty())
     for (const auto& t : g) norms.push_back(t.norm(2));
-  const auto total = torch::stack(norms).norm(2).to(torch::kFloat64);
+  auto total = torch::stack(norms).norm(2).to(torch::kFloat64);
+  if (group_) {
+    // the replicated gradients count once, every rank's experts once each
+    std::vector<torch::Tensor> mine;
+    for (const auto& p : sharded_) mine.push_back(p.grad().norm(2).to(torch::kFloat64));
+    const auto own = torch::stack(mine).pow(2).sum();
+    auto experts = own.to(torch::kCPU).reshape({1});
+    group_->sum(experts);
+    total = (total.pow(2) - own + experts.to(total.device()).squeeze()).clamp_min(0).sqrt();
+  }
   const auto coef = (torch::full_like(total, config_.grad_clip) / (total + 1e-6)).clamp_max(1.0);
 #ifdef MOEWB_FUSED_ADAMW
   if (fused_) {
@@ -97,6 +111,11 @@ void TrainingOptimizer::backward(const torch::Tensor& loss, const std::function<
   }
 #endif
   for (auto t : g) t.mul_(coef);
+}
+
+void TrainingOptimizer::set_sharded(std::vector<torch::Tensor> sharded, std::shared_ptr<Collective> group) {
+  sharded_ = std::move(sharded);
+  group_ = std::move(group);
 }
 
 void TrainingOptimizer::ensure_state() {
@@ -174,6 +193,14 @@ std::vector<torch::Tensor> TrainingOptimizer::moments() const {
       out.push_back(s.exp_avg_sq());
     }
   return out;
+}
+
+std::vector<torch::Tensor> TrainingOptimizer::moments_of(const torch::Tensor& p) const {
+  const auto& state = adamw_->state();
+  const auto it = state.find(state_key(state, p));
+  if (it == state.end() || !it->second) return {};
+  const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+  return {s.exp_avg(), s.exp_avg_sq()};
 }
 
 void TrainingOptimizer::load(torch::serialize::InputArchive& archive) {

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "collective.h"
 #include "gpt.h"
 #include "precision.h"
 
@@ -30,9 +31,15 @@ class TrainingOptimizer {
   // Restores the state from a checkpoint read on the CPU, onto the parameters' devices.
   void load(torch::serialize::InputArchive& archive);
 
+  // Expert parallelism: `sharded` parameters differ per rank of `group` (each holds its own experts), so the
+  // global gradient norm and an fp16 overflow are agreed over the group (one small all-reduce each).
+  void set_sharded(std::vector<torch::Tensor> sharded, std::shared_ptr<Collective> group);
+
   bool fused() const { return fused_; }
   // exp_avg and exp_avg_sq of every parameter that has state, in parameter order.
   std::vector<torch::Tensor> moments() const;
+  // exp_avg and exp_avg_sq of `p` (the state's own tensors), or none before its first step.
+  std::vector<torch::Tensor> moments_of(const torch::Tensor& p) const;
 
  private:
   std::vector<torch::Tensor> grads() const;
@@ -46,6 +53,8 @@ class TrainingOptimizer {
   double lr_;
   torch::Tensor step_count_;                        // fused path: optimizer steps taken, float on the device
   torch::Tensor scale_, growth_tracker_, found_inf_;  // fp16 loss scaling
+  std::vector<torch::Tensor> sharded_;
+  std::shared_ptr<Collective> group_;
 };
 
 }  // namespace moewb

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine.h"
+#include "expert_parallel.h"
 #include "files.h"
 #include "gradient_sync.h"
 #include "memory_estimate.h"
@@ -157,6 +158,7 @@ struct Trainer::Impl {
   bool read_only = false;              // another rank of the group writes the folder
   std::shared_ptr<Collective> group;   // data-parallel training: the other ranks
   std::unique_ptr<GradientSync> sync;
+  std::unique_ptr<ExpertParallel> experts;  // expert-parallel training: this rank's experts
 #ifdef MOEWB_TENSORBOARD
   std::unique_ptr<TensorBoardWriter> tensorboard;  // the metrics rows again, for `tensorboard --logdir`
 #endif
@@ -207,7 +209,8 @@ struct Trainer::Impl {
     session_start = Clock::now();
     std::string where = device_name(device) + " (" + precision_name(precision) + ")";
     if (world() > 1)
-      where += " x " + std::to_string(world()) + " ranks (global batch " + std::to_string(config.batch_size) + ")";
+      where += " x " + std::to_string(world()) + " ranks (global batch " + std::to_string(config.batch_size) +
+               (experts ? ", " + std::to_string(experts->experts_per_rank()) + " experts per rank" : "") + ")";
     log->info("run {} {} on {}, {} ({} chars, vocab {})", run_dir.empty() ? "(no folder)" : run_dir,
               resumed ? "resumed at step " + std::to_string(step) : std::string("started"), where, data.name,
               data.tokens.size(), data.vocab.size());
@@ -262,10 +265,18 @@ struct Trainer::Impl {
   // not on disk (a kill in between leaves an older checkpoint, and resume drops the newer rows).
   void persist(const EvalReport& r) {
     const double loss_sum = window_loss_sum();  // a collective: every rank of a group comes here
+    const auto whole = whole_experts();
     if (!writes_files()) return;
     atomic_write(path("routing/" + snapshot_name(r.step)), r.snapshot.to_json());
     if (r.best) save("best.pt", loss_sum);
     save("latest.pt", loss_sum);
+  }
+
+  // Expert parallelism: every expert on rank 0 while it writes a checkpoint (collective; none when no rank
+  // writes, as in a benchmark).
+  std::unique_ptr<ExpertParallel::Whole> whole_experts() {
+    if (!experts || !group->any(writes_files())) return nullptr;
+    return std::make_unique<ExpertParallel::Whole>(*experts);
   }
 
   // The training losses summed since the last log step, averaged over ranks, for the checkpoint.
@@ -309,6 +320,7 @@ struct Trainer::Impl {
     if (sync) sync->arm();
     optimizer->backward(out.loss, [this] {
       if (sync) sync->finish();
+      if (experts) experts->finish_gradients();
     });
     const bool log_now = (step + 1) % config.log_interval == 0 || step + 1 == config.max_iters;
     // On a log step the loss is checked before the update, so a NaN never reaches the weights logged. In a
@@ -372,7 +384,8 @@ struct Trainer::Impl {
         if (!std::isfinite(loss)) throw numeric_error_since(loss, last_finite_step, step, "evaluation");
       if (group) stats.sum_over(*group);
       for (const auto& s : stats.read()) r.layers.push_back(s.finish());
-      if (writes_files() || !group) {
+      // (every rank of an expert-parallel group, whose experts the probe's tokens visit)
+      if (writes_files() || !group || experts) {
         // the probe is not a training batch: its capacity drops would be artefacts of its length
         CapacityScope no_capacity(model, false);
         r.snapshot = trace_text(model, data.vocab, data.probe_text(kProbeCharacters), device, false);
@@ -616,6 +629,7 @@ void Trainer::save_latest() {
   if (!impl_->announced) impl_->announce();  // a run saved before its first step (a stop, an import) says what it is
   impl_->logged([this] {
     const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
+    const auto whole = impl_->whole_experts();
     impl_->save("latest.pt", loss_sum);
   });
   if (impl_->writes_files()) impl_->log->info("saved checkpoints/latest.pt at step {}", impl_->step);
@@ -630,16 +644,28 @@ void check_world_size(const Config& c, int world_size) {
                                           " (each rank takes batch_size / ranks sequences)"}});
 }
 
-void Trainer::join(std::shared_ptr<Collective> group) {
+void check_expert_split(const Config& c, int world_size) {
+  if (world_size <= 1) return;
+  if (!c.is_moe())
+    throw ConfigError(std::vector<FieldError>{
+        {"ffn", "expert parallelism splits the experts of a MoE over the ranks: this model is dense"}});
+  if (c.n_experts % world_size != 0)
+    throw ConfigError({{"n_experts", std::to_string(c.n_experts) + " experts do not split over " +
+                                         std::to_string(world_size) + " ranks: give a multiple of " +
+                                         std::to_string(world_size) + " (each rank holds n_experts / ranks)"}});
+}
+
+void Trainer::join(std::shared_ptr<Collective> group, bool expert_parallel) {
   Impl& d = *impl_;
   check_world_size(d.config, group->world_size());
+  if (expert_parallel) check_expert_split(d.config, group->world_size());
   d.group = std::move(group);
   // every rank must train the same model on the same text: a rank started with other options or another copy of
   // the corpus would silently average unrelated gradients
   // (as each resolved them: device, precision, and for a resumed run the step and the batch stream it read)
   const std::string identity = to_json(d.config) + d.data.fingerprint() + d.data.vocab.to_utf8() +
                                device_name(d.device) + precision_name(d.precision) + std::to_string(d.step) +
-                               rng_state(d.rng);
+                               rng_state(d.rng) + (expert_parallel ? "expert-parallel" : "");
   uint64_t hash = 1469598103934665603ull;  // FNV-1a
   for (unsigned char ch : identity) hash = (hash ^ ch) * 1099511628211ull;
   auto rank0 = torch::tensor({static_cast<int64_t>(hash)}, torch::kInt64);
@@ -656,7 +682,11 @@ void Trainer::join(std::shared_ptr<Collective> group) {
     // every rank starts from rank 0's weights, whatever each initialised or read
     for (auto& p : d.model->parameters()) d.group->broadcast(p.data());
   }
-  d.sync = std::make_unique<GradientSync>(d.model->parameters(), d.group);
+  if (expert_parallel) {
+    d.experts = std::make_unique<ExpertParallel>(d.model, *d.optimizer, d.group);
+    d.optimizer->set_sharded(d.experts->sharded(), d.group);
+  }
+  d.sync = std::make_unique<GradientSync>(d.experts ? d.experts->replicated() : d.model->parameters(), d.group);
   // dropout and jitter differ per rank, as they would across one process's batch; rank 0 keeps the run's stream
   // (saved in checkpoints), the others derive theirs from the seed, their rank and the step
   if (d.rank() > 0) {
@@ -678,6 +708,8 @@ void Trainer::join(std::shared_ptr<Collective> group) {
                                     {"backend", d.group->backend()},
                                     {"global_batch", d.config.batch_size},
                                     {"per_rank_batch", d.config.batch_size / d.world()},
+                                    {"experts_per_rank", d.experts ? d.experts->experts_per_rank()
+                                                                   : (d.config.is_moe() ? d.config.n_experts : 0)},
                                     {"from_step", d.step}});
     atomic_write(d.path("run.json"), run.dump(2) + "\n");
   }
@@ -691,6 +723,7 @@ int Trainer::rank() const { return impl_->rank(); }
 int Trainer::world_size() const { return impl_->world(); }
 
 InferenceModel Trainer::snapshot() const {
+  if (impl_->experts) throw std::logic_error("an expert-parallel rank holds only its experts: load a checkpoint");
   auto impl = std::make_shared<InferenceModel::Impl>();
   impl->config = impl_->config;
   impl->vocab = impl_->data.vocab;

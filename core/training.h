@@ -96,13 +96,16 @@ class Trainer {
   // trains on its batch_size / world_size slice of the same sampled batch, gradients are averaged, evaluation
   // and routing statistics are summed over ranks, and only the rank that owns the folder (rank 0) writes it.
   // Every rank must then call advance(), stop_requested() and save_latest() in the same order.
-  // Throws ConfigError when the batch does not split, GroupError when the group fails.
-  void join(std::shared_ptr<Collective> group);
+  // With `expert_parallel` each rank also keeps only n_experts / world_size experts of every MoE layer
+  // (expert_parallel.h); checkpoints still hold the whole model, so a run resumes on any number of ranks.
+  // Throws ConfigError when the batch or the experts do not split, GroupError when the group fails.
+  void join(std::shared_ptr<Collective> group, bool expert_parallel = false);
   // True when `here` is, or (in a group) when any rank asks to stop: one collective, once per loop iteration.
   bool stop_requested(bool here);
   int rank() const;
   int world_size() const;
-  // An independent copy of the current weights for generation and tracing.
+  // An independent copy of the current weights for generation and tracing (not of an expert-parallel rank,
+  // which holds only its experts: std::logic_error).
   InferenceModel snapshot() const;
 
   struct Impl;
@@ -115,6 +118,8 @@ class Trainer {
 
 // Throws ConfigError when config.batch_size does not split over world_size ranks.
 void check_world_size(const Config& c, int world_size);
+// Throws ConfigError unless `c` is a MoE whose experts split evenly over `world_size` ranks (expert parallelism).
+void check_expert_split(const Config& c, int world_size);
 
 bool cuda_available();
 // Memory of the first CUDA device in bytes; 0 without one.
