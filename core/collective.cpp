@@ -185,7 +185,9 @@ class GlooCollective : public Collective {
   }
 
   std::shared_ptr<Collective> channel(const std::string& name) override {
-    return std::make_shared<GlooCollective>(where_, c10::make_intrusive<c10d::PrefixStore>(name, store_));
+    // numbered, so that a channel opened again (a second trainer in one process) meets on keys of its own
+    const std::string prefix = name + "." + std::to_string(channels_++);
+    return std::make_shared<GlooCollective>(where_, c10::make_intrusive<c10d::PrefixStore>(prefix, store_));
   }
 
  private:
@@ -204,6 +206,7 @@ class GlooCollective : public Collective {
   Rendezvous where_;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  int channels_ = 0;
 };
 
 }  // namespace

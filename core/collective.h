@@ -80,7 +80,7 @@ class Collective {
                           std::vector<int64_t> in_splits) = 0;
   // A second group of the same ranks, whose collectives are ordered apart from this one's: expert parallelism
   // exchanges tokens inside the backward pass while the gradient buckets are all-reduced here. Every rank
-  // must call it, with the same name.
+  // must call it, in the same order.
   virtual std::shared_ptr<Collective> channel(const std::string& name) = 0;
 };
 

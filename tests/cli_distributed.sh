@@ -4,7 +4,8 @@
 # a run started on 2 ranks resumes on 1 and vice versa and lands where an uninterrupted run lands; torchrun's
 # variables (and its agent store) start the same run as --nproc; a rank killed mid-run ends the job at once
 # naming it, a hung one after the timeout, and the last checkpoint loads and resumes; SIGTERM stops every rank
-# with a checkpoint; a batch that does not split is refused once; bench --nproc reports the scaling. Every
+# with a checkpoint; a batch that does not split is refused once; bench --nproc reports the scaling; expert
+# parallelism follows the same curves, resumes across world sizes, and refuses experts that do not split. Every
 # distributed run here has a --timeout, so none can hang. Ends with "N passed, N failed".
 set -uo pipefail
 cli="$1"; work="$(mktemp -d)"; trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
@@ -47,6 +48,38 @@ moe=(--ffn=moe --n_experts=4 --routing=topk --top_k=2)
 check "top-2 MoE: the same curve and the same expert loads on two ranks" \
   same_curves "$work/moe1" "$work/moe2" $tol "${losses[@]}" L0_load_e0 L0_load_e1 L0_load_e2 L0_load_e3 \
   L1_load_entropy L1_router_entropy
+
+# expert parallelism: each rank holds 2 of the 4 experts, tokens travel to them; the same curve as data
+# parallelism (and so as one process), the expert loads too, for top-2 and for softmax (every expert sees every
+# token); a checkpoint holds every expert, so the run resumes on 1 process, and a 1-process run on 2 ranks
+"$cli" train "${tiny[@]}" "${moe[@]}" --max_iters=12 --run "$work/moe-ep" --nproc 2 --expert-parallel \
+  > "$work/moe-ep.log" 2>&1; rc=$?
+check "expert-parallel training on 2 ranks" [ $rc -eq 0 ]
+check "says how many experts each rank holds" contains "$(cat "$work/moe-ep.log")" "2 experts per rank"
+check "expert-parallel: the same curve and expert loads as data-parallel" \
+  same_curves "$work/moe2" "$work/moe-ep" $tol "${losses[@]}" L0_load_e0 L0_load_e3 L1_load_entropy
+check "run.json records the experts per rank" grep -q '"experts_per_rank": 2' "$work/moe-ep/run.json"
+soft=(--ffn=moe --n_experts=4 --routing=softmax --expert_shape=linear)
+"$cli" train "${tiny[@]}" "${soft[@]}" --max_iters=6 --run "$work/soft1" > /dev/null 2>&1
+"$cli" train "${tiny[@]}" "${soft[@]}" --max_iters=6 --run "$work/soft-ep" --nproc 2 --expert-parallel > /dev/null 2>&1
+check "softmax over linear experts, split over 2 ranks: one process's curve" \
+  same_curves "$work/soft1" "$work/soft-ep" $tol "${losses[@]}" L0_load_e1
+"$cli" resume --run "$work/moe-ep" --max_iters 24 > /dev/null 2>&1; rc=$?
+"$cli" train "${tiny[@]}" "${moe[@]}" --max_iters=24 --run "$work/moe-whole" > /dev/null 2>&1
+check "an expert-parallel run resumes on 1 process" [ $rc -eq 0 ]
+check "and follows the uninterrupted curve" same_curves "$work/moe-whole" "$work/moe-ep" $tol "${losses[@]}"
+"$cli" train "${tiny[@]}" "${moe[@]}" --max_iters=12 --run "$work/moe-later-ep" > /dev/null 2>&1
+"$cli" resume --run "$work/moe-later-ep" --max_iters 24 --nproc 2 --expert-parallel --timeout 60 > /dev/null 2>&1
+check "a 1-process run continues expert-parallel on the same curve" \
+  same_curves "$work/moe-whole" "$work/moe-later-ep" $tol "${losses[@]}"
+out="$("$cli" train "${tiny[@]}" --ffn=moe --n_experts=3 --nproc 2 --expert-parallel --run "$work/odd-experts" 2>&1)"
+rc=$?
+check "experts that do not split over the ranks are refused (usage error)" [ $rc -eq 2 ]
+check "naming n_experts, once, before any rank starts" [ "$(grep -c 'n_experts' <<<"$out")" -eq 1 ]
+check "the run folder is not created" [ ! -e "$work/odd-experts" ]
+out="$("$cli" train "${tiny[@]}" --nproc 2 --expert-parallel --run "$work/dense-ep" 2>&1)"; rc=$?
+check "a dense model has no experts to split" [ $rc -eq 2 ]
+check "said plainly" contains "$out" "this model is dense"
 
 # across world sizes: 2 -> 1 and 1 -> 2 land on the uninterrupted run
 "$cli" train "${tiny[@]}" --max_iters=12 --run "$work/two-one" --nproc 2 > /dev/null 2>&1
@@ -162,6 +195,9 @@ check "the stopped run resumes on 2 ranks" [ $rc -eq 0 ]
 out="$("$cli" bench --nproc 2 --steps 2 "${tiny[@]}" 2>&1)"; rc=$?
 check "bench --nproc 2 runs" [ $rc -eq 0 ]
 check "and reports 2 ranks' scaling efficiency" grep -qE '^\| 2 \| [0-9]+ \| 4 \| [0-9]+ \| [0-9.]+ \| [0-9]+ % \|$' <<<"$out"
+out="$("$cli" bench --nproc 2 --steps 2 --expert-parallel "${tiny[@]}" "${moe[@]}" 2>&1)"; rc=$?
+check "bench --nproc 2 --expert-parallel runs" [ $rc -eq 0 ]
+check "and says it splits the experts" contains "$out" "expert-parallel (2 experts per rank)"
 
 # Ctrl-C while the ranks start: a stop, not a failure, and nothing left running
 "$cli" train "${tiny[@]}" --max_iters=1000000 --run "$work/early" --nproc 2 > "$work/early.log" 2>&1 &

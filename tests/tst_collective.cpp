@@ -1,13 +1,17 @@
 // The data-parallel pieces below the CLI: torchrun's variables read strictly, one GPU per local rank, and two
 // ranks (threads of this process, meeting in a FileStore over Gloo) that sum, broadcast, agree, and average
-// gradients exactly as one process computes them on the whole batch -- parameters one rank did not use included.
+// gradients exactly as one process computes them on the whole batch -- parameters one rank did not use included;
+// and expert parallelism: rows that travel between ranks and back, and a model whose experts are split over the
+// ranks computing what the whole model computes, gradients included.
 #include <QtTest>
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "collective.h"
+#include "expert_parallel.h"
 #include "gradient_sync.h"
 
 using namespace moewb;
@@ -179,6 +183,135 @@ class TestCollective : public QObject {
                  qPrintable(QString("rank %1, parameter %2").arg(r).arg(i)));
   }
 
+  // Rows go where the splits say and the gradient takes the way back; a rank may send or receive nothing.
+  void rowsTravelBetweenRanksAndBack() {
+    QTemporaryDir dir;
+    std::vector<torch::Tensor> arrived(2), grads(2);
+    const auto errors = on_two_ranks(dir.path(), [&](int rank, const std::shared_ptr<Collective>& group) {
+      // rank 0 sends its 3 rows: 1 to itself, 2 to rank 1; rank 1 sends its 2 rows to rank 0 and none to itself
+      const auto rows = (torch::arange(rank == 0 ? 3 : 2, torch::kFloat32) + 10 * rank).unsqueeze(1).repeat({1, 2});
+      const auto source = rows.clone().requires_grad_();
+      const std::vector<int64_t> send = rank == 0 ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{2, 0};
+      const std::vector<int64_t> recv = rank == 0 ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{2, 0};
+      const auto out = exchange_rows(source, send, recv, group->channel("test"));
+      arrived[rank] = out.detach().clone();
+      // the gradient of sum(out * k) is k on every row, carried back to where the row came from
+      (out * (rank + 1)).sum().backward();
+      grads[rank] = source.grad().clone();
+      // a rank with nothing to send or receive (every token of a batch routed elsewhere) still takes part
+      const auto none = exchange_rows(rank == 0 ? rows : rows.narrow(0, 0, 0),
+                                      rank == 0 ? std::vector<int64_t>{3, 0} : std::vector<int64_t>{0, 0},
+                                      rank == 0 ? std::vector<int64_t>{3, 0} : std::vector<int64_t>{0, 0},
+                                      group->channel("test"));
+      if (none.size(0) != (rank == 0 ? 3 : 0)) arrived[rank] = torch::Tensor();
+    });
+    QCOMPARE(errors, std::vector<std::string>(2));
+    QVERIFY(torch::equal(arrived[0].select(1, 0), torch::tensor({0.f, 10.f, 11.f})));
+    QVERIFY(torch::equal(arrived[1].select(1, 0), torch::tensor({1.f, 2.f})));
+    // rank 0's row 0 stayed on rank 0 (gradient 1); its rows 1 and 2 went to rank 1 (gradient 2)
+    QVERIFY(torch::equal(grads[0].select(1, 0), torch::tensor({1.f, 2.f, 2.f})));
+    QVERIFY(torch::equal(grads[1].select(1, 0), torch::tensor({1.f, 1.f})));
+  }
+
+  // Each rank holds 2 of the 4 experts of every layer and trains on its half of the batch: its logits and
+  // every gradient are those of the whole model on that half (an expert's gradient: both halves' sum, before
+  // finish_gradients halves it), for every routing mode and both expert shapes. Whole gives rank 0 the whole
+  // model back. Tolerance: the experts' rows are batched differently (1e-5, float32 summation order).
+  void expertsSplitOverRanksComputeTheWholeModel() {
+    struct Variant {
+      RoutingMode mode;
+      bool capacity;
+    };
+    for (const ExpertShape shape : {ExpertShape::mlp, ExpertShape::linear})
+      for (const Variant v : {Variant{RoutingMode::softmax, false}, Variant{RoutingMode::topk, false},
+                              Variant{RoutingMode::topk, true}, Variant{RoutingMode::sigmoid, false},
+                              Variant{RoutingMode::hash, false}}) {
+        Config c;
+        c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 8, c.bias = true;
+        c.ffn = Ffn::moe, c.n_experts = 4, c.expert_shape = shape, c.routing = v.mode, c.top_k = 2;
+        c.use_capacity = v.capacity, c.capacity_factor = 0.5, c.aux_alpha = 0.01, c.sigmoid_tau = 0.4;
+        const QString label = QString("%1 %2%3")
+                                  .arg(QString::fromStdString(name_of(shape)), QString::fromStdString(name_of(v.mode)),
+                                       v.capacity ? " with capacity" : "");
+        checkSplitModel(c, label);
+      }
+  }
+
+ private:
+  static void checkSplitModel(const Config& c, const QString& label) {
+    const int vocab = 11;
+    torch::manual_seed(3);
+    GPT whole(c, vocab);
+    whole->eval();
+    const auto idx = torch::randint(vocab, {6, c.block_size}, torch::kInt64);
+    const auto targets = torch::randint(vocab, {6, c.block_size}, torch::kInt64);
+    // the whole model on each half: what rank 0 and rank 1 must compute
+    std::vector<torch::Tensor> logits(2);
+    std::vector<std::map<std::string, torch::Tensor>> grads(2);
+    for (int half = 0; half < 2; ++half) {
+      for (auto& p : whole->parameters()) p.mutable_grad() = torch::Tensor();
+      const auto out = whole->forward(idx.narrow(0, 3 * half, 3), targets.narrow(0, 3 * half, 3));
+      out.loss.backward();
+      logits[half] = out.logits.detach();
+      for (const auto& p : whole->named_parameters())
+        grads[half][p.key()] = p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value());
+    }
+    QTemporaryDir dir;
+    std::vector<std::string> mismatches(2);
+    const auto errors = on_two_ranks(dir.path(), [&](int rank, const std::shared_ptr<Collective>& group) {
+      GPT part(c, vocab);
+      {
+        torch::NoGradGuard no_grad;
+        auto from = whole->parameters(), to = part->parameters();
+        for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+      }
+      part->eval();
+      TrainingOptimizer optimizer(part, c, Precision::fp32, torch::kCPU);
+      ExpertParallel experts(part, optimizer, group);
+      std::string& bad = mismatches[rank];
+      if (experts.experts_per_rank() != 2) bad += " experts_per_rank";
+      const auto out = part->forward(idx.narrow(0, 3 * rank, 3), targets.narrow(0, 3 * rank, 3));
+      out.loss.backward();
+      if (!torch::allclose(out.logits, logits[rank], 1e-5, 1e-5)) bad += " logits";
+      std::set<c10::TensorImpl*> sharded;
+      for (const auto& p : experts.sharded()) sharded.insert(p.unsafeGetTensorImpl());
+      int64_t held = 0, total = 0;
+      for (const auto& p : part->named_parameters()) {
+        const auto& expected = grads[rank].at(p.key());
+        auto g = p.value().grad().defined() ? p.value().grad() : torch::zeros_like(p.value());
+        held += p.value().numel(), total += expected.numel();
+        if (!sharded.count(p.value().unsafeGetTensorImpl())) {
+          if (!torch::allclose(g, expected, 1e-5, 1e-6)) bad += " " + p.key();
+          continue;
+        }
+        // the expert blocks lie along dim 0 (c_fc) or dim 1 (an mlp's c_proj); this rank's are the second half
+        const int64_t dim = p.key().find("c_proj") != std::string::npos ? 1 : 0;
+        const int64_t part_size = p.value().size(dim);
+        if (part_size * 2 != expected.size(dim)) bad += " size of " + p.key();
+        const auto both = (grads[0].at(p.key()) + grads[1].at(p.key())).narrow(dim, rank * part_size, part_size);
+        if (!torch::allclose(g, both, 1e-5, 1e-6)) bad += " " + p.key();
+      }
+      if (held >= total) bad += " holds every expert";
+      experts.finish_gradients();
+      {
+        ExpertParallel::Whole gathered(experts);
+        if (rank == 0) {
+          auto from = whole->parameters(), to = part->parameters();
+          for (size_t i = 0; i < from.size(); ++i)
+            if (!torch::equal(from[i], to[i])) bad += " gathered parameter " + std::to_string(i);
+        }
+      }
+      int64_t after = 0;
+      for (const auto& p : part->parameters()) after += p.numel();
+      if (after != held) bad += " not split again after the checkpoint";
+    });
+    QVERIFY2(errors == std::vector<std::string>(2), qPrintable(label + ": " + QString::fromStdString(errors[0] + errors[1])));
+    for (int r = 0; r < 2; ++r)
+      QVERIFY2(mismatches[r].empty(),
+               qPrintable(label + QString(", rank %1 differs in:").arg(r) + QString::fromStdString(mismatches[r])));
+  }
+
+ private Q_SLOTS:
   void aMissingRankFailsWithinTheTimeout() {
     QTemporaryDir dir;
     Rendezvous where;
