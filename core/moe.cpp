@@ -279,6 +279,9 @@ torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, 
   const auto local = torch::arange(n_local, torch::kInt64).repeat({W}).repeat_interleave(from_ranks).to(x.device());
   const auto by_expert = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
   auto ys = run_experts(arrived.index_select(0, by_expert), local.index_select(0, by_expert), false);
+  // A rank whose experts received nothing still joins both exchanges on the way back (they are collectives):
+  // its part of the graph must not vanish just because no weight was used.
+  if (arrived.requires_grad() && !ys.requires_grad()) ys = ys + arrived.sum() * 0;
   ys = torch::zeros_like(ys).index_copy(0, by_expert, ys);  // back in arrival order
   const auto returned = exchange_rows(ys, recv, send, expert_group);  // this rank's rows, in `order`
   const auto y = torch::zeros({S * K, returned.size(1)}, returned.options()).index_copy(0, order, returned);
@@ -319,7 +322,7 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
     offset += n[e];
   }
   const int64_t width = shape == ExpertShape::linear ? d : c_proj->weight.size(0);
-  if (offset < rows) {
+  if (offset < rows || outputs.empty()) {  // refused rows, or none arrived (expert parallelism)
     const auto dtype = outputs.empty() ? xs.scalar_type() : outputs[0].scalar_type();
     outputs.push_back(torch::zeros({rows - offset, width}, xs.options().dtype(dtype)));
   }
