@@ -80,7 +80,8 @@ ends at once), and write every line they print also to the run's train.log.
 Data-parallel training: --nproc N on one machine, or torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR, MASTER_PORT), e.g. torchrun --no-python --nproc_per_node=2 moewb-cli train ...; batch_size is the
 global batch (each rank trains on batch_size / ranks); rank 0 writes the run folder; a failed or silent rank
-ends every rank after --timeout seconds (300). Expert parallelism is not yet available.)";
+ends every rank after --timeout seconds (300). With --expert-parallel each rank also holds only
+n_experts / ranks experts of every MoE layer and tokens travel to them (checkpoints still hold every expert).)";
 
 std::string default_dataset() { return MOEWB_DEFAULT_DATASET; }
 
@@ -167,13 +168,17 @@ std::shared_ptr<Collective> join_group(int timeout_s) {
   // the ranks on this machine share its cores
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_training_threads(std::max(1, cores / where->local_world_size));
+  set_ranks_on_this_machine(where->local_world_size, where->world_size);
   return Collective::join(*where);
 }
 
 // Every rank makes its trainer; when one cannot, all stop (the others would wait for it until the timeout).
 std::unique_ptr<Trainer> start_in_group(const std::shared_ptr<Collective>& group, bool expert_parallel,
                                         const std::function<std::unique_ptr<Trainer>()>& make) {
-  if (!group) return make();
+  if (!group) {
+    if (expert_parallel) std::cerr << "warning: --expert-parallel: a single process holds every expert\n";
+    return make();
+  }
   std::unique_ptr<Trainer> trainer;
   std::exception_ptr failure;
   try {

@@ -124,6 +124,18 @@ double available_host_memory() {
   return available;
 }
 
+MemoryEstimate estimate_for_ranks(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda,
+                                  int local_ranks, int world_size) {
+  Config per_rank = c;
+  per_rank.batch_size = std::max(1, c.batch_size / std::max(1, world_size));
+  MemoryEstimate e = estimate_training_memory(per_rank, vocab_size, dataset_characters, cuda);
+  if (cuda || local_ranks <= 1) return e;
+  e.model_bytes *= local_ranks;
+  e.activations_bytes *= local_ranks;
+  e.dataset_bytes *= local_ranks;
+  return e;
+}
+
 std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where) {
   if (available <= 0 || e.total() <= available) return {};
   std::ostringstream msg;

@@ -24,6 +24,12 @@ struct MemoryEstimate {
 // cuda: the device's fused attention keeps no score matrices and autocast defaults to bf16.
 MemoryEstimate estimate_training_memory(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda);
 
+// What one machine holds for `local_ranks` ranks of a data-parallel group of `world_size`, each training its
+// batch_size / world_size rows: the ranks share the host's memory (each loads the corpus too), but each has a
+// GPU of its own, so on CUDA this is one rank's need.
+MemoryEstimate estimate_for_ranks(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda,
+                                  int local_ranks, int world_size);
+
 // What this process may still allocate, in bytes: MemAvailable from /proc/meminfo, or less when a cgroup limits
 // the process (a container started with a memory limit, a systemd slice), whose limit the kernel's OOM killer
 // enforces while MemAvailable still shows the whole machine. 0 where neither can be read.

@@ -39,6 +39,15 @@ std::atomic<int> requested_threads{0};
 
 void set_training_threads(int threads) { requested_threads = std::max(0, threads); }
 
+namespace {
+std::atomic<int> ranks_here{1}, ranks_in_group{1};
+}
+
+void set_ranks_on_this_machine(int local_ranks, int world_size) {
+  ranks_here = std::max(1, local_ranks);
+  ranks_in_group = std::max(1, world_size);
+}
+
 int training_threads() {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int requested = requested_threads;
@@ -429,11 +438,13 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   }
   // refuse what cannot fit before allocating it: an out-of-memory kill loses the run and says nothing
   const bool cuda = impl->device.is_cuda();
-  MemoryEstimate need =
-      estimate_training_memory(config, data.vocab.size(), static_cast<int64_t>(data.tokens.size()), cuda);
-  if (!cuda) need.dataset_bytes = 0;  // already loaded, so no longer in MemAvailable
+  const int here = ranks_here;
+  MemoryEstimate need = estimate_for_ranks(config, data.vocab.size(), static_cast<int64_t>(data.tokens.size()), cuda,
+                                           here, ranks_in_group);
+  if (!cuda) need.dataset_bytes = 0;  // already loaded (by every rank here), so no longer in MemAvailable
+  const std::string machine = here > 1 ? "this machine, shared by " + std::to_string(here) + " ranks," : "this machine";
   errors = check_memory(need, cuda ? device_memory_bytes(impl->device) : available_host_memory(),
-                        cuda ? "the GPU" : "this machine");
+                        cuda ? "the GPU" : machine);
   if (!errors.empty()) throw ConfigError(errors);
   if (impl->device.is_cuda()) enable_tf32();
   if (config.deterministic) use_deterministic_kernels(impl->device);

@@ -131,6 +131,9 @@ void init_torch_threads();
 // Threads for training and evaluation on a CPU: 0 (the default) means every core. The desktop app leaves one
 // core to its GUI, so the window stays smooth and training slows gracefully when another process needs the CPU.
 void set_training_threads(int threads);
+// The ranks of this process's group that run on this machine, and the group's size: the memory check before a
+// run counts every rank here (they share its memory), each with its slice of the batch. 1, 1 by default.
+void set_ranks_on_this_machine(int local_ranks, int world_size);
 int training_threads();  // the effective count (>= 1)
 
 }  // namespace moewb

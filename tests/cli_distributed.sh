@@ -80,6 +80,9 @@ check "the run folder is not created" [ ! -e "$work/odd-experts" ]
 out="$("$cli" train "${tiny[@]}" --nproc 2 --expert-parallel --run "$work/dense-ep" 2>&1)"; rc=$?
 check "a dense model has no experts to split" [ $rc -eq 2 ]
 check "said plainly" contains "$out" "this model is dense"
+out="$("$cli" train "${tiny[@]}" "${moe[@]}" --max_iters=2 --expert-parallel --run "$work/ep-alone" 2>&1 >/dev/null)"
+check "--expert-parallel on one process trains and says it holds every expert" \
+  contains "$out" "warning: --expert-parallel: a single process holds every expert"
 
 # across world sizes: 2 -> 1 and 1 -> 2 land on the uninterrupted run
 "$cli" train "${tiny[@]}" --max_iters=12 --run "$work/two-one" --nproc 2 > /dev/null 2>&1

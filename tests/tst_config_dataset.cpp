@@ -270,6 +270,24 @@ class TestConfigDataset : public QObject {
     QCOMPARE(errors[0].field, std::string("batch_size"));
     QVERIFY(check_memory(estimate_training_memory(preset("cpu-quick"), 65, 1000000, false), 24e9, "x").empty());
     QCOMPARE(QString::fromStdString(format_bytes(1536.0 * 1024 * 1024)), QString("1.5 GiB"));
+  }
+
+  // Ranks on one machine share its memory but each has a GPU of its own; each trains its slice of the batch.
+  void ranksOnOneMachineShareItsMemory() {
+    Config c = preset("cpu-quick");
+    c.batch_size = 64;
+    Config slice = c;
+    slice.batch_size = 16;
+    const MemoryEstimate one = estimate_training_memory(slice, 65, 1000000, false);
+    const MemoryEstimate here = estimate_for_ranks(c, 65, 1000000, false, /*local_ranks=*/2, /*world_size=*/4);
+    QCOMPARE(here.model_bytes, 2 * one.model_bytes);
+    QCOMPARE(here.activations_bytes, 2 * one.activations_bytes);
+    QCOMPARE(here.dataset_bytes, 2 * one.dataset_bytes);
+    QVERIFY(here.activations_bytes < estimate_training_memory(c, 65, 1000000, false).activations_bytes);
+    const MemoryEstimate gpu = estimate_for_ranks(c, 65, 1000000, true, 2, 4);
+    QCOMPARE(gpu.total(), estimate_training_memory(slice, 65, 1000000, true).total());
+    const MemoryEstimate alone = estimate_for_ranks(c, 65, 1000000, false, 1, 1);
+    QCOMPARE(alone.total(), estimate_training_memory(c, 65, 1000000, false).total());
     QCOMPARE(QString::fromStdString(format_bytes(812.4 * 1024 * 1024)), QString("812 MiB"));
   }
 

@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "memory_estimate.h"
 #include "metrics_csv.h"
 #include "routing_rows.h"
 #include "test_corpus.h"
@@ -798,6 +799,27 @@ class TestModel : public QObject {
       QCOMPARE(e.errors.size(), size_t{1});
       QCOMPARE(QString::fromStdString(e.errors[0].field), field);
     }
+  }
+
+  // The memory check counts every rank on this machine: a model (50 MB with its optimizer) that one process
+  // trains is refused for 4,096 ranks here, saying why, before anything is allocated.
+  void ranksOnOneMachineAreCountedTogether() {
+    Config c = tiny_config();
+    c.n_layer = 4, c.n_embd = 256, c.n_head = 4, c.batch_size = 4096;
+    const double available = available_host_memory();
+    const double need = estimate_for_ranks(c, corpus().vocab.size(), 0, false, 4096, 4096).total();
+    if (available <= 0 || need <= available) QSKIP("this machine holds 4,096 ranks of the tiny model");
+    set_ranks_on_this_machine(4096, 4096);
+    try {
+      Trainer::create(c, corpus(), "", "");
+      set_ranks_on_this_machine(1, 1);
+      QFAIL("4,096 ranks' memory was not counted");
+    } catch (const ConfigError& e) {
+      set_ranks_on_this_machine(1, 1);
+      QVERIFY2(QString(e.what()).contains("this machine, shared by 4096 ranks, has"), e.what());
+    }
+    c.batch_size = 1;  // what each of those ranks would train, alone: it fits
+    QCOMPARE(Trainer::create(c, corpus(), "", "")->step(), 0);
   }
 
   void generationIsSeededAndStreams() {
