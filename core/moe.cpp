@@ -260,6 +260,10 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
 torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r) {
   const int64_t S = x.size(0), K = r.experts.size(1);
   const int W = expert_group->world_size();
+  if (routing.mode == RoutingMode::topk && routing.use_capacity) {
+    const int64_t C = expert_capacity(routing.capacity_factor, routing.top_k, S, n_experts);
+    if (C < S) return dispatch_in_capacity_slots(x, r, C);  // the capacity binds (as route decided)
+  }
   // this rank's assignments sorted by expert, so by the rank holding it; refused ones (sentinel N) cut off
   const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
   auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
@@ -286,6 +290,41 @@ torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, 
   const auto returned = exchange_rows(ys, recv, send, expert_group);  // this rank's rows, in `order`
   const auto y = torch::zeros({S * K, returned.size(1)}, returned.options()).index_copy(0, order, returned);
   return y.view({S, K, returned.size(1)}).mul(r.weights.unsqueeze(-1)).sum(1);
+}
+
+torch::Tensor MoEFeedForwardImpl::dispatch_in_capacity_slots(const torch::Tensor& x, const RouterOutput& r,
+                                                              int64_t C) {
+  const int64_t S = x.size(0), K = r.experts.size(1), slots = n_experts * C;
+  const int W = expert_group->world_size();
+  const auto longs = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
+  const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
+  const auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto sorted = key.index_select(0, order);
+  const auto counts = count_per_expert(key, n_experts + 1);  // at most C per expert: capacity_keep saw to it
+  const auto starts = counts.cumsum(0) - counts;             // each expert's first position in `sorted`
+  // slot e*C + j holds the j-th assignment of expert e, if it has one: gathered, so the gradient is a gather too
+  const auto slot_expert = torch::arange(n_experts, longs).repeat_interleave(C);
+  const auto within = torch::arange(C, longs).repeat({n_experts});
+  const auto filled = within < counts.index_select(0, slot_expert);
+  const auto position = (starts.index_select(0, slot_expert) + within).clamp_max(S * K - 1);
+  const auto rows = x.index_select(0, order.index_select(0, position).div(K, "floor"))
+                        .masked_fill(filled.logical_not().unsqueeze(1), 0);
+  const std::vector<int64_t> each(W, n_local * C);
+  const auto arrived = exchange_rows(rows, each, each, expert_group);  // (source, local expert, slot)
+  const int64_t d = arrived.size(1);
+  const auto grouped = arrived.view({W, n_local, C, d}).transpose(0, 1).reshape({n_local * W * C, d});
+  const auto local = torch::arange(n_local, longs).repeat_interleave(W * C);
+  const auto ys = run_experts(grouped, local, false);  // empty slots too: their outputs are never read
+  const int64_t width = ys.size(1);
+  const auto back = ys.view({n_local, W, C, width}).transpose(0, 1).reshape({W * n_local * C, width});
+  const auto returned = exchange_rows(back, each, each, expert_group);  // this rank's slots, (expert, slot)
+  // each assignment reads its slot; a refused one reads a zero row past the end
+  const auto slot_sorted = (sorted * C + torch::arange(S * K, longs) - starts.index_select(0, sorted))
+                               .masked_fill(sorted == n_experts, slots);
+  const auto inverse = torch::empty_like(order).index_copy(0, order, torch::arange(S * K, longs));
+  const auto padded = torch::cat({returned, torch::zeros({1, width}, returned.options())});
+  const auto y = padded.index_select(0, slot_sorted.index_select(0, inverse)).view({S, K, width});
+  return y.mul(r.weights.unsqueeze(-1)).sum(1);
 }
 
 torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts,

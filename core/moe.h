@@ -101,6 +101,9 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
   // dispatch with the experts spread over the ranks: each assignment's row goes to its expert's rank and back.
   torch::Tensor dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r);
+  // The same when a capacity of C rows per expert binds: every rank sends N * C slots, the empty ones zero
+  // (GShard's padded dispatch), so the exchange has a fixed size and needs no count exchange.
+  torch::Tensor dispatch_in_capacity_slots(const torch::Tensor& x, const RouterOutput& r, int64_t C);
   // xs (rows, d) sorted by local expert (sorted_experts, n_local = refused) -> each row through its expert;
   // refused rows 0.
   torch::Tensor run_experts(const torch::Tensor& xs, const torch::Tensor& sorted_experts, bool may_refuse);

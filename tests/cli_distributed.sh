@@ -59,6 +59,12 @@ check "says how many experts each rank holds" contains "$(cat "$work/moe-ep.log"
 check "expert-parallel: the same curve and expert loads as data-parallel" \
   same_curves "$work/moe2" "$work/moe-ep" $tol "${losses[@]}" L0_load_e0 L0_load_e3 L1_load_entropy
 check "run.json records the experts per rank" grep -q '"experts_per_rank": 2' "$work/moe-ep/run.json"
+"$cli" train "${tiny[@]}" "${moe[@]}" --use_capacity=true --capacity_factor=0.5 --max_iters=6 --run "$work/cf-dp" \
+  --nproc 2 > /dev/null 2>&1
+"$cli" train "${tiny[@]}" "${moe[@]}" --use_capacity=true --capacity_factor=0.5 --max_iters=6 --run "$work/cf-ep" \
+  --nproc 2 --expert-parallel > /dev/null 2>&1
+check "capacity 0.5 (fixed-size slots): the data-parallel curve and drops" \
+  same_curves "$work/cf-dp" "$work/cf-ep" $tol "${losses[@]}" L0_dropped L1_dropped L0_load_e2
 soft=(--ffn=moe --n_experts=4 --routing=softmax --expert_shape=linear)
 "$cli" train "${tiny[@]}" "${soft[@]}" --max_iters=6 --run "$work/soft1" > /dev/null 2>&1
 "$cli" train "${tiny[@]}" "${soft[@]}" --max_iters=6 --run "$work/soft-ep" --nproc 2 --expert-parallel > /dev/null 2>&1

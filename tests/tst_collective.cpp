@@ -222,18 +222,22 @@ class TestCollective : public QObject {
       RoutingMode mode;
       bool capacity;
       bool all_to_expert_0 = false;  // rank 1's experts receive no rows at all
+      double capacity_factor = 0.5;   // 0.5: C = 6 of 24 tokens binds (padded slots); 4: it does not
     };
     for (const ExpertShape shape : {ExpertShape::mlp, ExpertShape::linear})
       for (const Variant v : {Variant{RoutingMode::softmax, false}, Variant{RoutingMode::topk, false},
                               Variant{RoutingMode::topk, true}, Variant{RoutingMode::sigmoid, false},
-                              Variant{RoutingMode::hash, false}, Variant{RoutingMode::topk, false, true}}) {
+                              Variant{RoutingMode::hash, false}, Variant{RoutingMode::topk, false, true},
+                              Variant{RoutingMode::topk, true, false, 4.0}}) {
         Config c;
         c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 8, c.bias = true;
         c.ffn = Ffn::moe, c.n_experts = 4, c.expert_shape = shape, c.routing = v.mode, c.top_k = 2;
-        c.use_capacity = v.capacity, c.capacity_factor = 0.5, c.aux_alpha = 0.01, c.sigmoid_tau = 0.4;
+        c.use_capacity = v.capacity, c.capacity_factor = v.capacity_factor, c.aux_alpha = 0.01, c.sigmoid_tau = 0.4;
         const QString label = QString("%1 %2%3")
                                   .arg(QString::fromStdString(name_of(shape)), QString::fromStdString(name_of(v.mode)),
-                                       v.capacity ? " with capacity" : v.all_to_expert_0 ? " forced to expert 0" : "");
+                                       v.capacity ? QString(" with capacity factor %1").arg(v.capacity_factor)
+                                       : v.all_to_expert_0 ? QString(" forced to expert 0")
+                                                           : QString());
         checkSplitModel(c, label, v.all_to_expert_0 ? 0 : -1);
       }
   }
