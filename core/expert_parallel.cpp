@@ -110,6 +110,7 @@ void ExpertParallel::finish_gradients() {
 
 ExpertParallel::Whole::Whole(ExpertParallel& owner) : owner_(owner) {
   torch::NoGradGuard no_grad;
+  owner_.optimizer_.create_saved_state();  // on every rank: each gathers as many tensors as the others
   for (const auto& s : owner_.shards_)
     for (auto& t : owner_.with_moments(s)) {
       auto shape = t.sizes().vec();
@@ -124,7 +125,6 @@ ExpertParallel::Whole::Whole(ExpertParallel& owner) : owner_(owner) {
 }
 
 ExpertParallel::Whole::~Whole() {
-  // moments the checkpoint created (a fused optimizer's state before its first step) are whole too
   for (const auto& s : owner_.shards_)
     for (auto& t : owner_.with_moments(s)) keep_part(t, s);
 }

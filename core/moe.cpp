@@ -336,7 +336,8 @@ torch::Tensor MoEFeedForwardImpl::run_experts(const torch::Tensor& xs, const tor
   // One grouped GEMM per projection over all experts, sized on the device: no host read, cost independent
   // of N. Rows past the last group (refused) are left unwritten by the kernel, so they are zeroed on the way
   // in (their gradient too) and masked on the way out. The weights go in as transposed views, not copies.
-  if (xs.is_cuda() && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
+  // (rows > 0: an expert-parallel rank may receive none, a case the kernel was never given)
+  if (xs.is_cuda() && rows > 0 && matmul_dtype(xs) == at::kBFloat16 && hidden % 8 == 0 && d % 8 == 0) {
     const auto ends = counts.narrow(0, 0, n_local).cumsum(0).to(torch::kInt32);  // the end row of each group
     torch::Tensor refused;
     auto a = xs.to(at::kBFloat16);

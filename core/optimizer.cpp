@@ -99,7 +99,7 @@ void TrainingOptimizer::backward(const torch::Tensor& loss, const std::function<
     std::vector<torch::Tensor> mine;
     for (const auto& p : sharded_) mine.push_back(p.grad().norm(2).to(torch::kFloat64));
     const auto own = torch::stack(mine).pow(2).sum();
-    auto experts = own.to(torch::kCPU).reshape({1});
+    auto experts = own.to(torch::kCPU).reshape({1}).clone();  // summed in place: never a view of `own`
     group_->sum(experts);
     total = (total.pow(2) - own + experts.to(total.device()).squeeze()).clamp_min(0).sqrt();
   }
@@ -170,6 +170,10 @@ void TrainingOptimizer::step() {
     if (overflow) return;
   }
   adamw_->step();
+}
+
+void TrainingOptimizer::create_saved_state() {
+  if (fused_) ensure_state();
 }
 
 void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) {

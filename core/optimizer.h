@@ -28,6 +28,9 @@ class TrainingOptimizer {
   void step();
 
   void save(torch::serialize::OutputArchive& archive);
+  // Creates the moments save() writes, where they do not exist yet (the fused path keeps none before its first
+  // step): an expert-parallel group gathers them on every rank before rank 0 saves.
+  void create_saved_state();
   // Restores the state from a checkpoint read on the CPU, onto the parameters' devices.
   void load(torch::serialize::InputArchive& archive);
 

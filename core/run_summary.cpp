@@ -82,13 +82,17 @@ RunSummary summarize_run(const std::string& dir) {
   const auto slash = dir.find_last_of('/');
   s.name = slash == std::string::npos ? dir : dir.substr(slash + 1);
   s.meta = read_run_meta(dir);
+  std::vector<int> experts_per_rank;  // of each session on several ranks
   if (file_exists(dir + "/run.json")) {
     try {
       const auto run = nlohmann::json::parse(read_file(dir + "/run.json"));
       s.parameters = run.value("parameters", int64_t{0});
       if (run.contains("derived_from")) s.derived_from = run["derived_from"].value("summary", std::string());
       if (run.contains("data_parallel"))
-        for (const auto& session : run["data_parallel"]) s.ranks = std::max(s.ranks, session.value("world_size", 1));
+        for (const auto& session : run["data_parallel"]) {
+          s.ranks = std::max(s.ranks, session.value("world_size", 1));
+          experts_per_rank.push_back(session.value("experts_per_rank", 0));
+        }
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error(dir + "/run.json is malformed: " + e.what());
     }
@@ -96,6 +100,7 @@ RunSummary summarize_run(const std::string& dir) {
   std::vector<FieldError> errors;
   s.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
   if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
+  for (int held : experts_per_rank) s.experts_split = s.experts_split || (held > 0 && held < s.config.n_experts);
   const MetricsTable t = parse_metrics_csv(read_file(dir + "/metrics.csv"));
   if (t.rows() > 0) s.last_step = static_cast<int>(t.column("step").back());
   s.finished = t.rows() > 0 && s.last_step >= s.config.max_iters;

@@ -50,6 +50,7 @@ struct RunSummary {
   int64_t parameters = 0;    // from run.json; 0 for runs written before it kept the count
   std::string derived_from;  // "pruned from <run> ..." for a pruned or upcycled model (run.json), else empty
   int ranks = 1;             // the most data-parallel ranks any session of the run trained on (run.json)
+  bool experts_split = false;  // a session held only some experts on each rank (expert parallelism)
   double gap() const { return final_val - final_train; }
   // Routing, N, k and capacity: "dense", "softmax N=4", "top-2 of 8", "top-2 of 4 cf=0.5", "hash N=8", with
   // " (linear)" for d x d experts.

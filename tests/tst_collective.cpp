@@ -4,6 +4,7 @@
 // and expert parallelism: rows that travel between ranks and back, and a model whose experts are split over the
 // ranks computing what the whole model computes, gradients included.
 #include <QtTest>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include "collective.h"
 #include "expert_parallel.h"
 #include "gradient_sync.h"
+#include "optimizer.h"
 
 using namespace moewb;
 
@@ -240,6 +242,63 @@ class TestCollective : public QObject {
                                                            : QString());
         checkSplitModel(c, label, v.all_to_expert_0 ? 0 : -1);
       }
+  }
+
+  // A training step's gradient pipeline -- GradientSync over the replicated parameters, the experts' sum over
+  // ranks scaled by 1/W, clipping to the global norm -- leaves each rank the gradient that one process computes
+  // on the whole batch, clipped. The clip (0.05) lies far below the norm, so a per-rank norm would show.
+  void expertParallelStepClipsTheWholeBatchsGradient() {
+    Config c;
+    c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 8, c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2;
+    c.grad_clip = 0.05;
+    const int vocab = 11;
+    torch::manual_seed(4);
+    GPT whole(c, vocab);
+    const auto idx = torch::randint(vocab, {6, c.block_size}, torch::kInt64);
+    const auto targets = torch::randint(vocab, {6, c.block_size}, torch::kInt64);
+    TrainingOptimizer whole_optimizer(whole, c, Precision::fp32, torch::kCPU);
+    whole_optimizer.backward(0.5 * (whole->forward(idx.narrow(0, 0, 3), targets.narrow(0, 0, 3)).loss +
+                                    whole->forward(idx.narrow(0, 3, 3), targets.narrow(0, 3, 3)).loss));
+    std::map<std::string, torch::Tensor> expected;
+    double norm = 0;
+    for (const auto& p : whole->named_parameters()) {
+      expected[p.key()] = p.value().grad().clone();
+      norm += p.value().grad().pow(2).sum().item<double>();
+    }
+    QVERIFY2(std::sqrt(norm) < 0.05 + 1e-6, "the whole model's gradient was not clipped");
+    QTemporaryDir dir;
+    std::vector<std::string> mismatches(2);
+    const auto errors = on_two_ranks(dir.path(), [&](int rank, const std::shared_ptr<Collective>& group) {
+      GPT part(c, vocab);
+      {
+        torch::NoGradGuard no_grad;
+        auto from = whole->parameters(), to = part->parameters();
+        for (size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+      }
+      TrainingOptimizer optimizer(part, c, Precision::fp32, torch::kCPU);
+      ExpertParallel experts(part, optimizer, group);
+      optimizer.set_sharded(experts.sharded(), group);
+      GradientSync sync(experts.replicated(), group);
+      sync.arm();
+      const auto loss = part->forward(idx.narrow(0, 3 * rank, 3), targets.narrow(0, 3 * rank, 3)).loss;
+      optimizer.backward(loss, [&] {
+        sync.finish();
+        experts.finish_gradients();
+      });
+      for (const auto& p : part->named_parameters()) {
+        auto want = expected.at(p.key());
+        const auto& got = p.value().grad();
+        if (got.sizes() != want.sizes()) {  // an expert block: this rank's half
+          const int64_t dim = got.size(0) == want.size(0) ? 1 : 0;
+          want = want.narrow(dim, rank * got.size(dim), got.size(dim));
+        }
+        if (!torch::allclose(got, want, 1e-5, 1e-7)) mismatches[rank] += " " + p.key();
+      }
+    });
+    QCOMPARE(errors, std::vector<std::string>(2));
+    for (int r = 0; r < 2; ++r)
+      QVERIFY2(mismatches[r].empty(), qPrintable(QString("rank %1 differs in:").arg(r) +
+                                                 QString::fromStdString(mismatches[r])));
   }
 
  private:

@@ -176,8 +176,12 @@ class TestRuns : public QObject {
     nlohmann::json run;
     run["data_parallel"] = {{{"world_size", 2}, {"from_step", 0}}, {{"world_size", 4}, {"from_step", 50}}};
     atomic_write(root.toStdString() + "/parallel/run.json", run.dump());
+    make_run(root + "/experts-split", moe(RoutingMode::topk, 4, 2), 100, true);  // 2 of the 4 experts per rank
+    run["data_parallel"] = {{{"world_size", 2}, {"experts_per_rank", 2}, {"from_step", 0}}};
+    atomic_write(root.toStdString() + "/experts-split/run.json", run.dump());
     auto panel = panel_on(root);
     QVERIFY(panel);
+    QCOMPARE(cell(*panel, root + "/experts-split", "Status"), QString("finished · 2 ranks, experts split"));
     QCOMPARE(cell(*panel, root + "/finished", "Status"), QString("finished"));
     QCOMPARE(cell(*panel, root + "/stopped", "Status"), QString("stopped (resumable)"));
     QCOMPARE(cell(*panel, root + "/training", "Status"), QString("training"));

@@ -398,7 +398,9 @@ void RunsPanel::fillRow(int r, const RunSummary& s) {
   };
   table_->setItem(r, kTags, cell(to_qt(s.meta.tags).join(", ")));
   table_->setItem(r, kKind, cell(to_qt(s.kind())));
-  table_->setItem(r, kStatus, cell(to_qt(name_of(s.status)) + (s.ranks > 1 ? QString(" · %1 ranks").arg(s.ranks) : "")));
+  QString status = to_qt(name_of(s.status));
+  if (s.ranks > 1) status += QString(" · %1 ranks").arg(s.ranks) + (s.experts_split ? ", experts split" : "");
+  table_->setItem(r, kStatus, cell(status));
   auto* steps = new NumberItem(s.last_step, 0);
   steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
   table_->setItem(r, kSteps, steps);
