@@ -111,16 +111,22 @@ void ExpertParallel::finish_gradients() {
 ExpertParallel::Whole::Whole(ExpertParallel& owner) : owner_(owner) {
   torch::NoGradGuard no_grad;
   owner_.optimizer_.create_saved_state();  // on every rank: each gathers as many tensors as the others
+  Collective& group = *owner_.group_;
+  const int W = group.world_size();
+  const bool writer = group.rank() == 0;
   for (const auto& s : owner_.shards_)
     for (auto& t : owner_.with_moments(s)) {
-      auto shape = t.sizes().vec();
-      shape[s.dim] = s.whole;
-      // every rank fills its part and the sum is the whole (in float32 for bfloat16, which Gloo lacks)
+      // each rank's part goes to rank 0 alone, the expert dimension first so that the parts arrive in expert
+      // order (in float32 for bfloat16, which Gloo lacks)
       const auto wire = t.scalar_type() == torch::kBFloat16 ? torch::kFloat32 : t.scalar_type();
-      auto whole = torch::zeros(shape, t.options().dtype(wire));
-      whole.narrow(s.dim, s.start, s.length).copy_(t);
-      owner_.group_->sum(whole);
-      if (owner_.group_->rank() == 0) t.set_(whole.to(t.scalar_type()));
+      const auto part = t.transpose(0, s.dim).to(wire).contiguous();
+      std::vector<int64_t> send(W, 0), recv(W, writer ? s.length : 0);
+      send[0] = s.length;
+      auto shape = part.sizes().vec();
+      shape[0] = writer ? s.whole : 0;
+      auto whole = torch::empty(shape, part.options());
+      group.all_to_all(whole, part, recv, send);
+      if (writer) t.set_(whole.transpose(0, s.dim).to(t.scalar_type()).contiguous());
     }
 }
 

@@ -39,7 +39,7 @@ class ExpertParallel {
   void finish_gradients();
 
   // While alive, rank 0's model and optimizer hold every expert (to write a checkpoint of the usual format,
-  // which resumes on any number of ranks); the others only contribute theirs. Every rank creates it together.
+  // which resumes on any number of ranks); the others only send theirs. Every rank creates it together.
   class Whole {
    public:
     explicit Whole(ExpertParallel& owner);
