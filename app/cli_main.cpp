@@ -138,8 +138,8 @@ int run_training(Trainer& t) {
   } catch (const GroupError&) {
     // checkpoints are written whole or not at all: the last one stands
     if (t.rank() == 0 && !t.run_dir().empty())
-      t.log().warn("the last checkpoint in {} is intact; continue with: moewb-cli resume --run {} [--nproc N]",
-                   t.run_dir(), t.run_dir());
+      t.log().warn("the last checkpoint in {} is intact; continue with: moewb-cli resume --run {} [--nproc N]{}",
+                   t.run_dir(), t.run_dir(), t.expert_parallel() ? " [--expert-parallel]" : "");
     // at once: destructors would wait for the failed collectives, up to the timeout each
     t.log().flush();
     _exit(kGroupLostExitCode);
@@ -501,6 +501,8 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
             TextDataset data = TextDataset::from_file(o->data);
             Config c = build_config(o->preset, "", o->overrides);
             BenchOptions b = o->bench;
+            if (o->group.expert_parallel && o->group.nproc <= 1 && o->scaling_result.empty())
+              std::cerr << "warning: --expert-parallel: a single process holds every expert (give --nproc N)\n";
             if (o->group.nproc > 1 || !o->scaling_result.empty()) {
               ScalingOptions scaling;
               scaling.nproc = o->group.nproc;

@@ -732,6 +732,7 @@ bool Trainer::stop_requested(bool here) {
 }
 int Trainer::rank() const { return impl_->rank(); }
 int Trainer::world_size() const { return impl_->world(); }
+bool Trainer::expert_parallel() const { return impl_->experts != nullptr; }
 
 InferenceModel Trainer::snapshot() const {
   if (impl_->experts) throw std::logic_error("an expert-parallel rank holds only its experts: load a checkpoint");

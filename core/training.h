@@ -104,6 +104,7 @@ class Trainer {
   bool stop_requested(bool here);
   int rank() const;
   int world_size() const;
+  bool expert_parallel() const;  // this rank holds only its share of the experts
   // An independent copy of the current weights for generation and tracing (not of an expert-parallel rank,
   // which holds only its experts: std::logic_error).
   InferenceModel snapshot() const;

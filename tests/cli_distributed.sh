@@ -155,10 +155,11 @@ check "a batch that does not split is refused" [ $rc -ne 0 ]
 check "naming batch_size, once" [ "$(grep -c 'batch_size' <<<"$out")" -eq 1 ]
 check "before any rank starts" [ ! -e "$work/odd" ]
 
-# start_then_signal RUN TIMEOUT SIGNAL: trains RUN on 2 ranks, sends SIGNAL to rank 1 once the first checkpoint is
-# on disk, waits for the launcher; sets rank1, rc and took (seconds from the signal to the launcher's end)
+# start_then_signal RUN TIMEOUT SIGNAL [OPTIONS]: trains RUN on 2 ranks, sends SIGNAL to rank 1 once the first
+# checkpoint is on disk, waits for the launcher; sets rank1, rc and took (seconds from the signal to the end)
 start_then_signal() {
-  "$cli" train "${tiny[@]}" --max_iters=1000000 --timeout "$2" --run "$work/$1" --nproc 2 > "$work/$1.log" 2>&1 &
+  "$cli" train "${tiny[@]}" "${@:4}" --max_iters=1000000 --timeout "$2" --run "$work/$1" --nproc 2 \
+    > "$work/$1.log" 2>&1 &
   local launcher=$!
   check "the first checkpoint appears" wait_for "$work/$1/checkpoints/latest.pt"
   rank1=$(grep -o 'pids [0-9]* [0-9]*' "$work/$1.log" | awk '{print $3}')
@@ -178,6 +179,15 @@ check "the last checkpoint loads" [ $rc -eq 0 ]
 step=$(grep -o '^step [0-9]*:' "$work/kill.log" | tail -1 | grep -o '[0-9]*')
 "$cli" resume --run "$work/kill" --max_iters $((step + 2)) > /dev/null 2>&1; rc=$?
 check "and resumes" [ $rc -eq 0 ]
+
+# the same with the experts split: a rank dies inside the token exchanges, and the whole checkpoint stands
+start_then_signal kill-ep 20 KILL "${moe[@]}" --expert-parallel
+check "expert-parallel: a killed rank fails the job" [ $rc -ne 0 ]
+check "within the timeout" [ $took -le 25 ]
+check "rank 0 says how to continue, expert-parallel" \
+  contains "$(cat "$work/kill-ep.log")" "resume --run $work/kill-ep [--nproc N] [--expert-parallel]"
+out="$("$cli" eval --checkpoint "$work/kill-ep/checkpoints/latest.pt" --batches 1 2>&1)"; rc=$?
+check "its last checkpoint, holding every expert, loads in one process" [ $rc -eq 0 ]
 
 # a rank that hangs (stopped): rank 0's collective fails after the timeout, the launcher names the hung rank
 start_then_signal hang 8 STOP
