@@ -219,6 +219,11 @@ std::vector<std::pair<torch::Tensor, int64_t>> MoEFeedForwardImpl::expert_blocks
   return blocks;
 }
 
+std::pair<torch::Tensor, torch::Tensor> MoEFeedForwardImpl::by_expert(const RouterOutput& r) const {
+  const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
+  return {key, std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false))};
+}
+
 torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
   if (expert_group) return dispatch_across_ranks(x, r);
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
@@ -230,13 +235,10 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
     return h.mul(w).sum(1);
   }
   if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
-  // The S*K assignments sorted by expert (stable: slot order within an expert), refused ones last under the
-  // sentinel N. Every index below is a permutation, so no gradient is accumulated with atomics. On the CPU
-  // the refused tail is cut off (reading its length is free there); on CUDA it stays, to keep the host out.
-  const auto kept = r.kept.reshape({-1});
-  const auto key = r.experts.reshape({-1}).masked_fill(kept.logical_not(), n_experts);
-  auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
-  if (!x.is_cuda()) order = order.narrow(0, 0, kept.sum().item<int64_t>());
+  // Every index below is a permutation, so no gradient is accumulated with atomics. On the CPU the refused
+  // tail is cut off (reading its length is free there); on CUDA it stays, to keep the host out.
+  auto [key, order] = by_expert(r);
+  if (!x.is_cuda()) order = order.narrow(0, 0, r.kept.sum().item<int64_t>());
   const auto sorted_experts = key.index_select(0, order);
   // plain top-k and hash keep every assignment (unless an expert is disabled): no refused rows to mask
   const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
@@ -264,29 +266,28 @@ torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, 
     const int64_t C = expert_capacity(routing.capacity_factor, routing.top_k, S, n_experts);
     if (C < S) return dispatch_in_capacity_slots(x, r, C);  // the capacity binds (as route decided)
   }
-  // this rank's assignments sorted by expert, so by the rank holding it; refused ones (sentinel N) cut off
-  const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
-  auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  // this rank's assignments by expert, so by the rank holding it; refused ones cut off
+  auto [key, order] = by_expert(r);
   const auto counts = count_per_expert(key, n_experts + 1).to(torch::kCPU);  // sizes the exchange: read anyway
   const auto to_experts = counts.narrow(0, 0, n_experts).contiguous();     // (W * n_local), rank-major
   order = order.narrow(0, 0, to_experts.sum().item<int64_t>());
   // how many rows each rank sends to each expert held here
   auto from_ranks = torch::empty_like(to_experts);
   expert_group->all_to_all(from_ranks, to_experts, std::vector<int64_t>(W, n_local), std::vector<int64_t>(W, n_local));
-  std::vector<int64_t> send(W), recv(W);
-  for (int rank = 0; rank < W; ++rank) {
-    send[rank] = to_experts.narrow(0, rank * n_local, n_local).sum().item<int64_t>();
-    recv[rank] = from_ranks.narrow(0, rank * n_local, n_local).sum().item<int64_t>();
-  }
+  auto rows_per_rank = [&](const torch::Tensor& per_expert) {
+    const auto sums = per_expert.view({W, n_local}).sum(1);
+    return std::vector<int64_t>(sums.data_ptr<int64_t>(), sums.data_ptr<int64_t>() + W);
+  };
+  const auto send = rows_per_rank(to_experts), recv = rows_per_rank(from_ranks);
   const auto arrived = exchange_rows(x.index_select(0, order.div(K, "floor")), send, recv, expert_group);
   // the arrivals come by source rank, then expert: grouped by expert (a permutation, stable) for the GEMMs
   const auto local = torch::arange(n_local, torch::kInt64).repeat({W}).repeat_interleave(from_ranks).to(x.device());
-  const auto by_expert = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
-  auto ys = run_experts(arrived.index_select(0, by_expert), local.index_select(0, by_expert), false);
+  const auto grouping = std::get<1>(local.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  auto ys = run_experts(arrived.index_select(0, grouping), local.index_select(0, grouping), false);
   // A rank whose experts received nothing still joins both exchanges on the way back (they are collectives):
   // its part of the graph must not vanish just because no weight was used.
   if (arrived.requires_grad() && !ys.requires_grad()) ys = ys + arrived.sum() * 0;
-  ys = torch::zeros_like(ys).index_copy(0, by_expert, ys);  // back in arrival order
+  ys = torch::zeros_like(ys).index_copy(0, grouping, ys);  // back in arrival order
   const auto returned = exchange_rows(ys, recv, send, expert_group);  // this rank's rows, in `order`
   const auto y = torch::zeros({S * K, returned.size(1)}, returned.options()).index_copy(0, order, returned);
   return y.view({S, K, returned.size(1)}).mul(r.weights.unsqueeze(-1)).sum(1);
@@ -297,8 +298,7 @@ torch::Tensor MoEFeedForwardImpl::dispatch_in_capacity_slots(const torch::Tensor
   const int64_t S = x.size(0), K = r.experts.size(1), slots = n_experts * C;
   const int W = expert_group->world_size();
   const auto longs = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
-  const auto key = r.experts.reshape({-1}).masked_fill(r.kept.reshape({-1}).logical_not(), n_experts);
-  const auto order = std::get<1>(key.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  const auto [key, order] = by_expert(r);
   const auto sorted = key.index_select(0, order);
   const auto counts = count_per_expert(key, n_experts + 1);  // at most C per expert: capacity_keep saw to it
   const auto starts = counts.cumsum(0) - counts;             // each expert's first position in `sorted`

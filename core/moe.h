@@ -98,6 +98,9 @@ struct MoEFeedForwardImpl : torch::nn::Module {
   int first_local = 0, n_local = 0;
 
  private:
+  // The S*K assignments' experts with refused ones under the sentinel N (key), and the order that sorts them
+  // by expert (stable: slot order within an expert; refused last).
+  std::pair<torch::Tensor, torch::Tensor> by_expert(const RouterOutput& r) const;
   torch::Tensor dispatch(const torch::Tensor& x, const RouterOutput& r);
   // dispatch with the experts spread over the ranks: each assignment's row goes to its expert's rank and back.
   torch::Tensor dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r);

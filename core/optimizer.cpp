@@ -187,15 +187,9 @@ void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) {
 
 std::vector<torch::Tensor> TrainingOptimizer::moments() const {
   std::vector<torch::Tensor> out;
-  const auto& state = adamw_->state();
   for (const auto& group : adamw_->param_groups())
-    for (const auto& p : group.params()) {
-      auto it = state.find(state_key(state, p));
-      if (it == state.end() || !it->second) continue;
-      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
-      out.push_back(s.exp_avg());
-      out.push_back(s.exp_avg_sq());
-    }
+    for (const auto& p : group.params())
+      for (auto& m : moments_of(p)) out.push_back(m);
   return out;
 }
 
