@@ -2,10 +2,13 @@
 // the config, written atomically inside a frame (magic, length, archive, FNV-1a hash of the archive), because
 // LibTorch's reader checks no CRC: one flipped weight byte would load silently. Loading verifies the frame,
 // then the weights' names and shapes against the stored config and their finiteness, and says which check
-// failed. Files from before the frame (a bare archive) still load, without the checksum.
+// failed. Files from before the frame (a bare archive) still load, without the checksum. Both ways stream
+// between the archive and the file, so a checkpoint is never held in memory beside the tensors it holds.
+#include <algorithm>
 #include <cstring>
+#include <exception>
 #include <map>
-#include <sstream>
+#include <vector>
 
 #include "engine.h"
 #include "files.h"
@@ -17,41 +20,60 @@ constexpr const char* kFormat = "moewb-checkpoint-1";
 constexpr char kMagic[8] = {'M', 'O', 'E', 'W', 'B', 'C', 'K', '1'};
 constexpr size_t kHeader = sizeof kMagic + 8, kTrailer = 8;
 
-uint64_t fnv1a(const char* data, size_t size) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
-  return h;
-}
+// FNV-1a over a file's bytes, fed in the pieces they are written or read in.
+class Fnv1a {
+ public:
+  void update(const void* data, size_t size) {
+    const unsigned char* bytes = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < size; ++i) h_ = (h_ ^ bytes[i]) * 1099511628211ull;
+  }
+  uint64_t value() const { return h_; }
 
-void put_u64(std::string& out, uint64_t v) {
+ private:
+  uint64_t h_ = 1469598103934665603ull;
+};
+
+std::string u64_bytes(uint64_t v) {
+  std::string out;
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-
-uint64_t get_u64(const std::string& in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
-  return v;
-}
-
-std::string framed(const std::string& archive) {
-  std::string out(kMagic, sizeof kMagic);
-  put_u64(out, archive.size());
-  out += archive;
-  put_u64(out, fnv1a(archive.data(), archive.size()));
   return out;
 }
 
-// The archive inside a framed file, verified; the file itself when it has no frame (an older checkpoint).
-std::string unframed(std::string file, const std::string& path) {
-  if (file.size() < sizeof kMagic || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) return file;
+uint64_t u64_at(const FileReader& file, uint64_t at) {
+  unsigned char b[8] = {};
+  file.read_at(at, b, sizeof b);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(b[i]) << (8 * i);
+  return v;
+}
+
+// Where the archive lies in a checkpoint file, after verifying its frame; the whole file when it has no frame
+// (an older checkpoint). The hash is read in pieces, so a file of several GiB is never held whole.
+struct ArchiveSpan {
+  uint64_t begin = 0, size = 0;
+};
+
+ArchiveSpan verified_archive(const FileReader& file, const std::string& path) {
+  char magic[sizeof kMagic] = {};
+  if (file.size() < sizeof kMagic || file.read_at(0, magic, sizeof magic) != sizeof magic ||
+      std::memcmp(magic, kMagic, sizeof kMagic) != 0)
+    return {0, file.size()};
   if (file.size() < kHeader + kTrailer) throw CheckpointError("'" + path + "' is truncated (no room for its checksum)");
-  const uint64_t size = get_u64(file, sizeof kMagic);
+  const uint64_t size = u64_at(file, sizeof kMagic);
   if (size != file.size() - kHeader - kTrailer)
     throw CheckpointError("'" + path + "' is truncated or padded: it holds " + std::to_string(file.size()) +
                           " bytes, its header says " + std::to_string(size + kHeader + kTrailer));
-  if (fnv1a(file.data() + kHeader, size) != get_u64(file, kHeader + size))
+  Fnv1a hash;
+  std::vector<char> piece(size_t{1} << 20);
+  for (uint64_t at = 0; at < size;) {
+    const size_t n = file.read_at(kHeader + at, piece.data(), std::min<uint64_t>(piece.size(), size - at));
+    if (n == 0) throw CheckpointError("'" + path + "' shrank while it was read");
+    hash.update(piece.data(), n);
+    at += n;
+  }
+  if (hash.value() != u64_at(file, kHeader + size))
     throw CheckpointError("'" + path + "' is corrupt: its checksum does not match (damaged on disk or edited)");
-  return file.substr(kHeader, size);
+  return {kHeader, size};
 }
 
 std::string shape_text(at::IntArrayRef sizes) {
@@ -164,22 +186,63 @@ void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimize
     optimizer->save(optim_archive);
     archive.write("optimizer", optim_archive);
   }
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  atomic_write(path, framed(bytes.str()));
+  // Streamed into the file: the frame's length is filled in once the archive is out, and the archive is never
+  // held in memory, which would double a large model's footprint at every save.
+  AtomicFileWriter out(path);
+  out.write(kMagic, sizeof kMagic);
+  out.write(u64_bytes(0).data(), 8);
+  Fnv1a hash;
+  uint64_t size = 0;
+  std::exception_ptr failed;  // an exception must not cross the zip writer's C code: it ends the archive instead
+  try {
+    archive.save_to([&](const void* data, size_t n) -> size_t {
+      if (failed) return 0;
+      try {
+        out.write(data, n);
+      } catch (...) {
+        failed = std::current_exception();
+        return 0;
+      }
+      hash.update(data, n);
+      size += n;
+      return n;
+    });
+  } catch (const c10::Error&) {
+    if (!failed) throw;
+  }
+  if (failed) std::rethrow_exception(failed);
+  out.write(u64_bytes(hash.value()).data(), 8);
+  out.write_at(sizeof kMagic, u64_bytes(size).data(), 8);
+  out.commit();
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
   if (!file_exists(path)) throw CheckpointError("checkpoint '" + path + "' does not exist");
   LoadedCheckpoint out;
   torch::serialize::InputArchive archive;
+  std::string read_error;  // a read failure must not cross the zip reader's C code either
   try {
-    std::istringstream bytes(unframed(read_file(path), path));
-    archive.load_from(bytes, torch::kCPU);
+    const FileReader file(path);
+    const ArchiveSpan span = verified_archive(file, path);
+    // record by record from the file: only the tensors themselves are allocated
+    archive.load_from(
+        [&](uint64_t pos, void* data, size_t n) -> size_t {
+          if (pos >= span.size) return 0;
+          try {
+            return file.read_at(span.begin + pos, data, std::min<uint64_t>(n, span.size - pos));
+          } catch (const std::runtime_error& e) {
+            read_error = e.what();
+            return 0;
+          }
+        },
+        [&] { return static_cast<size_t>(span.size); }, torch::kCPU);
   } catch (const c10::Error&) {
+    if (!read_error.empty()) throw CheckpointError(read_error);
     throw CheckpointError("'" + path + "' is not a readable checkpoint (truncated or another file type)");
-  } catch (const std::ios_base::failure&) {
-    throw CheckpointError("'" + path + "' cannot be read");
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(e.what());
   }
   try {
     const std::string format = read_string(archive, "format");

@@ -1,6 +1,7 @@
 // Crash-safe file writes: write to a temporary file beside the target, fsync, rename over the target.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace moewb {
@@ -9,5 +10,44 @@ namespace moewb {
 void atomic_write(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);  // throws std::runtime_error
 bool file_exists(const std::string& path);
+
+// atomic_write for files written in pieces (a checkpoint as its archive streams out), so that a file of several
+// GiB never has to be held in memory whole. The pieces go to PATH.tmp; commit() syncs it and renames it over
+// PATH. A writer destroyed without commit() (an exception on the way) removes PATH.tmp and leaves PATH as it was.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(const void* data, size_t size);
+  // Overwrites bytes already written (a header whose length is known only at the end).
+  void write_at(uint64_t offset, const void* data, size_t size);
+  void commit();
+
+ private:
+  [[noreturn]] void fail(const char* what);
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
+// Reads a file in pieces at any offset, for archives read record by record instead of whole.
+class FileReader {
+ public:
+  explicit FileReader(const std::string& path);  // throws std::runtime_error when it cannot be opened
+  ~FileReader();
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+
+  uint64_t size() const { return size_; }
+  // Up to `size` bytes from `offset` (fewer at the end of the file); throws std::runtime_error on a read error.
+  size_t read_at(uint64_t offset, void* data, size_t size) const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 }  // namespace moewb

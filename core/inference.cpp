@@ -365,25 +365,32 @@ void InferenceModel::export_state_dict(const std::string& path, bool attention_m
   c10::Dict<std::string, torch::Tensor> dict;
   for (auto& [key, t] : nanogpt_tensors(*impl_, attention_masks)) dict.insert(key, t);
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  atomic_write(path, std::string(bytes.begin(), bytes.end()));
+  AtomicFileWriter out(path);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 // safetensors: an 8-byte little-endian header length, a JSON header (dtype, shape, byte range per tensor),
 // then the raw little-endian data. No Debian package writes it from C++; the format is this small.
 void InferenceModel::export_safetensors(const std::string& path) const {
   nlohmann::json header = {{"__metadata__", {{"format", "pt"}, {"source", "moewb export-pt"}}}};
-  std::string data;
+  std::vector<torch::Tensor> data;  // written straight from the tensors, not gathered into one buffer first
+  uint64_t end = 0;
   for (const auto& [key, t] : nanogpt_tensors(*impl_, false)) {
-    const auto f = t.to(torch::kFloat32).contiguous();
-    const size_t begin = data.size(), size = static_cast<size_t>(f.numel()) * sizeof(float);
-    header[key] = {{"dtype", "F32"}, {"shape", f.sizes().vec()}, {"data_offsets", {begin, begin + size}}};
-    data.append(static_cast<const char*>(f.data_ptr()), size);
+    data.push_back(t.to(torch::kFloat32).contiguous());
+    const uint64_t size = static_cast<uint64_t>(data.back().numel()) * sizeof(float);
+    header[key] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {end, end + size}}};
+    end += size;
   }
   std::string json = header.dump();
   json.append((8 - json.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(json.size()) >> (8 * i)) & 0xff);
-  atomic_write(path, out + json + data);
+  std::string length(8, '\0');
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((static_cast<uint64_t>(json.size()) >> (8 * i)) & 0xff);
+  AtomicFileWriter out(path);
+  out.write(length.data(), length.size());
+  out.write(json.data(), json.size());
+  for (const torch::Tensor& f : data) out.write(f.data_ptr(), static_cast<size_t>(f.numel()) * sizeof(float));
+  out.commit();
 }
 
 }  // namespace moewb
