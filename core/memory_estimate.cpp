@@ -66,14 +66,31 @@ std::optional<double> cgroup_bytes(const std::filesystem::path& file) {
   return static_cast<double>(*value);
 }
 
-// The tightest limit - usage from `leaf` up to `top` (both inside the same hierarchy); 0 when none is limited.
-double headroom_along(const std::filesystem::path& top, std::filesystem::path leaf, const char* limit_name,
-                      const char* usage_name) {
+// One field of a cgroup's memory.stat ("inactive_file 2147483648"); 0 when it is missing.
+double stat_bytes(const std::filesystem::path& file, const std::string& field) {
+  std::ifstream in(file);
+  std::string name, value;
+  while (in >> name >> value)
+    if (name == field) return static_cast<double>(parse_int64(value).value_or(0));
+  return 0;
+}
+
+// The memory of a cgroup that reclaim cannot take back: usage without the inactive file cache (Kubernetes' "working
+// set"). The pages of files written and not read again, checkpoints among them, count in the usage until reclaimed,
+// and the kernel reclaims them before it kills, so counting them would refuse a run that fits after a few saves.
+struct CgroupFiles {
+  const char *limit, *usage, *inactive_file;  // inactive_file: the memory.stat field
+};
+
+// The tightest limit - working set from `leaf` up to `top` (both inside one hierarchy); 0 when none is limited.
+double headroom_along(const std::filesystem::path& top, std::filesystem::path leaf, const CgroupFiles& files) {
   double best = 0;
   for (;;) {
-    const auto limit = cgroup_bytes(leaf / limit_name);
+    const auto limit = cgroup_bytes(leaf / files.limit);
     if (limit) {
-      const double left = std::max(0.0, *limit - cgroup_bytes(leaf / usage_name).value_or(0));
+      const double usage = cgroup_bytes(leaf / files.usage).value_or(0);
+      const double in_use = std::max(0.0, usage - stat_bytes(leaf / "memory.stat", files.inactive_file));
+      const double left = std::max(0.0, *limit - in_use);
       best = best > 0 ? std::min(best, left) : std::max(left, 1.0);  // a full cgroup still counts as a limit
     }
     if (leaf == top || !leaf.has_relative_path() || leaf.parent_path() == leaf) break;
@@ -98,10 +115,11 @@ double cgroup_headroom(const std::string& mount, const std::string& self_cgroup)
     auto leaf = [&relative](const fs::path& top) { return relative.empty() ? top : top / relative; };
     double here = 0;
     if (controllers.empty()) {
-      here = headroom_along(mount, leaf(mount), "memory.max", "memory.current");
+      here = headroom_along(mount, leaf(mount), {"memory.max", "memory.current", "inactive_file"});
     } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
       const fs::path top = fs::path(mount) / "memory";
-      here = headroom_along(top, leaf(top), "memory.limit_in_bytes", "memory.usage_in_bytes");
+      // v1's total_ fields count the cgroup's descendants too, as its usage does
+      here = headroom_along(top, leaf(top), {"memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"});
     }
     if (here > 0) best = best > 0 ? std::min(best, here) : here;
   }

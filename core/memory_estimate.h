@@ -37,7 +37,8 @@ double available_host_memory();
 
 // The headroom the cgroups of a process leave it: the smallest limit minus usage along its cgroup and the
 // cgroup's ancestors (v2: memory.max and memory.current; v1: memory.limit_in_bytes and memory.usage_in_bytes
-// under the memory controller's mount); 0 when no cgroup limits it. `mount`: where cgroups are mounted
+// under the memory controller's mount), the usage without its inactive file cache (memory.stat's inactive_file,
+// v1: total_inactive_file), which the kernel reclaims before it kills; 0 when no cgroup limits it. `mount`: where cgroups are mounted
 // (/sys/fs/cgroup); `self_cgroup`: the text of /proc/self/cgroup.
 double cgroup_headroom(const std::string& mount, const std::string& self_cgroup);
 

@@ -412,7 +412,8 @@ class TestConfigDataset : public QObject {
   }
 
   // A container's memory limit is what the OOM killer enforces, while MemAvailable shows the whole machine: the
-  // headroom is the tightest limit minus usage along the process's cgroup and its ancestors, in v2 and v1.
+  // headroom is the tightest limit minus usage along the process's cgroup and its ancestors, in v2 and v1, the
+  // usage without the inactive file cache that reclaim takes back first.
   void cgroupLimitsBoundTheAvailableMemory() {
     QTemporaryDir tmp;
     const std::string mount = tmp.path().toStdString();
@@ -435,6 +436,15 @@ class TestConfigDataset : public QObject {
     QCOMPARE(cgroup_headroom(mount, "5:cpu,cpuacct:/c\n4:memory:/c\n0::/\n") / MiB, 1024.0);
     QCOMPARE(cgroup_headroom(mount, "4:memory:/elsewhere\n"), 0.0);  // no such cgroup: nothing known
     QCOMPARE(cgroup_headroom(mount, "garbage"), 0.0);
+    // written files' pages not read since (checkpoints) are reclaimed before the OOM killer acts: they do not count
+    put("a/b/memory.stat", "anon 104857600\nfile 163577856\nactive_file 12582912\ninactive_file 150994944\n");
+    put("a/memory.max", "max");
+    QCOMPARE(cgroup_headroom(mount, "0::/a/b\n") / MiB, 768.0 + 144.0);
+    put("memory/c/memory.stat", "cache 1073741824\ninactive_file 0\ntotal_cache 1073741824\n"
+                                "total_inactive_file 805306368\n");  // v1: the hierarchy's total counts
+    QCOMPARE(cgroup_headroom(mount, "4:memory:/c\n") / MiB, 1024.0 + 768.0);
+    put("a/b/memory.stat", "inactive_file 999999999999\n");  // a stat larger than the usage leaves the limit
+    QCOMPARE(cgroup_headroom(mount, "0::/a/b\n") / MiB, 1024.0);
     put("full/memory.max", "1000");  // a full cgroup still limits: it leaves (almost) nothing
     put("full/memory.current", "5000");
     QVERIFY(cgroup_headroom(mount, "0::/full\n") > 0 && cgroup_headroom(mount, "0::/full\n") < 2);
