@@ -193,23 +193,20 @@ void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimize
   out.write(u64_bytes(0).data(), 8);
   Fnv1a hash;
   uint64_t size = 0;
-  std::exception_ptr failed;  // an exception must not cross the zip writer's C code: it ends the archive instead
-  try {
-    archive.save_to([&](const void* data, size_t n) -> size_t {
-      if (failed) return 0;
-      try {
-        out.write(data, n);
-      } catch (...) {
-        failed = std::current_exception();
-        return 0;
-      }
-      hash.update(data, n);
-      size += n;
-      return n;
-    });
-  } catch (const c10::Error&) {
-    if (!failed) throw;
-  }
+  // A failed write (a full disk) is kept and thrown once the archive is out: an exception must not cross the zip
+  // writer's C code, and a short count would leave LibTorch's writer in an error its destructor throws again.
+  std::exception_ptr failed;
+  archive.save_to([&](const void* data, size_t n) -> size_t {
+    if (failed) return n;
+    try {
+      out.write(data, n);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    hash.update(data, n);
+    size += n;
+    return n;
+  });
   if (failed) std::rethrow_exception(failed);
   out.write(u64_bytes(hash.value()).data(), 8);
   out.write_at(sizeof kMagic, u64_bytes(size).data(), 8);

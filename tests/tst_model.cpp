@@ -4,6 +4,9 @@
 
 #include <QProcess>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -630,6 +633,39 @@ class TestModel : public QObject {
     const auto a = reference.model->parameters(), b = bare.model->parameters();
     QCOMPARE(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) QVERIFY(torch::equal(a[i], b[i]));
+  }
+
+  // A disk that fills up while a checkpoint streams out fails the save with the reason and leaves the previous
+  // checkpoint as it was, with no half-written file beside it. The full disk is a file-size limit (RLIMIT_FSIZE,
+  // with SIGXFSZ ignored the write fails with EFBIG), so no mount is needed.
+  void aFullDiskFailsTheSaveAndKeepsTheLastCheckpoint() {
+    const std::string run = dir("full_disk");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, "synthetic");
+      t->advance();
+    }
+    const std::string path = run + "/checkpoints/latest.pt", before = read_file(path);
+    CheckpointMeta meta = load_checkpoint(path, torch::kCPU).meta;
+    meta.config.n_embd = 256, meta.config.n_head = 4;  // about 6 MB, against a 1 MB limit
+    GPT big(meta.config, meta.vocab.size());
+    rlimit previous{};
+    QVERIFY(::getrlimit(RLIMIT_FSIZE, &previous) == 0);
+    rlimit full = previous;
+    full.rlim_cur = 1 << 20;
+    const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+    QVERIFY(::setrlimit(RLIMIT_FSIZE, &full) == 0);
+    std::string error;
+    try {
+      save_checkpoint(path, big, nullptr, meta);
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &previous);
+    std::signal(SIGXFSZ, previous_handler);
+    QVERIFY2(error.find("cannot write '" + path + "': File too large") != std::string::npos, error.c_str());
+    QVERIFY(read_file(path) == before);
+    QVERIFY(!file_exists(path + ".tmp"));
+    QCOMPARE(load_checkpoint(path, torch::kCPU).meta.config.n_embd, tiny_config().n_embd);
   }
 
   // A checkpoint streams between its archive and the file: saving holds no copy of the file in memory, and
