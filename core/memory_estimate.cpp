@@ -154,13 +154,18 @@ MemoryEstimate estimate_for_ranks(const Config& c, int vocab_size, int64_t datas
   return e;
 }
 
-std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where) {
+std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where,
+                                     bool resuming) {
   if (available <= 0 || e.total() <= available) return {};
   std::ostringstream msg;
   msg << "training would need about " << format_bytes(e.total()) << " (" << format_bytes(e.model_bytes)
       << " for weights and optimizer, " << format_bytes(e.activations_bytes) << " for activations";
   if (e.dataset_bytes > 0) msg << ", " << format_bytes(e.dataset_bytes) << " for the dataset";
   msg << ") but " << where << " has " << format_bytes(available) << ": ";
+  if (resuming) {
+    msg << "free memory, or resume it on a machine with more";
+    return {{"n_layer", msg.str()}};
+  }
   // a smaller batch cannot help when the weights and their optimizer state alone do not fit
   if (e.model_bytes + e.dataset_bytes < available && e.activations_bytes >= e.model_bytes) {
     msg << "reduce batch_size (or block_size, n_layer)";

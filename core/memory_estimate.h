@@ -44,8 +44,9 @@ double cgroup_headroom(const std::string& mount, const std::string& self_cgroup)
 
 // Empty when the estimate fits in `available` bytes (0: unknown, always fits); otherwise one error on the key
 // whose reduction helps most (batch_size when activations dominate, n_layer when the weights do or do not fit
-// on their own).
-std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where);
+// on their own). `resuming`: the config is the run's own, so the advice is to free memory or move instead.
+std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where,
+                                     bool resuming = false);
 
 std::string format_bytes(double bytes);  // "812 MiB", "1.4 GiB"
 

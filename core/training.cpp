@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "disk_space.h"
 #include "engine.h"
 #include "expert_parallel.h"
 #include "files.h"
@@ -173,6 +174,39 @@ struct Trainer::Impl {
 #endif
 
   bool writes_files() const { return !run_dir.empty() && !read_only; }
+
+  // Refuses, before anything is allocated or trained, a run that cannot fit this machine's memory or whose
+  // checkpoints cannot fit the run folder's disk: an out-of-memory kill says nothing, and a disk that fills at
+  // the first save stops a run that has trained until then. Needs `device` and `data`. A resumed run cannot change
+  // its config: its shortage is this machine's, not an invalid configuration.
+  void check_resources(const Config& c, bool resuming) const {
+    const bool cuda = device.is_cuda();
+    const int here = ranks_here;
+    const int vocab = static_cast<int>(data.vocab.size());
+    MemoryEstimate need =
+        estimate_for_ranks(c, vocab, static_cast<int64_t>(data.tokens.size()), cuda, here, ranks_in_group);
+    if (!cuda) need.dataset_bytes = 0;  // already loaded (by every rank here), so no longer in MemAvailable
+    const std::string machine =
+        here > 1 ? "this machine, shared by " + std::to_string(here) + " ranks," : "this machine";
+    std::vector<FieldError> errors = check_memory(need, cuda ? device_memory_bytes(device) : available_host_memory(),
+                                                  cuda ? "the GPU" : machine, resuming);
+    if (writes_files()) {
+      double present = 0;  // a resumed run's checkpoints, which the new ones replace
+      for (const char* file : {"checkpoints/latest.pt", "checkpoints/best.pt"}) {
+        std::error_code ec;
+        const auto bytes = fs::file_size(path(file), ec);
+        if (!ec) present += static_cast<double>(bytes);
+      }
+      for (const FieldError& e : check_checkpoint_space(checkpoint_file_bytes(c, vocab), present,
+                                                        free_disk_bytes(run_dir), run_dir, resuming))
+        errors.push_back(e);
+    }
+    if (errors.empty()) return;
+    if (!resuming) throw ConfigError(errors);
+    std::string reasons;
+    for (const FieldError& e : errors) reasons += (reasons.empty() ? "" : "; ") + e.message;
+    throw std::runtime_error("the run cannot continue here: " + reasons);
+  }
   int rank() const { return group ? group->rank() : 0; }
   int world() const { return group ? group->world_size() : 1; }
   // The mean over ranks of scalars on the device (each rank's mean of its shard); one collective.
@@ -436,16 +470,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   } catch (const std::runtime_error& e) {
     throw ConfigError(std::vector<FieldError>{{"precision", e.what()}});
   }
-  // refuse what cannot fit before allocating it: an out-of-memory kill loses the run and says nothing
-  const bool cuda = impl->device.is_cuda();
-  const int here = ranks_here;
-  MemoryEstimate need = estimate_for_ranks(config, data.vocab.size(), static_cast<int64_t>(data.tokens.size()), cuda,
-                                           here, ranks_in_group);
-  if (!cuda) need.dataset_bytes = 0;  // already loaded (by every rank here), so no longer in MemAvailable
-  const std::string machine = here > 1 ? "this machine, shared by " + std::to_string(here) + " ranks," : "this machine";
-  errors = check_memory(need, cuda ? device_memory_bytes(impl->device) : available_host_memory(),
-                        cuda ? "the GPU" : machine);
-  if (!errors.empty()) throw ConfigError(errors);
+  impl->check_resources(config, /*resuming=*/false);
   if (impl->device.is_cuda()) enable_tf32();
   if (config.deterministic) use_deterministic_kernels(impl->device);
   if (impl->writes_files()) {
@@ -522,6 +547,13 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->device = pick_device(on_disk.device);
   if (impl->device.is_cuda()) enable_tf32();
   if (on_disk.deterministic) use_deterministic_kernels(impl->device);
+  try {
+    impl->data = TextDataset::from_file(impl->dataset_path);
+  } catch (const DatasetError& e) {
+    throw CheckpointError(std::string("the run's dataset cannot be read: ") + e.what());
+  }
+  // before the checkpoint is loaded: loading holds the weights twice, as much as training does
+  impl->check_resources(on_disk, /*resuming=*/true);
   LoadedCheckpoint ck = impl->load_latest();
   Config expected = ck.meta.config;
   expected.max_iters = on_disk.max_iters;
@@ -533,11 +565,6 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
     throw ConfigError({{"max_iters", "the run is already at step " + std::to_string(ck.meta.step) + ": give " +
                                          std::to_string(ck.meta.step) + " or more"}});
   if (max_iters > 0) impl->config.max_iters = max_iters;
-  try {
-    impl->data = TextDataset::from_file(impl->dataset_path);
-  } catch (const DatasetError& e) {
-    throw CheckpointError(std::string("the run's dataset cannot be read: ") + e.what());
-  }
   if (!(impl->data.vocab == ck.meta.vocab))
     throw CheckpointError("the dataset '" + impl->dataset_path + "' has changed: its characters differ from the run's");
   // same characters, different text (an edited or replaced file): the batches would silently differ

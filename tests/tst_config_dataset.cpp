@@ -13,6 +13,7 @@
 #include <random>
 
 #include "config.h"
+#include "disk_space.h"
 #include "files.h"
 #include "memory_estimate.h"
 #include "metrics_csv.h"
@@ -274,6 +275,37 @@ class TestConfigDataset : public QObject {
     QCOMPARE(errors[0].field, std::string("batch_size"));
     QVERIFY(check_memory(estimate_training_memory(preset("cpu-quick"), 65, 1000000, false), 24e9, "x").empty());
     QCOMPARE(QString::fromStdString(format_bytes(1536.0 * 1024 * 1024)), QString("1.5 GiB"));
+  }
+
+  // A run keeps latest.pt and best.pt and writes the next one beside them: three checkpoints must fit its disk,
+  // less what a resumed run's folder already holds; the advice differs when the model cannot change.
+  void checkpointSpaceIsCheckedBeforeARun() {
+    constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
+    QVERIFY(check_checkpoint_space(1 * GiB, 0, 3.1 * GiB, "runs/a").empty());
+    auto errors = check_checkpoint_space(1 * GiB, 0, 2.5 * GiB, "runs/a");
+    QCOMPARE(errors.size(), size_t{1});
+    QCOMPARE(errors[0].field, std::string("n_layer"));
+    QVERIFY2(QString::fromStdString(errors[0].message)
+                 .startsWith("the run's checkpoints need about 3.0 GiB more on disk (latest.pt, best.pt and the next "
+                             "one beside them, 1.0 GiB each) but 'runs/a' has 2.5 GiB free: free some space, choose a "),
+             errors[0].message.c_str());
+    QVERIFY(check_checkpoint_space(1 * GiB, 2 * GiB, 1.1 * GiB, "runs/a", true).empty());  // only the next one
+    errors = check_checkpoint_space(1 * GiB, 2 * GiB, 0.9 * GiB, "runs/a", /*resuming=*/true);
+    QCOMPARE(errors.size(), size_t{1});
+    QVERIFY2(QString::fromStdString(errors[0].message).endsWith("free some space or move the run folder to another disk"),
+             errors[0].message.c_str());
+    QVERIFY(check_checkpoint_space(1 * GiB, 0, 0, "runs/a").empty());  // free space unknown: not refused
+    // one checkpoint: 12 bytes per parameter and the archive's own (measured: 99,693 bytes for 4,672 parameters,
+    // 128,033,894 for 10.66M; the archive's part grows with the tensors, from 44 to 220 KB)
+    Config c = preset("cpu-quick");
+    c.n_layer = 1, c.n_embd = 16, c.n_head = 1, c.block_size = 32;
+    QVERIFY(checkpoint_file_bytes(c, 65) >= 99693 && checkpoint_file_bytes(c, 65) < 99693 + 256 * 1024);
+    c.n_layer = 6, c.n_embd = 384, c.n_head = 6;
+    QVERIFY(checkpoint_file_bytes(c, 65) >= 128033894 && checkpoint_file_bytes(c, 65) < 1.002 * 128033894);
+    // a folder not made yet is on its nearest existing ancestor's disk
+    QTemporaryDir tmp;
+    QVERIFY(free_disk_bytes(tmp.path().toStdString()) > 0);
+    QCOMPARE(free_disk_bytes(tmp.path().toStdString() + "/not/yet"), free_disk_bytes(tmp.path().toStdString()));
   }
 
   // Ranks on one machine share its memory but each has a GPU of its own; each trains its slice of the batch.

@@ -20,6 +20,7 @@
 #include <spdlog/logger.h>
 #include <torch/script.h>
 
+#include "disk_space.h"
 #include "engine.h"
 #include "files.h"
 #include "memory_estimate.h"
@@ -843,6 +844,21 @@ class TestModel : public QObject {
     } catch (const std::runtime_error& e) {
       QVERIFY2(QString(e.what()).contains("cannot append to") && QString(e.what()).contains("No space left"), e.what());
     }
+  }
+
+  // A model whose checkpoints cannot fit the disk is refused before anything is made, beside the memory check.
+  void checkpointsThatCannotFitTheDiskAreRefused() {
+    if (free_disk_bytes(dir("")) <= 0) QSKIP("the free space of this disk is unknown");
+    Config c = tiny_config();
+    c.n_layer = 100000, c.n_embd = 1024, c.n_head = 8;  // 13.7 TiB per checkpoint
+    const std::string run = dir("no_room");
+    try {
+      Trainer::create(c, corpus(), run, "synthetic");
+      QFAIL("a run whose checkpoints cannot fit was accepted");
+    } catch (const ConfigError& e) {
+      QVERIFY2(QString(e.what()).contains("the run's checkpoints need about 41.2 TiB more on disk"), e.what());
+    }
+    QVERIFY(!fs::exists(run));
   }
 
   // A run that failed before its first checkpoint can be started again in the same folder.

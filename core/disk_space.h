@@ -1,0 +1,26 @@
+// What a run's checkpoints take on disk, checked before the run starts: a checkpoint of a large model can be
+// several GiB, and a disk that fills at the first save stops a run that has trained until then.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace moewb {
+
+// One checkpoint file: fp32 weights and AdamW's two moments (12 bytes per parameter), plus the archive's own.
+double checkpoint_file_bytes(const Config& c, int vocab_size);
+
+// Free bytes for an unprivileged writer on the filesystem holding `path`, or its nearest existing ancestor when
+// it does not exist yet (a run folder about to be made); 0 when unknown.
+double free_disk_bytes(const std::string& path);
+
+// A run keeps latest.pt and best.pt and writes each new one beside the old: three checkpoints at once. `present`:
+// the bytes of those files the folder already holds (a resumed run), which the new ones replace. Empty when it
+// fits (or `free_bytes` is 0: unknown); otherwise one error on n_layer naming the folder. `resuming`: the model
+// is the run's own, so the advice is to free space or move the folder.
+std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present, double free_bytes,
+                                               const std::string& folder, bool resuming = false);
+
+}  // namespace moewb
