@@ -14,10 +14,13 @@
 
 #include <algorithm>
 
+#include "disk_space.h"
 #include "files.h"
 #include "main_window.h"
+#include "memory_estimate.h"
 #include "routing_panel.h"
 #include "test_corpus.h"
+#include "text_dataset.h"
 
 using namespace moewb;
 
@@ -146,6 +149,23 @@ class TestGui : public QObject {
     if (!field.isEmpty()) {
       w->configPanel()->setConfig(tiny_gui_config());
       QVERIFY(w->startAction()->isEnabled());
+    }
+  }
+
+  // The Memory row's tooltip also says what one checkpoint takes on disk, which grows with the model.
+  void memoryRowSaysWhatACheckpointTakes() {
+    auto w = window(corpus_);
+    auto* memory = w->configPanel()->findChild<QLabel*>("memory");
+    QVERIFY(memory);
+    const int vocab = static_cast<int>(TextDataset::from_file(corpus_.toStdString()).vocab.size());
+    Config c = tiny_gui_config();
+    c.n_layer = 4, c.n_embd = 256, c.n_head = 4;
+    for (int layers : {4, 8}) {
+      c.n_layer = layers;
+      w->configPanel()->setConfig(c);
+      const QString expected = QString("each checkpoint takes about %1")
+                                   .arg(QString::fromStdString(format_bytes(checkpoint_file_bytes(c, vocab))));
+      QTRY_VERIFY2_WITH_TIMEOUT(memory->toolTip().contains(expected), qPrintable(memory->toolTip()), 10000);
     }
   }
 

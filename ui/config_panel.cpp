@@ -13,6 +13,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "disk_space.h"
 #include "memory_estimate.h"
 #include "training.h"
 
@@ -75,6 +76,7 @@ void ConfigPanel::buildForm() {
                       "weights plus its experts' share (k/N of the expert weights; sigmoid: an upper bound).");
   top->addRow("Parameters", params_);
   memory_ = new QLabel;
+  memory_->setObjectName("memory");
   memory_->setWordWrap(true);
   top->addRow("Memory", memory_);
   outer->addLayout(top);
@@ -232,8 +234,11 @@ void ConfigPanel::revalidate() {
   memory_->setToolTip(QString("Estimated peak memory of training (within about 20 %): weights, gradients and AdamW "
                               "moments %1, the activations one batch keeps for the backward pass %2, the dataset "
                               "%3; compared with the memory available now (the GPU's memory on CUDA). Start is "
-                              "refused when it does not fit.")
-                          .arg(bytes(need.model_bytes), bytes(need.activations_bytes), bytes(need.dataset_bytes)));
+                              "refused when it does not fit.\nOn disk, each checkpoint takes about %4, and a run keeps "
+                              "three at once while it saves (latest.pt, best.pt and the next one): Start is refused "
+                              "when the run folder's disk lacks the room.")
+                          .arg(bytes(need.model_bytes), bytes(need.activations_bytes), bytes(need.dataset_bytes),
+                               bytes(checkpoint_file_bytes(config_, vocab_size_))));
   for (auto it = error_labels_.begin(); it != error_labels_.end(); ++it) {
     const QString message = errorFor(it.key());
     it.value()->setText(message);
