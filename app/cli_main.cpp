@@ -717,6 +717,9 @@ std::string usage_message(const CLI::ParseError& e, const CLI::App* command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // past a file-size limit (ulimit -f) a write then fails with EFBIG and the save says so, keeping the last
+  // checkpoint, instead of the signal killing the process mid-save
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App root("moewb-cli: train, inspect and benchmark mixture-of-experts character models", "moewb-cli");
   root.set_help_all_flag("--help-all", "every command's options");
   root.footer(std::string(kConfigKeys) + "\n" + kErrors + "\n" + kTraining);

@@ -6,6 +6,7 @@
 #include <QStyleFactory>
 #include <QTimer>
 
+#include <csignal>
 #include <cstdio>
 
 #include "main_window.h"
@@ -25,6 +26,7 @@ bool apply_theme(const QString& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit a save fails with its reason instead of killing the app
   QApplication app(argc, argv);
   QApplication::setApplicationName("moewb");
   QApplication::setOrganizationName("moewb");

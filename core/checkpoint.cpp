@@ -61,8 +61,9 @@ ArchiveSpan verified_archive(const FileReader& file, const std::string& path) {
   if (file.size() < kHeader + kTrailer) throw CheckpointError("'" + path + "' is truncated (no room for its checksum)");
   const uint64_t size = u64_at(file, sizeof kMagic);
   if (size != file.size() - kHeader - kTrailer)
-    throw CheckpointError("'" + path + "' is truncated or padded: it holds " + std::to_string(file.size()) +
-                          " bytes, its header says " + std::to_string(size + kHeader + kTrailer));
+    throw CheckpointError("'" + path + "' is truncated or padded: its header gives the archive " +
+                          std::to_string(size) + " bytes, the file holds " +
+                          std::to_string(file.size() - kHeader - kTrailer));
   Fnv1a hash;
   std::vector<char> piece(size_t{1} << 20);
   for (uint64_t at = 0; at < size;) {
@@ -233,6 +234,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
           }
         },
         [&] { return static_cast<size_t>(span.size); }, torch::kCPU);
+    // the checksum was read in a pass of its own: a file rewritten in place since then is not the one verified
+    if (file.changed_since_open())
+      throw CheckpointError("'" + path + "' changed while it was read (another program writes it in place)");
   } catch (const c10::Error&) {
     if (!read_error.empty()) throw CheckpointError(read_error);
     throw CheckpointError("'" + path + "' is not a readable checkpoint (truncated or another file type)");

@@ -18,23 +18,24 @@ double checkpoint_file_bytes(const Config& c, int vocab_size) {
   return static_cast<double>(count_parameters(c, vocab_size)) * 12.0 + kArchiveBytes;
 }
 
-double free_disk_bytes(const std::string& path) {
+std::optional<double> free_disk_bytes(const std::string& path) {
   std::error_code ec;
   std::filesystem::path at = std::filesystem::absolute(path, ec);
-  if (ec) return 0;
+  if (ec) return std::nullopt;
   while (!std::filesystem::exists(at, ec) && at.has_relative_path()) at = at.parent_path();
   struct statvfs fs {};
-  if (::statvfs(at.c_str(), &fs) != 0) return 0;
+  if (::statvfs(at.c_str(), &fs) != 0) return std::nullopt;
   return static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
 }
 
-std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present, double free_bytes,
-                                               const std::string& folder, bool resuming) {
+std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present,
+                                               std::optional<double> free_bytes, const std::string& folder,
+                                               bool resuming) {
   const double need = std::max(checkpoint_bytes, kCheckpointsAtOnce * checkpoint_bytes - present);
-  if (free_bytes <= 0 || need <= free_bytes) return {};
+  if (!free_bytes || need <= *free_bytes) return {};
   std::string message = "the run's checkpoints need about " + format_bytes(need) + " more on disk (latest.pt, best.pt ";
   message += "and the next one beside them, " + format_bytes(checkpoint_bytes) + " each) but '" + folder + "' has " +
-             format_bytes(free_bytes) + " free: " +
+             format_bytes(*free_bytes) + " free: " +
              (resuming ? "free some space or move the run folder to another disk"
                        : "free some space, choose a run folder on another disk, or reduce n_layer or n_embd");
   return {{"n_layer", message}};

@@ -2,6 +2,7 @@
 // several GiB, and a disk that fills at the first save stops a run that has trained until then.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,14 +14,15 @@ namespace moewb {
 double checkpoint_file_bytes(const Config& c, int vocab_size);
 
 // Free bytes for an unprivileged writer on the filesystem holding `path`, or its nearest existing ancestor when
-// it does not exist yet (a run folder about to be made); 0 when unknown.
-double free_disk_bytes(const std::string& path);
+// it does not exist yet (a run folder about to be made); nothing when unknown (0 is a full disk).
+std::optional<double> free_disk_bytes(const std::string& path);
 
 // A run keeps latest.pt and best.pt and writes each new one beside the old: three checkpoints at once. `present`:
 // the bytes of those files the folder already holds (a resumed run), which the new ones replace. Empty when it
-// fits (or `free_bytes` is 0: unknown); otherwise one error on n_layer naming the folder. `resuming`: the model
+// fits (or the free space is unknown); otherwise one error on n_layer naming the folder. `resuming`: the model
 // is the run's own, so the advice is to free space or move the folder.
-std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present, double free_bytes,
-                                               const std::string& folder, bool resuming = false);
+std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present,
+                                               std::optional<double> free_bytes, const std::string& folder,
+                                               bool resuming = false);
 
 }  // namespace moewb

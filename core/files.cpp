@@ -71,15 +71,32 @@ void atomic_write(const std::string& path, const std::string& bytes) {
   out.commit();
 }
 
+namespace {
+int64_t mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + static_cast<int64_t>(st.st_mtim.tv_nsec);
+}
+}  // namespace
+
 FileReader::FileReader(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);  // a FIFO's open must not wait for a writer
   struct stat st {};
   if (fd_ < 0 || ::fstat(fd_, &st) != 0) {
     const std::string reason = std::strerror(errno);
     if (fd_ >= 0) ::close(fd_);
     throw std::runtime_error("cannot open '" + path + "': " + reason);
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw std::runtime_error("cannot read '" + path + "': " +
+                             (S_ISDIR(st.st_mode) ? "it is a folder" : "it is not a regular file"));
+  }
   size_ = static_cast<uint64_t>(st.st_size);
+  mtime_ns_ = mtime_ns(st);
+}
+
+bool FileReader::changed_since_open() const {
+  struct stat st {};
+  return ::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) != size_ || mtime_ns(st) != mtime_ns_;
 }
 
 FileReader::~FileReader() { ::close(fd_); }

@@ -32,10 +32,12 @@ class AtomicFileWriter {
   int fd_ = -1;
 };
 
-// Reads a file in pieces at any offset, for archives read record by record instead of whole.
+// Reads a regular file in pieces at any offset, for archives read record by record instead of whole.
 class FileReader {
  public:
-  explicit FileReader(const std::string& path);  // throws std::runtime_error when it cannot be opened
+  // Throws std::runtime_error when it cannot be opened or is not a regular file (a folder, a device, a FIFO,
+  // whose open would wait for a writer).
+  explicit FileReader(const std::string& path);
   ~FileReader();
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
@@ -43,11 +45,15 @@ class FileReader {
   uint64_t size() const { return size_; }
   // Up to `size` bytes from `offset` (fewer at the end of the file); throws std::runtime_error on a read error.
   size_t read_at(uint64_t offset, void* data, size_t size) const;
+  // Whether the file was written since it was opened (its size or modification time differ): a file replaced by
+  // a rename stays the one opened, one rewritten in place does not.
+  bool changed_since_open() const;
 
  private:
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  int64_t mtime_ns_ = 0;
 };
 
 }  // namespace moewb

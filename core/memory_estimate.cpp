@@ -178,6 +178,7 @@ std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, 
 std::string format_bytes(double bytes) {
   // integer arithmetic, not printf: the app's locale would print "1,4 GiB"
   const double mib = bytes / (1024.0 * 1024.0);
+  if (mib < 0.5 && bytes > 0) return std::to_string(std::max(1LL, std::llround(bytes / 1024.0))) + " KiB";
   if (mib < 1023.5) return std::to_string(std::llround(mib)) + " MiB";
   const bool tera = mib >= 1024.0 * 1024.0;
   const long long tenths = std::llround(mib / (tera ? 1024.0 * 1024.0 : 1024.0) * 10);

@@ -174,6 +174,14 @@ struct Trainer::Impl {
 #endif
 
   bool writes_files() const { return !run_dir.empty() && !read_only; }
+  bool holds_checkpoint() const {
+    return file_exists(path("checkpoints/latest.pt")) || file_exists(path("checkpoints/best.pt"));
+  }
+  // A folder whose run never reached its first checkpoint holds nothing to resume: a new run may start there.
+  void refuse_a_run_in_the_folder() const {
+    if (file_exists(path("config.json")) && holds_checkpoint())
+      throw std::runtime_error("'" + run_dir + "' already holds a run: resume it or choose another folder");
+  }
 
   // Refuses, before anything is allocated or trained, a run that cannot fit this machine's memory or whose
   // checkpoints cannot fit the run folder's disk: an out-of-memory kill says nothing, and a disk that fills at
@@ -470,15 +478,14 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   } catch (const std::runtime_error& e) {
     throw ConfigError(std::vector<FieldError>{{"precision", e.what()}});
   }
+  if (impl->writes_files()) impl->refuse_a_run_in_the_folder();  // that is the answer, whatever the resources
   impl->check_resources(config, /*resuming=*/false);
   if (impl->device.is_cuda()) enable_tf32();
   if (config.deterministic) use_deterministic_kernels(impl->device);
   if (impl->writes_files()) {
     fs::create_directories(run_dir);
     impl->take_lock();
-    // a folder whose run never reached its first checkpoint holds nothing to resume: it starts again
-    if (file_exists(impl->path("config.json")) && file_exists(impl->path("checkpoints/latest.pt")))
-      throw std::runtime_error("'" + run_dir + "' already holds a run: resume it or choose another folder");
+    impl->refuse_a_run_in_the_folder();  // again under the lock: another process may have started one
     if (file_exists(impl->path("config.json"))) {
       fs::remove(impl->path("metrics.csv"));
       fs::remove_all(impl->path("routing"));
@@ -531,7 +538,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->read_only = read_only;
   if (!fs::is_directory(run_dir)) throw CheckpointError("'" + run_dir + "' is not a run folder (no such folder)");
   if (!read_only) impl->take_lock();
-  if (!file_exists(impl->path("checkpoints/latest.pt")) && file_exists(impl->path("config.json")))
+  if (!impl->holds_checkpoint() && file_exists(impl->path("config.json")))
     throw CheckpointError("'" + run_dir + "' stopped before its first checkpoint: nothing to resume; start it again "
                           "with train --run (the folder is reused)");
   nlohmann::json run;

@@ -68,7 +68,10 @@ class Trainer {
   static std::unique_ptr<Trainer> create(const Config& config, const TextDataset& data, const std::string& run_dir,
                                          const std::string& dataset_path, const InferenceModel* start_from = nullptr,
                                          const std::string& derived_from = {});
-  // Continues run_dir from checkpoints/latest; max_iters > 0 extends the schedule. Throws CheckpointError.
+  // Continues run_dir from checkpoints/latest.pt (best.pt, with a notice, when latest.pt is missing or damaged);
+  // max_iters > 0 extends the schedule. Throws CheckpointError (nothing to resume, or it does not load),
+  // ConfigError (max_iters below the run's step) or std::runtime_error (this machine lacks the memory or the
+  // disk the run needs: "the run cannot continue here").
   // `read_only`: a data-parallel rank other than 0 reads the folder and never writes or locks it.
   static std::unique_ptr<Trainer> resume(const std::string& run_dir, int max_iters = 0, bool read_only = false);
   ~Trainer();

@@ -57,6 +57,10 @@ out="$("$cli" train "${tiny[@]}" --run "$work/huge" --n_layer=100000 --n_embd=10
 check "a model larger than memory is refused" [ $rc -ne 0 ]
 check "before allocating, naming n_layer" contains "$out" "n_layer: training would need about"
 check "and leaves no run folder behind" [ ! -e "$work/huge/config.json" ]
+out="$(ulimit -f 64; "$cli" train "${tiny[@]}" --run "$work/fsize" --max_iters=6 2>&1)"; rc=$?
+check "past a file-size limit (ulimit -f) the save fails with its reason" contains "$out" "File too large"
+check "exit 1, not killed by SIGXFSZ" [ $rc -eq 1 ]
+check "and no half-written checkpoint is left" [ -z "$(find "$work/fsize" -name '*.tmp')" ]
 out="$("$cli" bench "${tiny[@]}" --steps 0 2>&1)"; rc=$?
 check "bench --steps 0 is refused" [ $rc -ne 0 ]
 check "bench --steps 0 names the option" contains "$out" "--steps must be an integer between 1"

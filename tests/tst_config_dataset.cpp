@@ -4,10 +4,14 @@
 
 #include <QProcess>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <clocale>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <locale>
 #include <optional>
 #include <random>
@@ -277,6 +281,25 @@ class TestConfigDataset : public QObject {
     QCOMPARE(QString::fromStdString(format_bytes(1536.0 * 1024 * 1024)), QString("1.5 GiB"));
   }
 
+  // A checkpoint's checksum is read in a pass of its own before its records: the reader must notice a file
+  // rewritten in place between the two, while a file replaced by a rename (every save here) stays the one opened.
+  void aFileReaderNoticesAnInPlaceRewrite() {
+    QTemporaryDir tmp;
+    const std::string path = tmp.filePath("f").toStdString();
+    atomic_write(path, "first version");
+    FileReader reader(path);
+    atomic_write(path, "a second version, renamed over the first");
+    QVERIFY(!reader.changed_since_open());
+    char text[5] = {};
+    QCOMPARE(reader.read_at(0, text, 5), size_t{5});
+    QCOMPARE(std::string(text, 5), std::string("first"));
+    FileReader current(path);
+    std::ofstream(path, std::ios::in | std::ios::out | std::ios::binary) << "A";  // in place, same size
+    const timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};  // a coarse clock may not have ticked
+    QCOMPARE(::utimensat(AT_FDCWD, path.c_str(), later, 0), 0);
+    QVERIFY(current.changed_since_open());
+  }
+
   // A run keeps latest.pt and best.pt and writes the next one beside them: three checkpoints must fit its disk,
   // less what a resumed run's folder already holds; the advice differs when the model cannot change.
   void checkpointSpaceIsCheckedBeforeARun() {
@@ -294,7 +317,8 @@ class TestConfigDataset : public QObject {
     QCOMPARE(errors.size(), size_t{1});
     QVERIFY2(QString::fromStdString(errors[0].message).endsWith("free some space or move the run folder to another disk"),
              errors[0].message.c_str());
-    QVERIFY(check_checkpoint_space(1 * GiB, 0, 0, "runs/a").empty());  // free space unknown: not refused
+    QVERIFY(check_checkpoint_space(1 * GiB, 0, std::nullopt, "runs/a").empty());  // free space unknown
+    QCOMPARE(check_checkpoint_space(1 * GiB, 0, 0.0, "runs/a").size(), size_t{1});  // a full disk
     // one checkpoint: 12 bytes per parameter and the archive's own (measured: 99,693 bytes for 4,672 parameters,
     // 128,033,894 for 10.66M; the archive's part grows with the tensors, from 44 to 220 KB)
     Config c = preset("cpu-quick");
@@ -304,7 +328,7 @@ class TestConfigDataset : public QObject {
     QVERIFY(checkpoint_file_bytes(c, 65) >= 128033894 && checkpoint_file_bytes(c, 65) < 1.002 * 128033894);
     // a folder not made yet is on its nearest existing ancestor's disk
     QTemporaryDir tmp;
-    QVERIFY(free_disk_bytes(tmp.path().toStdString()) > 0);
+    QVERIFY(free_disk_bytes(tmp.path().toStdString()).value_or(0) > 0);
     QCOMPARE(free_disk_bytes(tmp.path().toStdString() + "/not/yet"), free_disk_bytes(tmp.path().toStdString()));
   }
 
@@ -325,6 +349,8 @@ class TestConfigDataset : public QObject {
     const MemoryEstimate alone = estimate_for_ranks(c, 65, 1000000, false, 1, 1);
     QCOMPARE(alone.total(), estimate_training_memory(c, 65, 1000000, false).total());
     QCOMPARE(QString::fromStdString(format_bytes(812.4 * 1024 * 1024)), QString("812 MiB"));
+    QCOMPARE(QString::fromStdString(format_bytes(99693)), QString("97 KiB"));  // a tiny model's checkpoint
+    QCOMPARE(QString::fromStdString(format_bytes(0)), QString("0 MiB"));  // a full disk
   }
 
   void contextLongerThanDatasetIsRejected() {

@@ -5,6 +5,7 @@
 #include <QProcess>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstring>
@@ -522,6 +523,8 @@ class TestModel : public QObject {
     QTest::newRow("4 layers under a 2-layer config") << "extra layers" << "that its config (n_layer 2";
     QTest::newRow("weights of another width") << "other width" << "needs [";
     QTest::newRow("NaN weights") << "nan" << "NaN or infinite";
+    QTest::newRow("a folder") << "folder" << "it is a folder";
+    QTest::newRow("a FIFO (its open would wait for a writer)") << "fifo" << "it is not a regular file";
   }
   void badCheckpointsGiveClearErrors() {
     QFETCH(QString, kind);
@@ -536,6 +539,8 @@ class TestModel : public QObject {
     if (kind == "empty") atomic_write(path, "");
     if (kind == "truncated") atomic_write(path, good.substr(0, good.size() / 2));
     if (kind == "text") atomic_write(path, "hello, not a checkpoint\n");
+    if (kind == "folder") fs::create_directories(path);
+    if (kind == "fifo") QCOMPARE(::mkfifo(path.c_str(), 0644), 0);
     if (kind == "flipped") {
       std::string bad = good;
       bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x10);
@@ -712,6 +717,23 @@ class TestModel : public QObject {
     QCOMPARE(loaded->model->parameter_count(), count_parameters(meta.config, meta.vocab.size()));
   }
 
+  // A run whose latest.pt was deleted resumes from best.pt with a notice, and a new run may not take its folder.
+  void aMissingLatestResumesFromBest() {
+    const std::string run = dir("latest_gone");
+    {
+      auto t = Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt"));
+      while (t->step() < 7) t->advance();  // best.pt at step 5, latest.pt at step 7
+      t->save_latest();
+    }
+    fs::remove(run + "/checkpoints/latest.pt");
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, Trainer::create(tiny_config(), corpus(), run, dir("corpus.txt")));
+    QVERIFY(file_exists(run + "/checkpoints/best.pt"));
+    auto t = Trainer::resume(run);
+    QCOMPARE(t->step(), 5);
+    QVERIFY2(t->notice().find("does not exist: resumed from best.pt at step 5 instead") != std::string::npos,
+             t->notice().c_str());
+  }
+
   void resumeRejectsAnEditedConfig() {
     const std::string run = dir("edited");
     {
@@ -848,7 +870,7 @@ class TestModel : public QObject {
 
   // A model whose checkpoints cannot fit the disk is refused before anything is made, beside the memory check.
   void checkpointsThatCannotFitTheDiskAreRefused() {
-    if (free_disk_bytes(dir("")) <= 0) QSKIP("the free space of this disk is unknown");
+    if (!free_disk_bytes(dir(""))) QSKIP("the free space of this disk is unknown");
     Config c = tiny_config();
     c.n_layer = 100000, c.n_embd = 1024, c.n_head = 8;  // 13.7 TiB per checkpoint
     const std::string run = dir("no_room");

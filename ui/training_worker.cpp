@@ -67,9 +67,15 @@ void TrainingWorker::loop() {
     try {
       trainer_ = Trainer::resume(run_dir);
       message += QString("; rolled back to the checkpoint of step %1").arg(trainer_->step());
-    } catch (const std::exception&) {
+    } catch (const CheckpointError&) {
       trainer_.reset();
       Q_EMIT numericFailure(e.step, message + "; there is no checkpoint to roll back to: start again");
+      Q_EMIT failed(message);
+      return;
+    } catch (const std::exception& reload) {  // e.g. the memory or the disk the run needs is gone
+      trainer_.reset();
+      message += QString("; it cannot roll back to its last checkpoint: %1").arg(QString::fromStdString(reload.what()));
+      Q_EMIT numericFailure(e.step, message);
       Q_EMIT failed(message);
       return;
     }
