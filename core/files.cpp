@@ -32,15 +32,8 @@ void AtomicFileWriter::fail(const char* what) {
 }
 
 void AtomicFileWriter::write(const void* data, size_t size) {
-  const char* bytes = static_cast<const char*>(data);
-  for (size_t written = 0; written < size;) {
-    const ssize_t n = ::write(fd_, bytes + written, size - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    written += static_cast<size_t>(n);
-  }
+  write_at(end_, data, size);
+  end_ += size;
 }
 
 void AtomicFileWriter::write_at(uint64_t offset, const void* data, size_t size) {

@@ -30,6 +30,7 @@ class AtomicFileWriter {
   [[noreturn]] void fail(const char* what);
   std::string path_, tmp_;
   int fd_ = -1;
+  uint64_t end_ = 0;  // where write() appends
 };
 
 // Reads a regular file in pieces at any offset, for archives read record by record instead of whole.
