@@ -21,6 +21,7 @@
 #include "files.h"
 #include "local_launcher.h"
 #include "numbers.h"
+#include "process_memory.h"
 #include "run_log.h"
 #include "scaling_bench.h"
 #include "suite.h"
@@ -524,13 +525,15 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
             }
             g_log->info(
                 "bench: n_layer {}, d {}, context {}, batch {}, N {}, precision {}, {} timed steps, {} "
-                "generated characters",
+                "generated characters; {} threads, {}",
                 c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps,
-                b.generate_tokens);
+                b.generate_tokens, training_threads(), allocator_name());
             // progress on stderr: stdout is the table
             const auto rows =
                 run_bench(c, data, b, [](const BenchRow& r) { std::cerr << "  measured " << r.variant << "\n"; });
             std::cout << format_bench_table(rows, b.peak_tflops);
+            const std::string breakdown = format_moe_breakdown(rows);
+            if (breakdown.find('\n') + 1 < breakdown.size()) std::cout << "\n" << breakdown;
             return 0;
           }};
 }

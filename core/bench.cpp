@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "engine.h"
+#include "moe_timing.h"
 #include "training.h"
 
 namespace moewb {
@@ -41,10 +42,11 @@ double flops_per_token(const Config& c, int vocab) {
   return 6.0 * weights + 12.0 * c.n_layer * c.n_embd * c.block_size;
 }
 
-// `base` trained for warmup + steps (+ 1, whose evaluation is not timed) without evaluating or logging between.
+// `base` trained for up to warmup + 2 * steps (+ 1, whose evaluation is not run) without evaluating or logging
+// between.
 Config timed_config(const Config& base, int warmup, int steps) {
   Config config = base;
-  config.max_iters = warmup + steps + 1;
+  config.max_iters = warmup + 2 * steps + 1;  // room for the phase-timed steps after the timed ones
   config.lr_decay_iters = config.max_iters;
   config.warmup_iters = 0;
   config.eval_interval = config.max_iters + 1;
@@ -79,6 +81,8 @@ std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, con
     for (int n : variant.is_moe() ? counts : std::vector<int>{0}) {
       Config config = timed_config(variant, o.warmup_steps, o.train_steps);
       if (n > 0) config.n_experts = n;
+      // each variant's own peak: the one before it is gone, and its freed memory with it
+      if (!device.is_cuda()) reset_peak_rss();
       auto trainer = Trainer::create(config, data, "", "");
       trainer->advance();  // the evaluation at step 0
       for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
@@ -89,13 +93,23 @@ std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, con
       synchronize(device);
       const double seconds = seconds_since(start);
       BenchRow row;
+      row.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
+      if (config.is_moe()) {
+        // phase by phase in steps of their own: on CUDA timing synchronises, which would slow the steps above
+        const int timed = std::max(3, o.train_steps / 3);
+        time_moe_phases(true);
+        for (int i = 0; i < timed; ++i) trainer->advance();
+        const MoePhaseTimes phases = take_moe_times();
+        time_moe_phases(false);
+        for (double t : phases.seconds) row.moe_phase_ms.push_back(1000.0 * t / timed);
+      }
       row.variant = name;
       row.n_experts = n;
       row.ms_per_iter = 1000.0 * seconds / o.train_steps;
       const double tokens = static_cast<double>(o.train_steps) * config.batch_size * config.block_size;
       row.train_tokens_per_sec = tokens / seconds;
-      row.model_tflops = tokens * flops_per_token(config, data.vocab.size()) / seconds / 1e12;
-      row.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
+      row.flops_per_token = flops_per_token(config, data.vocab.size());
+      row.model_tflops = tokens * row.flops_per_token / seconds / 1e12;
       InferenceModel model = trainer->snapshot();
       trainer.reset();
       for (bool cache : {true, false}) {
@@ -157,6 +171,38 @@ std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tf
                   r.train_tokens_per_sec, train_ratio.c_str(), r.model_tflops, mfu.c_str(), r.peak_memory_mb,
                   r.generate_tokens_per_sec, gen_ratio.c_str(), r.generate_nocache_tokens_per_sec,
                   r.generate_tokens_per_sec / r.generate_nocache_tokens_per_sec);
+    out += line;
+  }
+  return out;
+}
+
+std::string format_moe_breakdown(const std::vector<BenchRow>& rows) {
+  const auto dense = std::find_if(rows.begin(), rows.end(), [](const BenchRow& r) { return r.n_experts == 0; });
+  std::string out;
+  char line[320];
+  std::snprintf(line, sizeof line, "%-14s %4s %9s %9s %9s | %7s %7s %7s %7s %8s %7s\n", "MoE layers", "N", "FLOPs x",
+                "time x", "ms/iter", "route", "group", "experts", "combine", "backward", "share");
+  out += line;
+  for (const auto& r : rows) {
+    if (r.moe_phase_ms.empty()) continue;
+    double moe = 0;
+    for (double ms : r.moe_phase_ms) moe += ms;
+    auto ratio = [&](double value, double dense_value) {
+      if (dense == rows.end() || dense_value <= 0) return std::string("-");
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2f", value / dense_value);
+      return std::string(text);
+    };
+    const std::string flops = ratio(r.flops_per_token, dense == rows.end() ? 0 : dense->flops_per_token);
+    const std::string time = ratio(r.ms_per_iter, dense == rows.end() ? 0 : dense->ms_per_iter);
+    const auto& p = r.moe_phase_ms;
+    // a backward pass not timed apart reads "-", not 0
+    char backward[32];
+    if (p[4] > 0) std::snprintf(backward, sizeof backward, "%.2f", p[4]);
+    else std::snprintf(backward, sizeof backward, "-");
+    std::snprintf(line, sizeof line, "%-14s %4d %9s %9s %9.2f | %7.2f %7.2f %7.2f %7.2f %8s %6.0f%%\n",
+                  r.variant.c_str(), r.n_experts, flops.c_str(), time.c_str(), r.ms_per_iter, p[0], p[1], p[2], p[3],
+                  backward, 100.0 * moe / r.ms_per_iter);
     out += line;
   }
   return out;

@@ -21,6 +21,11 @@ struct BenchRow {
   double peak_memory_mb = 0;                   // CUDA allocator peak during training; process peak RSS on CPU
   double generate_tokens_per_sec = 0;          // KV cache
   double generate_nocache_tokens_per_sec = 0;  // whole context recomputed per character
+  double flops_per_token = 0;                  // training FLOPs per token (nanoGPT's estimate)
+  // MoE variants: ms per step in each phase of the MoE layers (route, group, experts, combine, backward; summed
+  // over layers) from extra steps timed phase by phase; the backward phase only where the CPU's grouped experts
+  // run it (the generic dispatch's backward is LibTorch's autograd, not timed apart). Empty for dense.
+  std::vector<double> moe_phase_ms;
 };
 
 struct BenchOptions {
@@ -47,5 +52,7 @@ double measure_training_throughput(const Config& config, const TextDataset& data
                                    const std::shared_ptr<Collective>& group = nullptr, bool expert_parallel = false);
 
 std::string format_bench_table(const std::vector<BenchRow>& rows, double peak_tflops = 0);
+// Where each MoE variant's step goes: its phases beside the time it takes over dense and the FLOPs it does.
+std::string format_moe_breakdown(const std::vector<BenchRow>& rows);
 
 }  // namespace moewb

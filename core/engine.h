@@ -9,6 +9,7 @@
 #include "gpt.h"
 #include "optimizer.h"
 #include "precision.h"
+#include "process_memory.h"
 #include "inference.h"
 #include "text_dataset.h"
 
@@ -16,7 +17,6 @@ namespace moewb {
 
 torch::Device pick_device(const std::string& requested);  // throws std::runtime_error for cuda without CUDA
 std::string device_name(const torch::Device& d);
-double peak_rss_mb();  // the process's peak resident memory (VmHWM), MiB
 
 struct InferenceModel::Impl {
   Config config;

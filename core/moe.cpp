@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "expert_parallel.h"
+#include "grouped_experts.h"
+#include "moe_timing.h"
 #include "precision.h"
 #include "randomness.h"
 
@@ -235,13 +238,22 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
     return h.mul(w).sum(1);
   }
   if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
+  // plain top-k and hash keep every assignment (unless an expert is disabled): no refused rows to mask
+  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
+  if (grouped_experts_serve(x)) {
+    const auto rows = [&] {
+      MoePhaseTimer timer(MoePhase::group, x.device());
+      return ExpertRows::group(r.experts, may_refuse ? r.kept : torch::Tensor(), n_experts);
+    }();
+    return grouped_experts(x, r.weights, c_fc->weight, c_fc->bias,
+                           shape == ExpertShape::mlp ? c_proj->weight : torch::Tensor(), rows);
+  }
   // Every index below is a permutation, so no gradient is accumulated with atomics. On the CPU the refused
   // tail is cut off (reading its length is free there); on CUDA it stays, to keep the host out.
+  std::optional<MoePhaseTimer> timer(std::in_place, MoePhase::group, x.device());
   auto [key, order] = by_expert(r);
   if (!x.is_cuda()) order = order.narrow(0, 0, r.kept.sum().item<int64_t>());
   const auto sorted_experts = key.index_select(0, order);
-  // plain top-k and hash keep every assignment (unless an expert is disabled): no refused rows to mask
-  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
   torch::Tensor xs;
   if (x.is_cuda()) {
     // gathered in the matmul dtype (half the bytes of the fp32 residual stream), through a copy per slot so
@@ -251,8 +263,10 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   } else {
     xs = x.index_select(0, order.div(K, "floor"));  // CPU index_add_ (its backward) is deterministic
   }
+  timer.emplace(MoePhase::experts, x.device());
   auto ys = run_experts(xs, sorted_experts, may_refuse);
   if (x.is_cuda() && may_refuse) ys = ys.masked_fill((sorted_experts == n_experts).unsqueeze(1), 0);
+  timer.emplace(MoePhase::combine, x.device());
   const auto y = torch::zeros({S * K, ys.size(1)}, ys.options()).index_copy(0, order, ys).view({S, K, ys.size(1)});
   // (S, 1, K) x (S, K, width): the weighted slot sum in one batched product, in the experts' dtype
   if (x.is_cuda()) return at::bmm(r.weights.unsqueeze(1).to(y.scalar_type()), y).squeeze(1);
@@ -398,6 +412,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
                                           std::vector<RouterOutput>* capture) {
   const auto B = x.size(0), T = x.size(1), d = x.size(2);
   auto flat = x.reshape({B * T, d});
+  std::optional<MoePhaseTimer> timer(std::in_place, MoePhase::route, x.device());
   torch::Tensor logits;
   if (router) {
     auto router_in = flat;
@@ -408,6 +423,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
     logits = row_linear(router_in, router->weight).to(torch::kFloat32);  // probabilities stay fp32
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
+  timer.reset();
   // fp32 combine weights promote bf16 expert outputs: back to the residual stream's dtype (bf16 in a bf16 model)
   auto mixed = dispatch(flat, r).to(flat.scalar_type());
   torch::Tensor y;

@@ -95,14 +95,6 @@ double lr_at(const Config& c, int it) {
 
 }  // namespace
 
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return NAN;
-}
-
 namespace {
 
 torch::Tensor as_tensor(const std::vector<int64_t>& tokens, int64_t begin, int64_t end) {
