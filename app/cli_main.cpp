@@ -491,6 +491,7 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
   app->add_option("--data", o->data, "the text")->type_name("FILE")->capture_default_str();
   add_int(app, "steps", o->bench.train_steps, "timed training steps", 1);
   add_int(app, "gen", o->bench.generate_tokens, "generated characters", 1);
+  add_int(app, "repeats", o->bench.repeats, "measurements per variant, round-robin (medians reported)", 1);
   app->add_option("--variants", o->variants, "comma-separated, e.g. dense,top-2 (default: every routing mode)");
   app->add_option("--sweep_experts", o->sweep_experts, "comma-separated expert counts, e.g. 4,16,64");
   add_number(app, "peak_tflops", o->bench.peak_tflops, "the device's peak TFLOP/s, for MFU");
@@ -525,12 +526,13 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
             }
             g_log->info(
                 "bench: n_layer {}, d {}, context {}, batch {}, N {}, precision {}, {} timed steps, {} "
-                "generated characters; {} threads, {}",
+                "generated characters, {} rounds; {} threads, {}",
                 c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps,
-                b.generate_tokens, training_threads(), allocator_name());
+                b.generate_tokens, b.repeats, training_threads(), allocator_name());
             // progress on stderr: stdout is the table
-            const auto rows =
-                run_bench(c, data, b, [](const BenchRow& r) { std::cerr << "  measured " << r.variant << "\n"; });
+            const auto rows = run_bench(c, data, b, [](const std::string& variant, int round) {
+              std::cerr << "  measured " << variant << " (round " << round << ")\n";
+            });
             std::cout << format_bench_table(rows, b.peak_tflops);
             const std::string breakdown = format_moe_breakdown(rows);
             if (breakdown.find('\n') + 1 < breakdown.size()) std::cout << "\n" << breakdown;

@@ -67,64 +67,115 @@ std::vector<std::string> bench_variant_names(const Config& base) {
   return names;
 }
 
+namespace {
+
+struct Variant {
+  std::string name;
+  Config config;
+  int n_experts;  // 0: dense
+};
+
+// One measurement of one variant: its training steps, then its generation.
+BenchRow measure_variant(const Variant& v, const TextDataset& data, const BenchOptions& o, const torch::Device& device) {
+  const Config& config = v.config;
+  // each variant's own peak: the one before it is gone, and its freed memory with it
+  if (!device.is_cuda()) reset_peak_rss();
+  auto trainer = Trainer::create(config, data, "", "");
+  trainer->advance();  // the evaluation at step 0
+  for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
+  synchronize(device);
+  reset_peak_device_memory(device);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < o.train_steps; ++i) trainer->advance();
+  synchronize(device);
+  const double seconds = seconds_since(start);
+  BenchRow row;
+  row.variant = v.name;
+  row.n_experts = v.n_experts;
+  row.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
+  if (config.is_moe()) {
+    // phase by phase in steps of their own: on CUDA timing synchronises, which would slow the steps above
+    const int timed = std::max(3, o.train_steps / 3);
+    time_moe_phases(true);
+    for (int i = 0; i < timed; ++i) trainer->advance();
+    const MoePhaseTimes phases = take_moe_times();
+    time_moe_phases(false);
+    for (double t : phases.seconds) row.moe_phase_ms.push_back(1000.0 * t / timed);
+  }
+  row.ms_per_iter = 1000.0 * seconds / o.train_steps;
+  row.flops_per_token = flops_per_token(config, data.vocab.size());
+  InferenceModel model = trainer->snapshot();
+  trainer.reset();
+  for (bool cache : {true, false}) {
+    GenerationOptions g;
+    g.length = o.generate_tokens;
+    g.use_cache = cache;
+    start = std::chrono::steady_clock::now();
+    model.generate("", g);  // returns text on the host: the device work is done
+    (cache ? row.generate_tokens_per_sec : row.generate_nocache_tokens_per_sec) =
+        o.generate_tokens / seconds_since(start);
+  }
+  return row;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The median of every timing over the rounds; the largest peak.
+BenchRow summarise(const std::vector<BenchRow>& samples, const Config& config) {
+  BenchRow row = samples.front();
+  auto median_of = [&](double BenchRow::*field) {
+    std::vector<double> v;
+    for (const auto& s : samples) v.push_back(s.*field);
+    return median(v);
+  };
+  row.ms_per_iter = median_of(&BenchRow::ms_per_iter);
+  row.generate_tokens_per_sec = median_of(&BenchRow::generate_tokens_per_sec);
+  row.generate_nocache_tokens_per_sec = median_of(&BenchRow::generate_nocache_tokens_per_sec);
+  for (const auto& s : samples) row.peak_memory_mb = std::max(row.peak_memory_mb, s.peak_memory_mb);
+  for (size_t p = 0; p < row.moe_phase_ms.size(); ++p) {
+    std::vector<double> v;
+    for (const auto& s : samples) v.push_back(s.moe_phase_ms[p]);
+    row.moe_phase_ms[p] = median(v);
+  }
+  const double tokens_per_step = static_cast<double>(config.batch_size) * config.block_size;
+  row.train_tokens_per_sec = tokens_per_step * 1000.0 / row.ms_per_iter;
+  row.model_tflops = row.train_tokens_per_sec * row.flops_per_token / 1e12;
+  return row;
+}
+
+}  // namespace
+
 std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, const BenchOptions& o,
-                                const std::function<void(const BenchRow&)>& on_row) {
+                                const std::function<void(const std::string&, int)>& on_measured) {
   const auto known = bench_variant_names(base);
   for (const auto& v : o.variants)
     if (std::find(known.begin(), known.end(), v) == known.end())
       throw std::invalid_argument("unknown bench variant '" + v + "'");
   const torch::Device device = pick_device(base.device);
   const std::vector<int> counts = o.expert_counts.empty() ? std::vector<int>{base.n_experts} : o.expert_counts;
-  std::vector<BenchRow> rows;
+  std::vector<Variant> plan;
   for (auto [name, variant] : variants(base)) {
     if (!o.variants.empty() && std::find(o.variants.begin(), o.variants.end(), name) == o.variants.end()) continue;
     for (int n : variant.is_moe() ? counts : std::vector<int>{0}) {
       Config config = timed_config(variant, o.warmup_steps, o.train_steps);
       if (n > 0) config.n_experts = n;
-      // each variant's own peak: the one before it is gone, and its freed memory with it
-      if (!device.is_cuda()) reset_peak_rss();
-      auto trainer = Trainer::create(config, data, "", "");
-      trainer->advance();  // the evaluation at step 0
-      for (int i = 0; i < o.warmup_steps; ++i) trainer->advance();
-      synchronize(device);
-      reset_peak_device_memory(device);
-      auto start = std::chrono::steady_clock::now();
-      for (int i = 0; i < o.train_steps; ++i) trainer->advance();
-      synchronize(device);
-      const double seconds = seconds_since(start);
-      BenchRow row;
-      row.peak_memory_mb = device.is_cuda() ? peak_device_memory_mb(device) : peak_rss_mb();
-      if (config.is_moe()) {
-        // phase by phase in steps of their own: on CUDA timing synchronises, which would slow the steps above
-        const int timed = std::max(3, o.train_steps / 3);
-        time_moe_phases(true);
-        for (int i = 0; i < timed; ++i) trainer->advance();
-        const MoePhaseTimes phases = take_moe_times();
-        time_moe_phases(false);
-        for (double t : phases.seconds) row.moe_phase_ms.push_back(1000.0 * t / timed);
-      }
-      row.variant = name;
-      row.n_experts = n;
-      row.ms_per_iter = 1000.0 * seconds / o.train_steps;
-      const double tokens = static_cast<double>(o.train_steps) * config.batch_size * config.block_size;
-      row.train_tokens_per_sec = tokens / seconds;
-      row.flops_per_token = flops_per_token(config, data.vocab.size());
-      row.model_tflops = tokens * row.flops_per_token / seconds / 1e12;
-      InferenceModel model = trainer->snapshot();
-      trainer.reset();
-      for (bool cache : {true, false}) {
-        GenerationOptions g;
-        g.length = o.generate_tokens;
-        g.use_cache = cache;
-        start = std::chrono::steady_clock::now();
-        model.generate("", g);  // returns text on the host: the device work is done
-        (cache ? row.generate_tokens_per_sec : row.generate_nocache_tokens_per_sec) =
-            o.generate_tokens / seconds_since(start);
-      }
-      rows.push_back(row);
-      if (on_row) on_row(row);
+      plan.push_back({name, config, n});
     }
   }
+  // round-robin: a slow minute on a shared machine hits one round of every variant, not every round of one
+  std::vector<std::vector<BenchRow>> samples(plan.size());
+  for (int round = 1; round <= std::max(1, o.repeats); ++round) {
+    for (size_t i = 0; i < plan.size(); ++i) {
+      samples[i].push_back(measure_variant(plan[i], data, o, device));
+      if (on_measured) on_measured(plan[i].name, round);
+    }
+  }
+  std::vector<BenchRow> rows;
+  for (size_t i = 0; i < plan.size(); ++i) rows.push_back(summarise(samples[i], plan[i].config));
   return rows;
 }
 

@@ -32,6 +32,7 @@ struct BenchOptions {
   int train_steps = 30;
   int warmup_steps = 5;
   int generate_tokens = 300;
+  int repeats = 3;                    // measurements per variant, round-robin; medians reported
   std::vector<std::string> variants;  // names to run (dense, softmax, top-2, ...); empty: all
   std::vector<int> expert_counts;     // N per MoE variant; empty: the base config's
   double peak_tflops = 0;             // the device's peak for the precision, for MFU; 0: not reported
@@ -42,8 +43,10 @@ std::vector<std::string> bench_variant_names(const Config& base);
 
 // `base` gives the model size, batch and precision; its ffn/routing fields are replaced per variant.
 // Throws std::invalid_argument for an unknown variant name.
+// Every variant is measured `repeats` times, round-robin; each row holds the medians (and the largest peak).
+// `on_measured` hears each measurement (variant, round from 1).
 std::vector<BenchRow> run_bench(const Config& base, const TextDataset& data, const BenchOptions& options,
-                                const std::function<void(const BenchRow&)>& on_row = {});
+                                const std::function<void(const std::string&, int)>& on_measured = {});
 // Training throughput (tokens/s over all ranks) of `config` alone: `warmup` steps, then `steps` timed. With a
 // group every rank calls it and trains its slice of the global batch (Trainer::join, with `expert_parallel` its
 // share of the experts); all return the same value.

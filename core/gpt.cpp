@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cpu_decoder.h"
 #include "randomness.h"
 
 namespace moewb {
@@ -170,6 +171,7 @@ torch::Tensor linear_row(const torch::Tensor& x, const torch::nn::Linear& l) {
 }  // namespace
 
 torch::Tensor GPTImpl::decode_one(const torch::Tensor& idx, KVCache& cache, std::vector<RouterOutput>* capture) {
+  if (!capture && cpu_decode_serves(*this)) return cpu_decode_one(*this, idx.data_ptr<int64_t>()[0], cache);
   const int64_t pos = cache.filled, d = config.n_embd, nh = config.n_head, hs = d / nh;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hs));
   if (cache.k.empty()) cache.k.resize(h.size()), cache.v.resize(h.size());

@@ -7,20 +7,9 @@
 #include <cstring>
 #include <optional>
 
+#include "blas.h"
 #include "moe_timing.h"
 #include "precision.h"
-
-#ifdef MOEWB_BLAS
-// The Fortran BLAS LibTorch itself calls (Debian: OpenBLAS): an expert's product costs one call, where
-// at::mm_out costs a dispatch, checks and views around it (about 2.5 us: a third of the layer at N = 64).
-extern "C" {
-void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
-            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
-void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha,
-            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
-            const int* ldc);
-}
-#endif
 
 namespace moewb {
 
@@ -65,31 +54,6 @@ bool grouped_experts_serve(const Tensor& x) {
 }
 
 namespace {
-
-// C (m x n, row-major, leading dimension ldc) = op(A) op(B) + beta C, for row-major A and B; op transposes where
-// asked. Column-major BLAS sees each row-major matrix transposed, so it computes C^T = op(B)^T op(A)^T.
-template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
-#ifdef MOEWB_BLAS
-  const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
-  const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
-  const int LDA = static_cast<int>(lda), LDB = static_cast<int>(ldb), LDC = static_cast<int>(ldc);
-  const T one = 1;
-  if constexpr (std::is_same_v<T, float>) sgemm_(&tb, &ta, &N, &M, &K, &one, b, &LDB, a, &LDA, &beta, c, &LDC);
-  else dgemm_(&tb, &ta, &N, &M, &K, &one, b, &LDB, a, &LDA, &beta, c, &LDC);
-#else
-  // no BLAS to link (a LibTorch that bundles its own): the same product through ATen on views of the buffers
-  const auto opts = torch::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-  auto view = [&](const T* p, int64_t rows, int64_t cols, int64_t ld) {
-    return torch::from_blob(const_cast<T*>(p), {rows, cols}, {ld, 1}, opts);
-  };
-  const Tensor A = trans_a ? view(a, k, m, lda).t() : view(a, m, k, lda);
-  const Tensor B = trans_b ? view(b, n, k, ldb).t() : view(b, k, n, ldb);
-  Tensor C = view(c, m, n, ldc);
-  at::addmm_out(C, C, A, B, beta, 1);
-#endif
-}
 
 // The experts spread over the threads, whole: the largest first, each to the thread with the fewest rows so far,
 // so the threads stay balanced when the router loads the experts unevenly. Each product runs single-threaded
@@ -179,7 +143,7 @@ struct GroupedExpertsFunction : torch::autograd::Function<GroupedExpertsFunction
         if (n == 0) return;
         if (B1)
           for (int64_t r = at; r < at + n; ++r) std::memcpy(H + r * h, B1 + e * h, h * sizeof(scalar_t));
-        gemm<scalar_t>(false, true, n, h, d, X + at * d, d, W1 + e * h * d, d, B1 ? 1 : 0, H + at * h, h);
+        blas::gemm(false, true, n, h, d, X + at * d, d, W1 + e * h * d, d, B1 ? 1 : 0, H + at * h, h);
       });
       if (!w2.defined()) {
         out_rows = hidden;
@@ -190,7 +154,7 @@ struct GroupedExpertsFunction : torch::autograd::Function<GroupedExpertsFunction
       const scalar_t *A = act.data_ptr<scalar_t>(), *W2 = w2.data_ptr<scalar_t>();
       scalar_t* Y = out_rows.data_ptr<scalar_t>();
       for_each_expert(g.counts, [&](int64_t e, int64_t at, int64_t n) {
-        if (n > 0) gemm<scalar_t>(false, true, n, d, h, A + at * h, h, W2 + e * h, N * h, 0, Y + at * d, d);
+        if (n > 0) blas::gemm(false, true, n, d, h, A + at * h, h, W2 + e * h, N * h, 0, Y + at * d, d);
       });
     });
     timer.emplace(MoePhase::combine, x.device());
@@ -261,8 +225,8 @@ struct GroupedExpertsFunction : torch::autograd::Function<GroupedExpertsFunction
             for (int64_t i = 0; i < d; ++i) std::fill_n(GW2 + i * N * h + e * h, h, scalar_t(0));
             return;
           }
-          gemm<scalar_t>(true, false, d, h, n, GY + at * d, d, A + at * h, h, 0, GW2 + e * h, N * h);
-          gemm<scalar_t>(false, false, n, h, d, GY + at * d, d, W2 + e * h, N * h, 0, GA + at * h, h);
+          blas::gemm(true, false, d, h, n, GY + at * d, d, A + at * h, h, 0, GW2 + e * h, N * h);
+          blas::gemm(false, false, n, h, d, GY + at * d, d, W2 + e * h, N * h, 0, GA + at * h, h);
         });
         grad_hidden = at::gelu_backward(grad_act, hidden);
       }
@@ -278,8 +242,8 @@ struct GroupedExpertsFunction : torch::autograd::Function<GroupedExpertsFunction
           std::fill_n(GW1 + e * h * d, h * d, scalar_t(0));
           return;
         }
-        gemm<scalar_t>(true, false, h, d, n, GH + at * h, h, X + at * d, d, 0, GW1 + e * h * d, d);
-        gemm<scalar_t>(false, false, n, d, h, GH + at * h, h, W1 + e * h * d, d, 0, GX + at * d, d);
+        blas::gemm(true, false, h, d, n, GH + at * h, h, X + at * d, d, 0, GW1 + e * h * d, d);
+        blas::gemm(false, false, n, d, h, GH + at * h, h, W1 + e * h * d, d, 0, GX + at * d, d);
         if (GB1)
           for (int64_t r = at; r < at + n; ++r)
             for (int64_t j = 0; j < h; ++j) GB1[e * h + j] += GH[r * h + j];
@@ -301,7 +265,53 @@ struct GroupedExpertsFunction : torch::autograd::Function<GroupedExpertsFunction
   }
 };
 
+struct ScaledGeluFunction : torch::autograd::Function<ScaledGeluFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& h_in, const Tensor& weights_in) {
+    const auto h = h_in.contiguous(), weights = weights_in.contiguous();
+    Tensor out = at::gelu(h);
+    const int64_t S = h.size(0), N = weights.size(1), block = h.size(1) / N;
+    AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "scaled_gelu_forward", [&] {
+      scalar_t* o = out.data_ptr<scalar_t>();
+      const scalar_t* w = weights.data_ptr<scalar_t>();
+      for_each_row(S, N * block, [&](int64_t s) {
+        for (int64_t e = 0; e < N; ++e)
+          for (int64_t j = 0; j < block; ++j) o[(s * N + e) * block + j] *= w[s * N + e];
+      });
+    });
+    ctx->save_for_backward({h, weights});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    MoePhaseTimer timer(MoePhase::backward, torch::kCPU);
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &h = saved[0], &weights = saved[1];
+    const Tensor grad = grad_outputs[0].contiguous();
+    const int64_t S = h.size(0), N = weights.size(1), block = h.size(1) / N;
+    const Tensor act = at::gelu(h);
+    Tensor grad_weights = torch::empty({S, N}, weights.options()), scaled = torch::empty_like(grad);
+    AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "scaled_gelu_backward", [&] {
+      const scalar_t *g = grad.data_ptr<scalar_t>(), *a = act.data_ptr<scalar_t>(), *w = weights.data_ptr<scalar_t>();
+      scalar_t *gw = grad_weights.data_ptr<scalar_t>(), *gs = scaled.data_ptr<scalar_t>();
+      for_each_row(S, N * block, [&](int64_t s) {
+        for (int64_t e = 0; e < N; ++e) {
+          const int64_t at = (s * N + e) * block;
+          scalar_t dot = 0;
+          for (int64_t j = 0; j < block; ++j) dot += g[at + j] * a[at + j], gs[at + j] = g[at + j] * w[s * N + e];
+          gw[s * N + e] = dot;
+        }
+      });
+    });
+    return {at::gelu_backward(scaled, h), grad_weights};
+  }
+};
+
 }  // namespace
+
+Tensor scaled_gelu(const Tensor& h, const Tensor& weights) {
+  TORCH_CHECK(grouped_experts_serve(h), "scaled_gelu: float or double CPU tensors without autocast");
+  return ScaledGeluFunction::apply(h, weights.to(h.scalar_type()));
+}
 
 Tensor grouped_experts(const Tensor& x, const Tensor& weights, const Tensor& w1, const Tensor& b1, const Tensor& w2,
                        const ExpertRows& rows) {

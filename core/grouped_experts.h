@@ -41,4 +41,9 @@ bool grouped_experts_serve(const torch::Tensor& x);
 torch::Tensor grouped_experts(const torch::Tensor& x, const torch::Tensor& weights, const torch::Tensor& w1,
                               const torch::Tensor& b1, const torch::Tensor& w2, const ExpertRows& rows);
 
+// Softmax routing, where every expert sees every token: gelu(h) with expert e's block of hidden units scaled by
+// weights[s, e], for h (S, N*hh) and weights (S, N). Differentiable in h and weights; keeps only h for the backward
+// pass (GELU, then a multiply, would keep gelu(h) as well: a dense FFN's hidden layer more per MoE layer).
+torch::Tensor scaled_gelu(const torch::Tensor& h, const torch::Tensor& weights);
+
 }  // namespace moewb

@@ -73,9 +73,16 @@ torch::Tensor straight_through_gate(const torch::Tensor& gates, double tau) {
   return gates * (mask + gates - gates.detach());
 }
 
+namespace {
+constexpr int64_t kKnuth = 2654435761LL;  // Knuth's multiplicative constant, 2^32 / golden ratio
+}
+
 torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts) {
-  constexpr int64_t kKnuth = 2654435761LL;  // Knuth's multiplicative constant, 2^32 / golden ratio
   return torch::remainder(torch::remainder((token_ids + 1) * kKnuth, int64_t{1} << 32), n_experts);
+}
+
+int64_t hash_expert(int64_t token_id, int n_experts) {
+  return (token_id + 1) * kKnuth % (int64_t{1} << 32) % n_experts;  // ids are non-negative: % is remainder
 }
 
 namespace {
@@ -232,7 +239,10 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
   if (routing.mode == RoutingMode::softmax) {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
-    auto h = row_linear(x, c_fc->weight, c_fc->bias).view({S, n_experts, hidden});
+    MoePhaseTimer timer(MoePhase::experts, x.device());
+    auto h = row_linear(x, c_fc->weight, c_fc->bias);
+    if (shape == ExpertShape::mlp && grouped_experts_serve(h)) return scaled_gelu(h, r.weights);
+    h = h.view({S, n_experts, hidden});
     const auto w = r.weights.unsqueeze(-1).to(h.scalar_type());  // bf16 experts stay bf16 (half the traffic)
     if (shape == ExpertShape::mlp) return F::gelu(h).mul(w).view({S, n_experts * hidden});
     return h.mul(w).sum(1);

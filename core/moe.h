@@ -58,8 +58,9 @@ torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& p
 // (straight-through), so d gate / d sigma = mask + sigma.
 torch::Tensor straight_through_gate(const torch::Tensor& gates, double tau);
 
-// The fixed expert of each token id for hash routing (multiplicative hash, then mod N).
+// The fixed expert of each token id for hash routing (multiplicative hash, then mod N); one id on the host.
 torch::Tensor hash_experts(const torch::Tensor& token_ids, int n_experts);
+int64_t hash_expert(int64_t token_id, int n_experts);
 
 // logits (S, N) are ignored in hash mode (may be undefined); token_ids (S) are used only there.
 RouterOutput route(const torch::Tensor& logits, const torch::Tensor& token_ids, const RoutingOptions& opt);

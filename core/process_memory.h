@@ -16,4 +16,8 @@ bool reset_peak_rss();
 
 std::string allocator_name();  // "mimalloc 2.0.9" or "glibc malloc"
 
+// Keeps memory a training step frees committed for the next one (mimalloc: for 10 s instead of 25 ms), and hands
+// it back to the kernel once a run has been idle that long. Called by every trainer; idempotent.
+void keep_freed_memory_between_steps();
+
 }  // namespace moewb

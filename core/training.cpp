@@ -459,6 +459,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   if (start_from && !fits(*start_from, config, data.vocab))
     throw std::invalid_argument("the starting weights do not fit the config or the dataset's vocabulary");
   init_torch_threads();
+  keep_freed_memory_between_steps();
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->data = data;
@@ -525,6 +526,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
 
 std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_iters, bool read_only) {
   init_torch_threads();
+  keep_freed_memory_between_steps();
   auto impl = std::make_unique<Impl>();
   impl->run_dir = run_dir;
   impl->read_only = read_only;

@@ -225,31 +225,32 @@ class TestConfigDataset : public QObject {
     QVERIFY2(line.find(",0.0006,") != std::string::npos && line.find(",1.9202,") != std::string::npos, line.c_str());
   }
 
-  // The estimate against peaks measured on this project's 2-core Debian machine (LibTorch 1.13, fp32):
-  // `moewb-cli bench --preset cpu-quick --steps 2` peak resident MiB minus 201 MiB for the process itself
-  // (torch, the 1.1 MB corpus, a 1-layer width-16 model), on tiny Shakespeare (65 characters).
+  // The estimate against peaks measured on this project's 2-core Debian machine (LibTorch 1.13, fp32, mimalloc,
+  // 2026-12-06): `moewb-cli bench --preset cpu-quick --steps 2 --repeats 1` peak resident MiB (each variant's own:
+  // bench restarts the peak at its start) minus 212 MiB, the same for a 1-layer width-16 model (torch, the 1.1 MB
+  // corpus), on tiny Shakespeare (65 characters). The estimate is within 17 % of each; the test allows 20 %.
   void memoryEstimateTracksMeasuredPeaks_data() {
     QTest::addColumn<QString>("overrides");
     QTest::addColumn<double>("measured_mib");
-    QTest::newRow("cpu-quick dense") << "" << 59.0;
-    QTest::newRow("batch 48") << "batch_size=48" << 181.0;
-    QTest::newRow("context 256") << "block_size=256" << 289.0;
-    QTest::newRow("width 384") << "n_embd=384" << 238.0;
-    QTest::newRow("12 layers") << "n_layer=12" << 157.0;
-    QTest::newRow("batch 48, context 256, dropout") << "batch_size=48 block_size=256 dropout=0.2" << 1390.0;
-    QTest::newRow("top-2") << "ffn=moe top_k=2" << 127.0;
-    QTest::newRow("softmax") << "ffn=moe routing=softmax" << 65.0;
-    QTest::newRow("sigmoid N16") << "ffn=moe routing=sigmoid n_experts=16" << 483.0;
-    QTest::newRow("hash") << "ffn=moe routing=hash" << 69.0;
+    QTest::newRow("cpu-quick dense") << "" << 42.0;
+    QTest::newRow("batch 48") << "batch_size=48" << 178.0;
+    QTest::newRow("context 256") << "block_size=256" << 222.0;
+    QTest::newRow("width 384") << "n_embd=384" << 221.0;
+    QTest::newRow("12 layers") << "n_layer=12" << 168.0;
+    QTest::newRow("batch 48, context 256, dropout") << "batch_size=48 block_size=256 dropout=0.2" << 1117.0;
+    QTest::newRow("top-2") << "ffn=moe top_k=2" << 39.0;
+    QTest::newRow("softmax") << "ffn=moe routing=softmax" << 50.0;
+    QTest::newRow("sigmoid N16") << "ffn=moe routing=sigmoid n_experts=16" << 107.0;
+    QTest::newRow("hash") << "ffn=moe routing=hash" << 32.0;
     const QString paper = "n_layer=6 n_embd=384 n_head=6 block_size=256 batch_size=16";
-    QTest::newRow("paper-size dense, batch 16") << paper << 1261.0;
-    QTest::newRow("paper-size top-2") << paper + " ffn=moe" << 2171.0;
-    QTest::newRow("paper-size top-2, linear experts") << paper + " ffn=moe expert_shape=linear" << 1300.0;
-    QTest::newRow("paper-size softmax") << paper + " ffn=moe routing=softmax" << 1514.0;
-    // weights dominate and two checkpoints are written (`moewb-cli train --max_iters 4 --eval_interval 2`, minus
-    // 202 MiB for the same run of a 1-layer width-16 model): saving streams, so it adds nothing to the peak
+    QTest::newRow("paper-size dense, batch 16") << paper << 995.0;
+    QTest::newRow("paper-size top-2") << paper + " ffn=moe" << 950.0;
+    QTest::newRow("paper-size top-2, linear experts") << paper + " ffn=moe expert_shape=linear" << 891.0;
+    QTest::newRow("paper-size softmax") << paper + " ffn=moe routing=softmax" << 1045.0;
+    // weights dominate and two checkpoints are written (`moewb-cli train --max_iters 4 --eval_interval 2`, peak
+    // 1577 MiB, minus 221 MiB for the same run of a 1-layer width-16 model): saving streams, so it adds nothing
     QTest::newRow("85M parameters, batch 1, saving") << "n_layer=12 n_embd=768 n_head=12 batch_size=1 block_size=32"
-                                                      << 1440.0;
+                                                      << 1356.0;
   }
   void memoryEstimateTracksMeasuredPeaks() {
     QFETCH(QString, overrides);
@@ -261,7 +262,7 @@ class TestConfigDataset : public QObject {
                                                      kv.section('=', 1).toStdString())), QString());
     const MemoryEstimate e = estimate_training_memory(c, 65, 0, /*cuda=*/false);
     const double mib = e.total() / (1024.0 * 1024.0);
-    QVERIFY2(mib > 0.75 * measured_mib && mib < 1.25 * measured_mib,
+    QVERIFY2(mib > 0.8 * measured_mib && mib < 1.2 * measured_mib,
              qPrintable(QString("estimate %1 MiB, measured %2 MiB").arg(mib, 0, 'f', 0).arg(measured_mib)));
   }
 
