@@ -306,7 +306,60 @@ struct ScaledGeluFunction : torch::autograd::Function<ScaledGeluFunction> {
   }
 };
 
+// fn(first, last) over [0, n) in blocks of `block`, spread over the threads. The blocks do not depend on the
+// thread count, so neither do the results: BLAS may round a product of other sizes differently.
+template <typename F>
+void for_each_block(int64_t n, int64_t block, const F& fn) {
+  at::parallel_for(0, (n + block - 1) / block, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) fn(b * block, std::min(n, (b + 1) * block));
+  });
+}
+
+constexpr int64_t kRouterRows = 128, kRouterColumns = 32;  // blocks of the router's products
+
+struct RouterLogitsFunction : torch::autograd::Function<RouterLogitsFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x_in, const Tensor& w_in) {
+    const auto x = x_in.contiguous(), w = w_in.contiguous();
+    const int64_t S = x.size(0), d = x.size(1), N = w.size(0);
+    Tensor z = torch::empty({S, N}, x.options());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "router_logits_forward", [&] {
+      const scalar_t *X = x.data_ptr<scalar_t>(), *W = w.data_ptr<scalar_t>();
+      scalar_t* Z = z.data_ptr<scalar_t>();
+      for_each_block(S, kRouterRows, [&](int64_t r0, int64_t r1) {
+        blas::gemm(false, true, r1 - r0, N, d, X + r0 * d, d, W, d, 0, Z + r0 * N, N);
+      });
+    });
+    ctx->save_for_backward({x, w});
+    return z;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &x = saved[0], &w = saved[1];
+    const Tensor g = grad_outputs[0].contiguous();
+    const int64_t S = x.size(0), d = x.size(1), N = w.size(0);
+    Tensor grad_x = torch::empty_like(x), grad_w = torch::empty_like(w);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "router_logits_backward", [&] {
+      const scalar_t *X = x.data_ptr<scalar_t>(), *W = w.data_ptr<scalar_t>(), *G = g.data_ptr<scalar_t>();
+      scalar_t *GX = grad_x.data_ptr<scalar_t>(), *GW = grad_w.data_ptr<scalar_t>();
+      for_each_block(S, kRouterRows, [&](int64_t r0, int64_t r1) {  // the input's gradient by rows
+        blas::gemm(false, false, r1 - r0, d, N, G + r0 * N, N, W, d, 0, GX + r0 * d, d);
+      });
+      for_each_block(d, kRouterColumns, [&](int64_t c0, int64_t c1) {  // the weight's (a sum over rows) by columns
+        blas::gemm(true, false, N, c1 - c0, S, G, N, X + c0, d, 0, GW + c0, d);
+      });
+    });
+    return {grad_x, grad_w};
+  }
+};
+
 }  // namespace
+
+Tensor router_logits(const Tensor& x, const Tensor& w) {
+  TORCH_CHECK(grouped_experts_serve(x) && w.scalar_type() == x.scalar_type(),
+              "router_logits: float or double CPU tensors of one dtype without autocast");
+  return RouterLogitsFunction::apply(x, w);
+}
 
 Tensor scaled_gelu(const Tensor& h, const Tensor& weights) {
   TORCH_CHECK(grouped_experts_serve(h), "scaled_gelu: float or double CPU tensors without autocast");

@@ -1,8 +1,10 @@
 // Routers and the MoE feed-forward layer. Shapes: S tokens (B*T flattened), N experts, K slots per token.
 #include "moe.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <optional>
 
 #include "expert_parallel.h"
@@ -47,6 +49,33 @@ int64_t expert_capacity(double capacity_factor, int top_k, int64_t tokens, int n
 
 torch::Tensor capacity_keep(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
                             int64_t capacity, DropPolicy policy) {
+  return experts.device().is_cpu() ? capacity_keep_on_host(experts, priority, n_experts, capacity, policy)
+                                   : capacity_keep_as_tensors(experts, priority, n_experts, capacity, policy);
+}
+
+torch::Tensor capacity_keep_on_host(const torch::Tensor& experts_in, const torch::Tensor& priority, int n_experts,
+                                    int64_t capacity, DropPolicy policy) {
+  const auto experts = experts_in.to(torch::kInt64).contiguous();
+  const int64_t S = experts.size(0), K = experts.size(1);
+  const int64_t* expert = experts.data_ptr<int64_t>();
+  // slot-major: j = k * S + s, all first choices in token order, then all second choices
+  std::vector<int64_t> order(static_cast<size_t>(K * S));
+  std::iota(order.begin(), order.end(), 0);
+  const auto at = [S, K](int64_t j) { return (j % S) * K + j / S; };  // j's index in the (S, K) tensors
+  if (policy == DropPolicy::probability) {
+    const auto p = priority.to(torch::kFloat32).contiguous();
+    const float* prob = p.data_ptr<float>();
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prob[at(a)] > prob[at(b)]; });
+  }
+  auto keep = torch::empty({S, K}, torch::kBool);
+  bool* kept = keep.data_ptr<bool>();
+  std::vector<int64_t> taken(static_cast<size_t>(n_experts), 0);
+  for (int64_t j : order) kept[at(j)] = taken[static_cast<size_t>(expert[at(j)])]++ < capacity;
+  return keep;
+}
+
+torch::Tensor capacity_keep_as_tensors(const torch::Tensor& experts, const torch::Tensor& priority, int n_experts,
+                                       int64_t capacity, DropPolicy policy) {
   const int64_t S = experts.size(0), K = experts.size(1);
   auto long_opts = experts.options().dtype(torch::kInt64);
   // rank of each assignment in the global priority order, flattened slot-major: (K, S) -> K*S
@@ -430,7 +459,11 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
       auto noise = torch::empty_like(flat).uniform_(1.0 - jitter, 1.0 + jitter, generator_for(flat.device()));
       router_in = flat * noise;
     }
-    logits = row_linear(router_in, router->weight).to(torch::kFloat32);  // probabilities stay fp32
+    logits = router_in.size(0) > 1 && grouped_experts_serve(router_in) &&
+                     router_in.scalar_type() == router->weight.scalar_type()
+                 ? router_logits(router_in, router->weight)
+                 : row_linear(router_in, router->weight);
+    logits = logits.to(torch::kFloat32);  // probabilities stay fp32
   }
   RouterOutput r = route(logits, token_ids.reshape({-1}), routing);
   timer.reset();

@@ -92,6 +92,20 @@ class TestRouter : public QObject {
     QVERIFY(torch::equal(r.dropped, ~r.kept));
   }
 
+  // The host's pass and the tensor formulation (which a GPU runs) keep the same assignments.
+  void capacityOnTheHostEqualsTheTensorFormulation() {
+    for (const auto policy : {DropPolicy::position, DropPolicy::probability}) {
+      for (const int64_t C : {1, 7, 20, 200}) {
+        const auto probs = torch::softmax(torch::randn({97, 8}), -1);
+        const auto [top_p, top_i] = probs.topk(3, -1);
+        const auto host = capacity_keep_on_host(top_i, top_p, 8, C, policy);
+        QVERIFY2(torch::equal(host, capacity_keep_as_tensors(top_i, top_p, 8, C, policy)),
+                 qPrintable(QString("policy %1, capacity %2").arg(static_cast<int>(policy)).arg(C)));
+        QVERIFY((host.to(torch::kInt64).sum() <= 8 * C).item<bool>());
+      }
+    }
+  }
+
   void positionPolicyKeepsEarlierTokensAndFirstChoices() {
     // 4 tokens all prefer expert 0 first and expert 1 second; capacity 2 per expert
     auto logits = torch::tensor({3.f, 2.f, 0.f, 0.f}).repeat({4, 1});
