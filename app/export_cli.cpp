@@ -1,6 +1,6 @@
 #include "export_cli.h"
 
-#include <QGuiApplication>
+#include <QApplication>
 
 #include <iostream>
 
@@ -11,7 +11,7 @@ namespace moewb {
 int export_run_cli(int argc, char** argv, const std::string& run_dir, const std::string& formats, int dpi,
                    const std::string& style) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-  QGuiApplication app(argc, argv);  // fonts only: no display, no widgets
+  QApplication app(argc, argv);  // Qt Charts draws through a graphics scene, which needs one; no window opens
   try {
     QList<FigureFormat> list;
     for (const QString& f : QString::fromStdString(formats).split(',', Qt::SkipEmptyParts)) list << format_of(f.trimmed());

@@ -1,9 +1,16 @@
-// Inspecting a chart with the mouse on the offscreen platform: the hover readout reads the series' values at
-// the nearest x, the wheel zooms around the pointer, a drag pans, a double click resets, a zoomed view survives
-// new points; the Training tab's x axis in tokens and time; charts on a dark palette and the expert colours'
-// contrast there.
+// Line charts are Qt Charts views, inspected with the mouse on the offscreen platform: the hover readout reads
+// the series' values at the nearest x, the wheel zooms around the pointer with y fitted to the view, a drag pans,
+// a double click resets, a zoomed view survives new points; new points replace the series' points in place;
+// 50,000 points draw a few per pixel column while the readout and the data keep them all; the Training tab's
+// charts and its x axis in tokens and time; charts on a dark palette and the expert colours' contrast there.
 #include <QtTest>
 
+#include <QChart>
+#include <QChartView>
+#include <QLegend>
+#include <QLegendMarker>
+#include <QValueAxis>
+#include <QLineSeries>
 #include <QMenu>
 #include <QWheelEvent>
 
@@ -12,6 +19,7 @@
 #include "exportable_figure.h"
 #include "line_chart.h"
 #include "palette.h"
+#include "series_decimation.h"
 #include "training_panel.h"
 
 using namespace moewb;
@@ -41,10 +49,16 @@ QPointF at_x(const LineChart& chart, double x) {
 void wheel(LineChart& chart, QPointF pos, int notches) {
   QWheelEvent event(pos, chart.mapToGlobal(pos), QPoint(), QPoint(0, 120 * notches), Qt::NoButton, Qt::NoModifier,
                     Qt::NoScrollPhase, false);
-  QApplication::sendEvent(&chart, &event);
+  QApplication::sendEvent(chart.viewport(), &event);
 }
 
 bool near(double a, double b, double tolerance = 1e-6) { return std::abs(a - b) <= tolerance; }
+
+// The y range the chart's axis shows now.
+std::pair<double, double> viewLayoutY(const LineChart& chart) {
+  const auto* axis = static_cast<QValueAxis*>(chart.chart()->axes(Qt::Vertical).front());
+  return {axis->min(), axis->max()};
+}
 
 }  // namespace
 
@@ -78,10 +92,10 @@ class TestCharts : public QObject {
 
     // the pointer paints it, leaving removes it
     const QImage plain = c->grab().toImage();
-    QTest::mouseMove(c.get(), at_x(*c, 42).toPoint());
+    QTest::mouseMove(c->viewport(), at_x(*c, 42).toPoint());
     QVERIFY(c->grab().toImage() != plain);
     QEvent leave(QEvent::Leave);
-    QApplication::sendEvent(c.get(), &leave);
+    QApplication::sendEvent(c->viewport(), &leave);
     QCOMPARE(c->grab().toImage(), plain);
   }
 
@@ -95,9 +109,9 @@ class TestCharts : public QObject {
     // dragging 100 px to the right shows what was 100 px to the left
     const QPoint from = at_x(*c, 45).toPoint();
     const double shift = 100 * (x1 - x0) / c->plotArea().width();
-    QTest::mousePress(c.get(), Qt::LeftButton, Qt::NoModifier, from);
-    QTest::mouseMove(c.get(), from + QPoint(100, 0));
-    QTest::mouseRelease(c.get(), Qt::LeftButton, Qt::NoModifier, from + QPoint(100, 0));
+    QTest::mousePress(c->viewport(), Qt::LeftButton, Qt::NoModifier, from);
+    QTest::mouseMove(c->viewport(), from + QPoint(100, 0));
+    QTest::mouseRelease(c->viewport(), Qt::LeftButton, Qt::NoModifier, from + QPoint(100, 0));
     const auto [p0, p1] = c->xRange();
     QVERIFY2(near(p0, 5 - shift) && near(p1, 85 - shift), qPrintable(QString("%1..%2").arg(p0).arg(p1)));
 
@@ -111,7 +125,7 @@ class TestCharts : public QObject {
     const auto c = chart();
     wheel(*c, at_x(*c, 50), 2);
     QVERIFY(c->isZoomed());
-    QTest::mouseDClick(c.get(), Qt::LeftButton, Qt::NoModifier, at_x(*c, 50).toPoint());
+    QTest::mouseDClick(c->viewport(), Qt::LeftButton, Qt::NoModifier, at_x(*c, 50).toPoint());
     QVERIFY(!c->isZoomed());
     QCOMPARE(c->xRange(), std::pair(0.0, 100.0));
 
@@ -135,6 +149,91 @@ class TestCharts : public QObject {
     QCOMPARE(static_cast<PlotFigure*>(exported.get())->spec().x_range, std::optional(zoomed));
     QTest::keyClick(c.get(), Qt::Key_R);
     QCOMPARE(c->xRange(), std::pair(0.0, 200.0));  // following the data again
+  }
+
+  void zoomFitsYToThePointsInView() {
+    const auto c = chart();
+    const double full = viewLayoutY(*c).second;
+    QVERIFY(full >= 10000);  // y = x² up to x = 100
+    wheel(*c, at_x(*c, 0), 5);  // 33 % of the range, from 0: x up to about 33
+    const auto [x0, x1] = c->xRange();
+    QVERIFY2(x1 < 40, qPrintable(QString::number(x1)));
+    const double top = viewLayoutY(*c).second;
+    QVERIFY2(top < 0.2 * full && top >= x1 * x1 * 0.8, qPrintable(QString("%1 of %2").arg(top).arg(full)));
+  }
+
+  void newPointsReplaceTheSeriesInPlace() {
+    const auto c = chart();
+    const QList<QAbstractSeries*> before = c->chart()->series();
+    QCOMPARE(before.size(), 2);
+    c->setPoints("dense", dense(300));
+    QCOMPARE(c->chart()->series(), before);  // the same QLineSeries objects, their points replaced
+    QCOMPARE(static_cast<QLineSeries*>(before[0])->count(), 31);
+    QCOMPARE(static_cast<QLineSeries*>(before[0])->at(30), QPointF(300, 90000));
+    // a gap in the data (a non-finite loss) breaks the line in two, named once in the legend
+    QList<QPointF> gap = dense(100);
+    gap[5].setY(std::nan(""));
+    c->setPoints("dense", gap);
+    QCOMPARE(c->chart()->series().size(), 3);
+    int named = 0;
+    QApplication::processEvents();  // the legend lays its markers out on the next event loop pass
+    for (QLegendMarker* m : c->chart()->legend()->markers()) named += m->isVisible() && m->label() == "dense";
+    QCOMPARE(named, 1);
+  }
+
+  void fiftyThousandPointsDrawAFewPerPixelColumn() {
+    LineChart c("long run");
+    QList<QPointF> points;
+    for (int step = 0; step < 50000; ++step) points << QPointF(step, 2.0 + std::sin(step * 0.37) + (step == 31337 ? 5 : 0));
+    c.addSeries("loss", expert_color(0));
+    c.setPoints("loss", points);
+    c.resize(800, 400);
+    c.show();
+    const double columns = c.plotArea().width();
+    QVERIFY2(c.drawnPoints("loss") <= 4 * columns + 2, qPrintable(QString("%1 for %2 columns").arg(c.drawnPoints("loss")).arg(columns)));
+    QVERIFY(c.drawnPoints("loss") >= columns);
+    // the spike survives the decimation, and the readout and the exported data keep every point
+    const auto* drawn = static_cast<QLineSeries*>(c.chart()->series().front());
+    bool spike = false;
+    for (const QPointF& p : drawn->points()) spike = spike || p == QPointF(31337, points[31337].y());
+    QVERIFY(spike);
+    QCOMPARE(c.points("loss").size(), 50000);
+    QCOMPARE(static_cast<PlotFigure*>(c.exportFigure().get())->csv().count('\n'), 50000 + 4);
+    const auto r = c.readoutAt(at_x(c, 12345));
+    QVERIFY(r);
+    QVERIFY(std::abs(r->x - 12345) <= 50000 / columns);  // the nearest of all points, not of the drawn ones
+    QCOMPARE(r->values[0].point, points[static_cast<qsizetype>(r->x)]);
+    // zoomed in to 100 steps, every point there is drawn
+    wheel(c, at_x(c, 25000), 28);
+    QVERIFY(c.xRange().second - c.xRange().first < 150);
+    QVERIFY(c.drawnPoints("loss") >= c.xRange().second - c.xRange().first);
+  }
+
+  void decimationKeepsEveryColumnsExtremesInOrder() {
+    QList<QPointF> points;
+    for (int i = 0; i < 1000; ++i) points << QPointF(i, (i * 7919) % 101);
+    const QList<QPointF> kept = decimate_for_columns(points, 0, 999, 10);
+    QVERIFY(kept.size() <= 40);
+    for (int column = 0; column < 10; ++column) {
+      double low = 1e9, high = -1e9, kept_low = 1e9, kept_high = -1e9;
+      for (const QPointF& p : points)
+        if (std::floor(p.x() / 99.9) == column) low = std::min(low, p.y()), high = std::max(high, p.y());
+      for (const QPointF& p : kept)
+        if (std::floor(p.x() / 99.9) == column) kept_low = std::min(kept_low, p.y()), kept_high = std::max(kept_high, p.y());
+      QCOMPARE(kept_low, low);
+      QCOMPARE(kept_high, high);
+    }
+    for (qsizetype i = 1; i < kept.size(); ++i) QVERIFY(kept[i - 1].x() < kept[i].x());
+    QCOMPARE(decimate_for_columns(points.mid(0, 30), 0, 29, 10), points.mid(0, 30));  // few points: as they are
+  }
+
+  void trainingTabChartsAreQtCharts() {
+    TrainingPanel panel;
+    for (LineChart* chart : panel.charts()) {
+      QVERIFY(qobject_cast<QChartView*>(chart));
+      QVERIFY(chart->chart());
+      for (QAbstractSeries* s : chart->chart()->series()) QCOMPARE(s->type(), QAbstractSeries::SeriesTypeLine);
+    }
   }
 
   void trainingXAxisInTokensAndTime() {

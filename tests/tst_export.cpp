@@ -89,12 +89,12 @@ class TestExport : public QObject {
     tabs.show();
     QWidget* target = nullptr;
     QWidget* page = nullptr;
-    if (figure == "loss chart") target = training->lossChart(), page = training;
-    if (figure == "expert load chart") target = training->loadChart(), page = training;
+    if (figure == "loss chart") target = training->lossChart()->viewport(), page = training;
+    if (figure == "expert load chart") target = training->loadChart()->viewport(), page = training;
     if (figure == "heatmap") target = routing->heatmap()->viewport(), page = routing;
     if (figure == "compared heatmap") target = routing->compareHeatmap()->viewport(), page = routing;
     if (figure == "affinity") target = routing->affinityView()->canvas(), page = routing;
-    if (figure == "runs overlay") target = runs->lossOverlay(), page = runs;
+    if (figure == "runs overlay") target = runs->lossOverlay()->viewport(), page = runs;
     if (figure == "comparison table" || figure == "paper table") {
       QTableWidget* table = figure == "paper table" ? runs->paperTable() : runs->comparison();
       target = table->viewport(), page = runs;

@@ -1,6 +1,7 @@
 #include "line_chart.h"
 
 #include <QAction>
+#include <QChart>
 #include <QFontMetricsF>
 #include <QKeyEvent>
 #include <QLocale>
@@ -27,77 +28,91 @@ QString format_value(double v) {
 }
 }  // namespace
 
-LineChart::LineChart(const QString& title, QWidget* parent) : QWidget(parent) {
-  figure_.spec().title = title;
+LineChart::LineChart(const QString& title, QWidget* parent) : QChartView(new QChart, parent), plot_(chart()) {
+  spec_.title = title;
+  setFrameShape(QFrame::NoFrame);
+  setRenderHint(QPainter::Antialiasing);
   setFocusPolicy(Qt::ClickFocus);
-  setMouseTracking(true);  // the readout follows the pointer without a button held
+  viewport()->setMouseTracking(true);  // the readout follows the pointer without a button held
   install_export_menu(this, this);
+  refresh();
 }
 
+LineChart::~LineChart() = default;
+
 void LineChart::setSpec(const PlotSpec& spec) {
-  figure_.spec() = spec;
-  update();
+  spec_ = spec;
+  refresh();
 }
 
 void LineChart::describe(const QString& figureName, const QString& yTitle, const QString& yDescription) {
-  PlotSpec& s = figure_.spec();
-  s.name = figureName;
-  s.y_title = yTitle;
-  s.y_description = yDescription;
+  spec_.name = figureName;
+  spec_.y_title = yTitle;
+  spec_.y_description = yDescription;
+  refresh();
 }
 
 void LineChart::addSeries(const QString& name, const QColor& color, qreal weight, bool markers) {
-  figure_.spec().series << PlotSeries{name, color, weight, markers, {}};
-  update();
+  spec_.series << PlotSeries{name, color, weight, markers, {}};
+  refresh();
 }
 
 void LineChart::setPoints(const QString& name, const QList<QPointF>& points) {
-  for (auto& s : figure_.spec().series)
+  for (auto& s : spec_.series)
     if (s.name == name) s.points = points;
-  update();
+  refresh();
 }
 
 void LineChart::removeAllSeries() {
-  figure_.spec().series.clear();
-  update();
+  spec_.series.clear();
+  refresh();
 }
 
 const QList<QPointF>& LineChart::points(const QString& name) const {
   static const QList<QPointF> none;
-  const PlotSeries* s = figure_.spec().find(name);
+  const PlotSeries* s = spec_.find(name);
   return s ? s->points : none;
 }
 
 QStringList LineChart::seriesNames() const {
   QStringList names;
-  for (const auto& s : figure_.spec().series) names << s.name;
+  for (const auto& s : spec_.series) names << s.name;
   return names;
 }
 
-PlotFigure LineChart::shownFigure() const {
-  PlotFigure shown = figure_;
-  if (view_x_) shown.spec().x_range = view_x_;
+PlotSpec LineChart::shownSpec() const {
+  PlotSpec shown = spec_;
+  if (view_x_) shown.x_range = view_x_;
   return shown;
 }
 
-PlotLayout LineChart::currentLayout() const { return shownFigure().layout(this, rect(), screen_style(this)); }
-
-std::pair<double, double> LineChart::xRange() const {
-  const PlotLayout l = currentLayout();
-  return {l.x0, l.x1};
+void LineChart::refresh() {
+  plot_.show(shownSpec(), screen_style(this));
+  viewport()->update();
 }
 
-QRectF LineChart::plotArea() const { return currentLayout().plot; }
+PlotLayout LineChart::viewLayout() const {
+  PlotLayout l = plot_.layout();
+  l.plot = mapFromScene(chart()->mapRectToScene(l.plot)).boundingRect();
+  return l;
+}
 
-std::optional<PlotReadout> LineChart::readoutAt(QPointF widgetPos) const {
-  const PlotLayout l = currentLayout();
-  if (!l.plot.contains(widgetPos)) return std::nullopt;
-  return figure_.readout(l, l.x0 + (widgetPos.x() - l.plot.left()) / l.plot.width() * (l.x1 - l.x0));
+std::pair<double, double> LineChart::xRange() const {
+  const PlotRange r = plot_range(shownSpec());
+  return {r.x0, r.x1};
+}
+
+QRectF LineChart::plotArea() const { return viewLayout().plot; }
+
+std::optional<PlotReadout> LineChart::readoutAt(QPointF pos) const {
+  const PlotLayout l = viewLayout();
+  if (!l.plot.contains(pos)) return std::nullopt;
+  return PlotFigure(spec_).readout(l, l.x_at(pos.x()));
 }
 
 void LineChart::resetZoom() {
   view_x_.reset();
-  update();
+  refresh();
 }
 
 void LineChart::addViewActions(QMenu* menu) {
@@ -107,14 +122,17 @@ void LineChart::addViewActions(QMenu* menu) {
   reset->setEnabled(isZoomed());
 }
 
-void LineChart::paintEvent(QPaintEvent*) {
-  QPainter p(this);
+// The overlay is painted in scene coordinates, which the view maps one to one onto its viewport.
+void LineChart::drawForeground(QPainter* painter, const QRectF& rect) {
+  QChartView::drawForeground(painter, rect);
   const FigureStyle st = screen_style(this);
-  const PlotFigure shown = shownFigure();
-  shown.paint(p, rect(), st);
-  if (view_x_) paintZoomHint(p, st);
+  if (view_x_) paintZoomHint(*painter, st);
   if (!hover_ || drag_) return;
-  if (const auto r = readoutAt(*hover_)) paintReadout(p, shown.layout(p, rect(), st), *r, st);
+  if (const auto r = readoutAt(*hover_)) {
+    PlotLayout l = plot_.layout();
+    l.plot = chart()->mapRectToScene(l.plot);
+    paintReadout(*painter, l, *r, st);
+  }
 }
 
 // A zoomed chart looks like any other: it says so, and how to get back, in the title row.
@@ -122,7 +140,7 @@ void LineChart::paintZoomHint(QPainter& p, const FigureStyle& st) const {
   p.save();
   p.setFont(st.font(st.text_pt));
   p.setPen(st.muted);
-  p.drawText(QRectF(rect()).adjusted(0, st.px(5), -st.px(5), 0), Qt::AlignRight | Qt::AlignTop,
+  p.drawText(chart()->mapRectToScene(chart()->rect()).adjusted(0, st.px(5), -st.px(5), 0), Qt::AlignRight | Qt::AlignTop,
              "zoomed · double-click resets");
   p.restore();
 }
@@ -149,7 +167,7 @@ void LineChart::paintReadout(QPainter& p, const PlotLayout& l, const PlotReadout
   const QFont font = st.font(st.text_pt);
   const QFontMetricsF m(font, p.device());
   const double line = m.height(), pad = st.px(4), swatch = line * 0.6;
-  const QString header = QString("%1: %2").arg(spec().x_title, format_value(r.x));
+  const QString header = QString("%1: %2").arg(spec_.x_title, format_value(r.x));
   // as many series as the data area holds; the rest are counted in a last row
   const int fit = std::max(1, static_cast<int>((l.plot.height() - 2 * pad) / line) - 1);
   const qsizetype listed = r.values.size() > fit ? fit - 1 : r.values.size();
@@ -191,11 +209,23 @@ void LineChart::paintReadout(QPainter& p, const PlotLayout& l, const PlotReadout
   p.restore();
 }
 
+void LineChart::resizeEvent(QResizeEvent* event) {
+  QChartView::resizeEvent(event);  // resizes the chart to the viewport
+  refresh();                       // ticks and decimation for the new size
+}
+
 void LineChart::changeEvent(QEvent* event) {
-  // Qt sends this on a theme switch (QApplication::setPalette) but does not repaint the widget for it, and the
-  // background and the series colours chosen against it are read at paint time
-  if (event->type() == QEvent::PaletteChange) update();
-  QWidget::changeEvent(event);
+  // Qt sends this on a theme switch (QApplication::setPalette); the chart's colours come from the palette
+  if (event->type() == QEvent::PaletteChange) refresh();
+  QChartView::changeEvent(event);
+}
+
+bool LineChart::viewportEvent(QEvent* event) {
+  if (event->type() == QEvent::Leave) {
+    hover_.reset();
+    viewport()->update();
+  }
+  return QChartView::viewportEvent(event);
 }
 
 void LineChart::mouseMoveEvent(QMouseEvent* event) {
@@ -205,25 +235,30 @@ void LineChart::mouseMoveEvent(QMouseEvent* event) {
     const double per_px = (drag_->range.second - drag_->range.first) / plot.width();
     const double shift = -(event->position().x() - drag_->from.x()) * per_px;
     view_x_ = std::pair{drag_->range.first + shift, drag_->range.second + shift};
+    refresh();
   }
-  update();
+  viewport()->update();
 }
 
 void LineChart::mousePressEvent(QMouseEvent* event) {
   if (event->button() == Qt::LeftButton && plotArea().contains(event->position())) {
     drag_ = Drag{event->position(), xRange()};
-    setCursor(Qt::ClosedHandCursor);
+    viewport()->setCursor(Qt::ClosedHandCursor);
+    event->accept();
+    return;
   }
-  QWidget::mousePressEvent(event);
+  QChartView::mousePressEvent(event);
 }
 
 void LineChart::mouseReleaseEvent(QMouseEvent* event) {
   if (event->button() == Qt::LeftButton && drag_) {
     drag_.reset();
-    unsetCursor();
-    update();
+    viewport()->unsetCursor();
+    viewport()->update();
+    event->accept();
+    return;
   }
-  QWidget::mouseReleaseEvent(event);
+  QChartView::mouseReleaseEvent(event);
 }
 
 void LineChart::mouseDoubleClickEvent(QMouseEvent* event) {
@@ -231,15 +266,15 @@ void LineChart::mouseDoubleClickEvent(QMouseEvent* event) {
 }
 
 void LineChart::wheelEvent(QWheelEvent* event) {
-  const PlotLayout l = currentLayout();
+  const PlotLayout l = viewLayout();
   const double notches = event->angleDelta().y() / 120.0;
   if (notches == 0 || !l.plot.contains(event->position())) {
     event->ignore();  // the scroll area around the Training tab scrolls instead
     return;
   }
-  const double at = l.x0 + (event->position().x() - l.plot.left()) / l.plot.width() * (l.x1 - l.x0);
+  const double at = l.x_at(event->position().x());
   const double factor = std::pow(kZoomPerNotch, notches);
-  const PlotLayout automatic = figure_.layout(this, rect(), screen_style(this));
+  const PlotRange automatic = plot_range(spec_);
   const double auto_span = automatic.x1 - automatic.x0;
   const double span = std::max((l.x1 - l.x0) * factor, auto_span * kMinSpanFraction);
   if (span >= auto_span) {
@@ -248,20 +283,14 @@ void LineChart::wheelEvent(QWheelEvent* event) {
     // the x under the pointer stays under the pointer
     const double left = at - (at - l.x0) / (l.x1 - l.x0) * span;
     view_x_ = std::pair{left, left + span};
-    update();
+    refresh();
   }
   event->accept();
 }
 
 void LineChart::keyPressEvent(QKeyEvent* event) {
   if (event->key() == Qt::Key_R && event->modifiers() == Qt::NoModifier) resetZoom();
-  else QWidget::keyPressEvent(event);
-}
-
-void LineChart::leaveEvent(QEvent* event) {
-  hover_.reset();
-  update();
-  QWidget::leaveEvent(event);
+  else QChartView::keyPressEvent(event);
 }
 
 }  // namespace moewb

@@ -1,5 +1,6 @@
 // Line plots: series over a step axis with title, subtitle, axis titles with units, ticks chosen for the
-// figure's size, a legend and an optional log y axis. PlotSpec is plain data; PlotFigure paints it.
+// figure's size, a legend and an optional log y axis. PlotSpec is plain data; PlotFigure exports it by painting
+// the same Qt Charts chart the app's LineChart shows (plot_chart.h), and describes its numbers as CSV and JSON.
 #pragma once
 
 #include <QColor>
@@ -41,14 +42,26 @@ struct PlotSpec {
   const PlotSeries* find(const QString& series_name) const;
 };
 
-// Where the parts of a plot go at a given size; shared by painting and by tests.
+// Where the parts of a plot went at a given size: the chart's data area, its ranges and ticks.
 struct PlotLayout {
-  QRectF plot;                 // the data area
+  QRectF plot;                 // the data area, in the figure's (the chart's) coordinates
   double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   bool log_y = false;
   AxisTicks x_ticks, y_ticks;
   QPointF map(QPointF data) const;
+  double x_at(double px) const { return x0 + (px - plot.left()) / plot.width() * (x1 - x0); }
 };
+
+// The ranges a spec shows when nothing is fixed: x over the points (from 0 for a step axis), y over the points
+// inside the x range with a margin (a factor on a log axis); spec.x_range and spec.y_range override them.
+// `empty` when no point can be shown.
+struct PlotRange {
+  double x0 = 0, x1 = 100, y0 = 0, y1 = 1;
+  bool empty = true;
+};
+PlotRange plot_range(const PlotSpec& spec);
+// Whether a point can be drawn (finite, and positive on a log axis).
+bool plot_shows(const PlotSpec& spec, const QPointF& point);
 
 // What a plot shows at one x: the nearest x of any point in view and each series' point nearest to it (its own
 // x differs where a series is sparser, such as validation points).
@@ -70,13 +83,13 @@ class PlotFigure : public Figure {
 
   QString name() const override { return spec_.name; }
   QSizeF naturalSize() const override { return {800, 500}; }
+  // Builds the chart at the target's size in a scene of its own and renders it there.
   void paint(QPainter& p, const QRectF& target, const FigureStyle& style) const override;
   QString csv() const override;
   QString json() const override;
 
-  PlotLayout layout(QPainter& p, const QRectF& target, const FigureStyle& style) const;
-  // The same layout measured on a device without a painter (a widget handling mouse events).
-  PlotLayout layout(const QPaintDevice* device, const QRectF& target, const FigureStyle& style) const;
+  // The layout the chart takes at this size (logical pixels), with the data area from (0, 0).
+  PlotLayout layout(const QSizeF& size, const FigureStyle& style) const;
   // The readout at data x (a pointer's position mapped through the layout); nothing when no point is in view.
   std::optional<PlotReadout> readout(const PlotLayout& l, double x) const;
 

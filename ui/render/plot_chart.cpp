@@ -1,0 +1,236 @@
+#include "plot_chart.h"
+
+#include <QCategoryAxis>
+#include <QChart>
+#include <QFontMetricsF>
+#include <QGraphicsLayout>
+#include <QGraphicsSimpleTextItem>
+#include <QLegend>
+#include <QLegendMarker>
+#include <QLineSeries>
+#include <QPen>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "palette.h"
+#include "series_decimation.h"
+
+namespace moewb {
+
+namespace {
+
+constexpr double kXTickSpacing = 110;  // logical pixels between x ticks to aim at
+constexpr double kYTickSpacing = 48;
+constexpr int kMaxLegendEntries = 20;  // more series (experts) are summarised in one line under the title
+
+QString with_multiplier(const QString& title, const QString& multiplier) {
+  return multiplier.isEmpty() ? title : QString("%1 (%2)").arg(title, multiplier);
+}
+
+double widest(const QFontMetricsF& m, const std::vector<QString>& labels) {
+  double w = 0;
+  for (const auto& l : labels) w = std::max(w, m.horizontalAdvance(l));
+  return w;
+}
+
+// The axis's value for a data y: log10 on a log axis, where the axis is linear in it.
+double axis_y(const PlotSpec& spec, double y) { return spec.log_y ? std::log10(y) : y; }
+
+void set_categories(QCategoryAxis* axis, const AxisTicks& ticks, double lo, double hi,
+                    const std::function<double(double)>& to_axis) {
+  for (const QString& label : axis->categoriesLabels()) axis->remove(label);
+  axis->setRange(lo, hi);
+  axis->setStartValue(lo);
+  for (size_t i = 0; i < ticks.values.size(); ++i) axis->append(ticks.labels[i], to_axis(ticks.values[i]));
+}
+
+// The drawable runs of a series' points: a point that cannot be drawn (not finite, not positive on a log axis)
+// breaks the line, as a gap in the data should.
+std::vector<QList<QPointF>> segments(const PlotSpec& spec, const PlotSeries& series) {
+  std::vector<QList<QPointF>> out(1);
+  for (const QPointF& p : series.points) {
+    if (!plot_shows(spec, p)) {
+      if (!out.back().isEmpty()) out.emplace_back();
+      continue;
+    }
+    out.back() << QPointF(p.x(), axis_y(spec, p.y()));
+  }
+  if (out.size() > 1 && out.back().isEmpty()) out.pop_back();
+  return out;
+}
+
+QString html_title(const PlotSpec& spec, const FigureStyle& st, const QString& note) {
+  QString html = QString("<b>%1</b>").arg(spec.title.toHtmlEscaped());
+  const QString line = QString("<br><span style=\"font-size:%1pt; font-weight:normal; color:%2\">%3</span>")
+                           .arg(st.text_pt)
+                           .arg(st.muted.name());
+  if (!spec.subtitle.isEmpty()) html += line.arg(spec.subtitle.toHtmlEscaped());
+  if (!note.isEmpty()) html += line.arg(note.toHtmlEscaped());
+  return html;
+}
+
+void style_axis(QCategoryAxis* axis, const FigureStyle& st) {
+  axis->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+  axis->setLabelsFont(st.font(st.text_pt));
+  axis->setLabelsColor(st.foreground);
+  axis->setTitleFont(st.font(st.label_pt));
+  axis->setTitleBrush(st.foreground);
+  axis->setLinePen(QPen(st.foreground, st.px(st.axis_pt) * 0.75));
+  axis->setGridLinePen(QPen(st.grid_color, st.px(st.axis_pt) * 0.75));
+  axis->setGridLineVisible(st.grid);
+  axis->setMinorGridLineVisible(false);
+  axis->setShadesVisible(false);
+}
+
+}  // namespace
+
+PlotChart::PlotChart(QChart* chart)
+    : chart_(chart), x_axis_(new QCategoryAxis), y_axis_(new QCategoryAxis), empty_(new QGraphicsSimpleTextItem(chart)) {
+  chart_->setAnimationOptions(QChart::NoAnimation);
+  chart_->setBackgroundRoundness(0);
+  chart_->setDropShadowEnabled(false);
+  chart_->setBackgroundPen(Qt::NoPen);
+  chart_->setPlotAreaBackgroundVisible(false);
+  chart_->layout()->setContentsMargins(0, 0, 0, 0);
+  chart_->legend()->setAlignment(Qt::AlignBottom);
+  chart_->legend()->setBackgroundVisible(false);
+  chart_->legend()->setShowToolTips(true);
+  chart_->legend()->setContentsMargins(0, 0, 0, 0);  // a long run name is elided on the legend; its tooltip is whole
+  chart_->addAxis(x_axis_, Qt::AlignBottom);
+  chart_->addAxis(y_axis_, Qt::AlignLeft);
+  empty_->setZValue(10);
+}
+
+void PlotChart::styleChart(const PlotSpec& spec, const FigureStyle& st) {
+  const int pad = static_cast<int>(std::lround(st.px(5)));
+  chart_->setMargins(QMargins(pad, pad, pad + static_cast<int>(std::lround(st.px(6))), pad));
+  chart_->setBackgroundBrush(st.background);
+  chart_->setTitleFont(st.font(st.title_pt, true));
+  chart_->setTitleBrush(st.foreground);
+  const bool summarised = spec.legend && spec.series.size() > kMaxLegendEntries;
+  const QString note = summarised ? QString("%1 series: %2 … %3, one colour each")
+                                        .arg(spec.series.size())
+                                        .arg(spec.series.front().name, spec.series.back().name)
+                                  : QString();
+  chart_->setTitle(html_title(spec, st, note));
+  QLegend* legend = chart_->legend();
+  legend->setVisible(spec.legend && spec.series.size() >= 2 && !summarised);
+  legend->setFont(st.font(st.text_pt));
+  legend->setLabelColor(st.foreground);
+  style_axis(x_axis_, st);
+  style_axis(y_axis_, st);
+  empty_->setFont(st.font(st.text_pt));
+  empty_->setBrush(st.muted);
+  empty_->setText(spec.empty_message);
+}
+
+QLineSeries* PlotChart::addSegment(Line& line) {
+  auto* s = new QLineSeries;
+  s->setName(line.name);
+  chart_->addSeries(s);
+  s->attachAxis(x_axis_);
+  s->attachAxis(y_axis_);
+  if (!line.segments.empty())  // the legend names a series once, on its first segment
+    for (QLegendMarker* m : chart_->legend()->markers(s)) m->setVisible(false);
+  line.segments.push_back(s);
+  return s;
+}
+
+void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, int columns) {
+  bool same = lines_.size() == static_cast<size_t>(spec.series.size());
+  for (size_t i = 0; same && i < lines_.size(); ++i) same = lines_[i].name == spec.series[static_cast<qsizetype>(i)].name;
+  if (!same) {
+    chart_->removeAllSeries();
+    lines_.clear();
+    for (const auto& s : spec.series) lines_.push_back({s.name, {}});
+  }
+  const PlotRange r = plot_range(spec);
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    const PlotSeries& series = spec.series[static_cast<qsizetype>(i)];
+    Line& line = lines_[i];
+    const auto runs = segments(spec, series);
+    while (line.segments.size() < runs.size()) addSegment(line);
+    while (line.segments.size() > runs.size()) {
+      chart_->removeSeries(line.segments.back());
+      delete line.segments.back();
+      line.segments.pop_back();
+    }
+    const QColor color = readable_on(series.color, st.background);
+    QPen pen(color, st.px(st.line_pt) * series.weight * 0.75);
+    pen.setJoinStyle(Qt::RoundJoin);
+    pen.setCapStyle(Qt::RoundCap);
+    for (size_t k = 0; k < runs.size(); ++k) {
+      QLineSeries* s = line.segments[k];
+      s->setPen(pen);
+      s->setColor(color);
+      s->setBrush(color);
+      s->setPointsVisible(series.markers);
+      s->setMarkerSize(st.px(st.line_pt) * 2.2);
+      s->replace(decimate_for_columns(runs[k], r.x0, r.x1, columns));
+    }
+  }
+  // markers in the legend follow the series colour (the legend caches it from the first pen it saw)
+  for (const Line& line : lines_)
+    for (QLegendMarker* m : chart_->legend()->markers(line.segments.front())) {
+      m->setBrush(line.segments.front()->color());
+      m->setPen(Qt::NoPen);
+      m->setLabelBrush(st.foreground);
+    }
+}
+
+// Ranges and ticks for the data area the chart lays out; the ticks change the labels' width, hence the area,
+// so the chart is laid out once more with them (a third time does not change them).
+void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st) {
+  const PlotRange r = plot_range(spec);
+  const QFontMetricsF text(st.font(st.text_pt), layout_device());
+  layout_.x0 = r.x0, layout_.x1 = r.x1, layout_.y0 = r.y0, layout_.y1 = r.y1, layout_.log_y = spec.log_y;
+  const auto to_y = [&](double v) { return axis_y(spec, v); };
+  const auto identity = [](double v) { return v; };
+  for (int pass = 0; pass < 2; ++pass) {
+    QRectF area = chart_->plotArea();
+    if (area.width() < 10 || area.height() < 10) area = QRectF(QPointF(), chart_->size()).adjusted(60, 40, -10, -60);
+    const double height = std::max(10.0, area.height()), width = std::max(10.0, area.width());
+    const int y_target = tick_target(height, kYTickSpacing);
+    layout_.y_ticks = spec.log_y ? log_ticks(r.y0, r.y1, y_target) : linear_ticks(r.y0, r.y1, y_target);
+    for (int most = static_cast<int>(layout_.y_ticks.values.size()) - 1;
+         !spec.log_y && most >= 2 && layout_.y_ticks.values.size() * text.height() * 1.05 > height; --most)
+      layout_.y_ticks = linear_ticks(r.y0, r.y1, y_target, most);
+    const int x_target = tick_target(width, kXTickSpacing);
+    layout_.x_ticks = linear_ticks(r.x0, r.x1, x_target);
+    for (int most = static_cast<int>(layout_.x_ticks.values.size()) - 1;
+         most >= 2 && layout_.x_ticks.values.size() * (widest(text, layout_.x_ticks.labels) + st.px(4)) > width; --most)
+      layout_.x_ticks = linear_ticks(r.x0, r.x1, x_target, most);
+    set_categories(x_axis_, layout_.x_ticks, r.x0, r.x1, identity);
+    set_categories(y_axis_, layout_.y_ticks, to_y(r.y0), to_y(r.y1), to_y);
+    x_axis_->setTitleText(with_multiplier(spec.x_title, layout_.x_ticks.multiplier));
+    y_axis_->setTitleText(with_multiplier(spec.y_title, layout_.y_ticks.multiplier));
+    chart_->layout()->activate();
+  }
+  layout_.plot = chart_->plotArea();
+}
+
+void PlotChart::show(const PlotSpec& spec, const FigureStyle& style) {
+  styleChart(spec, style);
+  const QRectF area = chart_->plotArea();
+  const int columns = static_cast<int>(std::ceil(area.width() > 10 ? area.width() : chart_->size().width()));
+  setSeries(spec, style, std::max(1, columns));
+  setTicks(spec, style);
+  bool any = false;
+  for (const Line& line : lines_)
+    for (const QLineSeries* s : line.segments) any = any || s->count() > 0;
+  empty_->setVisible(!any);
+  const QRectF box = empty_->boundingRect();
+  empty_->setPos(layout_.plot.center() - QPointF(box.width() / 2, box.height() / 2));
+}
+
+qsizetype PlotChart::drawnPoints(const QString& series) const {
+  qsizetype n = 0;
+  for (const Line& line : lines_)
+    if (line.name == series)
+      for (const QLineSeries* s : line.segments) n += s->count();
+  return n;
+}
+
+}  // namespace moewb
