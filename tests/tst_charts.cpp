@@ -9,6 +9,7 @@
 #include <QChartView>
 #include <QLegend>
 #include <QLegendMarker>
+#include <QGraphicsItem>
 #include <QValueAxis>
 #include <QLineSeries>
 #include <QMenu>
@@ -176,9 +177,35 @@ class TestCharts : public QObject {
     c->setPoints("dense", gap);
     QCOMPARE(c->chart()->series().size(), 3);
     int named = 0;
-    QApplication::processEvents();  // the legend lays its markers out on the next event loop pass
     for (QLegendMarker* m : c->chart()->legend()->markers()) named += m->isVisible() && m->label() == "dense";
     QCOMPARE(named, 1);
+  }
+
+  // Qt's attached legend elides labels to one row ("2026120…"); ours wraps entries into rows, and a name wider
+  // than the chart onto lines, in a band under the data area that it never overlaps.
+  void legendWrapsLongNamesIntoRowsUnderThePlot() {
+    LineChart c("Validation loss of the selected runs");
+    const QStringList names{"20261206-153012 top-2 cf 1.0", "20261206-160144 dense baseline", "softmax",
+                            "20261206-183000 sigmoid straight-through, a name wider than half the chart"};
+    for (int r = 0; r < names.size(); ++r) {
+      c.addSeries(names[r], expert_color(r));
+      c.setPoints(names[r], {QPointF(0, 2.5 - r * 0.1), QPointF(1000, 2.0 - r * 0.1)});
+    }
+    c.resize(450, 400);
+    c.show();
+    const QRectF plot = c.plotArea();
+    QRectF legend;
+    QStringList shown;
+    for (QLegendMarker* m : c.chart()->legend()->markers()) {
+      QVERIFY(m->isVisible());
+      shown << QString(m->label()).remove("&nbsp;").replace("<br>", " ").trimmed();
+    }
+    for (const QGraphicsItem* group : c.chart()->legend()->childItems())
+      for (const QGraphicsItem* item : group->childItems()) legend |= item->mapRectToScene(item->boundingRect());
+    QVERIFY2(legend.top() > plot.bottom(), qPrintable(QString("legend from %1, plot to %2").arg(legend.top()).arg(plot.bottom())));
+    QVERIFY2(legend.bottom() <= c.chart()->size().height() && legend.right() <= c.chart()->size().width(), qPrintable(QString("legend %1 x %2 to %3, %4").arg(legend.left()).arg(legend.top()).arg(legend.right()).arg(legend.bottom())));
+    QVERIFY(legend.height() > 40);  // more than one row
+    for (int r = 0; r < names.size(); ++r) QCOMPARE(QString(shown[r]).replace("- ", "-"), QString(names[r]).replace("- ", "-"));
   }
 
   void fiftyThousandPointsDrawAFewPerPixelColumn() {

@@ -24,6 +24,7 @@ namespace {
 constexpr double kXTickSpacing = 110;  // logical pixels between x ticks to aim at
 constexpr double kYTickSpacing = 48;
 constexpr int kMaxLegendEntries = 20;  // more series (experts) are summarised in one line under the title
+constexpr double kMostLegendShare = 0.3;  // of the chart's height, else the legend is summarised too
 
 QString with_multiplier(const QString& title, const QString& multiplier) {
   return multiplier.isEmpty() ? title : QString("%1 (%2)").arg(title, multiplier);
@@ -61,6 +62,36 @@ std::vector<QList<QPointF>> segments(const PlotSpec& spec, const PlotSeries& ser
   return out;
 }
 
+// A legend label's lines of at most `room` pixels, broken after a space, '-', '_' or '/' where one fits.
+QStringList wrapped_lines(const QString& name, const QFontMetricsF& m, double room) {
+  QStringList lines;
+  QString rest = name;
+  while (m.horizontalAdvance(rest) > room && rest.size() > 1) {
+    int fit = 1;
+    while (fit < rest.size() && m.horizontalAdvance(rest.left(fit + 1)) <= room) ++fit;
+    int cut = fit;
+    while (cut > fit / 2 && !QString(" -_/").contains(rest[cut - 1])) --cut;
+    if (cut <= fit / 2) cut = fit;
+    lines << rest.left(cut).trimmed();
+    rest = rest.mid(cut);
+  }
+  lines << rest.trimmed();
+  return lines;
+}
+
+// The lines as legend HTML, the first padded with no-break spaces to `width` pixels (to within a space), and
+// empty lines added up to `count`.
+QString padded_label(const QStringList& lines, const QFontMetricsF& m, double width, qsizetype count) {
+  double longest = 0;
+  for (const QString& l : lines) longest = std::max(longest, m.horizontalAdvance(l));
+  const int spaces = static_cast<int>(std::floor((width - longest) / m.horizontalAdvance(QChar(0x00A0))));
+  QStringList html;
+  for (const QString& l : lines) html << l.toHtmlEscaped();
+  html.front() += QString("&nbsp;").repeated(std::max(0, spaces));
+  while (html.size() < count) html << "&nbsp;";
+  return html.join("<br>");
+}
+
 QString html_title(const PlotSpec& spec, const FigureStyle& st, const QString& note) {
   QString html = QString("<b>%1</b>").arg(spec.title.toHtmlEscaped());
   const QString line = QString("<br><span style=\"font-size:%1pt; font-weight:normal; color:%2\">%3</span>")
@@ -94,29 +125,26 @@ PlotChart::PlotChart(QChart* chart)
   chart_->setBackgroundPen(Qt::NoPen);
   chart_->setPlotAreaBackgroundVisible(false);
   chart_->layout()->setContentsMargins(0, 0, 0, 0);
-  chart_->legend()->setAlignment(Qt::AlignBottom);
+  // Attached under a chart, Qt's legend keeps one row and elides every label to fit it ("2026120…" for run
+  // names, "E…" for 16 experts). Detached, it wraps its entries into rows inside the rectangle it is given, so
+  // placeLegend() gives it a band under the axis title and the chart a bottom margin of that height.
+  chart_->legend()->detachFromChart();
+  chart_->legend()->setAlignment(Qt::AlignTop);  // detached, it fills rows from the top of its rectangle
   chart_->legend()->setBackgroundVisible(false);
-  chart_->legend()->setShowToolTips(true);
-  chart_->legend()->setContentsMargins(0, 0, 0, 0);  // a long run name is elided on the legend; its tooltip is whole
+  chart_->legend()->setContentsMargins(0, 0, 0, 0);
   chart_->addAxis(x_axis_, Qt::AlignBottom);
   chart_->addAxis(y_axis_, Qt::AlignLeft);
   empty_->setZValue(10);
 }
 
 void PlotChart::styleChart(const PlotSpec& spec, const FigureStyle& st) {
-  const int pad = static_cast<int>(std::lround(st.px(5)));
-  chart_->setMargins(QMargins(pad, pad, pad + static_cast<int>(std::lround(st.px(6))), pad));
   chart_->setBackgroundBrush(st.background);
   chart_->setTitleFont(st.font(st.title_pt, true));
   chart_->setTitleBrush(st.foreground);
-  const bool summarised = spec.legend && spec.series.size() > kMaxLegendEntries;
-  const QString note = summarised ? QString("%1 series: %2 … %3, one colour each")
-                                        .arg(spec.series.size())
-                                        .arg(spec.series.front().name, spec.series.back().name)
-                                  : QString();
-  chart_->setTitle(html_title(spec, st, note));
+  // the legend itself stays shown (Qt applies its visibility only on the next event loop pass, too late for
+  // placeLegend()); its markers are what setSeries() and placeLegend() show or hide
+  legend_ = spec.legend && spec.series.size() >= 2 && spec.series.size() <= kMaxLegendEntries;
   QLegend* legend = chart_->legend();
-  legend->setVisible(spec.legend && spec.series.size() >= 2 && !summarised);
   legend->setFont(st.font(st.text_pt));
   legend->setLabelColor(st.foreground);
   style_axis(x_axis_, st);
@@ -167,17 +195,69 @@ void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, int colum
       s->setColor(color);
       s->setBrush(color);
       s->setPointsVisible(series.markers);
-      s->setMarkerSize(st.px(st.line_pt) * 2.2);
+      s->setMarkerSize(st.px(st.line_pt) * 1.5);  // Qt adds the pen width around it
       s->replace(decimate_for_columns(runs[k], r.x0, r.x1, columns));
     }
   }
-  // markers in the legend follow the series colour (the legend caches it from the first pen it saw)
-  for (const Line& line : lines_)
-    for (QLegendMarker* m : chart_->legend()->markers(line.segments.front())) {
-      m->setBrush(line.segments.front()->color());
+  // Markers in the legend follow the series colour (the legend caches it from the first pen it saw). Labels
+  // are padded to one width and one number of lines: Qt wraps a detached legend's row when the item just placed
+  // would not fit again, and moves down by that item's height, which is exact only for items of one size (a
+  // long name after a short one would cross the edge, a two-line name overlap the next row). A name wider than
+  // half the legend continues on further lines rather than being elided.
+  const QFontMetricsF text(st.font(st.text_pt), layout_device());
+  const double room = std::max(text.horizontalAdvance("MMMMMM"), chart_->size().width() / 2 - st.px(40));
+  std::vector<QStringList> labels;
+  double widest = 0;
+  qsizetype most_lines = 1;
+  for (const Line& line : lines_) {
+    labels.push_back(wrapped_lines(line.name, text, room));
+    for (const QString& l : labels.back()) widest = std::max(widest, text.horizontalAdvance(l));
+    most_lines = std::max(most_lines, labels.back().size());
+  }
+  for (size_t i = 0; i < lines_.size(); ++i)
+    for (QLegendMarker* m : chart_->legend()->markers(lines_[i].segments.front())) {
+      m->setBrush(lines_[i].segments.front()->color());
       m->setPen(Qt::NoPen);
       m->setLabelBrush(st.foreground);
+      m->setLabel(padded_label(labels[i], text, widest, most_lines));
+      m->setVisible(legend_);
     }
+}
+
+// The legend's rows, as Qt wraps them in the width it is given, measured by letting it lay them out in a band as
+// tall as the chart first; the chart then keeps a band of their height free under the axis title. Rows that
+// would take more than kMostLegendShare of the chart (many experts on a small figure) give way to one line under
+// the title, as more than twenty series always do.
+void PlotChart::placeLegend(const PlotSpec& spec, const FigureStyle& st) {
+  const double pad = std::round(st.px(5));
+  const double right = pad + std::round(st.px(6));  // room for the last x label's half
+  QLegend* legend = chart_->legend();
+  double band = 0;
+  if (legend_) {
+    const double width = chart_->size().width() - 2 * pad;
+    legend->setGeometry(QRectF(pad, 0, width, chart_->size().height()));
+    QRectF rows;
+    for (const QGraphicsItem* group : legend->childItems())
+      for (const QGraphicsItem* item : group->childItems())
+        if (item->isVisible()) rows |= item->mapRectToItem(legend, item->boundingRect());
+    band = std::ceil(rows.bottom());  // from the legend's top: Qt insets its rows
+    if (band > chart_->size().height() * kMostLegendShare) {
+      legend_ = false;
+      for (QLegendMarker* m : legend->markers()) m->setVisible(false);
+      band = 0;
+    } else {
+      legend->setGeometry(QRectF(pad, chart_->size().height() - pad - band, width, band));
+      band += pad;
+    }
+  }
+  const bool summarised = spec.legend && spec.series.size() >= 2 && !legend_;
+  const QString note = summarised ? QString("%1 series: %2 … %3, one colour each")
+                                        .arg(spec.series.size())
+                                        .arg(spec.series.front().name, spec.series.back().name)
+                                  : QString();
+  chart_->setTitle(html_title(spec, st, note));
+  chart_->setMargins(QMargins(static_cast<int>(pad), static_cast<int>(pad), static_cast<int>(right),
+                              static_cast<int>(pad + band)));
 }
 
 // Ranges and ticks for the data area the chart lays out; the ticks change the labels' width, hence the area,
@@ -216,6 +296,7 @@ void PlotChart::show(const PlotSpec& spec, const FigureStyle& style) {
   const QRectF area = chart_->plotArea();
   const int columns = static_cast<int>(std::ceil(area.width() > 10 ? area.width() : chart_->size().width()));
   setSeries(spec, style, std::max(1, columns));
+  placeLegend(spec, style);
   setTicks(spec, style);
   bool any = false;
   for (const Line& line : lines_)

@@ -49,6 +49,7 @@ class PlotChart {
 
   void styleChart(const PlotSpec& spec, const FigureStyle& style);
   void setSeries(const PlotSpec& spec, const FigureStyle& style, int columns);
+  void placeLegend(const PlotSpec& spec, const FigureStyle& style);
   void setTicks(const PlotSpec& spec, const FigureStyle& style);
   QLineSeries* addSegment(Line& line);
 
@@ -57,6 +58,7 @@ class PlotChart {
   QCategoryAxis* y_axis_;
   QGraphicsSimpleTextItem* empty_;
   std::vector<Line> lines_;
+  bool legend_ = false;  // whether the legend names the series (two to twenty of them, in rows that fit)
   PlotLayout layout_;
 };
 
