@@ -39,10 +39,17 @@ double widest(const QFontMetricsF& m, const std::vector<QString>& labels) {
 // The axis's value for a data y: log10 on a log axis, where the axis is linear in it.
 double axis_y(const PlotSpec& spec, double y) { return spec.log_y ? std::log10(y) : y; }
 
+// The axis's range and its ticks as categories ending at the tick values; the categories are rebuilt only when
+// the ticks changed (each change lays the chart out again).
 void set_categories(QCategoryAxis* axis, const AxisTicks& ticks, double lo, double hi,
                     const std::function<double(double)>& to_axis) {
-  for (const QString& label : axis->categoriesLabels()) axis->remove(label);
   axis->setRange(lo, hi);
+  const QStringList labels(ticks.labels.begin(), ticks.labels.end());
+  bool same = axis->categoriesLabels() == labels;
+  for (size_t i = 0; same && i < ticks.values.size(); ++i)
+    same = axis->endValue(labels[static_cast<qsizetype>(i)]) == to_axis(ticks.values[i]);
+  if (same) return;
+  for (const QString& label : axis->categoriesLabels()) axis->remove(label);
   axis->setStartValue(lo);
   for (size_t i = 0; i < ticks.values.size(); ++i) axis->append(ticks.labels[i], to_axis(ticks.values[i]));
 }
@@ -50,6 +57,9 @@ void set_categories(QCategoryAxis* axis, const AxisTicks& ticks, double lo, doub
 // The drawable runs of a series' points: a point that cannot be drawn (not finite, not positive on a log axis)
 // breaks the line, as a gap in the data should.
 std::vector<QList<QPointF>> segments(const PlotSpec& spec, const PlotSeries& series) {
+  const bool whole = !spec.log_y && std::all_of(series.points.begin(), series.points.end(),
+                                                [&](const QPointF& p) { return plot_shows(spec, p); });
+  if (whole) return {series.points};  // shared, not copied: the common case of a long run
   std::vector<QList<QPointF>> out(1);
   for (const QPointF& p : series.points) {
     if (!plot_shows(spec, p)) {
@@ -138,12 +148,18 @@ PlotChart::PlotChart(QChart* chart)
 }
 
 void PlotChart::styleChart(const PlotSpec& spec, const FigureStyle& st) {
-  chart_->setBackgroundBrush(st.background);
-  chart_->setTitleFont(st.font(st.title_pt, true));
-  chart_->setTitleBrush(st.foreground);
   // the legend itself stays shown (Qt applies its visibility only on the next event loop pass, too late for
   // placeLegend()); its markers are what setSeries() and placeLegend() show or hide
   legend_ = spec.legend && spec.series.size() >= 2 && spec.series.size() <= kMaxLegendEntries;
+  // fonts and pens set again lay the chart out again: only when the style changes (a theme switch)
+  const QString key = QStringList{st.name, st.background.name(QColor::HexArgb), st.foreground.name(),
+                                  st.muted.name(), st.grid_color.name(), spec.empty_message}
+                          .join('|');
+  if (key == style_key_) return;
+  style_key_ = key;
+  chart_->setBackgroundBrush(st.background);
+  chart_->setTitleFont(st.font(st.title_pt, true));
+  chart_->setTitleBrush(st.foreground);
   QLegend* legend = chart_->legend();
   legend->setFont(st.font(st.text_pt));
   legend->setLabelColor(st.foreground);
@@ -219,7 +235,8 @@ void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, int colum
       m->setBrush(lines_[i].segments.front()->color());
       m->setPen(Qt::NoPen);
       m->setLabelBrush(st.foreground);
-      m->setLabel(padded_label(labels[i], text, widest, most_lines));
+      const QString label = padded_label(labels[i], text, widest, most_lines);
+      if (m->label() != label) m->setLabel(label);
       m->setVisible(legend_);
     }
 }
@@ -233,7 +250,16 @@ void PlotChart::placeLegend(const PlotSpec& spec, const FigureStyle& st) {
   const double right = pad + std::round(st.px(6));  // room for the last x label's half
   QLegend* legend = chart_->legend();
   double band = 0;
-  if (legend_) {
+  // measuring the rows lays the legend out twice: only when its entries or the chart's size changed
+  QString key = QString("%1x%2").arg(chart_->size().width()).arg(chart_->size().height());
+  if (legend_)
+    for (const QLegendMarker* m : legend->markers()) key += '|' + m->label() + (m->isVisible() ? "+" : "-");
+  if (key == legend_key_) {
+    legend_ = legend_shown_;
+    band = legend_band_;
+    if (!legend_)
+      for (QLegendMarker* m : legend->markers()) m->setVisible(false);
+  } else if (legend_) {
     const double width = chart_->size().width() - 2 * pad;
     legend->setGeometry(QRectF(pad, 0, width, chart_->size().height()));
     QRectF rows;
@@ -250,24 +276,26 @@ void PlotChart::placeLegend(const PlotSpec& spec, const FigureStyle& st) {
       band += pad;
     }
   }
+  legend_key_ = key, legend_shown_ = legend_, legend_band_ = band;
   const bool summarised = spec.legend && spec.series.size() >= 2 && !legend_;
   const QString note = summarised ? QString("%1 series: %2 … %3, one colour each")
                                         .arg(spec.series.size())
                                         .arg(spec.series.front().name, spec.series.back().name)
                                   : QString();
-  chart_->setTitle(html_title(spec, st, note));
+  const QString title = html_title(spec, st, note);
+  if (chart_->title() != title) chart_->setTitle(title);
   chart_->setMargins(QMargins(static_cast<int>(pad), static_cast<int>(pad), static_cast<int>(right),
                               static_cast<int>(pad + band)));
 }
 
-// Ranges and ticks for the data area the chart lays out; the ticks change the labels' width, hence the area,
-// so the chart is laid out once more with them (a third time does not change them).
+// Ranges and ticks for the data area the chart lays out.
 void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st) {
   const PlotRange r = plot_range(spec);
   const QFontMetricsF text(st.font(st.text_pt), layout_device());
   layout_.x0 = r.x0, layout_.x1 = r.x1, layout_.y0 = r.y0, layout_.y1 = r.y1, layout_.log_y = spec.log_y;
   const auto to_y = [&](double v) { return axis_y(spec, v); };
   const auto identity = [](double v) { return v; };
+  // the ticks change the labels' width, hence the data area: a second pass ticks the area they left
   for (int pass = 0; pass < 2; ++pass) {
     QRectF area = chart_->plotArea();
     if (area.width() < 10 || area.height() < 10) area = QRectF(QPointF(), chart_->size()).adjusted(60, 40, -10, -60);
@@ -287,6 +315,7 @@ void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st) {
     x_axis_->setTitleText(with_multiplier(spec.x_title, layout_.x_ticks.multiplier));
     y_axis_->setTitleText(with_multiplier(spec.y_title, layout_.y_ticks.multiplier));
     chart_->layout()->activate();
+    if (chart_->plotArea() == area) break;
   }
   layout_.plot = chart_->plotArea();
 }

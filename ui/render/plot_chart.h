@@ -59,6 +59,10 @@ class PlotChart {
   QGraphicsSimpleTextItem* empty_;
   std::vector<Line> lines_;
   bool legend_ = false;  // whether the legend names the series (two to twenty of them, in rows that fit)
+  // what was applied last, to skip what has not changed (each change lays the chart out again)
+  QString style_key_, legend_key_;
+  bool legend_shown_ = false;
+  double legend_band_ = 0;
   PlotLayout layout_;
 };
 

@@ -14,29 +14,27 @@ bool in_x_order(const QList<QPointF>& points) {
 }  // namespace
 
 QList<QPointF> decimate_for_columns(const QList<QPointF>& points, double x0, double x1, int columns) {
-  if (columns < 1 || !(x1 > x0) || points.size() <= 4 * static_cast<qsizetype>(columns) || !in_x_order(points))
+  if (columns < 1 || !(x1 > x0) || points.size() <= 2 * static_cast<qsizetype>(columns) || !in_x_order(points))
     return points;
   QList<QPointF> kept;
-  kept.reserve(4 * columns + 2);
+  kept.reserve(2 * columns + 2);
   const double per_column = columns / (x1 - x0);
+  // the column of x; x1 itself belongs to the last one
+  const auto column_of = [&](double x) { return std::min(static_cast<long>(std::floor((x - x0) * per_column)), columns - 1L); };
   qsizetype i = 0;
   const qsizetype n = points.size();
   while (i < n && points[i].x() < x0) ++i;
   if (i > 0) kept << points[i - 1];  // the line enters the view from the left
   while (i < n && points[i].x() <= x1) {
     // one column: the run of points that fall into it
-    const auto column = static_cast<long>(std::floor((points[i].x() - x0) * per_column));
-    qsizetype first = i, low = i, high = i, last = i;
-    for (++i; i < n && points[i].x() <= x1 && static_cast<long>(std::floor((points[i].x() - x0) * per_column)) == column;
-         ++i) {
+    const long column = column_of(points[i].x());
+    qsizetype low = i, high = i;
+    for (++i; i < n && points[i].x() <= x1 && column_of(points[i].x()) == column; ++i) {
       if (points[i].y() < points[low].y()) low = i;
       if (points[i].y() > points[high].y()) high = i;
-      last = i;
     }
-    qsizetype order[] = {first, low, high, last};
-    std::sort(std::begin(order), std::end(order));
-    for (qsizetype k = 0; k < 4; ++k)
-      if (k == 0 || order[k] != order[k - 1]) kept << points[order[k]];
+    kept << points[std::min(low, high)];
+    if (high != low) kept << points[std::max(low, high)];
   }
   if (i < n) kept << points[i];  // and leaves it to the right
   return kept;
