@@ -352,13 +352,21 @@ class TestFigures : public QObject {
       run_on_gui_thread([&] { drawn_on = QThread::currentThread(); });
       try {
         run_on_gui_thread([] { throw std::runtime_error("no room"); });
-      } catch (const std::runtime_error&) {
-        rethrown = true;
+      } catch (const std::runtime_error& e) {
+        rethrown = std::string(e.what()) == "no room";
       }
       done = true;
     });
+    // joined whatever happens below: the worker waits for this thread's event loop, which QTRY runs
+    struct Join {
+      std::thread& t;
+      ~Join() {
+        while (t.joinable() && !done_flag.load()) QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+        if (t.joinable()) t.join();
+      }
+      std::atomic<bool>& done_flag;
+    } join{worker, done};
     QTRY_VERIFY(done.load());
-    worker.join();
     QCOMPARE(drawn_on.load(), QCoreApplication::instance()->thread());
     QVERIFY(rethrown.load());
   }

@@ -93,7 +93,7 @@ void LineChart::refresh() {
 
 PlotLayout LineChart::viewLayout() const {
   PlotLayout l = plot_.layout();
-  l.plot = mapFromScene(chart()->mapRectToScene(l.plot)).boundingRect();
+  l.plot = viewportTransform().mapRect(chart()->mapRectToScene(l.plot));  // exact, not rounded to pixels
   return l;
 }
 

@@ -30,10 +30,13 @@ struct Handoff {
 
 void run_on_gui_thread(const std::function<void()>& fn) {
   QCoreApplication* app = QCoreApplication::instance();
-  if (!app || QThread::currentThread() == app->thread()) {
+  // no application (it is being destroyed while a worker finishes): there is no GUI thread to draw on
+  if (!app) throw std::runtime_error("the application closed before the figure was drawn");
+  if (QThread::currentThread() == app->thread()) {
     fn();
     return;
   }
+  if (QCoreApplication::closingDown()) throw std::runtime_error("the application closed before the figure was drawn");
   auto handoff = std::make_shared<Handoff>();
   QMetaObject::invokeMethod(
       app,

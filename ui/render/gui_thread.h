@@ -8,9 +8,10 @@
 
 namespace moewb {
 
-// Runs fn on the application's (GUI) thread: at once when called there or when there is no application,
-// else queued there while this thread waits. Throws std::runtime_error when the application shuts down
-// before fn started; fn's own exceptions reach the caller.
+// Runs fn on the application's (GUI) thread: at once when called there, else queued there while this thread
+// waits. Throws std::runtime_error when there is no application or it shuts down before fn started; fn's own
+// exceptions reach the caller. The GUI thread must never wait on a thread that calls this (it would wait
+// forever): exports on workers are watched with QFutureWatcher, not waited for.
 void run_on_gui_thread(const std::function<void()>& fn);
 
 }  // namespace moewb

@@ -48,7 +48,11 @@ void set_categories(QCategoryAxis* axis, const AxisTicks& ticks, double lo, doub
   bool same = axis->categoriesLabels() == labels;
   for (size_t i = 0; same && i < ticks.values.size(); ++i)
     same = axis->endValue(labels[static_cast<qsizetype>(i)]) == to_axis(ticks.values[i]);
-  if (same) return;
+  if (same) {
+    // the first category starts at the axis's low end, where Qt draws a tick and a grid line too
+    if (!labels.isEmpty() && axis->startValue(labels.front()) != lo) axis->setStartValue(lo);
+    return;
+  }
   for (const QString& label : axis->categoriesLabels()) axis->remove(label);
   axis->setStartValue(lo);
   for (size_t i = 0; i < ticks.values.size(); ++i) axis->append(ticks.labels[i], to_axis(ticks.values[i]));

@@ -88,6 +88,7 @@ PlotLayout PlotFigure::layout(const QSizeF& size, const FigureStyle& st) const {
 
 // The painter may belong to a worker (Export all figures): it waits while the GUI thread draws on it.
 void PlotFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& st) const {
+  if (target.width() <= 0 || target.height() <= 0) return;  // an empty source would make the scene render it all
   run_on_gui_thread([&] {
     QGraphicsScene scene;
     auto* chart = new QChart;
