@@ -126,7 +126,7 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
   const auto grace = std::min<std::chrono::seconds>(timeout, std::chrono::seconds(10));
   int running = nproc, root_failure = -1, root_code = 0, lost_rank = -1, stopped_code = 0;
   std::chrono::steady_clock::time_point deadline{};
-  bool ending = false, terminated = false;
+  bool ending = false, terminated = false, killed = false;  // what the launcher itself sent: SIGTERM, then SIGKILL
   auto start_ending = [&] {  // the first rank to end, for whatever reason, starts the others' grace period
     if (ending) return;
     ending = true;
@@ -147,6 +147,7 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
                       << " s of rank " << cause << "'s failure (hung?): stopping it\n";
         for (int r = 0; r < g_rank_count; ++r)
           if (g_ranks[r] > 0) kill(g_ranks[r], terminated ? SIGKILL : SIGTERM);
+        killed = terminated;
         terminated = true;
         deadline = now + std::chrono::seconds(5);
       }
@@ -159,8 +160,12 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     g_ranks[rank] = -1;  // never signal a reused pid
     --running;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
-    const bool asked_to_stop =
-        (WIFEXITED(status) && WEXITSTATUS(status) >= 128) || (WIFSIGNALED(status) && (g_forwarded != 0 || terminated));
+    // A signal the launcher did not send is a cause, even after the grace period: a rank killed from outside
+    // while stuck in the kernel (under heavy I/O) can end after the others noticed and the launcher sent SIGTERM.
+    const bool sent_by_launcher =
+        WIFSIGNALED(status) && terminated && (WTERMSIG(status) == SIGTERM || (killed && WTERMSIG(status) == SIGKILL));
+    const bool asked_to_stop = (WIFEXITED(status) && WEXITSTATUS(status) >= 128) ||
+                               (WIFSIGNALED(status) && (g_forwarded != 0 || sent_by_launcher));
     const bool lost_group = WIFEXITED(status) && WEXITSTATUS(status) == kGroupLostExitCode;
     if (asked_to_stop) {
       stopped_code = exit_code(status);

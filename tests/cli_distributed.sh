@@ -173,6 +173,8 @@ start_then_signal kill 20 KILL
 check "the job fails" [ $rc -ne 0 ]
 check "within the timeout" [ $took -le 25 ]
 check "naming the killed rank" contains "$(cat "$work/kill.log")" "rank 1 (pid $rank1) was killed by signal 9"
+# what the launcher said instead, for a failure seen only under CI's load
+contains "$(cat "$work/kill.log")" "rank 1 (pid $rank1) was killed by signal 9" || sed 's/^/  kill.log: /' "$work/kill.log" >&2
 check "rank 0 says the checkpoint is intact" contains "$(cat "$work/kill.log")" "the last checkpoint in $work/kill is intact"
 out="$("$cli" eval --checkpoint "$work/kill/checkpoints/latest.pt" --batches 1 2>&1)"; rc=$?
 check "the last checkpoint loads" [ $rc -eq 0 ]
