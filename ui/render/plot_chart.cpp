@@ -186,7 +186,7 @@ QLineSeries* PlotChart::addSegment(Line& line) {
   return s;
 }
 
-void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, int columns) {
+void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, const PlotRange& r, int columns) {
   bool same = lines_.size() == static_cast<size_t>(spec.series.size());
   for (size_t i = 0; same && i < lines_.size(); ++i) same = lines_[i].name == spec.series[static_cast<qsizetype>(i)].name;
   if (!same) {
@@ -194,7 +194,6 @@ void PlotChart::setSeries(const PlotSpec& spec, const FigureStyle& st, int colum
     lines_.clear();
     for (const auto& s : spec.series) lines_.push_back({s.name, {}});
   }
-  const PlotRange r = plot_range(spec);
   for (size_t i = 0; i < lines_.size(); ++i) {
     const PlotSeries& series = spec.series[static_cast<qsizetype>(i)];
     Line& line = lines_[i];
@@ -293,8 +292,7 @@ void PlotChart::placeLegend(const PlotSpec& spec, const FigureStyle& st) {
 }
 
 // Ranges and ticks for the data area the chart lays out.
-void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st) {
-  const PlotRange r = plot_range(spec);
+void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st, const PlotRange& r) {
   const QFontMetricsF text(st.font(st.text_pt), layout_device());
   layout_.x0 = r.x0, layout_.x1 = r.x1, layout_.y0 = r.y0, layout_.y1 = r.y1, layout_.log_y = spec.log_y;
   const auto to_y = [&](double v) { return axis_y(spec, v); };
@@ -328,9 +326,10 @@ void PlotChart::show(const PlotSpec& spec, const FigureStyle& style) {
   styleChart(spec, style);
   const QRectF area = chart_->plotArea();
   const int columns = static_cast<int>(std::ceil(area.width() > 10 ? area.width() : chart_->size().width()));
-  setSeries(spec, style, std::max(1, columns));
+  const PlotRange range = plot_range(spec);  // one pass over every point, shared by the series and the axes
+  setSeries(spec, style, range, std::max(1, columns));
   placeLegend(spec, style);
-  setTicks(spec, style);
+  setTicks(spec, style, range);
   bool any = false;
   for (const Line& line : lines_)
     for (const QLineSeries* s : line.segments) any = any || s->count() > 0;

@@ -48,9 +48,9 @@ class PlotChart {
   };
 
   void styleChart(const PlotSpec& spec, const FigureStyle& style);
-  void setSeries(const PlotSpec& spec, const FigureStyle& style, int columns);
+  void setSeries(const PlotSpec& spec, const FigureStyle& style, const PlotRange& range, int columns);
   void placeLegend(const PlotSpec& spec, const FigureStyle& style);
-  void setTicks(const PlotSpec& spec, const FigureStyle& style);
+  void setTicks(const PlotSpec& spec, const FigureStyle& style, const PlotRange& range);
   QLineSeries* addSegment(Line& line);
 
   QChart* chart_;
