@@ -27,6 +27,7 @@
 #include "suite.h"
 #include "surgery_cli.h"
 #include "training.h"
+#include "version.h"
 
 using namespace moewb;
 
@@ -71,8 +72,8 @@ void open_terminal(bool verbose) {
 }
 
 const char* kConfigKeys =
-    R"(Config keys are those of config.json (`moewb-cli keys`, README); e.g. --ffn=moe --n_experts=4
---routing=topk --top_k=2; the preset gives the rest.)";
+    R"(Config keys are those of config.json (`moewb-cli keys`, README); e.g. --ffn=dense (the presets are a top-2
+MoE of 4 experts with the load-balancing loss at 0.01), --n_experts=8 --routing=sigmoid; the preset gives the rest.)";
 const char* kErrors =
     R"(Errors are one line; --verbose adds LibTorch's backtrace (a run's train.log always keeps it).)";
 const char* kTraining =
@@ -84,6 +85,10 @@ global batch (each rank trains on batch_size / ranks); rank 0 writes the run fol
 ends every rank after --timeout seconds (300). With --expert-parallel each rank also holds only
 n_experts / ranks experts of every MoE layer and tokens travel to them (checkpoints still hold every expert).)";
 
+const char* kRunsDirectory =
+    R"(Without --run (train, import-pt) or --dir (suite) runs go into $MOEWB_RUNS_DIR, else $XDG_DATA_HOME/moewb/runs,
+else ~/.local/share/moewb/runs: where the app keeps its runs too.)";
+
 std::string default_dataset() { return MOEWB_DEFAULT_DATASET; }
 
 std::string default_run_dir(const Config& c) {
@@ -93,7 +98,7 @@ std::string default_run_dir(const Config& c) {
   std::string kind = "dense";
   if (c.is_moe()) kind = name_of(c.routing) + (c.routing == RoutingMode::topk ? std::to_string(c.top_k) : "");
   if (c.is_moe() && c.use_capacity) kind += "-cf" + std::to_string(c.capacity_factor).substr(0, 3);
-  return "runs/" + std::string(stamp) + "-" + kind;
+  return default_runs_directory() + "/" + stamp + "-" + kind;
 }
 
 // SIGINT, SIGTERM and SIGHUP stop after the current step with a checkpoint; a second one ends the process at
@@ -216,13 +221,14 @@ struct GroupOptions {
 
 Command add_train(CLI::App& root, int argc, char** argv) {
   struct Options {
-    std::string preset = "cpu-quick", config, data = default_dataset(), run;
+    std::string preset = machine_preset(), config, data = default_dataset(), run;
     GroupOptions group;
     ConfigOverrides overrides;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("train", "train a new run (folder: --run, else runs/<time>-<kind>)");
-  app->add_option("--preset", o->preset, "the starting config")
+  CLI::App* app = root.add_subcommand(
+      "train", "train a new run (folder: --run, else " + default_runs_directory() + "/<time>-<kind>)");
+  app->add_option("--preset", o->preset, "the starting config: a top-2-of-4 MoE (--ffn=dense for the dense FFN)")
       ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
   app->add_option("--config", o->config, "a config.json whose keys replace the preset's")->type_name("FILE");
@@ -293,7 +299,12 @@ struct ModelOptions {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
   }
-  InferenceModel load() const { return InferenceModel::load(checkpoint, device); }
+  // A checkpoint without a checksum loads with a warning that it is unverified.
+  InferenceModel load() const {
+    InferenceModel m = InferenceModel::load(checkpoint, device);
+    if (!m.notice().empty()) g_log->warn("{}", m.notice());
+    return m;
+  }
 };
 
 // The dataset of the run a checkpoint belongs to (<run>/checkpoints/x.pt -> <run>/run.json), else the default.
@@ -342,7 +353,18 @@ Command add_generate(CLI::App& root) {
   o->model.add_to(app);
   app->add_option("--prompt", o->prompt, "the text to continue (characters of the run's vocabulary)");
   add_int(app, "length", o->g.length, "characters to generate", 0);
-  add_number(app, "temperature", o->g.temperature, "sampling temperature (> 0)");
+  app->add_option_function<std::string>(
+         "--temperature",
+         [o](const std::string& value) {
+           const auto t = parse_double(value);
+           const std::string problem = t ? temperature_problem(*t) : "must be a number";
+           if (!problem.empty()) throw CLI::ValidationError("--temperature " + problem + ", got '" + value + "'");
+           o->g.temperature = *t;
+         },
+         "sampling temperature: 0 is greedy (the most likely character), else at least " +
+             format_double(kMinTemperature, 6))
+      ->type_name("NUMBER")
+      ->default_str(format_double(o->g.temperature, 6));
   add_int(app, "top_k", o->g.top_k, "sample among the k most likely characters (0: all)", 0);
   add_int64(app, "seed", o->seed, "sampling seed", 0);
   app->add_flag("--no-cache", o->no_cache, "recompute every position instead of using the key/value cache");
@@ -542,7 +564,7 @@ Command add_bench(CLI::App& root, int argc, char** argv) {
 
 Command add_suite(CLI::App& root) {
   struct Options {
-    std::string name, dir = "runs/paper-suite", preset = "cpu-quick", data = default_dataset();
+    std::string name, dir = default_runs_directory() + "/paper-suite", preset = "cpu-quick", data = default_dataset();
     ConfigOverrides overrides;
   };
   auto o = std::make_shared<Options>();
@@ -727,8 +749,9 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App root("moewb-cli: train, inspect and benchmark mixture-of-experts character models", "moewb-cli");
   root.set_help_all_flag("--help-all", "every command's options");
-  root.footer(std::string(kConfigKeys) + "\n" + kErrors + "\n" + kTraining);
+  root.footer(std::string(kConfigKeys) + "\n" + kErrors + "\n" + kTraining + "\n" + kRunsDirectory);
   root.require_subcommand(1);
+  root.set_version_flag("--version", version_text("moewb-cli"), "print the version and the LibTorch built in");
   root.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --key=V wins
   bool verbose = false;
   const std::string verbose_help = "errors with LibTorch's C++ backtrace";

@@ -2,6 +2,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QIcon>
 #include <QStyle>
 #include <QStyleFactory>
 #include <QTimer>
@@ -12,6 +13,7 @@
 #include "main_window.h"
 #include "palette.h"
 #include "training.h"
+#include "version.h"
 
 namespace {
 // "system" leaves style and palette to the platform theme (QT_QPA_PLATFORMTHEME, a dark desktop), which every
@@ -27,18 +29,32 @@ bool apply_theme(const QString& name) {
 
 int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);  // past a file-size limit a save fails with its reason instead of killing the app
-  QApplication app(argc, argv);
   QApplication::setApplicationName("moewb");
   QApplication::setOrganizationName("moewb");
-  QApplication::setApplicationDisplayName("MoE Routing Workbench");
+  QApplication::setApplicationVersion(QString::fromStdString(moewb::project_version()));
   QCommandLineParser parser;
   parser.setApplicationDescription("MoE Routing Workbench: train and inspect mixture-of-experts character models");
   parser.addHelpOption();
+  const QCommandLineOption version("version", "Print the version and the LibTorch it was built with, and exit.");
+  parser.addOption(version);
   parser.addPositionalArgument("path", "A dataset (text file) or a run folder to open.");
   const QCommandLineOption theme("theme", "system (the desktop's palette, the default), light or dark: Fusion in "
                                           "its light palette or a dark one, for a desktop without a dark theme.",
                                  "theme", "system");
   parser.addOption(theme);
+  // answered before the QApplication exists, which needs a display: `moewb --version` works over ssh and in
+  // scripts (Qt's own options, not known here yet, do not stop it)
+  QStringList arguments;
+  for (int i = 0; i < argc; ++i) arguments << QString::fromLocal8Bit(argv[i]);
+  parser.parse(arguments);
+  if (parser.isSet(version)) {
+    std::printf("%s\n", moewb::version_text("moewb").c_str());
+    return 0;
+  }
+  QApplication app(argc, argv);
+  QApplication::setApplicationDisplayName("MoE Routing Workbench");
+  QApplication::setWindowIcon(QIcon(":/icons/moewb.svg"));
+  QApplication::setDesktopFileName("moewb");  // Wayland matches the window to moewb.desktop (its icon, its name)
   parser.process(app);
   if (!apply_theme(parser.value(theme))) {
     std::fprintf(stderr, "moewb: unknown theme '%s' (system, light or dark)\n", qPrintable(parser.value(theme)));
@@ -53,7 +69,10 @@ int main(int argc, char** argv) {
     else window.openDataset(path);
   }
   window.show();
-  // asked once the window is up: the run the last session left training
-  QTimer::singleShot(0, &window, [&window] { window.offerResume(); });
+  // asked once the window is up: the run the last session left training; else the run it had open comes back
+  const bool named = !parser.positionalArguments().isEmpty();
+  QTimer::singleShot(0, &window, [&window, named] {
+    if (!window.offerResume() && !named) window.reopenLastRun();
+  });
   return QApplication::exec();
 }

@@ -2,12 +2,18 @@
 // the config, written atomically inside a frame (magic, length, archive, FNV-1a hash of the archive), because
 // LibTorch's reader checks no CRC: one flipped weight byte would load silently. Loading verifies the frame,
 // then the weights' names and shapes against the stored config and their finiteness, and says which check
-// failed. Files from before the frame (a bare archive) still load, without the checksum. Both ways stream
-// between the archive and the file, so a checkpoint is never held in memory beside the tensors it holds.
+// failed. Files from before the frame (a bare archive) still load, without the checksum and with a notice that says
+// so (rewriting them with a frame would certify whatever damage they hold). The stored config is validated as a new
+// one is: a damaged one must not reach the model (n_head 0 divides by zero). Every failure is one line naming the
+// file. Both ways stream between the archive and the file, so a checkpoint is never held in memory beside the
+// tensors it holds.
 #include <algorithm>
 #include <cstring>
 #include <exception>
 #include <map>
+#include <new>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "engine.h"
@@ -51,13 +57,14 @@ uint64_t u64_at(const FileReader& file, uint64_t at) {
 // (an older checkpoint). The hash is read in pieces, so a file of several GiB is never held whole.
 struct ArchiveSpan {
   uint64_t begin = 0, size = 0;
+  bool framed = true;
 };
 
 ArchiveSpan verified_archive(const FileReader& file, const std::string& path) {
   char magic[sizeof kMagic] = {};
   if (file.size() < sizeof kMagic || file.read_at(0, magic, sizeof magic) != sizeof magic ||
       std::memcmp(magic, kMagic, sizeof kMagic) != 0)
-    return {0, file.size()};
+    return {0, file.size(), false};
   if (file.size() < kHeader + kTrailer) throw CheckpointError("'" + path + "' is truncated (no room for its checksum)");
   const uint64_t size = u64_at(file, sizeof kMagic);
   if (size != file.size() - kHeader - kTrailer)
@@ -149,6 +156,12 @@ torch::Device pick_device(const std::string& requested) {
 
 std::string device_name(const torch::Device& d) { return d.is_cuda() ? "cuda" : "cpu"; }
 
+torch::Tensor token_split(const TextDataset& data, int64_t begin, int64_t end) {
+  // from_blob only views the ids (it never writes them); to() makes the int64 copy
+  return torch::from_blob(const_cast<int32_t*>(data.tokens.data()) + begin, {end - begin}, torch::kInt32)
+      .to(torch::kInt64);
+}
+
 Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, int shard, int shards) {
   std::uniform_int_distribution<int64_t> pick(0, split.size(0) - block - 1);
   const int first = shard * batch / shards, last = (shard + 1) * batch / shards;
@@ -214,56 +227,109 @@ void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimize
   out.commit();
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
-  if (!file_exists(path)) throw CheckpointError("checkpoint '" + path + "' does not exist");
-  LoadedCheckpoint out;
+namespace {
+
+// LibTorch's reason in one line: its TorchScript errors quote the damaged source over several.
+std::string first_line(const std::string& text) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    while (!line.empty() && (line.back() == ':' || line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (line.find_first_not_of(' ') != std::string::npos) return line.substr(line.find_first_not_of(' '));
+  }
+  return "unreadable";
+}
+
+// Why LibTorch could not read the archive, when no frame caught the damage first.
+std::string unloadable(const std::string& path, const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e)) return "not enough memory to load '" + path + "'";
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  return "'" + path + "' is damaged or not a moewb checkpoint (" +
+         first_line(torch_error ? torch_error->what_without_backtrace() : e.what()) + ")";
+}
+
+// "a: x; b: y": the config's errors on the one line a load error takes.
+std::string one_line(const std::vector<FieldError>& errors) {
+  std::string out;
+  for (const FieldError& e : errors)
+    out += (out.empty() ? "" : "; ") + (e.field.empty() ? "config" : e.field) + ": " + e.message;
+  return out;
+}
+
+// The archive of a checkpoint file, its frame verified; `notice` says when it has none to verify.
+torch::serialize::InputArchive open_archive(const std::string& path, std::string& notice) {
+  std::optional<FileReader> file;
+  ArchiveSpan span;
+  try {
+    file.emplace(path);
+    span = verified_archive(*file, path);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::runtime_error& e) {  // it cannot be opened or read; the message names it
+    throw CheckpointError(e.what());
+  }
+  if (!span.framed)
+    notice = "'" + path + "' has no checksum (saved before checkpoints carried one): it loads unverified, so damage "
+             "to its weights would go unnoticed";
   torch::serialize::InputArchive archive;
   std::string read_error;  // a read failure must not cross the zip reader's C code either
   try {
-    const FileReader file(path);
-    const ArchiveSpan span = verified_archive(file, path);
     // record by record from the file: only the tensors themselves are allocated
     archive.load_from(
         [&](uint64_t pos, void* data, size_t n) -> size_t {
           if (pos >= span.size) return 0;
           try {
-            return file.read_at(span.begin + pos, data, std::min<uint64_t>(n, span.size - pos));
+            return file->read_at(span.begin + pos, data, std::min<uint64_t>(n, span.size - pos));
           } catch (const std::runtime_error& e) {
             read_error = e.what();
             return 0;
           }
         },
         [&] { return static_cast<size_t>(span.size); }, torch::kCPU);
-    // the checksum was read in a pass of its own: a file rewritten in place since then is not the one verified
-    if (file.changed_since_open())
-      throw CheckpointError("'" + path + "' changed while it was read (another program writes it in place)");
   } catch (const c10::Error&) {
     if (!read_error.empty()) throw CheckpointError(read_error);
     throw CheckpointError("'" + path + "' is not a readable checkpoint (truncated or another file type)");
-  } catch (const CheckpointError&) {
-    throw;
-  } catch (const std::runtime_error& e) {
-    throw CheckpointError(e.what());
+  } catch (const std::exception& e) {  // TorchScript's parser on a damaged archive without a frame
+    if (!read_error.empty()) throw CheckpointError(read_error);
+    throw CheckpointError(unloadable(path, e));
   }
+  // the checksum was read in a pass of its own: a file rewritten in place since then is not the one verified
+  if (file->changed_since_open())
+    throw CheckpointError("'" + path + "' changed while it was read (another program writes it in place)");
+  return archive;
+}
+
+// Everything but the tensors; throws CheckpointError naming the field that is missing or invalid.
+void read_meta(torch::serialize::InputArchive& archive, CheckpointMeta& meta) {
+  const std::string format = read_string(archive, "format");
+  if (format != kFormat)
+    throw CheckpointError("checkpoint format '" + format + "' is not supported (expected " + kFormat + ")");
+  std::vector<FieldError> errors;
+  meta.config = config_from_json(read_string(archive, "config"), Config{}, errors);
+  if (!errors.empty()) throw CheckpointError("its stored config is unreadable: " + one_line(errors));
+  errors = validate(meta.config);
+  if (!errors.empty()) throw CheckpointError("its stored config is invalid: " + one_line(errors));
+  meta.vocab = Vocabulary(decode_utf8(read_string(archive, "vocab")));
+  meta.step = read_int(archive, "step");
+  meta.last_eval_step = read_int(archive, "last_eval_step");
+  meta.best_val = read_double(archive, "best_val");
+  meta.elapsed_s = read_double(archive, "elapsed_s");
+  meta.loss_sum = read_double(archive, "loss_sum");
+  meta.loss_count = read_int(archive, "loss_count");
+  meta.batch_rng = read_string(archive, "batch_rng");
+  torch::Tensor rng;
+  if (archive.try_read("torch_rng", rng)) meta.torch_rng = rng;
+  torch::Tensor cuda_rng;
+  if (archive.try_read("cuda_rng", cuda_rng)) meta.cuda_rng = cuda_rng;
+}
+
+}  // namespace
+
+LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device) {
+  if (!file_exists(path)) throw CheckpointError("checkpoint '" + path + "' does not exist");
+  LoadedCheckpoint out;
+  torch::serialize::InputArchive archive = open_archive(path, out.notice);
   try {
-    const std::string format = read_string(archive, "format");
-    if (format != kFormat)
-      throw CheckpointError("checkpoint format '" + format + "' is not supported (expected " + kFormat + ")");
-    std::vector<FieldError> errors;
-    out.meta.config = config_from_json(read_string(archive, "config"), Config{}, errors);
-    if (!errors.empty()) throw CheckpointError("its config is invalid: " + describe(errors));
-    out.meta.vocab = Vocabulary(decode_utf8(read_string(archive, "vocab")));
-    out.meta.step = read_int(archive, "step");
-    out.meta.last_eval_step = read_int(archive, "last_eval_step");
-    out.meta.best_val = read_double(archive, "best_val");
-    out.meta.elapsed_s = read_double(archive, "elapsed_s");
-    out.meta.loss_sum = read_double(archive, "loss_sum");
-    out.meta.loss_count = read_int(archive, "loss_count");
-    out.meta.batch_rng = read_string(archive, "batch_rng");
-    torch::Tensor rng;
-    if (archive.try_read("torch_rng", rng)) out.meta.torch_rng = rng;
-    torch::Tensor cuda_rng;
-    if (archive.try_read("cuda_rng", cuda_rng)) out.meta.cuda_rng = cuda_rng;
+    read_meta(archive, out.meta);
     out.model = GPT(out.meta.config, out.meta.vocab.size());
     torch::serialize::InputArchive model_archive;
     if (!archive.try_read("model", model_archive)) throw CheckpointError("it holds no model weights");
@@ -277,7 +343,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& d
     throw CheckpointError("cannot load '" + path + "': its vocabulary is corrupt (" + e.what() + ")");
   } catch (const c10::Error& e) {
     throw CheckpointError("cannot load '" + path + "': the weights do not match its config (" +
-                          e.what_without_backtrace() + ")");
+                          first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {  // the unpickler on records a damaged archive without a frame garbled
+    throw CheckpointError(unloadable(path, e));
   }
   return out;
 }

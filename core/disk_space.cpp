@@ -30,15 +30,16 @@ std::optional<double> free_disk_bytes(const std::string& path) {
 
 std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present,
                                                std::optional<double> free_bytes, const std::string& folder,
-                                               bool resuming) {
+                                               const SizeDriver& weights, bool resuming) {
   const double need = std::max(checkpoint_bytes, kCheckpointsAtOnce * checkpoint_bytes - present);
   if (!free_bytes || need <= *free_bytes) return {};
   std::string message = "the run's checkpoints need about " + format_bytes(need) + " more on disk (latest.pt, best.pt ";
   message += "and the next one beside them, " + format_bytes(checkpoint_bytes) + " each) but '" + folder + "' has " +
              format_bytes(*free_bytes) + " free: " +
              (resuming ? "free some space or move the run folder to another disk"
-                       : "free some space, choose a run folder on another disk, or reduce n_layer or n_embd");
-  return {{"n_layer", message}};
+                       : "free some space, choose a run folder on another disk, or reduce " + weights.key +
+                             " (the weights grow with " + weights.growth + ")");
+  return {{weights.key, message}};
 }
 
 }  // namespace moewb

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config.h"
+#include "memory_estimate.h"
 
 namespace moewb {
 
@@ -19,10 +20,10 @@ std::optional<double> free_disk_bytes(const std::string& path);
 
 // A run keeps latest.pt and best.pt and writes each new one beside the old: three checkpoints at once. `present`:
 // the bytes of those files the folder already holds (a resumed run), which the new ones replace. Empty when it
-// fits (or the free space is unknown); otherwise one error on n_layer naming the folder. `resuming`: the model
-// is the run's own, so the advice is to free space or move the folder.
+// fits (or the free space is unknown); otherwise one error naming the folder, on the key that sizes the weights
+// (weights_driver). `resuming`: the model is the run's own, so the advice is to free space or move the folder.
 std::vector<FieldError> check_checkpoint_space(double checkpoint_bytes, double present,
                                                std::optional<double> free_bytes, const std::string& folder,
-                                               bool resuming = false);
+                                               const SizeDriver& weights, bool resuming = false);
 
 }  // namespace moewb

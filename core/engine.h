@@ -26,6 +26,7 @@ struct InferenceModel::Impl {
   mutable GPT uncapped{nullptr};
   torch::Device device{torch::kCPU};
   Precision precision = Precision::fp32;
+  std::string notice;  // LoadedCheckpoint::notice of the file it came from
 };
 
 // nanoGPT get_batch: `batch` random windows of the split (already on the device); targets shifted by one.
@@ -34,6 +35,9 @@ struct InferenceModel::Impl {
 struct Batch {
   torch::Tensor x, y;  // (B, T) int64 on the split's device
 };
+// Tokens [begin, end) of a dataset as the int64 tensor the model indexes with, converted in one copy.
+torch::Tensor token_split(const TextDataset& data, int64_t begin, int64_t end);
+
 // In data-parallel training every rank draws the same `batch` starts and keeps its slice: rows
 // [shard * batch / shards, (shard + 1) * batch / shards), so ranks together see what one process would.
 Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, int shard = 0,
@@ -62,8 +66,10 @@ struct LoadedCheckpoint {
   GPT model{nullptr};
   torch::serialize::InputArchive optimizer_state;  // empty when the file has none
   bool has_optimizer = false;
+  std::string notice;  // what the caller should tell the user: a file without a checksum loaded unverified
 };
-// Throws CheckpointError with the reason (missing, truncated, not a checkpoint, version, shape mismatch).
+// Throws CheckpointError, one line naming the file, with the reason (missing, truncated, not a checkpoint, version,
+// an invalid stored config, shape mismatch).
 LoadedCheckpoint load_checkpoint(const std::string& path, const torch::Device& device);
 
 }  // namespace moewb

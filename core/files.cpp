@@ -1,9 +1,11 @@
 #include "files.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -116,6 +118,29 @@ std::string read_file(const std::string& path) {
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+namespace {
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// $HOME, else the password database's home (a service started without HOME).
+std::string home_directory() {
+  std::string home = environment("HOME");
+  if (home.empty())
+    if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_dir) home = entry->pw_dir;
+  return home;
+}
+}  // namespace
+
+std::string default_runs_directory() {
+  if (std::string dir = environment("MOEWB_RUNS_DIR"); !dir.empty()) return dir;
+  // the spec says to ignore a relative XDG_DATA_HOME
+  std::string data = environment("XDG_DATA_HOME");
+  if (data.empty() || data.front() != '/') data = home_directory() + "/.local/share";
+  return data + "/moewb/runs";
 }
 
 }  // namespace moewb

@@ -11,6 +11,10 @@ void atomic_write(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);  // throws std::runtime_error
 bool file_exists(const std::string& path);
 
+// Where new runs go unless the user names a folder, the same for the app and the CLI: $MOEWB_RUNS_DIR, else
+// $XDG_DATA_HOME/moewb/runs, else ~/.local/share/moewb/runs (the XDG base directory spec's default).
+std::string default_runs_directory();
+
 // atomic_write for files written in pieces (a checkpoint as its archive streams out), so that a file of several
 // GiB never has to be held in memory whole. The pieces go to PATH.tmp; commit() syncs it and renames it over
 // PATH. A writer destroyed without commit() (an exception on the way) removes PATH.tmp and leaves PATH as it was.

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "numbers.h"
 #include "training.h"
 
 namespace moewb {
@@ -59,6 +60,7 @@ InferenceModel InferenceModel::load(const std::string& checkpoint_path, const st
   impl->model = ck.model;
   impl->model->eval();
   impl->device = d;
+  impl->notice = ck.notice;
   try {
     impl->precision = resolve_precision(ck.meta.config.precision, d);
   } catch (const std::runtime_error&) {
@@ -68,6 +70,12 @@ InferenceModel InferenceModel::load(const std::string& checkpoint_path, const st
 }
 
 const Config& InferenceModel::config() const { return impl_->config; }
+const std::string& InferenceModel::notice() const { return impl_->notice; }
+
+std::string temperature_problem(double t) {
+  if (t == 0 || (std::isfinite(t) && t >= kMinTemperature)) return "";
+  return "must be 0 (greedy) or a number of at least " + format_double(kMinTemperature, 6);
+}
 const Vocabulary& InferenceModel::vocab() const { return impl_->vocab; }
 int64_t InferenceModel::parameter_count() const { return impl_->model->parameter_count(); }
 std::string InferenceModel::device() const { return device_name(impl_->device); }
@@ -96,7 +104,8 @@ torch::Tensor as_input(const std::vector<int64_t>& ids, size_t begin, const torc
 
 std::string InferenceModel::generate(const std::string& prompt, const GenerationOptions& o, const TextSink& sink) const {
   if (o.length < 0) throw std::invalid_argument("length must be >= 0");
-  if (o.temperature < 0) throw std::invalid_argument("temperature must be >= 0");
+  if (const std::string problem = temperature_problem(o.temperature); !problem.empty())
+    throw std::invalid_argument("temperature " + problem + ", not " + format_double(o.temperature, 6));
   if (o.top_k < 0) throw std::invalid_argument("top_k must be >= 0");
   const Impl& m = *impl_;
   std::vector<int64_t> ids = m.vocab.encode(prompt);
@@ -259,9 +268,8 @@ double InferenceModel::loss(const TextDataset& data, bool validation, int batche
   const int64_t begin = validation ? data.n_train : 0;
   const int64_t end = validation ? static_cast<int64_t>(data.tokens.size()) : data.n_train;
   if (end - begin <= m.config.block_size) throw DatasetError("the split is shorter than the model's context");
-  auto split = torch::tensor(std::vector<int64_t>(data.tokens.begin() + begin, data.tokens.begin() + end));
+  const auto split = token_split(data, begin, end).to(m.device);
   std::mt19937_64 rng(seed);
-  split = split.to(m.device);
   c10::InferenceMode inference_mode;
   AutocastScope autocast(m.precision, m.device);
   auto total = torch::zeros({}, split.options().dtype(torch::kFloat64));

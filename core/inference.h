@@ -19,9 +19,16 @@ struct CheckpointError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Sampling divides the logits by the temperature. Below this floor (but above 0, which is greedy) sampling is greedy
+// in all but name (a logit gap of 0.1 becomes a factor e^10 at 0.01), and the division overflows float32 below
+// about 1e-37: such temperatures are refused rather than read as a request for greedy decoding.
+inline constexpr double kMinTemperature = 0.01;
+// "" when `t` is 0 (greedy) or a finite number of at least kMinTemperature; otherwise what it must be.
+std::string temperature_problem(double t);
+
 struct GenerationOptions {
   int length = 500;           // characters to generate
-  double temperature = 0.8;   // 0 = greedy
+  double temperature = 0.8;   // 0 = greedy, else at least kMinTemperature
   int top_k = 200;            // sample among the k most likely characters; 0 = all
   uint64_t seed = 1337;
   bool use_cache = true;      // false: recompute the whole context per character (the baseline)
@@ -42,13 +49,17 @@ class InferenceModel {
 
   // Throws CheckpointError for a missing, truncated, foreign or inconsistent file.
   static InferenceModel load(const std::string& checkpoint_path, const std::string& device = "auto");
+  // What the user should be told about the file it was loaded from ("" when nothing): a checkpoint without a
+  // checksum loaded unverified.
+  const std::string& notice() const;
 
   const Config& config() const;
   const Vocabulary& vocab() const;
   int64_t parameter_count() const;
   std::string device() const;
 
-  // Throws std::invalid_argument for bad options and DatasetError for characters outside the vocabulary.
+  // Throws std::invalid_argument naming the option (length, temperature, top_k) for bad options and DatasetError
+  // for characters outside the vocabulary.
   std::string generate(const std::string& prompt, const GenerationOptions& options, const TextSink& sink = {}) const;
   // Routes the text in chunks of the context length, at most batch_size chunks per forward (so the working memory
   // is an evaluation batch's, whatever the text's length); a dense model gives a trace with no layers.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "numbers.h"
 
@@ -33,7 +34,8 @@ constexpr Units kCuda{10, 2, 11, 7, 15, 0, 8, 3, false};
 constexpr double kDropoutMasks = 3;    // embedding, attention output and feed-forward output masks
 constexpr double kScoreCopies = 2;     // explicit attention (the CPU's): scores, softmax (per head and key)
 constexpr double kLogitCopies = 3;     // logits, log-softmax and their gradient
-constexpr double kDatasetBytesPerCharacter = 24;
+// int32 token ids: the dataset as loaded, the trainer's copy of it, and the two int64 split tensors
+constexpr double kDatasetBytesPerCharacter = 4 + 4 + 8;
 constexpr double kBytesPerParameter = 16;  // weight, gradient, AdamW exp_avg and exp_avg_sq in fp32
 
 double feed_forward_units(const Config& c, const Units& u) {
@@ -48,23 +50,105 @@ double feed_forward_units(const Config& c, const Units& u) {
   if (u.grouped) return slots * (u.mlp_slot + u.mlp_hidden * hidden);
   return width * (u.dense_mlp + u.mlp_slot * slots);
 }
-}  // namespace
 
-MemoryEstimate estimate_training_memory(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda) {
-  MemoryEstimate e;
-  const bool half = c.precision == "bf16" || c.precision == "fp16" || (c.precision == "auto" && cuda);
-  e.parameters = count_parameters(c, vocab_size);
-  e.model_bytes = static_cast<double>(e.parameters) * (kBytesPerParameter + (half ? 2 : 0));
+bool half_precision(const Config& c, bool cuda) {
+  return c.precision == "bf16" || c.precision == "fp16" || (c.precision == "auto" && cuda);
+}
+
+// Values the CPU's explicit attention keeps per token and layer for its scores, against the rest of a layer's.
+double score_units(const Config& c) { return kScoreCopies * c.n_head * c.block_size; }
+
+double activations_bytes(const Config& c, int vocab_size, bool cuda) {
   const double d = c.n_embd, tokens = static_cast<double>(c.batch_size) * c.block_size;
   const Units& u = cuda ? kCuda : kCpu;
   double units = u.attention + u.residual + feed_forward_units(c, u) + (c.dropout > 0 ? kDropoutMasks : 0);
   double per_layer = units * d;
-  if (!cuda) per_layer += kScoreCopies * c.n_head * c.block_size;  // CUDA's fused attention saves none
+  if (!cuda) per_layer += score_units(c);  // CUDA's fused attention saves none
   // autocast keeps layer norms and the softmax in fp32; 1.7 matches the paper preset's 1.7 GB allocator peak
   // on an H100 (dense, bf16, one measured point)
-  const double bytes_per_value = half ? 1.7 : 4;
-  e.activations_bytes = tokens * (c.n_layer * per_layer * bytes_per_value + kLogitCopies * vocab_size * 4.0);
+  const double bytes_per_value = half_precision(c, cuda) ? 1.7 : 4;
+  return tokens * (c.n_layer * per_layer * bytes_per_value + kLogitCopies * vocab_size * 4.0);
+}
+
+// The integer keys the sizes grow with (their defaults: Config{}'s).
+constexpr std::pair<const char*, int Config::*> kSizeKeys[] = {
+    {"n_layer", &Config::n_layer},       {"n_embd", &Config::n_embd},       {"n_head", &Config::n_head},
+    {"block_size", &Config::block_size}, {"batch_size", &Config::batch_size}, {"n_experts", &Config::n_experts},
+    {"expert_hidden", &Config::expert_hidden}, {"top_k", &Config::top_k}};
+
+// Of kSizeKeys, the one whose default shrinks size(c) most; `fallback` when none shrinks it.
+template <typename Size>
+std::string raised_key(const Config& c, Size&& size, const char* fallback) {
+  const Config defaults;
+  const double now = size(c);
+  std::string best = fallback;
+  double best_gain = 0;
+  for (const auto& [name, member] : kSizeKeys) {
+    Config reset = c;
+    reset.*member = defaults.*member;
+    const double gain = now - size(reset);
+    if (gain > best_gain) best = name, best_gain = gain;
+  }
+  return best;
+}
+
+// "n_layer × n_embd² = 4 × 65536²": a product of keys ("key" or "key²", joined by " × ") and its values.
+std::string with_values(const Config& c, const std::string& product) {
+  std::string values;
+  size_t at = 0;
+  while (at <= product.size()) {
+    size_t end = product.find(" × ", at);
+    if (end == std::string::npos) end = product.size();
+    std::string factor = product.substr(at, end - at);
+    const std::string square = "²";  // two bytes in UTF-8
+    const bool squared = factor.size() > square.size() && factor.substr(factor.size() - square.size()) == square;
+    if (squared) factor.resize(factor.size() - square.size());
+    for (const auto& [name, member] : kSizeKeys)
+      if (factor == name)
+        values += (values.empty() ? "" : " × ") + std::to_string(c.*member) + (squared ? square : "");
+    at = end + std::string(" × ").size();
+  }
+  return product + " = " + values;
+}
+
+// The product of keys the weights grow with through `key`.
+std::string weights_product(const Config& c, const std::string& key) {
+  if (key == "block_size") return "block_size × n_embd";  // the position embeddings
+  if (key == "n_experts" || key == "expert_hidden")
+    return c.expert_shape == ExpertShape::linear ? "n_layer × n_experts × n_embd²"
+                                                 : "n_layer × n_experts × expert_hidden × n_embd";
+  return "n_layer × n_embd²";
+}
+
+// The product of keys the activations grow with through `key`.
+std::string activations_product(const Config& c, const std::string& key, bool cuda) {
+  const bool scores = !cuda && score_units(c) > c.n_embd * (kCpu.attention + kCpu.residual);
+  if (key == "n_head" || (key == "block_size" && scores)) return "batch_size × n_layer × n_head × block_size²";
+  if (key == "top_k") return "batch_size × block_size × n_layer × top_k × n_embd";
+  if (key == "n_experts") return "batch_size × block_size × n_layer × n_experts × n_embd";
+  if (key == "expert_hidden") return "batch_size × block_size × n_layer × top_k × expert_hidden";
+  return "batch_size × block_size × n_layer × n_embd";
+}
+
+}  // namespace
+
+SizeDriver weights_driver(const Config& c, int vocab_size) {
+  const std::string key =
+      raised_key(c, [vocab_size](const Config& x) { return static_cast<double>(count_parameters(x, vocab_size)); },
+                 "n_layer");
+  return {key, with_values(c, weights_product(c, key))};
+}
+
+MemoryEstimate estimate_training_memory(const Config& c, int vocab_size, int64_t dataset_characters, bool cuda) {
+  MemoryEstimate e;
+  e.parameters = count_parameters(c, vocab_size);
+  e.model_bytes = static_cast<double>(e.parameters) * (kBytesPerParameter + (half_precision(c, cuda) ? 2 : 0));
+  e.activations_bytes = activations_bytes(c, vocab_size, cuda);
   e.dataset_bytes = static_cast<double>(dataset_characters) * kDatasetBytesPerCharacter;
+  e.weights = weights_driver(c, vocab_size);
+  const std::string key = raised_key(
+      c, [vocab_size, cuda](const Config& x) { return activations_bytes(x, vocab_size, cuda); }, "batch_size");
+  e.activations = {key, with_values(c, activations_product(c, key, cuda))};
   return e;
 }
 
@@ -176,17 +260,17 @@ std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, 
       << " for weights and optimizer, " << format_bytes(e.activations_bytes) << " for activations";
   if (e.dataset_bytes > 0) msg << ", " << format_bytes(e.dataset_bytes) << " for the dataset";
   msg << ") but " << where << " has " << format_bytes(available) << ": ";
+  // a smaller batch cannot help when the weights and their optimizer state alone do not fit
+  const bool activations = e.model_bytes + e.dataset_bytes < available && e.activations_bytes >= e.model_bytes;
+  const SizeDriver& driver = activations ? e.activations : e.weights;
   if (resuming) {
     msg << "free memory, or resume it on a machine with more";
-    return {{"n_layer", msg.str()}};
+  } else {
+    msg << "reduce " << driver.key;
+    if (!driver.growth.empty())
+      msg << " (the " << (activations ? "activations" : "weights") << " grow with " << driver.growth << ")";
   }
-  // a smaller batch cannot help when the weights and their optimizer state alone do not fit
-  if (e.model_bytes + e.dataset_bytes < available && e.activations_bytes >= e.model_bytes) {
-    msg << "reduce batch_size (or block_size, n_layer)";
-    return {{"batch_size", msg.str()}};
-  }
-  msg << "reduce n_layer or n_embd";
-  return {{"n_layer", msg.str()}};
+  return {{driver.key, msg.str()}};
 }
 
 std::string format_bytes(double bytes) {

@@ -13,11 +13,25 @@
 
 namespace moewb {
 
+// The config key that sizes part of a run most, taken as the one the user raised: of the keys the size grows with,
+// the one whose default value (all else kept) shrinks it most. `growth` names the sizes it enters with their values
+// ("n_layer × n_embd² = 4 × 65536²"), so a refusal says where the bytes come from.
+struct SizeDriver {
+  std::string key;
+  std::string growth;
+};
+
+// What sizes the weights (embeddings, attention, the feed-forward or the experts): n_layer when no key is above
+// its default.
+SizeDriver weights_driver(const Config& c, int vocab_size);
+
 struct MemoryEstimate {
   int64_t parameters = 0;
   double model_bytes = 0;        // fp32 weights, gradients and AdamW's two moments; bf16 copies under autocast
   double activations_bytes = 0;  // what one training batch keeps for the backward pass, logits included
-  double dataset_bytes = 0;      // the corpus as text, token ids and the two split tensors
+  double dataset_bytes = 0;      // the corpus's token ids (the app's and the trainer's) and the two split tensors
+  // the keys a refusal names, set by estimate_training_memory
+  SizeDriver weights{"n_layer", ""}, activations{"batch_size", ""};
   double total() const { return model_bytes + activations_bytes + dataset_bytes; }
 };
 
@@ -43,8 +57,9 @@ double available_host_memory();
 double cgroup_headroom(const std::string& mount, const std::string& self_cgroup);
 
 // Empty when the estimate fits in `available` bytes (0: unknown, always fits); otherwise one error on the key
-// whose reduction helps most (batch_size when activations dominate, n_layer when the weights do or do not fit
-// on their own). `resuming`: the config is the run's own, so the advice is to free memory or move instead.
+// whose reduction helps most (the activations' driver when they dominate and the weights fit on their own, else
+// the weights'), naming the sizes it enters. `resuming`: the config is the run's own, so the advice is to free
+// memory or move instead.
 std::vector<FieldError> check_memory(const MemoryEstimate& e, double available, const std::string& where,
                                      bool resuming = false);
 

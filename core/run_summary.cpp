@@ -9,6 +9,7 @@
 #include "files.h"
 #include "metrics_csv.h"
 #include "run_lock.h"
+#include "run_name.h"
 
 namespace moewb {
 
@@ -57,6 +58,8 @@ std::string RunSummary::kind() const {
   return k + shape;
 }
 
+std::string RunSummary::display_name() const { return run_display_name(meta.name, config, started); }
+
 RunMeta read_run_meta(const std::string& dir) {
   const std::string path = dir + "/meta.json";
   RunMeta meta;
@@ -76,12 +79,26 @@ void write_run_meta(const std::string& dir, const RunMeta& meta) {
   atomic_write(dir + "/meta.json", j.dump(2) + "\n");
 }
 
+namespace {
+Config read_config(const std::string& dir) {
+  std::vector<FieldError> errors;
+  const Config c = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
+  if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
+  return c;
+}
+}  // namespace
+
+std::string read_display_name(const std::string& dir) {
+  return run_display_name(read_run_meta(dir).name, read_config(dir), run_start_time(dir));
+}
+
 RunSummary summarize_run(const std::string& dir) {
   RunSummary s;
   s.dir = dir;
   const auto slash = dir.find_last_of('/');
   s.name = slash == std::string::npos ? dir : dir.substr(slash + 1);
   s.meta = read_run_meta(dir);
+  s.started = run_start_time(dir);
   std::vector<int> experts_per_rank;  // of each session on several ranks
   if (file_exists(dir + "/run.json")) {
     try {
@@ -97,9 +114,7 @@ RunSummary summarize_run(const std::string& dir) {
       throw std::runtime_error(dir + "/run.json is malformed: " + e.what());
     }
   }
-  std::vector<FieldError> errors;
-  s.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
-  if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
+  s.config = read_config(dir);
   for (int held : experts_per_rank) s.experts_split = s.experts_split || (held > 0 && held < s.config.n_experts);
   const MetricsTable t = parse_metrics_csv(read_file(dir + "/metrics.csv"));
   if (t.rows() > 0) s.last_step = static_cast<int>(t.column("step").back());
@@ -141,9 +156,10 @@ RunSummary summarize_run(const std::string& dir) {
   return s;
 }
 
-void write_generation_speed(const std::string& dir, double tokens_per_sec) {
+void write_generation_speed(const std::string& dir, double tokens_per_sec, int characters) {
   nlohmann::json j = {{"generation_tokens_per_sec", tokens_per_sec},
-                      {"convention", "characters per second, KV cache, batch 1, 500 characters"}};
+                      {"convention", "characters per second, KV cache, batch 1, " + std::to_string(characters) +
+                                         " characters"}};
   atomic_write(dir + "/summary.json", j.dump(2) + "\n");
 }
 

@@ -35,8 +35,9 @@ struct EnumNames<RunStatus> {  // as the Runs table shows them
 };
 
 struct RunSummary {
-  std::string dir, name;
+  std::string dir, name;  // name: the folder's
   RunMeta meta;
+  std::string started;    // "HH:MM" (run_start_time), or empty
   Config config;
   RunStatus status = RunStatus::empty;
   int last_step = 0;
@@ -45,13 +46,16 @@ struct RunSummary {
   double final_train = NAN, final_val = NAN;  // last evaluation
   double training_time_s = NAN;               // elapsed_s of the last row
   double train_tokens_per_sec = NAN;          // mean over logged rows
-  double generation_tokens_per_sec = NAN;     // from summary.json (the suite measures it), else NaN
+  double generation_tokens_per_sec = NAN;     // from summary.json (the suite and the app measure it), else NaN
   double mean_dropped = NAN, mean_load_entropy = NAN;  // over MoE layers, last evaluation
   int64_t parameters = 0;    // from run.json; 0 for runs written before it kept the count
   std::string derived_from;  // "pruned from <run> ..." for a pruned or upcycled model (run.json), else empty
   int ranks = 1;             // the most data-parallel ranks any session of the run trained on (run.json)
   bool experts_split = false;  // a session held only some experts on each rank (expert parallelism)
   double gap() const { return final_val - final_train; }
+  // What the table, the legends and the figures call the run: the user's name, else its automatic name
+  // ("top-2 · N 4 · cf 1.0 · 15:17", run_name.h).
+  std::string display_name() const;
   // Routing, N, k and capacity: "dense", "softmax N=4", "top-2 of 8", "top-2 of 4 cf=0.5", "hash N=8", with
   // " (linear)" for d x d experts.
   std::string kind() const;
@@ -59,8 +63,12 @@ struct RunSummary {
 
 // Throws std::runtime_error naming the file when config.json, metrics.csv or meta.json is missing or malformed.
 RunSummary summarize_run(const std::string& dir);
-// Writes summary.json with the generation speed measured after training.
-void write_generation_speed(const std::string& dir, double tokens_per_sec);
+// RunSummary::display_name() of the run in `dir`, from its meta.json, config.json and start alone; throws
+// std::runtime_error naming the file when config.json is missing or either is malformed.
+std::string read_display_name(const std::string& dir);
+// Writes summary.json with a generation speed measured with the KV cache, batch 1, over `characters` characters
+// (the suite: 500 after training; the app: each generation with the cache that ran to its length).
+void write_generation_speed(const std::string& dir, double tokens_per_sec, int characters);
 
 struct Table {
   std::vector<std::string> header;

@@ -110,7 +110,7 @@ bool Suite::run(const std::atomic<bool>& stop, const std::function<void(const Su
     const auto start = std::chrono::steady_clock::now();
     trainer->snapshot().generate("", g);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    write_generation_speed(run, kGenerationProbeChars / seconds);
+    write_generation_speed(run, kGenerationProbeChars / seconds, kGenerationProbeChars);
   }
   return true;
 }

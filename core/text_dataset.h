@@ -1,5 +1,7 @@
 // Character-level datasets: strict UTF-8 decoding, the vocabulary (the text's character set, sorted by
 // code point as nanoGPT's prepare.py does) and the 90/10 train/validation split. No torch, no Qt.
+// A file is read twice in pieces (checks and characters, then token ids), never whole: loading a text takes its
+// token array, 4 bytes a character, and little more.
 #pragma once
 
 #include <cstdint>
@@ -45,10 +47,11 @@ struct TextDataset {
 
   std::string name;  // file name or a label for text given directly
   Vocabulary vocab;
-  std::vector<int64_t> tokens;
+  std::vector<int32_t> tokens;  // ids, 4 bytes each (a vocabulary has at most 0x110000 characters)
   int64_t n_train = 0;  // tokens [0, n_train) train, the rest validation
 
-  // Throws DatasetError: missing, empty, binary, non-UTF-8 or too short.
+  // Throws DatasetError: missing, not a regular file (a folder, a FIFO: refused at once), empty, binary,
+  // non-UTF-8, too short, or larger than the memory available (naming the text's and the tokens' sizes).
   static TextDataset from_file(const std::string& path);
   static TextDataset from_text(const std::string& utf8, const std::string& name);
 

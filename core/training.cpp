@@ -62,6 +62,8 @@ void init_torch_threads() {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+std::string machine_preset() { return cuda_available() ? "paper" : "cpu-quick"; }
+
 double cuda_device_memory() { return cuda_available() ? device_memory_bytes(torch::Device(torch::kCUDA, 0)) : 0; }
 
 namespace {
@@ -96,10 +98,6 @@ double lr_at(const Config& c, int it) {
 }  // namespace
 
 namespace {
-
-torch::Tensor as_tensor(const std::vector<int64_t>& tokens, int64_t begin, int64_t end) {
-  return torch::tensor(std::vector<int64_t>(tokens.begin() + begin, tokens.begin() + end), torch::kInt64);
-}
 
 std::string rng_state(const std::mt19937_64& rng) {
   std::ostringstream s;
@@ -198,7 +196,7 @@ struct Trainer::Impl {
         if (!ec) present += static_cast<double>(bytes);
       }
       for (const FieldError& e : check_checkpoint_space(checkpoint_file_bytes(c, vocab), present,
-                                                        free_disk_bytes(run_dir), run_dir, resuming))
+                                                        free_disk_bytes(run_dir), run_dir, need.weights, resuming))
         errors.push_back(e);
     }
     if (errors.empty()) return;
@@ -287,8 +285,8 @@ struct Trainer::Impl {
   }
 
   void prepare_data() {
-    train_split = as_tensor(data.tokens, 0, data.n_train).to(device);
-    val_split = as_tensor(data.tokens, data.n_train, static_cast<int64_t>(data.tokens.size())).to(device);
+    train_split = token_split(data, 0, data.n_train).to(device);
+    val_split = token_split(data, data.n_train, static_cast<int64_t>(data.tokens.size())).to(device);
     loss_acc = torch::zeros({}, torch::TensorOptions().device(device));
   }
 
@@ -544,6 +542,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   }
   std::vector<FieldError> errors;
   const Config on_disk = config_from_json(read_file(impl->path("config.json")), Config{}, errors);
+  if (errors.empty()) errors = validate(on_disk);  // an edited file must not size the memory check (n_head 0)
   if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
   impl->device = pick_device(on_disk.device);
   if (impl->device.is_cuda()) enable_tf32();
@@ -556,6 +555,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   // before the checkpoint is loaded: loading holds the weights twice, as much as training does
   impl->check_resources(on_disk, /*resuming=*/true);
   LoadedCheckpoint ck = impl->load_latest();
+  if (!ck.notice.empty()) impl->notice += (impl->notice.empty() ? "" : "; ") + ck.notice;  // said at the first step
   Config expected = ck.meta.config;
   expected.max_iters = on_disk.max_iters;
   if (to_json(expected) != to_json(on_disk))

@@ -126,6 +126,9 @@ void check_world_size(const Config& c, int world_size);
 void check_expert_split(const Config& c, int world_size);
 
 bool cuda_available();
+// The preset that suits this machine, where the app opens and `moewb-cli train` starts: paper with CUDA, cpu-quick
+// without.
+std::string machine_preset();
 // Memory of the first CUDA device in bytes; 0 without one.
 double cuda_device_memory();
 

@@ -26,7 +26,7 @@ same_curves() {
 
 awk 'BEGIN { srand(7); split("alpha beta gamma delta epsilon zeta eta theta", w, " ");
              for (i = 0; i < 6000; i++) printf "%s%s", w[int(rand() * 8) + 1], (i % 9 == 8 ? ".\n" : " ") }' > "$work/corpus.txt"
-tiny=(--data "$work/corpus.txt" --n_layer=2 --n_head=2 --n_embd=32 --block_size=32 --batch_size=8 --dropout=0
+tiny=(--data "$work/corpus.txt" --ffn=dense --n_layer=2 --n_head=2 --n_embd=32 --block_size=32 --batch_size=8 --dropout=0
       --eval_iters=2 --log_interval=2 --eval_interval=6 --timeout 60)
 losses=(train_loss eval_train_loss val_loss)
 

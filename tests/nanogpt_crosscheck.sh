@@ -13,7 +13,7 @@ random.seed(3)
 words = "the quick brown fox jumps over lazy dog and runs to a river where birds sing".split()
 open(sys.argv[1], "w").write(" ".join(random.choice(words) for _ in range(3000)))
 PY
-"$cli" train --data "$work/corpus.txt" --run "$work/run" --n_layer=2 --n_head=2 --n_embd=32 --block_size=32 \
+"$cli" train --data "$work/corpus.txt" --run "$work/run" --ffn=dense --n_layer=2 --n_head=2 --n_embd=32 --block_size=32 \
   --max_iters=150 --eval_interval=150 --eval_iters=2 --log_interval=150 > /dev/null
 flash="$("$py" -c "import torch.nn.functional as F; print(int(hasattr(F, 'scaled_dot_product_attention')))")"
 right=(); wrong=(--attn-bias)

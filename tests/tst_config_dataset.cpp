@@ -22,6 +22,7 @@
 #include "memory_estimate.h"
 #include "metrics_csv.h"
 #include "numbers.h"
+#include "process_memory.h"
 #include "routing_trace.h"
 #include "run_log.h"
 #include "test_corpus.h"
@@ -45,6 +46,19 @@ class TestConfigDataset : public QObject {
     QCOMPARE(preset("paper").n_embd, 384);
     QCOMPARE(preset("cpu-quick").block_size, 64);
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, preset("nope"));
+  }
+
+  // A first Start trains a mixture of experts (top-2 of 4, no capacity, the Switch/Mixtral balancing loss): with
+  // no balancing loss a top-2 model can put one expert into every character's pair.
+  void presetsAreAMixtureWithLoadBalancing() {
+    for (const auto& name : preset_names()) {
+      const Config c = preset(name);
+      QVERIFY2(c.ffn == Ffn::moe && c.routing == RoutingMode::topk, name.c_str());
+      QCOMPARE(c.n_experts, 4);
+      QCOMPARE(c.top_k, 2);
+      QVERIFY(!c.use_capacity);
+      QCOMPARE(c.aux_alpha, 0.01);
+    }
   }
 
   void invalidFieldsAreNamed_data() {
@@ -256,7 +270,7 @@ class TestConfigDataset : public QObject {
     QFETCH(QString, overrides);
     QFETCH(double, measured_mib);
     Config c = preset("cpu-quick");
-    c.n_experts = 4;
+    c.ffn = Ffn::dense, c.aux_alpha = 0, c.n_experts = 4;  // what was measured: dense unless a row says otherwise
     for (const QString& kv : overrides.split(' ', Qt::SkipEmptyParts))
       QCOMPARE(QString::fromStdString(apply_override(c, kv.section('=', 0, 0).toStdString(),
                                                      kv.section('=', 1).toStdString())), QString());
@@ -282,6 +296,47 @@ class TestConfigDataset : public QObject {
     QCOMPARE(QString::fromStdString(format_bytes(1536.0 * 1024 * 1024)), QString("1.5 GiB"));
   }
 
+  // A refusal names the key the user most likely raised (the form shows it under that key), and the sizes it
+  // enters: a wide model is refused on n_embd and wide experts on expert_hidden, not on n_layer; the disk check
+  // names the same key.
+  void refusalsNameTheKeyThatWasRaised_data() {
+    QTest::addColumn<QString>("overrides");
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QString>("growth");
+    QTest::newRow("deep") << "n_layer=100000 n_embd=1024 n_head=8" << "n_layer"
+                          << "the weights grow with n_layer × n_embd² = 100000 × 1024²";
+    QTest::newRow("wide") << "n_embd=65536" << "n_embd" << "the weights grow with n_layer × n_embd² = 4 × 65536²";
+    QTest::newRow("wide experts") << "ffn=moe expert_hidden=50000000" << "expert_hidden"
+                                  << "the weights grow with n_layer × n_experts × expert_hidden × n_embd = 4 × 4 × "
+                                     "50000000 × 128";
+    QTest::newRow("large batch") << "batch_size=100000" << "batch_size"
+                                 << "the activations grow with batch_size × block_size × n_layer × n_embd = 100000 × "
+                                    "64 × 4 × 128";
+    QTest::newRow("long context") << "block_size=20000" << "block_size"
+                                  << "the activations grow with batch_size × n_layer × n_head × block_size² = 12 × 4 × "
+                                     "4 × 20000²";
+  }
+  void refusalsNameTheKeyThatWasRaised() {
+    QFETCH(QString, overrides);
+    QFETCH(QString, field);
+    QFETCH(QString, growth);
+    Config c;
+    for (const QString& kv : overrides.split(' ', Qt::SkipEmptyParts))
+      QCOMPARE(QString::fromStdString(apply_override(c, kv.section('=', 0, 0).toStdString(),
+                                                     kv.section('=', 1).toStdString())), QString());
+    const auto errors = check_memory(estimate_training_memory(c, 65, 1000000, false), 24e9, "this machine");
+    QCOMPARE(errors.size(), size_t{1});
+    QCOMPARE(QString::fromStdString(errors[0].field), field);
+    QVERIFY2(QString::fromStdString(errors[0].message).endsWith("reduce " + field + " (" + growth + ")"),
+             errors[0].message.c_str());
+    if (!growth.startsWith("the weights")) return;
+    const auto disk = check_checkpoint_space(checkpoint_file_bytes(c, 65), 0, 1e9, "runs/a", weights_driver(c, 65));
+    QCOMPARE(disk.size(), size_t{1});
+    QCOMPARE(QString::fromStdString(disk[0].field), field);
+    QVERIFY2(QString::fromStdString(disk[0].message).endsWith("reduce " + field + " (" + growth + ")"),
+             disk[0].message.c_str());
+  }
+
   // A checkpoint's checksum is read in a pass of its own before its records: the reader must notice a file
   // rewritten in place between the two, while a file replaced by a rename (every save here) stays the one opened.
   void aFileReaderNoticesAnInPlaceRewrite() {
@@ -305,21 +360,22 @@ class TestConfigDataset : public QObject {
   // less what a resumed run's folder already holds; the advice differs when the model cannot change.
   void checkpointSpaceIsCheckedBeforeARun() {
     constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
-    QVERIFY(check_checkpoint_space(1 * GiB, 0, 3.1 * GiB, "runs/a").empty());
-    auto errors = check_checkpoint_space(1 * GiB, 0, 2.5 * GiB, "runs/a");
+    const SizeDriver w = weights_driver(Config{}, 65);  // no key raised: n_layer
+    QVERIFY(check_checkpoint_space(1 * GiB, 0, 3.1 * GiB, "runs/a", w).empty());
+    auto errors = check_checkpoint_space(1 * GiB, 0, 2.5 * GiB, "runs/a", w);
     QCOMPARE(errors.size(), size_t{1});
     QCOMPARE(errors[0].field, std::string("n_layer"));
     QVERIFY2(QString::fromStdString(errors[0].message)
                  .startsWith("the run's checkpoints need about 3.0 GiB more on disk (latest.pt, best.pt and the next "
                              "one beside them, 1.0 GiB each) but 'runs/a' has 2.5 GiB free: free some space, choose a "),
              errors[0].message.c_str());
-    QVERIFY(check_checkpoint_space(1 * GiB, 2 * GiB, 1.1 * GiB, "runs/a", true).empty());  // only the next one
-    errors = check_checkpoint_space(1 * GiB, 2 * GiB, 0.9 * GiB, "runs/a", /*resuming=*/true);
+    QVERIFY(check_checkpoint_space(1 * GiB, 2 * GiB, 1.1 * GiB, "runs/a", w, true).empty());  // only the next one
+    errors = check_checkpoint_space(1 * GiB, 2 * GiB, 0.9 * GiB, "runs/a", w, /*resuming=*/true);
     QCOMPARE(errors.size(), size_t{1});
     QVERIFY2(QString::fromStdString(errors[0].message).endsWith("free some space or move the run folder to another disk"),
              errors[0].message.c_str());
-    QVERIFY(check_checkpoint_space(1 * GiB, 0, std::nullopt, "runs/a").empty());  // free space unknown
-    QCOMPARE(check_checkpoint_space(1 * GiB, 0, 0.0, "runs/a").size(), size_t{1});  // a full disk
+    QVERIFY(check_checkpoint_space(1 * GiB, 0, std::nullopt, "runs/a", w).empty());  // free space unknown
+    QCOMPARE(check_checkpoint_space(1 * GiB, 0, 0.0, "runs/a", w).size(), size_t{1});  // a full disk
     // one checkpoint: 12 bytes per parameter and the archive's own (measured: 99,693 bytes for 4,672 parameters,
     // 128,033,894 for 10.66M; the archive's part grows with the tensors, from 44 to 220 KB)
     Config c = preset("cpu-quick");
@@ -383,12 +439,69 @@ class TestConfigDataset : public QObject {
     }
   }
 
+  // A folder or a FIFO as the dataset is refused at once, naming it (a FIFO's open waited for a writer, deaf to a
+  // first SIGTERM; a folder failed with "basic_filebuf::underflow").
+  void aDatasetThatIsNoFileIsRefusedNamingIt() {
+    const std::string folder = tmp_.filePath("a_folder").toStdString(), fifo = tmp_.filePath("a_fifo").toStdString();
+    std::filesystem::create_directories(folder);
+    QCOMPARE(::mkfifo(fifo.c_str(), 0644), 0);
+    for (const auto& [path, reason] : {std::pair{folder, "it is a folder"}, std::pair{fifo, "not a regular file"}}) {
+      try {
+        TextDataset::from_file(path);
+        QFAIL("accepted");
+      } catch (const DatasetError& e) {
+        const QString what = e.what();
+        QVERIFY2(what.contains(QString::fromStdString("'" + path + "'")) && what.contains(reason), e.what());
+      }
+    }
+  }
+
+  // A text is read in pieces straight into its token array: the peak is the array's 4 bytes a character and a
+  // piece, not the whole file, its UTF-32 copy and 8-byte ids at once (13 bytes a character before).
+  void loadingATextTakesLittleMoreThanItsTokens() {
+    const std::string path = tmp_.filePath("large.txt").toStdString();
+    {
+      const std::string piece = synthetic_corpus(1 << 20);
+      std::ofstream out(path, std::ios::binary);
+      for (int i = 0; i < 32; ++i) out << piece;
+    }
+    if (!reset_peak_rss()) QSKIP("this kernel cannot restart the peak resident memory");
+    const double before = peak_rss_mb();
+    const TextDataset d = TextDataset::from_file(path);
+    const double per_character = (peak_rss_mb() - before) * 1024 * 1024 / static_cast<double>(d.tokens.size());
+    QCOMPARE(d.tokens.size(), size_t{32} << 20);
+    qInfo("loading 32 Mi characters peaked at %.2f bytes a character", per_character);
+    QVERIFY2(per_character < 4.5, qPrintable(QString("%1 bytes a character at the peak").arg(per_character)));
+  }
+
+  // The 1 MiB pieces cut multi-byte characters: the text still decodes whole, and an invalid byte past the first
+  // piece is named by its offset in the file.
+  void aDatasetIsDecodedAcrossItsPieces() {
+    std::string text;
+    while (text.size() < (size_t{3} << 20)) text += "é→a𝄞 \n";  // 2-, 3-, 1- and 4-byte characters
+    const std::string path = tmp_.filePath("pieces.txt").toStdString();
+    atomic_write(path, text);
+    const TextDataset d = TextDataset::from_file(path);
+    QCOMPARE(d.vocab.size(), 6);
+    QCOMPARE(d.vocab.decode(std::vector<int64_t>(d.tokens.begin(), d.tokens.end())), text);
+    QCOMPARE(d.fingerprint(), TextDataset::from_text(text, "t").fingerprint());
+    const size_t bad = text.find('a', size_t{5} << 19);
+    text[bad] = '\xFF';
+    atomic_write(path, text);
+    try {
+      TextDataset::from_file(path);
+      QFAIL("accepted");
+    } catch (const DatasetError& e) {
+      QVERIFY2(QString(e.what()).endsWith("at byte offset " + QString::number(bad)), e.what());
+    }
+  }
+
   void datasetVocabularyAndSplit() {
     const std::string text = synthetic_corpus(1000) + "é→";
     TextDataset d = TextDataset::from_text(text, "t");
     QCOMPARE(static_cast<int64_t>(d.tokens.size()), int64_t{1002});
     QCOMPARE(d.n_train, int64_t{901});  // int(0.9 * 1002), as nanoGPT
-    QCOMPARE(d.vocab.decode(d.tokens), text);
+    QCOMPARE(d.vocab.decode(std::vector<int64_t>(d.tokens.begin(), d.tokens.end())), text);
     QCOMPARE(d.vocab.encode("fox"), (std::vector<int64_t>{d.vocab.id_of('f'), d.vocab.id_of('o'), d.vocab.id_of('x')}));
     QVERIFY_THROWS_EXCEPTION(DatasetError, d.vocab.encode("Z"));
     QCOMPARE(Vocabulary(decode_utf8(d.vocab.to_utf8())).to_utf8(), d.vocab.to_utf8());

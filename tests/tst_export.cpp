@@ -1,22 +1,32 @@
 // Figures from the widgets, runs and the paper's experiment: every figure widget opens the export menu on
 // right-click and on the Menu key, heatmap data CSV round trips, "export all figures" (fixed names, PNG at its
-// DPI), the five-run suite (table values match the run folders, a stopped suite continues), comparison
-// exports, and the Runs panel's table and overlays. The renderers themselves are tested in tst_figures.
+// DPI), one subtitle per figure of a run whether a view or "export all" exports it, the five-run suite (table
+// values match the run folders, a stopped suite continues), comparison exports, and the Runs panel's table and
+// overlays. The renderers themselves are tested in tst_figures.
 #include <QtTest>
 
+#include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
 #include <QTabWidget>
 #include <QTableWidget>
 
+#include "affinity_view.h"
+#include "export_dialog.h"
 #include "figure_export.h"
 #include "files.h"
 #include "line_chart.h"
+#include "main_window.h"
 #include "metrics_csv.h"
 #include "routing_heatmap.h"
 #include "routing_panel.h"
 #include "run_figures.h"
+#include "run_summary.h"
 #include "runs_panel.h"
+#include "stability_heatmap.h"
+#include "stability_page.h"
 #include "suite.h"
+#include "table_figure.h"
 #include "test_corpus.h"
 #include "training_panel.h"
 
@@ -38,6 +48,15 @@ RoutingTrace small_trace() {
   }
   t.layers = {l};
   return t;
+}
+
+// The subtitle a figure carries, whatever kind it is.
+QString subtitle_of(const Figure& figure) {
+  if (const auto* f = dynamic_cast<const PlotFigure*>(&figure)) return f->spec().subtitle;
+  if (const auto* f = dynamic_cast<const RoutingFigure*>(&figure)) return f->view().subtitle;
+  if (const auto* f = dynamic_cast<const AffinityFigure*>(&figure)) return f->subtitle();
+  if (const auto* f = dynamic_cast<const StabilityFigure*>(&figure)) return f->view().subtitle;
+  return "a figure without a subtitle";
 }
 
 Config tiny_suite_config() {
@@ -140,6 +159,37 @@ class TestExport : public QObject {
     menu->close();
   }
 
+  // A typed name picks the format, so the file's bytes match its name; a name without a figure suffix gets the
+  // format's, and the dialog says so before saving. The export function refuses a name and format that disagree.
+  void typedSuffixPicksTheExportFormat() {
+    const TableFigure figure("table", "t", Table{{"a", "b"}, {{"1", "2"}}});
+    ExportDialog dialog(tmp_.filePath("table.png"), figure);
+    auto* path = dialog.findChild<QLineEdit*>();
+    auto* note = dialog.findChild<QLabel*>("suffix_note");
+    QVERIFY(path && note);
+    QCOMPARE(dialog.options().format, FigureFormat::Png);
+    path->selectAll();
+    QTest::keyClicks(path, tmp_.filePath("heatmap_all.svg"));
+    QCOMPARE(dialog.options().format, FigureFormat::Svg);
+    QCOMPARE(dialog.path(), tmp_.filePath("heatmap_all.svg"));
+    QVERIFY(note->isHidden());
+    path->setText(tmp_.filePath("figure.v2"));
+    QCOMPARE(dialog.options().format, FigureFormat::Svg);  // an unknown suffix leaves the format as chosen
+    QCOMPARE(dialog.path(), tmp_.filePath("figure.v2.svg"));
+    QVERIFY(!note->isHidden());
+    QVERIFY2(note->text().endsWith("saved as figure.v2.svg"), qPrintable(note->text()));
+    path->setText(tmp_.filePath("upper.PDF"));
+    QCOMPARE(dialog.options().format, FigureFormat::Pdf);
+    export_figure(dialog.path(), figure, dialog.options());
+    QFile pdf(dialog.path());
+    QVERIFY(pdf.open(QIODevice::ReadOnly));
+    QVERIFY(pdf.read(5) == "%PDF-");
+    ExportOptions png;
+    png.format = FigureFormat::Png;
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, export_figure(tmp_.filePath("wrong.svg"), figure, png));
+    QVERIFY(!QFileInfo::exists(tmp_.filePath("wrong.svg")));
+  }
+
   void heatmapCsvRoundTripsToTheTrace() {
     RoutingHeatmap map;
     map.setTrace(small_trace());
@@ -181,6 +231,39 @@ class TestExport : public QObject {
     const QStringList again = export_run_figures(QString::fromStdString(run), {FigureFormat::Svg, FigureFormat::Png});
     QCOMPARE(again, written);
     QCOMPARE(QDir(QString::fromStdString(run) + "/figures").entryList(QDir::Files).size(), written.size());
+  }
+
+  // One subtitle per figure of a run, whichever way it is exported: the views' own exports (the opened run's
+  // Training and Routing tabs) and Export all figures name the run by the name the user gave it (not its folder's),
+  // its routing with k and the capacity factor, and for a trace its step and whether capacity was applied to it.
+  void theViewsExportAndExportAllGiveOneSubtitle() {
+    qputenv("MOEWB_RUNS_DIR", tmp_.filePath("no_runs").toUtf8());  // the window lists no one's runs
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("moewb-tests-export");
+    Config c = tiny_suite_config();
+    c.ffn = Ffn::moe, c.n_experts = 4, c.top_k = 2, c.use_capacity = true, c.capacity_factor = 1.0;
+    const QString dir = tmp_.filePath("subtitles/20261206-151700-000-topk");
+    {
+      auto t = Trainer::create(c, TextDataset::from_file(corpus_.toStdString()), dir.toStdString(), corpus_.toStdString());
+      while (!t->done()) t->advance();
+    }
+    write_run_meta(dir.toStdString(), RunMeta{"capacity probe", {}});  // renamed; the folder keeps its name
+    std::map<QString, QString> exported;
+    for (const RunFigure& f : run_figures(dir)) exported[f.name] = subtitle_of(*f.figure);
+    QCOMPARE(exported["routing_final"],
+             QString("capacity probe · top-2 · N 4 · cf 1.0 · step 6 · capacity not applied to this trace"));
+    QCOMPARE(exported["loss"], QString("capacity probe · top-2 · N 4 · cf 1.0"));
+
+    MainWindow w(corpus_);
+    QSignalSpy opened(&w, &MainWindow::runOpened);
+    QVERIFY(w.openRun(dir));
+    QVERIFY(opened.wait(30000));
+    RoutingPanel* routing = w.routingPanel();
+    QCOMPARE(subtitle_of(*routing->heatmap()->exportFigure()), exported["routing_final"]);
+    QCOMPARE(subtitle_of(*routing->affinityView()->exportFigure()), exported["affinity_final_L0"]);
+    QCOMPARE(subtitle_of(*routing->stabilityPage()->heatmap()->exportFigure()), exported["routing_stability_L0"]);
+    QCOMPARE(subtitle_of(*w.trainingPanel()->lossChart()->exportFigure()), exported["loss"]);
+    QCOMPARE(subtitle_of(*w.trainingPanel()->loadChart()->exportFigure()), exported["expert_load_L0"]);
   }
 
   void suiteRunsFiveVariantsAndTheTableMatchesTheirFolders() {

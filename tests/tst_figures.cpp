@@ -2,9 +2,11 @@
 // 200 or 600 DPI scaled down to 96 DPI looks like the 96-DPI export (the layout does not depend on the DPI),
 // SVG holds the title, axis titles and tick labels as text, PDF renders with pdftoppm at the figure's size;
 // ticks stay between 4 and 8 for figure widths from 6 to 30 cm; tick labels are distinct; a 2,000-character
-// routing trace wraps onto an A4 page. Links the render library only: no widget is involved.
+// routing trace wraps onto an A4 page; one subtitle per figure of a run; axis titles typeset. Links the render
+// library only: no widget is involved.
 #include <QtTest>
 
+#include <QFontMetricsF>
 #include <QPainter>
 #include <QProcess>
 #include <QXmlStreamReader>
@@ -369,6 +371,50 @@ class TestFigures : public QObject {
     QTRY_VERIFY(done.load());
     QCOMPARE(drawn_on.load(), QCoreApplication::instance()->thread());
     QVERIFY(rethrown.load());
+  }
+
+  // One subtitle for every figure of a run (figure_subtitle): its name, its routing with k and the capacity
+  // factor (not again after an automatic name, which begins with them), a trace's step and whether capacity was
+  // applied to it; the training charts add the layer.
+  void subtitlesNameTheRunItsRoutingTheStepAndCapacity() {
+    Config c;
+    c.ffn = Ffn::moe, c.n_layer = 2, c.n_experts = 4, c.top_k = 2, c.use_capacity = true, c.capacity_factor = 1.0;
+    RoutingTrace t = synthetic_trace(20, 2, 4);
+    t.step = 2000, t.capacity = true;
+    QCOMPARE(trace_subtitle("baseline", c, t),
+             QString("baseline · top-2 · N 4 · cf 1.0 · step 2000 · capacity applied to this trace"));
+    QCOMPARE(trace_subtitle("top-2 · N 4 · cf 1.0 · 15:17", c, t),
+             QString("top-2 · N 4 · cf 1.0 · 15:17 · step 2000 · capacity applied to this trace"));
+    t.step = -1, t.capacity = false;  // an ad-hoc trace, routed as generation routes
+    QCOMPARE(trace_subtitle("baseline", c, t), QString("baseline · top-2 · N 4 · cf 1.0 · capacity not applied to this trace"));
+    c.use_capacity = false;
+    QCOMPARE(trace_subtitle("baseline", c, t), QString("baseline · top-2 · N 4"));
+    c.routing = RoutingMode::sigmoid, c.sigmoid_tau = 0.25;
+    TrainingFigureOptions o;
+    o.run = "baseline", o.config = c;
+    QCOMPARE(expert_load_plot(synthetic_history(4), 1, 4, o).subtitle, QString("baseline · sigmoid τ 0.25 · N 4 · layer 1"));
+    o.config.ffn = Ffn::dense;
+    QCOMPARE(loss_plot(synthetic_history(4), o).subtitle, QString("baseline · dense"));
+  }
+
+  // Axis titles and legends are typeset, not code: "load share fᵢ" rather than "f_i", no "^2"; the figure font
+  // has the subscript, so PNG and PDF draw it (SVG keeps it as text, checked in everyKindExports).
+  void axisTitlesAreTypesetNotCode() {
+    Config c;
+    c.ffn = Ffn::moe, c.n_layer = 1, c.n_experts = 4;
+    TrainingFigureOptions o;
+    o.config = c;
+    const TrainingHistory h = synthetic_history(4);
+    const PlotSpec load = expert_load_plot(h, 0, 4, o);
+    QCOMPARE(load.y_title, QString("load share fᵢ"));
+    for (const PlotSpec& spec : {loss_plot(h, o), lr_plot(h, o), throughput_plot(h, o), load, load_balance_plot(h, 0, o)}) {
+      QStringList shown{spec.title, spec.x_title, spec.y_title};
+      for (const PlotSeries& series : spec.series) shown << series.name;
+      for (const QString& text : shown)
+        QVERIFY2(!text.contains('_') && !text.contains('^'), qPrintable(spec.name + ": " + text));
+    }
+    for (const FigureStyle& style : {FigureStyle::paper(), FigureStyle::paperSerif(), FigureStyle::screen()})
+      QVERIFY2(QFontMetricsF(style.font(style.label_pt)).inFontUcs4(0x1D62), qPrintable(style.font(style.label_pt).family()));
   }
 
   // Runs overlays name series after run names, which the user edits: a comma or a quote stays inside its cell.

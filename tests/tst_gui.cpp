@@ -5,10 +5,13 @@
 #include <QtTest>
 
 #include <QAction>
+#include <QComboBox>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSpinBox>
+#include <QStatusBar>
 #include <QToolBar>
 #include <QToolButton>
 
@@ -17,8 +20,10 @@
 #include "disk_space.h"
 #include "files.h"
 #include "main_window.h"
+#include "config_panel.h"
 #include "memory_estimate.h"
 #include "routing_panel.h"
+#include "run_summary.h"
 #include "test_corpus.h"
 #include "text_dataset.h"
 
@@ -78,12 +83,70 @@ class TestGui : public QObject {
     atomic_write(corpus_.toStdString(), synthetic_corpus(6000));
   }
 
+  // A newcomer's first Start trains a mixture of experts, and the preset box never claims a preset the form
+  // no longer holds, in this session or the next.
+  void firstLaunchIsAMixtureAndAnEditSaysCustom() {
+    QSettings().clear();
+    auto w = window(corpus_);
+    const Config first = w->configPanel()->config();
+    QVERIFY(first.is_moe());
+    QCOMPARE(first.routing, RoutingMode::topk);
+    QCOMPARE(first.top_k, 2);
+    QCOMPARE(first.aux_alpha, 0.01);
+    auto* box = w->configPanel()->findChild<QComboBox*>("preset");
+    QVERIFY(box);
+    QCOMPARE(box->currentText(), QString("cpu-quick"));
+    auto* layers = qobject_cast<QSpinBox*>(w->configPanel()->editorFor("n_layer"));
+    layers->setValue(3);
+    QCOMPARE(box->currentText(), QString("custom (from cpu-quick)"));
+    QCOMPARE(box->count(), 3);  // the state is shown once, beside the presets
+    box->activated(2);          // choosing the state itself loads nothing
+    QCOMPARE(w->configPanel()->config().n_layer, 3);
+    w->close();
+    w = window(corpus_);
+    QCOMPARE(w->configPanel()->config().n_layer, 3);
+    box = w->configPanel()->findChild<QComboBox*>("preset");
+    QCOMPARE(box->currentText(), QString("custom (from cpu-quick)"));
+    layers = qobject_cast<QSpinBox*>(w->configPanel()->editorFor("n_layer"));
+    layers->setValue(4);
+    QCOMPARE(box->currentText(), QString("cpu-quick"));  // back to the preset: no longer custom
+    QCOMPARE(box->count(), 2);
+    w->close();
+    QSettings().clear();  // the other tests open the dataset they name, not the one remembered here
+  }
+
+  // Tab walks the configuration form as it is drawn: down the groups, row by row.
+  void tabFollowsTheForm() {
+    ConfigPanel panel;
+    panel.resize(400, 2400);  // every row on screen
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    QWidget* const preset = panel.findChild<QComboBox*>("preset");
+    QWidget* w = preset;
+    int editors = 0, last_y = -1;
+    for (int i = 0; i < 500; ++i) {
+      w = w->nextInFocusChain();
+      if (w == preset) break;  // round the whole chain
+      if (w == &panel || panel.editorFor(w->objectName()) != w) continue;
+      const int y = w->mapTo(&panel, QPoint(0, 0)).y();
+      QVERIFY2(y > last_y, qPrintable(QString("%1 comes after a field below it").arg(w->objectName())));
+      last_y = y;
+      ++editors;
+    }
+    QVERIFY(editors >= 25);
+  }
+
   void startTrainsAndStopLeavesACheckpoint() {
     auto w = window(corpus_);
     w->configPanel()->setConfig(tiny_gui_config());
+    // Generate before there is a model: the panel says why, and stops saying it once a model trains
+    auto* generate = w->generationPanel()->findChild<QPushButton*>();
+    QTest::mouseClick(generate, Qt::LeftButton);
+    QVERIFY(w->generationPanel()->status().contains("no model yet"));
     QVERIFY(w->startAction()->isEnabled());
     click(*w, w->startAction());
     QTRY_VERIFY_WITH_TIMEOUT(w->trainingPanel()->lossChart()->points("train (raw)").size() >= 5, 30000);
+    QCOMPARE(w->generationPanel()->status(), QString());
     QTRY_VERIFY(w->progressBar()->value() > 0);
     QVERIFY(!w->startAction()->isEnabled());
     click(*w, w->stopAction());
@@ -251,6 +314,23 @@ class TestGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Idle, 30000);
   }
 
+  // The run open when the app was closed is open again at the next start; one moved away since is not.
+  void theLastRunComesBackAtStart() {
+    QVERIFY(!saved_run_.isEmpty());
+    auto w = window(corpus_);
+    QVERIFY(open_run(*w, saved_run_));
+    w->close();
+    w = window(corpus_);
+    QSignalSpy opened(w.get(), &MainWindow::runOpened);
+    QVERIFY(w->reopenLastRun());
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(opened.first().at(0).toString(), saved_run_);
+    QVERIFY(opened.first().at(1).toBool());
+    QSettings().setValue("lastRun", tmp_.filePath("moved-away"));
+    QVERIFY(!w->reopenLastRun());
+    QSettings().clear();
+  }
+
   void exportAllFiguresRunsOffTheGuiThread() {
     QVERIFY(!saved_run_.isEmpty());
     auto w = window(corpus_);
@@ -261,18 +341,19 @@ class TestGui : public QObject {
     QVERIFY(done.isEmpty());          // it returned before the files were written
     QTRY_COMPARE_WITH_TIMEOUT(done.size(), 1, 60000);
     QCOMPARE(done.first().at(1).toString(), QString());
+    QCOMPARE(w->statusBar()->currentMessage(), QString());  // "Exporting…" ended with the export
     const QStringList files = done.first().at(0).toStringList();
     QVERIFY(files.contains(saved_run_ + "/figures/loss.pdf"));
     for (const QString& f : files) QVERIFY2(QFileInfo(f).size() > 0, qPrintable(f));
     // the chart on screen and the exported figure come from the same spec (the run is named in both), and a
-    // heatmap exported from the Routing tab names the run, the snapshot's step and the routing mode
-    const QString run = QFileInfo(saved_run_).fileName();
-    QVERIFY(w->trainingPanel()->lossChart()->spec().subtitle.contains(run));
+    // heatmap exported from the Routing tab names the run (unnamed: its routing and start), the snapshot's step
+    const QString run = QString::fromStdString(read_display_name(saved_run_.toStdString()));
+    QVERIFY2(run.startsWith("top-2 · N 4 · "), qPrintable(run));
+    QVERIFY(w->trainingPanel()->lossChart()->spec().subtitle.startsWith(run));
     const auto figure = w->routingPanel()->heatmap()->exportFigure();
     const auto* routing = dynamic_cast<const RoutingFigure*>(figure.get());
     QVERIFY(routing && !routing->trace().empty());
-    QVERIFY2(routing->view().subtitle.startsWith("run " + run + " · step "), qPrintable(routing->view().subtitle));
-    QVERIFY(routing->view().subtitle.endsWith("topk routing, 4 experts"));
+    QVERIFY2(routing->view().subtitle.startsWith(run + " · step "), qPrintable(routing->view().subtitle));
     QVERIFY(w->routingPanel()->affinityView()->exportFigure()->name().startsWith("affinity_L"));
   }
 

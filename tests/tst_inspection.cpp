@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include <QAction>
+#include <QDockWidget>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -98,7 +99,7 @@ class TestInspection : public QObject {
     // the suite fills the Runs tab's progress row and, live, the heatmaps with its snapshots
     w->runsPanel()->startSuite(tiny_config(20), corpus_);  // short runs: the second (MoE) one is reached soon
     QVERIFY2(w->runsPanel()->suiteRunning(), qPrintable(w->errorMessage()));
-    QTRY_VERIFY_WITH_TIMEOUT(w->windowTitle().contains("2-softmax") && w->routingPanel()->snapshotCount() >= 2, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(w->windowTitle().contains("— softmax · N ") && w->routingPanel()->snapshotCount() >= 2, 60000);
     QVERIFY(!w->routingPanel()->heatmap()->trace().empty());
     for (int tab = 0; tab < 3; ++tab) {
       w->findChild<QTabWidget*>("views")->setCurrentIndex(tab);
@@ -114,6 +115,34 @@ class TestInspection : public QObject {
     }
     w->runsPanel()->stopSuite();
     QTRY_VERIFY_WITH_TIMEOUT(!w->runsPanel()->suiteRunning(), 60000);
+  }
+
+  // At 1280 x 800 the heatmap gets the window's height: Generation starts as a tab beside the configuration, and
+  // where the user puts it is where the next start finds it.
+  void generationLeavesTheViewsTheHeight() {
+    QSettings().clear();
+    auto w = window();
+    auto* beside = w->findChild<QAction*>("generation_beside");
+    auto* generation = w->findChild<QDockWidget*>("generation_dock");
+    auto* configuration = w->findChild<QDockWidget*>("configuration_dock");
+    QVERIFY(beside && generation && configuration);
+    QTRY_VERIFY(beside->isChecked());
+    QCOMPARE(w->tabifiedDockWidgets(configuration), QList<QDockWidget*>{generation});
+    w->findChild<QTabWidget*>("views")->setCurrentIndex(1);  // Routing
+    QTRY_VERIFY(w->routingPanel()->heatmap()->height() > 250);
+    beside->trigger();
+    QCOMPARE(w->dockWidgetArea(generation), Qt::BottomDockWidgetArea);
+    QVERIFY(w->tabifiedDockWidgets(configuration).isEmpty());
+    QVERIFY(generation->isVisible());
+    w->close();
+    w = window();
+    beside = w->findChild<QAction*>("generation_beside");
+    QCOMPARE(w->dockWidgetArea(w->findChild<QDockWidget*>("generation_dock")), Qt::BottomDockWidgetArea);
+    QVERIFY(!beside->isChecked());
+    beside->trigger();
+    QVERIFY(!w->tabifiedDockWidgets(w->findChild<QDockWidget*>("configuration_dock")).isEmpty());
+    w->close();
+    QSettings().clear();
   }
 
   void wheelOverAnUnfocusedFieldChangesNothing() {
@@ -270,6 +299,19 @@ class TestInspection : public QObject {
     QVERIFY(panel.zoomSlider()->value() > zoom);
     QCOMPARE(panel.zoomSlider()->value(), static_cast<int>(std::lround(panel.heatmap()->cellWidth())));
 
+    // text the model cannot read is refused where the user typed it, and the heatmap no longer shows the last text
+    panel.findChild<QPlainTextEdit*>()->setPlainText(" café {x}");
+    auto* status = panel.findChild<QLabel*>("routing_status");
+    QVERIFY(status);
+    QTRY_VERIFY_WITH_TIMEOUT(panel.status().startsWith("Cannot trace"), 30000);
+    QVERIFY2(panel.status().contains("é"), qPrintable(panel.status()));
+    QVERIFY(status->isVisible() && status->width() > 200);
+    QCOMPARE(panel.heatmap()->trace().length(), 0);
+    QCOMPARE(reading->trace().length(), 0);
+    panel.findChild<QPlainTextEdit*>()->setPlainText(text.left(50));
+    QTRY_COMPARE_WITH_TIMEOUT(panel.heatmap()->trace().length(), 50, 30000);
+    QVERIFY(!status->isVisible());  // the error ends with the text that caused it
+
     // switching the source traces the new text at once (the old trace is not left on screen)
     const int before = requests;
     panel.setSource(RoutingPanel::Generated);
@@ -390,7 +432,7 @@ class TestInspection : public QObject {
     w->runsPanel()->startSuite(tiny_config(), corpus_);
     QTRY_COMPARE_WITH_TIMEOUT(w->stateIndicator()->phase(), RunPhase::Training, 30000);
     QVERIFY2(w->stateIndicator()->detail().contains("run 1 of 5"), qPrintable(w->stateIndicator()->detail()));
-    QVERIFY2(w->windowTitle().contains("1-dense"), qPrintable(w->windowTitle()));  // the suite's first variant
+    QVERIFY2(w->windowTitle().contains("— dense · "), qPrintable(w->windowTitle()));  // the suite's first variant
     QTRY_VERIFY_WITH_TIMEOUT(w->trainingPanel()->history().train_loss.size() >= 3, 30000);
     QTRY_VERIFY_WITH_TIMEOUT(labelText(*w, "Step ").size() > 5, 30000);
     w->runsPanel()->stopSuite();

@@ -1,6 +1,7 @@
 // The Runs tab: names and tags kept in the run folder (and the folder keeps its name), the filter, delete
 // (confirmed, never a run that trains), the Kind and Status columns, one colour per run whatever is selected,
-// the runs directory read off the GUI thread, and the offer to resume the run the last session left training.
+// the runs directory read off the GUI thread (by default the CLI's), and the offer to resume the run the last
+// session left training.
 // Run folders are written by hand (config.json, metrics.csv, a checkpoint file) except for the resume offer,
 // which trains tiny runs through the main window.
 #include <QtTest>
@@ -15,6 +16,8 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QComboBox>
+#include <QTabWidget>
+#include <QCheckBox>
 #include <QProgressBar>
 #include <QRadioButton>
 #include <QSpinBox>
@@ -32,6 +35,7 @@
 
 #include "derived_run_dialog.h"
 #include "files.h"
+#include "generation_panel.h"
 #include "main_window.h"
 #include "metrics_csv.h"
 #include "run_lock.h"
@@ -127,6 +131,9 @@ class TestRuns : public QObject {
   void initTestCase() {
     // the trash that deleted runs go to lives in the temporary folder too (QFile::moveToTrash uses the home's)
     qputenv("HOME", tmp_.path().toUtf8());
+    // the default runs directory (the CLI's too) is under the temporary folder
+    qputenv("XDG_DATA_HOME", tmp_.filePath("data").toUtf8());
+    qunsetenv("MOEWB_RUNS_DIR");
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName("moewb-tests-runs");
     QSettings().clear();
@@ -198,7 +205,7 @@ class TestRuns : public QObject {
     {
       auto panel = panel_on(root);
       QVERIFY(panel);
-      QCOMPARE(panel->displayName(a), QFileInfo(a).fileName());  // unnamed: the folder's name
+      QCOMPARE(panel->displayName(a), QString("top-2 · N 4 · 08:30"));  // unnamed: routing and start
       QVERIFY(panel->setRunMeta(a, "baseline top-2", {"paper", "cpu"}));
       QCOMPARE(cell(*panel, a, "Run"), QString("baseline top-2"));
       QCOMPARE(cell(*panel, a, "Tags"), QString("paper, cpu"));
@@ -303,7 +310,10 @@ class TestRuns : public QObject {
 
   void aRunKeepsItsColourWhateverIsSelected() {
     const QString root = tmp_.filePath("colours"), a = root + "/a", b = root + "/b", c = root + "/c";
-    for (const QString& dir : {a, b, c}) make_run(dir, dense(), 10, true);
+    // three kinds: unnamed runs of one kind without a start time would share their automatic name
+    make_run(a, dense(), 10, true);
+    make_run(b, moe(RoutingMode::topk, 4, 2), 10, true);
+    make_run(c, moe(RoutingMode::hash, 8), 10, true);
     auto panel = panel_on(root);
     QVERIFY(panel);
     panel->selectRuns({b});
@@ -376,6 +386,18 @@ class TestRuns : public QObject {
     QCOMPARE(cell(panel, dir, "Status"), QString("stopped (resumable)"));
   }
 
+  // Without a chosen folder the window lists and trains into the CLI's default, $XDG_DATA_HOME/moewb/runs, so
+  // runs from `moewb-cli train` appear in the Runs tab; a chosen folder is kept.
+  void theDefaultRunsDirectoryIsTheClis() {
+    QSettings().remove("runsDirectory");
+    MainWindow w(corpus_);
+    const QString expected = tmp_.filePath("data/moewb/runs");
+    QCOMPARE(QString::fromStdString(default_runs_directory()), expected);
+    QCOMPARE(w.runsDirectory(), expected);
+    w.setRunsDirectory(tmp_.filePath("chosen"));
+    QCOMPARE(w.runsDirectory(), tmp_.filePath("chosen"));
+  }
+
   void aRefreshDuringAScanIsDoneAfterIt() {
     const QString root = tmp_.filePath("rescan");
     make_run(root + "/first", dense(), 10, true);
@@ -426,8 +448,8 @@ class TestRuns : public QObject {
     });
     QCOMPARE(asked, QStringList{run});
     // the run is read off the GUI thread, then shown
-    QTRY_VERIFY2_WITH_TIMEOUT(w->windowTitle().endsWith(QFileInfo(run).fileName()), qPrintable(w->windowTitle()),
-                              30000);
+    QTRY_VERIFY2_WITH_TIMEOUT(w->windowTitle().endsWith(QString::fromStdString(read_display_name(run.toStdString()))),
+                              qPrintable(w->windowTitle()), 30000);
     QVERIFY(w->resumeAction()->isEnabled());
     QCOMPARE(w->interruptedRun(), QString());  // offered once
     w.reset();
@@ -453,6 +475,157 @@ class TestRuns : public QObject {
       QCOMPARE(ended.first().at(0).toBool(), finish);
     }
     QCOMPARE(window()->interruptedRun(), QString());
+  }
+
+  // A run the window trained lets go of its folder when it ends: its row says finished or stopped at once (it
+  // said "training" until the app quit), and the weights it ended with still generate, which records the run's
+  // generation speed in its row. A paused run keeps the folder (it resumes).
+  void aRunThatEndsInTheAppShowsItsTrueStatus_data() {
+    QTest::addColumn<bool>("finish");
+    QTest::newRow("finished") << true;
+    QTest::newRow("paused, then stopped") << false;
+  }
+  void aRunThatEndsInTheAppShowsItsTrueStatus() {
+    QFETCH(bool, finish);
+    auto w = window();
+    w->configPanel()->setConfig(tiny_training_config(finish ? 4 : 100000));
+    QSignalSpy started(w->controller(), &TrainingController::runStarted);
+    QSignalSpy steps(w->controller(), &TrainingController::stepDone);
+    QSignalSpy ended(w->controller(), &TrainingController::runEnded);
+    w->startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(steps.size() >= 2, 60000);
+    const QString run = started.first().at(0).toString();
+    RunsPanel& runs = *w->runsPanel();
+    if (!finish) {
+      w->controller()->pause();
+      QTRY_COMPARE_WITH_TIMEOUT(w->controller()->state(), TrainingController::State::Paused, 60000);
+      QVERIFY(run_folder_locked(run.toStdString()));
+      QTRY_COMPARE_WITH_TIMEOUT(cell(runs, run, "Status"), QString("training"), 30000);
+      w->controller()->stop();
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(ended.size(), 1, 60000);
+    QVERIFY(!run_folder_locked(run.toStdString()));  // already when the end is announced
+    QTRY_COMPARE_WITH_TIMEOUT(cell(runs, run, "Status"), QString(finish ? "finished" : "stopped (resumable)"), 30000);
+    if (!finish) return;
+    QCOMPARE(cell(runs, run, "Gen chars/s"), QString("—"));
+    QSignalSpy generated(w->generationPanel(), &GenerationPanel::finished);
+    Q_EMIT w->generationPanel()->modelRequested();  // what Generate does
+    QVERIFY(generated.wait(60000));
+    QTRY_VERIFY2_WITH_TIMEOUT(cell(runs, run, "Gen chars/s").toDouble() > 0, qPrintable(cell(runs, run, "Gen chars/s")),
+                              30000);
+    QCOMPARE(cell(runs, run, "Gen chars/s"),
+             QString::number(summarize_run(run.toStdString()).generation_tokens_per_sec, 'f', 0));
+  }
+
+  // Generating with an opened run's checkpoint records the speed in its summary.json, as the paper experiment
+  // does, with the KV cache; without the cache (another measurement) the column keeps what it has.
+  void generatingRecordsTheRunsGenerationSpeed() {
+    const QString root = tmp_.filePath("generation_speed"), dir = root + "/made";
+    {
+      auto t = Trainer::create(tiny_training_config(3), TextDataset::from_file(corpus_.toStdString()), dir.toStdString(),
+                               corpus_.toStdString());
+      while (!t->done()) t->advance();
+    }
+    auto w = window();
+    w->setRunsDirectory(root);
+    QSignalSpy opened(w.get(), &MainWindow::runOpened);
+    QVERIFY(w->openRun(dir));
+    QVERIFY(opened.wait(30000));
+    QTRY_COMPARE_WITH_TIMEOUT(cell(*w->runsPanel(), dir, "Gen chars/s"), QString("—"), 30000);
+    GenerationPanel* generation = w->generationPanel();
+    QCheckBox* cache = generation->findChild<QCheckBox*>();
+    QVERIFY(cache && cache->isChecked());
+    QSignalSpy generated(generation, &GenerationPanel::finished);
+    QSignalSpy recorded(generation, &GenerationPanel::speedRecorded);
+    cache->setChecked(false);
+    Q_EMIT generation->modelRequested();
+    QVERIFY(generated.wait(60000));
+    QVERIFY(!QFileInfo::exists(dir + "/summary.json"));
+    cache->setChecked(true);
+    Q_EMIT generation->modelRequested();
+    QVERIFY(recorded.wait(60000));
+    QCOMPARE(recorded.first().at(0).toString(), dir);
+    const auto summary = nlohmann::json::parse(read_file(dir.toStdString() + "/summary.json"));
+    QCOMPARE(summary.at("convention").get<std::string>(), std::string("characters per second, KV cache, batch 1, 500 characters"));
+    QTRY_VERIFY_WITH_TIMEOUT(cell(*w->runsPanel(), dir, "Gen chars/s").toDouble() > 0, 30000);
+  }
+
+  // A run the user has not named says what it is — routing, experts, capacity factor, start time — rather than
+  // its folder's name, which differs from the others only by a time stamp; a name the user gives replaces it and
+  // the folder keeps its name.
+  void anUnnamedRunSaysWhatItIs_data() {
+    QTest::addColumn<QString>("overrides");
+    QTest::addColumn<QString>("name");
+    QTest::newRow("dense") << "ffn=dense" << "dense · 15:17";
+    QTest::newRow("softmax") << "ffn=moe routing=softmax n_experts=4" << "softmax · N 4 · 15:17";
+    QTest::newRow("sigmoid") << "ffn=moe routing=sigmoid n_experts=4 sigmoid_tau=0.5" << "sigmoid τ 0.5 · N 4 · 15:17";
+    QTest::newRow("hash") << "ffn=moe routing=hash n_experts=4" << "hash · N 4 · 15:17";
+    QTest::newRow("top-2") << "ffn=moe routing=topk n_experts=4 top_k=2" << "top-2 · N 4 · 15:17";
+    QTest::newRow("top-2 with capacity")
+        << "ffn=moe routing=topk n_experts=4 top_k=2 use_capacity=true capacity_factor=1.0" << "top-2 · N 4 · cf 1.0 · 15:17";
+  }
+  void anUnnamedRunSaysWhatItIs() {
+    QFETCH(QString, overrides);
+    QFETCH(QString, name);
+    Config c = dense();
+    for (const QString& o : overrides.split(' ')) {
+      const QStringList kv = o.split('=');
+      QCOMPARE(apply_override(c, kv[0].toStdString(), kv[1].toStdString()), std::string());
+    }
+    const QString root = tmp_.filePath("auto_names/" + QString(QTest::currentDataTag()).replace(' ', '_'));
+    const QString stamped = root + "/20261206-151712-345-topk", logged = root + "/imported";
+    make_run(stamped, c, 10, true);
+    make_run(logged, c, 10, true);  // no stamp in its name: the time comes from its log's first line
+    atomic_write(logged.toStdString() + "/train.log", "2026-12-06 15:17:40.123 info    run imported started on cpu\n");
+    auto panel = panel_on(root);
+    QVERIFY(panel);
+    QCOMPARE(cell(*panel, stamped, "Run"), name);
+    QCOMPARE(cell(*panel, logged, "Run"), name);
+    QVERIFY(panel->setRunMeta(stamped, "my baseline", {}));
+    QCOMPARE(cell(*panel, stamped, "Run"), QString("my baseline"));
+    QVERIFY(QFileInfo::exists(stamped + "/config.json"));  // the folder keeps its name
+    QVERIFY(panel->setRunMeta(stamped, "", {}));           // no name: the automatic one again
+    QCOMPARE(cell(*panel, stamped, "Run"), name);
+  }
+
+  // At 1280 x 800 the Runs tab shows what tells runs apart (name, status, steps, best validation loss, kind)
+  // without scrolling: the table spans the tab above the overlays, and a long name is elided with the whole of it
+  // in the tooltip. Beside the overlays it had room for two columns.
+  void theImportantColumnsFitAt1280x800() {
+    const QString root = tmp_.filePath("columns");
+    const QString long_name = "a run with a very long name that the user typed to remember what it was about";
+    for (const QString& folder : {"20261206-153012-123-topk", "20261206-160144-456-dense", "20261206-171533-789-hash"})
+      make_run(root + "/" + folder, moe(RoutingMode::topk, 8, 2), 2000, true);
+    auto w = window();
+    w->setRunsDirectory(root);
+    w->setWindowState(Qt::WindowNoState);
+    w->resize(1280, 800);
+    w->show();
+    QVERIFY(QTest::qWaitForWindowExposed(w.get()));
+    RunsPanel* runs = w->runsPanel();
+    QTabWidget* tabs = nullptr;
+    for (QWidget* p = runs->parentWidget(); p && !tabs; p = p->parentWidget()) tabs = qobject_cast<QTabWidget*>(p);
+    QVERIFY(tabs);
+    tabs->setCurrentIndex(tabs->indexOf(runs));
+    QTRY_COMPARE_WITH_TIMEOUT(runs->table()->rowCount(), 3, 30000);
+    const QString named = root + "/20261206-153012-123-topk";
+    QVERIFY(runs->setRunMeta(named, long_name, {}));
+    QSignalSpy refreshed(runs, &RunsPanel::refreshed);
+    runs->refresh();
+    QVERIFY(refreshed.wait(30000));
+    QTableWidget* t = runs->table();
+    const int visible = t->viewport()->width();
+    for (const QString& column : {"Run", "Status", "Steps", "Best val", "Kind"}) {
+      int c = 0;
+      while (c < t->columnCount() && t->horizontalHeaderItem(c)->text() != column) ++c;
+      QVERIFY2(c < t->columnCount(), qPrintable(column));
+      QVERIFY2(t->columnViewportPosition(c) >= 0 && t->columnViewportPosition(c) + t->columnWidth(c) <= visible,
+               qPrintable(QString("%1 at %2 + %3 of %4").arg(column).arg(t->columnViewportPosition(c))
+                              .arg(t->columnWidth(c)).arg(visible)));
+    }
+    const QTableWidgetItem* name = t->item(row_of(*runs, named), 0);
+    QVERIFY(t->fontMetrics().horizontalAdvance(long_name) > t->columnWidth(0));  // elided on screen
+    QVERIFY2(name->toolTip().contains(long_name), qPrintable(name->toolTip()));
   }
 
   // Prune and upcycle from the Runs tab: the dialog measures off the GUI thread (closing waits for it), reports

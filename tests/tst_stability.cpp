@@ -267,7 +267,9 @@ class TestStability : public QObject {
     QVERIFY(shown->name() == "routing_stability_L1");
     auto* figure = dynamic_cast<StabilityFigure*>(shown.get());
     QVERIFY(figure);
-    QVERIFY2(figure->view().subtitle.contains("run stable"), qPrintable(figure->view().subtitle));
+    // the run (unnamed, no start time: its routing) and the snapshots compared
+    QVERIFY2(figure->view().subtitle.startsWith("top-2 · N 3 · "), qPrintable(figure->view().subtitle));
+    QVERIFY2(figure->view().subtitle.contains("4 snapshots (steps"), qPrintable(figure->view().subtitle));
     // the CSV of the shown layer, written and read back
     const QString csv_path = tmp_.filePath("shown.csv");
     export_figure_data(csv_path, shown->csv());

@@ -21,6 +21,8 @@ namespace moewb {
 
 namespace {
 
+constexpr const char* kGroups[] = {kModel, kExperts, kRouting, kOptimisation, kSchedule};  // top to bottom
+
 // Shows doubles the way they are written in configs (1e-3, 0.2, 0.99) instead of a fixed number of decimals.
 class CompactDoubleSpinBox : public QDoubleSpinBox {
  public:
@@ -54,7 +56,7 @@ QString format_count(int64_t n) {
 
 ConfigPanel::ConfigPanel(QWidget* parent)
     : QWidget(parent), cuda_available_(cuda_available()), device_memory_(cuda_device_memory()) {
-  config_ = preset("cpu-quick");
+  config_ = preset(base_preset_.toStdString());
   buildForm();
   writeEditors();
   revalidate();
@@ -66,12 +68,18 @@ void ConfigPanel::buildForm() {
   auto* top = new QFormLayout;
   top->setContentsMargins(8, 8, 8, 0);
   preset_ = new QComboBox;
+  preset_->setObjectName("preset");
   for (const auto& name : preset_names()) preset_->addItem(QString::fromStdString(name));
-  preset_->setToolTip("Load a preset: paper = nanoGPT shakespeare_char (6x384, context 256; for CUDA), "
-                      "cpu-quick = nanoGPT's CPU recipe (4x128, context 64).");
-  connect(preset_, &QComboBox::activated, this, [this](int) { selectPreset(preset_->currentText()); });
+  preset_->setToolTip("Load a preset's size and schedule: paper = nanoGPT shakespeare_char (6x384, context 256; for "
+                      "CUDA), cpu-quick = nanoGPT's CPU recipe (4x128, context 64). Both start as a top-2 mixture of 4 "
+                      "experts with the load-balancing loss at 0.01; the FFN kind and routing you chose stay.");
+  connect(preset_, &QComboBox::activated, this, [this](int index) {
+    if (index < static_cast<int>(preset_names().size())) selectPreset(preset_->itemText(index));
+    else showPresetState();  // "custom (from …)" is a state, not a preset to load
+  });
   top->addRow("Preset", preset_);
   params_ = new QLabel;
+  params_->setWordWrap(true);  // the dock's width, not this line, sets how wide the form is
   params_->setToolTip("All parameters (the tied embedding counted once), and those one character uses: shared "
                       "weights plus its experts' share (k/N of the expert weights; sigmoid: an upper bound).");
   top->addRow("Parameters", params_);
@@ -87,7 +95,7 @@ void ConfigPanel::buildForm() {
   auto* body = new QWidget;
   auto* body_layout = new QVBoxLayout(body);
   QMap<QString, QFormLayout*> forms;
-  for (const char* g : {kModel, kExperts, kRouting, kOptimisation, kSchedule}) {
+  for (const char* g : kGroups) {
     auto* box = new QGroupBox(g);
     auto* form = new QFormLayout(box);
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -149,6 +157,19 @@ void ConfigPanel::buildForm() {
     editors_[key] = editor;
     error_labels_[key] = error;
   });
+  // Tab follows the screen, group by group and row by row: the editors were made in the key table's order
+  QWidget* previous = preset_;
+  for (const char* g : kGroups) {
+    const QFormLayout* form = forms[g];
+    for (int row = 0; row < form->rowCount(); ++row) {
+      const QLayoutItem* item = form->itemAt(row, QFormLayout::FieldRole);
+      QWidget* editor = item && item->widget() ? editors_.value(item->widget()->findChild<QWidget*>()->objectName())
+                                               : nullptr;
+      if (!editor) continue;
+      setTabOrder(previous, editor);
+      previous = editor;
+    }
+  }
 }
 
 void ConfigPanel::writeEditors() {
@@ -186,11 +207,28 @@ void ConfigPanel::setConfig(const Config& c) {
 }
 
 void ConfigPanel::selectPreset(const QString& name) {
-  preset_->setCurrentText(name);
+  base_preset_ = name;
   Config c = preset(name.toStdString());
   c.ffn = config_.ffn, c.n_experts = config_.n_experts, c.routing = config_.routing, c.top_k = config_.top_k;
   c.use_capacity = config_.use_capacity, c.capacity_factor = config_.capacity_factor;
   setConfig(c);
+}
+
+void ConfigPanel::restore(const Config& c, const QString& basePreset) {
+  if (preset_->findText(basePreset) >= 0) base_preset_ = basePreset;
+  setConfig(c);
+}
+
+void ConfigPanel::showPresetState() {
+  const int presets = static_cast<int>(preset_names().size());
+  const bool edited = to_json(config_) != to_json(preset(base_preset_.toStdString()));
+  if (preset_->count() > presets) preset_->removeItem(presets);
+  if (edited) {
+    preset_->addItem(QString("custom (from %1)").arg(base_preset_));
+    preset_->setCurrentIndex(presets);
+  } else {
+    preset_->setCurrentText(base_preset_);
+  }
 }
 
 void ConfigPanel::setDatasetSize(long long trainTokens, long long valTokens, int vocabSize) {
@@ -272,6 +310,7 @@ void ConfigPanel::revalidate() {
     summary_->setText(lines.join("\n"));
     summary_->show();
   }
+  showPresetState();
   Q_EMIT configChanged(config_, errors_.empty());
 }
 

@@ -24,7 +24,12 @@ class ConfigPanel : public QWidget {
   // The dataset the config is checked against (context length, vocabulary for parameter counts).
   void setDatasetSize(long long trainTokens, long long valTokens, int vocabSize);
   void setDatasetError(const QString& message);
+  // Loads a preset's sizes and schedule, keeping the FFN kind and routing chosen (a preset is a machine's size).
   void selectPreset(const QString& name);
+  // The preset the config started from; the box says "custom (from <name>)" once the config differs from it.
+  QString basePreset() const { return base_preset_; }
+  // A config remembered from an earlier session, with the preset it started from.
+  void restore(const Config& c, const QString& basePreset);
   bool isValid() const { return errors_.empty(); }
   // The message shown for a field, empty when it is valid (for tests and the status bar).
   QString errorFor(const QString& field) const;
@@ -38,6 +43,7 @@ class ConfigPanel : public QWidget {
   void readEditors();
   void writeEditors();
   void revalidate();
+  void showPresetState();
 
   Config config_;
   std::vector<FieldError> errors_;
@@ -47,6 +53,7 @@ class ConfigPanel : public QWidget {
   bool updating_ = false;
   bool cuda_available_;
   QComboBox* preset_ = nullptr;
+  QString base_preset_ = "cpu-quick";
   QLabel* params_ = nullptr;
   QLabel* memory_ = nullptr;
   double device_memory_ = 0;  // CUDA device bytes, 0 without one

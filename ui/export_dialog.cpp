@@ -14,12 +14,22 @@
 #include <QSpinBox>
 
 #include <cmath>
+#include <optional>
 
 namespace moewb {
 
 namespace {
 constexpr double kPxPerCm = 96.0 / 2.54;
 constexpr double kDefaultWrapWidthCm = 17;  // an A4 text column
+
+// The figure format a file name's suffix names, if any.
+std::optional<FigureFormat> format_named(const QString& path) {
+  try {
+    return format_of(QFileInfo(path).suffix());
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+}
 }  // namespace
 
 ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, QWidget* parent)
@@ -28,6 +38,9 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   path_ = new QLineEdit(suggestedPath);
   path_->setMinimumWidth(path_->fontMetrics().averageCharWidth() * 48);
   auto* browse = new QPushButton("Browse…");
+  suffix_note_ = new QLabel;
+  suffix_note_->setObjectName("suffix_note");
+  suffix_note_->setWordWrap(true);
   format_ = new QComboBox;
   format_->addItems({"PNG (raster)", "SVG (vector)", "PDF (vector)"});
   style_ = new QComboBox;
@@ -63,10 +76,16 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   });
   connect(format_, &QComboBox::currentIndexChanged, this, [this](int i) {
     const QFileInfo info(path_->text());
-    path_->setText(info.dir().filePath(info.completeBaseName() + "." + suffix_of(static_cast<FigureFormat>(i))));
+    if (format_named(info.filePath())) {  // "fig.v2" keeps its name: the suffix is added on saving, as the note says
+      const QSignalBlocker block(path_);
+      path_->setText(info.dir().filePath(info.completeBaseName() + "." + suffix_of(static_cast<FigureFormat>(i))));
+    }
     dpi_->setEnabled(i == 0);
+    followTypedSuffix();
     updateSize();
   });
+  // the typed suffix picks the format, so a file never holds another format than its name says
+  connect(path_, &QLineEdit::textChanged, this, [this] { followTypedSuffix(); });
   for (auto* s : {width_, height_}) connect(s, &QDoubleSpinBox::valueChanged, this, [this] { updateSize(); });
   connect(dpi_, &QSpinBox::valueChanged, this, [this] { updateSize(); });
   connect(style_, &QComboBox::currentIndexChanged, this, [this] { updateSize(); });
@@ -74,16 +93,13 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
     const QString p = QFileDialog::getSaveFileName(this, "Export figure", path_->text(), "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)");
     if (p.isEmpty()) return;
     path_->setText(p);
-    try {
-      format_->setCurrentIndex(static_cast<int>(format_of(QFileInfo(p).suffix())));
-    } catch (const std::invalid_argument&) {
-    }
   });
   auto* path_row = new QHBoxLayout;
   path_row->addWidget(path_, 1);
   path_row->addWidget(browse);
   auto* form = new QFormLayout(this);
   form->addRow("File", path_row);
+  form->addRow("", suffix_note_);
   form->addRow("Format", format_);
   form->addRow("Style", style_);
   form->addRow("Unit", unit_);
@@ -100,10 +116,7 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   form->addRow(buttons);
   if (wraps) unit_->setCurrentIndex(1);
-  try {
-    format_->setCurrentIndex(static_cast<int>(format_of(QFileInfo(suggestedPath).suffix())));
-  } catch (const std::invalid_argument&) {
-  }
+  followTypedSuffix();
   updateSize();
 }
 
@@ -122,7 +135,25 @@ void ExportDialog::updateSize() {
                              .arg(logical.height() / kPxPerCm, 0, 'f', 1));
 }
 
-QString ExportDialog::path() const { return path_->text(); }
+void ExportDialog::followTypedSuffix() {
+  if (const auto typed = format_named(path_->text())) {
+    if (static_cast<int>(*typed) != format_->currentIndex()) format_->setCurrentIndex(static_cast<int>(*typed));
+    suffix_note_->clear();
+    suffix_note_->hide();
+    return;
+  }
+  const QString suffix = QFileInfo(path_->text()).suffix();
+  const QString what = suffix.isEmpty() ? QString("A name without a suffix")
+                                        : QString("“.%1” is not a figure format").arg(suffix);
+  suffix_note_->setText(QString("%1: the file will be saved as %2").arg(what, QFileInfo(path()).fileName()));
+  suffix_note_->show();
+}
+
+QString ExportDialog::path() const {
+  const QString typed = path_->text();
+  if (format_named(typed)) return typed;
+  return typed + "." + suffix_of(static_cast<FigureFormat>(format_->currentIndex()));
+}
 
 ExportOptions ExportDialog::options() const {
   ExportOptions o;

@@ -20,11 +20,14 @@ class ExportDialog : public QDialog {
 
  public:
   ExportDialog(const QString& suggestedPath, const Figure& figure, QWidget* parent = nullptr);
+  // The file written: the typed name, with the format's suffix added when it names no figure format (the note
+  // under the name says so).
   QString path() const;
   ExportOptions options() const;
 
  private:
   void updateSize();
+  void followTypedSuffix();
 
   const Figure& figure_;
   QLineEdit* path_;
@@ -32,6 +35,7 @@ class ExportDialog : public QDialog {
   QDoubleSpinBox *width_, *height_;
   QSpinBox* dpi_;
   QLabel* pixels_;
+  QLabel* suffix_note_;
 };
 
 }  // namespace moewb

@@ -4,6 +4,7 @@
 #include <QDoubleSpinBox>
 #include <QFontDatabase>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -52,23 +53,17 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
   output_->setPlaceholderText("Generated text appears here as it is produced.");
   status_ = new QLabel;
 
-  auto* row = new QHBoxLayout;
-  auto add = [&](const QString& label, QWidget* w) {
-    row->addWidget(new QLabel(label));
-    row->addWidget(w);
-  };
-  add("Length", length_);
-  add("Temperature", temperature_);
-  add("Top-k", top_k_);
-  add("Seed", seed_);
-  row->addWidget(cache_);
-  row->addStretch();
+  settings_ = new QGridLayout;
+  for (const auto& [label, w] : std::initializer_list<std::pair<const char*, QWidget*>>{
+           {"Length", length_}, {"Temperature", temperature_}, {"Top-k", top_k_}, {"Seed", seed_}})
+    settings_fields_.append({new QLabel(label), w});
+  setCompact(false);
   auto* prompt_row = new QHBoxLayout;
   prompt_row->addWidget(prompt_, 1);
   prompt_row->addWidget(button_);
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(prompt_row);
-  layout->addLayout(row);
+  layout->addLayout(settings_);
   layout->addWidget(output_, 1);
   layout->addWidget(status_);
 
@@ -95,10 +90,32 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
     if (model_) Q_EMIT textGrown(*model_, text());
     Q_EMIT finished(text());
   });
+  connect(worker_, &GenerationWorker::speedRecorded, this, [this](const QString& runDir, const QString& error) {
+    if (!error.isEmpty()) {
+      setStatus(status_->text() + " — not recorded for the run: " + error);
+      return;
+    }
+    setStatus(status_->text() + " — recorded as the run's generation speed (Runs tab)");
+    Q_EMIT speedRecorded(runDir);
+  });
   connect(worker_, &GenerationWorker::failed, this, [this](const QString& message) {
     setRunning(false);
     setStatus("Cannot generate: " + message);
   });
+}
+
+void GenerationPanel::setCompact(bool compact) {
+  // addWidget moves a widget already in the grid; the column after the last field takes the spare width
+  for (int i = 0; i < settings_->columnCount(); ++i) settings_->setColumnStretch(i, 0);
+  int row = 0, column = 0;
+  for (const auto& [label, field] : settings_fields_) {
+    settings_->addWidget(label, row, column);
+    settings_->addWidget(field, row, column + 1);
+    column += 2;
+    if (compact && column == 4) row += 1, column = 0;
+  }
+  settings_->addWidget(cache_, row, column, 1, compact ? 2 : 1);
+  settings_->setColumnStretch(compact ? 3 : column + 1, 1);
 }
 
 GenerationPanel::~GenerationPanel() {
@@ -107,7 +124,7 @@ GenerationPanel::~GenerationPanel() {
   thread_.wait();
 }
 
-void GenerationPanel::generateWith(const InferenceModel& model) {
+void GenerationPanel::generateWith(const InferenceModel& model, const QString& runDir) {
   if (running_) return;
   output_->setPlainText(prompt_->text());
   model_ = model;
@@ -118,13 +135,15 @@ void GenerationPanel::generateWith(const InferenceModel& model) {
   const double temperature = temperature_->value();
   const bool cache = cache_->isChecked();
   QMetaObject::invokeMethod(
-      worker_, [w = worker_, model, prompt, length, temperature, top_k, seed, cache] {
-        w->generate(model, prompt, length, temperature, top_k, seed, cache);
+      worker_, [w = worker_, model, prompt, length, temperature, top_k, seed, cache, runDir] {
+        w->generate(model, prompt, length, temperature, top_k, seed, cache, runDir);
       },
       Qt::QueuedConnection);
 }
 
 void GenerationPanel::setStatus(const QString& text) { status_->setText(text); }
+
+QString GenerationPanel::status() const { return status_->text(); }
 
 QString GenerationPanel::text() const { return output_->toPlainText(); }
 

@@ -17,6 +17,8 @@ class QPlainTextEdit;
 class QPushButton;
 class QSpinBox;
 
+class QGridLayout;
+
 namespace moewb {
 
 class GenerationPanel : public QWidget {
@@ -26,9 +28,15 @@ class GenerationPanel : public QWidget {
   explicit GenerationPanel(QWidget* parent = nullptr);
   ~GenerationPanel() override;
 
-  // Starts generating with this model and the panel's settings.
-  void generateWith(const InferenceModel& model);
+  // Starts generating with this model and the panel's settings. `runDir`: the run whose model it is; a
+  // generation with the KV cache that runs to its length records its speed there (the Runs tab's Gen chars/s,
+  // summary.json) and says speedRecorded(). Empty: the speed is only shown.
+  void generateWith(const InferenceModel& model, const QString& runDir = {});
   void setStatus(const QString& text);
+  QString status() const;
+  // Compact: the settings in two columns, for a narrow dock (Generation as a tab beside the configuration);
+  // otherwise in one row under the prompt.
+  void setCompact(bool compact);
   QString text() const;
   bool running() const { return running_; }
 
@@ -36,6 +44,8 @@ class GenerationPanel : public QWidget {
   // The user asked for text: the owner supplies a model through generateWith().
   void modelRequested();
   void finished(const QString& text);
+  // The run's summary.json holds the speed just measured.
+  void speedRecorded(const QString& runDir);
   // The text so far (prompt included) and the model writing it, at every streamed chunk and at the end: the
   // Routing panel traces generated text as it streams.
   void textGrown(const moewb::InferenceModel& model, const QString& text);
@@ -51,6 +61,8 @@ class GenerationPanel : public QWidget {
   QSpinBox *length_, *top_k_, *seed_;
   QDoubleSpinBox* temperature_;
   QCheckBox* cache_;
+  QGridLayout* settings_;
+  QList<QPair<QLabel*, QWidget*>> settings_fields_;
   QPushButton* button_;
   QPlainTextEdit* output_;
   QLabel* status_;

@@ -2,6 +2,8 @@
 
 #include <QElapsedTimer>
 
+#include "run_summary.h"
+
 namespace moewb {
 
 namespace {
@@ -9,7 +11,7 @@ constexpr int kChunkMs = 30;
 }
 
 void GenerationWorker::generate(const InferenceModel& model, const QString& prompt, int length, double temperature,
-                                int topK, int seed, bool useCache) {
+                                int topK, int seed, bool useCache, const QString& speedRunDir) {
   cancel_ = false;
   GenerationOptions o;
   o.length = length, o.temperature = temperature, o.top_k = topK, o.seed = static_cast<uint64_t>(seed);
@@ -35,7 +37,16 @@ void GenerationWorker::generate(const InferenceModel& model, const QString& prom
     return;
   }
   if (!pending.empty()) Q_EMIT chunk(QString::fromStdString(pending));
-  Q_EMIT finished(produced, produced / std::max(1e-9, total.nsecsElapsed() / 1e9));
+  const double rate = produced / std::max(1e-9, total.nsecsElapsed() / 1e9);
+  Q_EMIT finished(produced, rate);
+  // the comparison's convention (KV cache, batch 1); a stopped generation measured less than it was asked to
+  if (speedRunDir.isEmpty() || !useCache || produced < length) return;
+  try {
+    write_generation_speed(speedRunDir.toStdString(), rate, produced);
+    Q_EMIT speedRecorded(speedRunDir, {});
+  } catch (const std::exception& e) {
+    Q_EMIT speedRecorded(speedRunDir, QString::fromStdString(e.what()));
+  }
 }
 
 }  // namespace moewb

@@ -174,6 +174,8 @@ void InterventionPanel::setText(const QString& text) { text_ = text; }
 
 void InterventionPanel::setStatus(const QString& text) { status_->setText(text); }
 
+QString InterventionPanel::status() const { return status_->text(); }
+
 void InterventionPanel::setDatasetPath(const QString& path) { dataset_path_ = path; }
 
 void InterventionPanel::setIntervention(const Intervention& iv) {

@@ -53,6 +53,7 @@ class InterventionPanel : public QWidget {
   void runWith(const InferenceModel& model);
   // Why no model could be had.
   void setStatus(const QString& text);
+  QString status() const;
   // Named in the exported figures' subtitles.
   void setRunName(const QString& name) { run_name_ = name; }
   // The figures the loss-change view and the class table export (right-click, Menu key).

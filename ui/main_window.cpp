@@ -19,7 +19,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
-#include <QStandardPaths>
 #include <QStatusBar>
 #include <QScreen>
 #include <QScrollArea>
@@ -53,9 +52,13 @@ constexpr int kValidationSliceChars = 20000;  // validation text offered to the 
 // The run being trained, in the settings from its start until it ends or the user stops it: still there at the
 // next launch when the session quit or crashed during training.
 const char* kTrainingRunKey = "trainingRun";
+const char* kLastRunKey = "lastRun";
 const char* kThreadsKey = "trainingThreads";  // 0: every core but one
 
 // A view that needs more room than the window has scrolls instead of growing the window past the screen.
+// Said where a model was asked for before there was one; taken back as soon as there is one.
+const QString kNoModel = "Train a model or open a run first: there is no model yet.";
+
 QScrollArea* scrolled(QWidget* content) {
   auto* area = new QScrollArea;
   area->setWidget(content);
@@ -64,10 +67,11 @@ QScrollArea* scrolled(QWidget* content) {
   return area;
 }
 
-QDockWidget* dock(const QString& title, const QString& name, QWidget* content) {
+// `content` scrolls as a whole unless it scrolls its own body (a scroll area inside another gave two scroll bars)
+QDockWidget* dock(const QString& title, const QString& name, QWidget* content, bool scrollsItself = false) {
   auto* d = new QDockWidget(title);
   d->setObjectName(name);
-  d->setWidget(scrolled(content));
+  d->setWidget(scrollsItself ? content : scrolled(content));
   d->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
   return d;
 }
@@ -138,7 +142,6 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   statusBar()->addPermanentWidget(eta_label_);
   statusBar()->addPermanentWidget(progress_);
   statusBar()->addPermanentWidget(device_label_);
-  const bool cuda = cuda_available();
   applyTrainingThreads();
 
   connect(config_, &ConfigPanel::configChanged, this, [this](const Config&, bool valid) {
@@ -164,9 +167,12 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     routing_->setLoadHistory(training_->history().layers);  // the expert profiles' load over training
   });
   connect(generation_, &GenerationPanel::modelRequested, this, [this] {
-    withModel([this](const InferenceModel& m) { generation_->generateWith(m); },
+    // the speed is the run's only while nothing else trains here
+    const QString run = controller_->busy() || runs_->suiteRunning() || follower_->following() ? QString() : opened_run_;
+    withModel([this, run](const InferenceModel& m) { generation_->generateWith(m, run); },
               [this](const QString& why) { generation_->setStatus(why); });
   });
+  connect(generation_, &GenerationPanel::speedRecorded, runs_, &RunsPanel::refreshRun);
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
   connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
   connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
@@ -203,7 +209,10 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     }
     runs_->startSuite(config_->config(), dataset_path_);
   });
-  connect(controller_, &TrainingController::runEnded, runs_, &RunsPanel::refresh);
+  connect(controller_, &TrainingController::runReleased, runs_, &RunsPanel::refreshRun);  // finished or stopped now
+  connect(runs_, &RunsPanel::renamed, this, [this](const QString& dir) {
+    if (dir == opened_run_) showRunName(dir);  // the figures' subtitles and the title follow
+  });
   SuiteWorker* suite = runs_->suiteWorker();
   connect(suite, &SuiteWorker::variantStarted, this, &MainWindow::onSuiteVariant);
   connect(suite, &SuiteWorker::stepDone, this, [this](const StepReport& r) {
@@ -240,7 +249,7 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
 
   for (QWidget* panel : std::initializer_list<QWidget*>{config_, generation_, training_, routing_, runs_})
     guard_wheel_events(panel);
-  config_->selectPreset(cuda ? "paper" : "cpu-quick");
+  config_->selectPreset(QString::fromStdString(machine_preset()));
   restoreSettings();
   training_->reset(config_->config());
   runs_->setRunsDirectory(runsDirectory());
@@ -343,15 +352,24 @@ void MainWindow::buildActions() {
 }
 
 void MainWindow::buildDocks() {
-  config_dock_ = dock("Configuration", "configuration_dock", config_);
+  config_dock_ = dock("Configuration", "configuration_dock", config_, /*scrollsItself=*/true);
   auto* config_dock = config_dock_;
   config_dock->setMinimumWidth(260);
   addDockWidget(Qt::LeftDockWidgetArea, config_dock);
-  generation_dock_ = dock("Generation", "generation_dock", generation_);
+  generation_dock_ = dock("Generation", "generation_dock", generation_, /*scrollsItself=*/true);  // its text scrolls
   auto* generation_dock = generation_dock_;
   addDockWidget(Qt::BottomDockWidgetArea, generation_dock);
   auto* view = menuBar()->addMenu("&View");
   for (auto* d : {config_dock, generation_dock}) view->addAction(d->toggleViewAction());
+  generation_beside_ = view->addAction("Generation &beside the configuration", this, &MainWindow::placeGeneration);
+  generation_beside_->setCheckable(true);
+  generation_beside_->setObjectName("generation_beside");
+  generation_beside_->setToolTip("Generation as a tab of the left dock, so the charts and heatmaps keep the window's "
+                                 "height; unchecked, it sits under them (remembered)");
+  connect(generation_dock, &QDockWidget::dockLocationChanged, this, [this](Qt::DockWidgetArea area) {
+    generation_beside_->setChecked(area == Qt::LeftDockWidgetArea);
+    generation_->setCompact(area == Qt::LeftDockWidgetArea || area == Qt::RightDockWidgetArea);
+  });
   view->addSeparator();
   auto* show_training = view->addAction("&Training charts", QKeySequence("Ctrl+1"), [this] { views_->setCurrentIndex(0); });
   auto* show_routing = view->addAction("&Routing heatmaps", QKeySequence("Ctrl+2"), [this] { views_->setCurrentIndex(1); });
@@ -359,6 +377,18 @@ void MainWindow::buildDocks() {
   show_runs->setToolTip("Show the runs table and the paper comparison (Ctrl+3)");
   show_training->setToolTip("Show the training charts (Ctrl+1)");
   show_routing->setToolTip("Show the routing heatmaps (Ctrl+2)");
+}
+
+void MainWindow::placeGeneration(bool besideConfiguration) {
+  if (besideConfiguration) {
+    tabifyDockWidget(config_dock_, generation_dock_);
+    config_dock_->raise();  // the form first: Generation is one click away, on the tab under it
+  } else {
+    addDockWidget(Qt::BottomDockWidgetArea, generation_dock_);
+  }
+  generation_dock_->show();
+  generation_->setCompact(besideConfiguration);
+  generation_beside_->setChecked(besideConfiguration);
 }
 
 bool MainWindow::openDataset(const QString& path) {
@@ -466,6 +496,7 @@ bool MainWindow::openRun(const QString& runDir, std::function<void()> then) {
 
 void MainWindow::showRun(const QString& runDir, const Config& c, const MetricsTable& table,
                          const QList<RoutingTrace>& snapshots) {
+  forgetNoModelMessages();
   config_->setConfig(c);
   training_->load(TrainingHistory::fromMetrics(table, c), c);
   routing_->reset(c);
@@ -523,7 +554,14 @@ void MainWindow::startTraining() {
   controller_->start(c, dataset_path_, run);
 }
 
+void MainWindow::forgetNoModelMessages() {
+  if (generation_->status() == kNoModel) generation_->setStatus({});
+  if (routing_->status() == kNoModel) routing_->traceFailed({});
+  if (routing_->interventionPanel()->status() == kNoModel) routing_->interventionPanel()->setStatus({});
+}
+
 void MainWindow::onRunStarted(const QString& runDir, const QString& device, int step, int maxIters) {
+  forgetNoModelMessages();
   opened_run_ = runDir;
   opened_model_.reset();  // training changes the weights: the next trace asks the trainer
   showRunName(runDir);
@@ -558,7 +596,7 @@ void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use
     return;
   }
   if (opened_run_.isEmpty()) {
-    fail("Train a model or open a run first: there is no model yet.");
+    fail(kNoModel);
     return;
   }
   if (opened_model_) {
@@ -574,6 +612,8 @@ void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use
       fail("Another run was opened meanwhile: try again.");
     } else if (r.model) {
       opened_model_ = r.model;
+      // a checkpoint saved before checkpoints carried a checksum loads unverified: the user is told once
+      if (!r.model->notice().empty()) banner_->showNotice(QString::fromStdString(r.model->notice()));
       use(*r.model);
     } else {
       fail(QString("Cannot load the run's checkpoint: %1").arg(r.error));
@@ -716,7 +756,11 @@ void MainWindow::clearRate() {
 }
 
 void MainWindow::showRunName(const QString& runDir) {
-  const QString name = QFileInfo(runDir).fileName();
+  QString name = QFileInfo(runDir).fileName();  // where its config.json or meta.json cannot be read
+  try {
+    name = QString::fromStdString(read_display_name(runDir.toStdString()));
+  } catch (const std::exception&) {
+  }
   training_->setRunName(name);
   routing_->setRunName(name);
   setWindowTitle(QString("MoE Routing Workbench — %1").arg(name));
@@ -736,10 +780,8 @@ QString MainWindow::noticeMessage() const {
 }
 
 QString MainWindow::runsDirectory() const {
-  QSettings settings;
-  return settings
-      .value("runsDirectory", QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation)).filePath("runs"))
-      .toString();
+  // the CLI's default too, so `moewb-cli train` runs show up in the Runs tab
+  return QSettings().value("runsDirectory", QString::fromStdString(default_runs_directory())).toString();
 }
 
 void MainWindow::setRunsDirectory(const QString& dir) {
@@ -766,6 +808,7 @@ bool MainWindow::exportAllFigures() {
     const Result r = watcher->result();
     watcher->deleteLater();
     exporting_ = false;
+    statusBar()->clearMessage();  // "Exporting…" ends with the export; the banner says how it went
     updateActions();
     if (r.error.isEmpty())
       banner_->showNotice(QString("Wrote %1 files into %2/figures").arg(r.files.size()).arg(opened_run_));
@@ -795,19 +838,25 @@ void MainWindow::restoreSettings() {
   }
   fitToScreen();
   if (!restoreState(settings.value("window/state").toByteArray())) {
-    // first start: docks get their share once the window has its size
-    QTimer::singleShot(0, this, [this] {
-      // a small window (1280 x 800, or 200 % scale) gives the centre views more of its room
-      const bool small = height() < 700;
-      resizeDocks({config_dock_}, {small ? 280 : 360}, Qt::Horizontal);
-      resizeDocks({generation_dock_}, {height() / (small ? 6 : 4)}, Qt::Vertical);
+    // first start. A small window (1280 x 800, or 200 % scale) gives the centre views the whole height:
+    // Generation becomes a tab beside the configuration, where the heatmap does not pay for it
+    const bool small = height() < 900;
+    placeGeneration(small);
+    // the docks get their share once the window has its size
+    QTimer::singleShot(0, this, [this, small] {
+      resizeDocks({config_dock_}, {small ? 300 : 360}, Qt::Horizontal);
+      if (!small) resizeDocks({generation_dock_}, {height() / 4}, Qt::Vertical);
     });
+  } else {
+    const Qt::DockWidgetArea area = dockWidgetArea(generation_dock_);  // where the user left it
+    generation_beside_->setChecked(area == Qt::LeftDockWidgetArea);
+    generation_->setCompact(area == Qt::LeftDockWidgetArea || area == Qt::RightDockWidgetArea);
   }
   const QString last_config = settings.value("lastConfig").toString();
   if (!last_config.isEmpty()) {
     std::vector<FieldError> errors;
     const Config c = config_from_json(last_config.toStdString(), config_->config(), errors);
-    if (errors.empty()) config_->setConfig(c);
+    if (errors.empty()) config_->restore(c, settings.value("lastPreset").toString());
   }
   const QString last_dataset = settings.value("lastDataset").toString();
   if (!last_dataset.isEmpty() && QFileInfo::exists(last_dataset)) openDataset(last_dataset);
@@ -827,7 +876,9 @@ void MainWindow::saveSettings() const {
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());
   settings.setValue("lastConfig", QString::fromStdString(to_json(config_->config())));
+  settings.setValue("lastPreset", config_->basePreset());
   settings.setValue("lastDataset", dataset_path_);
+  settings.setValue(kLastRunKey, opened_run_);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -857,16 +908,22 @@ QString MainWindow::interruptedRun() const {
   return {};
 }
 
-void MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& ask) {
+bool MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& ask) {
   const QString run = interruptedRun();
   if (QSettings().value(kTrainingRunKey).toString() == interrupted_run_) QSettings().remove(kTrainingRunKey);
   interrupted_run_.clear();  // offered once, whatever the answer
-  if (run.isEmpty()) return;
+  if (run.isEmpty()) return false;
   const ResumeChoice choice = ask ? ask(run) : ask_resume(this, run);
-  if (choice == ResumeChoice::Ignore) return;
-  openRun(run, [this, run, choice] {
+  if (choice == ResumeChoice::Ignore) return false;
+  return openRun(run, [this, run, choice] {
     if (choice == ResumeChoice::Resume) controller_->resumeRun(run);
   });
+}
+
+bool MainWindow::reopenLastRun() {
+  const QString run = QSettings().value(kLastRunKey).toString();
+  if (run.isEmpty() || !QFileInfo::exists(run + "/config.json")) return false;  // moved or deleted since
+  return openRun(run);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

@@ -71,7 +71,10 @@ class MainWindow : public QMainWindow {
   QString interruptedRun() const;
   enum class ResumeChoice { Resume, Open, Ignore };
   // Offers the interrupted run once: `ask` answers (by default a message box), then the run is resumed or opened.
-  void offerResume(const std::function<ResumeChoice(const QString& runDir)>& ask = {});
+  // True when it opens one (the answer was Resume or Open).
+  bool offerResume(const std::function<ResumeChoice(const QString& runDir)>& ask = {});
+  // Opens the run the last session had open, where it still is; false when there is none.
+  bool reopenLastRun();
 
  Q_SIGNALS:
   void figuresExported(const QStringList& files, const QString& error);
@@ -85,6 +88,11 @@ class MainWindow : public QMainWindow {
  private:
   void buildActions();
   void buildDocks();
+  // Generation as a tab beside the configuration (the views keep the window's height: the first start on a
+  // small screen), or under the views.
+  void placeGeneration(bool besideConfiguration);
+  // Clears "there is no model yet" wherever it was said, once a run is training or opened.
+  void forgetNoModelMessages();
   void updateActions();
   void showError(const QString& message);
   void onStep(const StepReport& r);
@@ -122,6 +130,7 @@ class MainWindow : public QMainWindow {
   Config followed_config_;
   QTabWidget* views_;
   QDockWidget *config_dock_ = nullptr, *generation_dock_ = nullptr;
+  QAction* generation_beside_ = nullptr;
   TrainingController* controller_;
   QAction *open_dataset_, *open_run_, *start_, *pause_, *resume_, *stop_, *export_all_;
   NoticeBar* banner_;

@@ -36,13 +36,14 @@ RoutingHeatmap::RoutingHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
 std::unique_ptr<Figure> RoutingHeatmap::exportFigure() const {
   RoutingView view = view_;
   view.hovered = view.pinned = -1;
-  QStringList subtitle;
-  if (!view_.subtitle.isEmpty()) subtitle << view_.subtitle;
-  if (trace_.step >= 0) subtitle << QString("step %1").arg(trace_.step);
-  if (!trace_.empty())
-    subtitle << QString("%1 routing, %2 experts").arg(QString::fromStdString(trace_.routing)).arg(trace_.n_experts);
-  if (trace_.capacity) subtitle << "capacity applied as in training";
-  view.subtitle = subtitle.join(" · ");
+  if (config_) {
+    view.subtitle = trace_subtitle(run_, *config_, trace_);
+  } else {
+    QStringList subtitle;
+    if (!run_.isEmpty()) subtitle << run_;
+    if (trace_.step >= 0) subtitle << QString("step %1").arg(trace_.step);
+    view.subtitle = subtitle.join(" · ");
+  }
   const int layer = shownDetailLayer();
   if (layer >= 0) view.title += QString(", layer %1 experts").arg(layer);
   return std::make_unique<RoutingFigure>(trace_, view);
@@ -57,9 +58,10 @@ void RoutingHeatmap::setTrace(const RoutingTrace& trace) {
   viewport()->update();
 }
 
-void RoutingHeatmap::setDescription(const QString& title, const QString& subtitle) {
+void RoutingHeatmap::setDescription(const QString& title, const QString& run, const std::optional<Config>& config) {
   view_.title = title;
-  view_.subtitle = subtitle;
+  run_ = run;
+  config_ = config;
 }
 
 void RoutingHeatmap::setDetailLayer(int layer) {

@@ -8,6 +8,8 @@
 
 #include <QAbstractScrollArea>
 
+#include <optional>
+
 #include "exportable_figure.h"
 #include "heatmap_geometry.h"
 #include "routing_figure.h"
@@ -25,9 +27,10 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
 
   void setTrace(const RoutingTrace& trace);
   const RoutingTrace& trace() const { return trace_; }
-  // What the exported figure's title says (which text) and what its subtitle adds to the trace's step and
-  // routing mode (the run).
-  void setDescription(const QString& title, const QString& subtitle = {});
+  // What the exported figure's title says (which text), and whose trace it is: the subtitle names the run, its
+  // routing, the trace's step and whether capacity was applied to it (trace_subtitle). Without a configuration
+  // only the run and the step.
+  void setDescription(const QString& title, const QString& run = {}, const std::optional<Config>& config = {});
   // -1 shows every layer; a layer index shows that layer's experts.
   void setDetailLayer(int layer);
   int detailLayer() const { return view_.detail_layer; }
@@ -71,6 +74,8 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
 
   RoutingTrace trace_;
   RoutingView view_;
+  QString run_;                    // whose trace: the run's display name
+  std::optional<Config> config_;  // and its configuration
   double cell_width_ = 14;
 };
 

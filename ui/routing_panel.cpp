@@ -21,9 +21,11 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "expert_profile_view.h"
+#include "future_error.h"
 #include "intervention_panel.h"
 #include "palette.h"
 #include "routing_text.h"
+#include "run_name.h"
 #include "stability_page.h"
 
 namespace moewb {
@@ -62,8 +64,12 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   capacity_box_->hide();
   compare_box_ = new QCheckBox("Compare");
   compare_box_->setToolTip("Show a second heatmap: another layer, or another snapshot of training.");
+  // a line of its own under the controls: in the controls' row it got no width at 1280 px and was never seen
   status_ = new QLabel;
+  status_->setObjectName("routing_status");
+  status_->setWordWrap(true);
   status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a long status never widens the window
+  status_->hide();
 
   slider_ = new QSlider(Qt::Horizontal);
   slider_->setRange(0, 0);
@@ -135,7 +141,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   top_table_->setToolTip("Per expert of the chosen layer: the characters that make up most of its assignments.");
 
   auto* controls = row_of({new QLabel("Text"), source_, trace_button_, capacity_box_, new QLabel("View"), view_,
-                           new QLabel("Zoom"), zoom_, compare_box_, status_});
+                           new QLabel("Zoom"), zoom_, compare_box_});
   auto* heat_page = new QWidget;
   auto* heat_layout = new QVBoxLayout(heat_page);
   heat_layout->setContentsMargins(0, 0, 0, 0);
@@ -158,8 +164,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   reading_split->setStretchFactor(1, 1);
   split->addWidget(maps);
   split->addWidget(reading_split);
-  split->setStretchFactor(0, 1);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(0, 3);  // the heatmaps first: the text under them reads in fewer lines
+  split->setStretchFactor(1, 2);
+  split->setSizes({600, 400});  // the same share at the start, whatever the views' preferred sizes
   heat_layout->addWidget(split);
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
@@ -199,6 +206,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(content);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addWidget(controls);
+  layout->addWidget(status_);
   layout->addWidget(snapshot_row_);
   layout->addWidget(validation_row_);
   layout->addWidget(input_row_);
@@ -248,7 +256,7 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
                          .arg(validation_counts_->characters())
                          .arg(stats_clock_.elapsed() / 1000.0, 0, 'f', 1));
     } catch (const std::exception& e) {
-      showStatsState(QString("Cannot count the validation split: %1").arg(e.what()));
+      showStatsState(QString("Cannot count the validation split: %1").arg(failure_message(e)));
     }
     countShown();
   });
@@ -296,9 +304,11 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
       const RoutingTrace trace = watcher_.result();
       // a trace for a source the user has left since is not shown
       if (source_->currentIndex() != Snapshots) showTrace(trace);
-      status_->clear();
+      setStatus({});
     } catch (const std::exception& e) {
-      status_->setText(QString("Cannot trace: %1").arg(e.what()));
+      // the heatmap must not go on showing an earlier text under this one's name
+      if (source_->currentIndex() != Snapshots) showTrace(RoutingTrace{});
+      setStatus(QString("Cannot trace: %1").arg(failure_message(e)), true);
     }
     if (pending_trace_) {
       const auto [model, text] = *std::exchange(pending_trace_, std::nullopt);
@@ -311,8 +321,8 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
 RoutingPanel::~RoutingPanel() {
   pending_trace_.reset();
   *stats_cancel_ = true;
-  watcher_.waitForFinished();
-  stats_watcher_.waitForFinished();
+  wait_quietly(watcher_);
+  wait_quietly(stats_watcher_);
 }
 
 void RoutingPanel::setDatasetPath(const QString& path) {
@@ -358,7 +368,7 @@ void RoutingPanel::reset(const Config& config) {
   config_ = config;
   // another model: counts of the old one must not arrive (a cancelled count stops within one slice)
   *stats_cancel_ = true;
-  stats_watcher_.waitForFinished();
+  wait_quietly(stats_watcher_);
   validation_counts_.reset();
   showStatsState({});
   {
@@ -513,7 +523,13 @@ QString RoutingPanel::shownText() const { return QString::fromStdU32String(curre
 
 QString RoutingPanel::status() const { return status_->text(); }
 
-void RoutingPanel::traceFailed(const QString& why) { status_->setText(why); }
+void RoutingPanel::traceFailed(const QString& why) { setStatus(why, true); }
+
+void RoutingPanel::setStatus(const QString& text, bool error) {
+  status_->setText(text);
+  status_->setStyleSheet(error ? "color: #b00020;" : "");
+  status_->setVisible(!text.isEmpty());
+}
 
 void RoutingPanel::streamGenerated(const InferenceModel& model, const QString& text) {
   generated_text_ = text;
@@ -529,11 +545,11 @@ void RoutingPanel::requestTrace() {
     default: return;
   }
   if (text.isEmpty()) {
-    status_->setText(source_->currentIndex() == Generated ? "Generate some text first (Generation panel)."
-                                                          : "There is no text to trace.");
+    setStatus(source_->currentIndex() == Generated ? "Generate some text first (Generation panel)."
+                                                   : "There is no text to trace.");
     return;
   }
-  status_->setText("Tracing…");
+  setStatus("Tracing…");
   Q_EMIT traceRequested(text);
 }
 
@@ -546,7 +562,7 @@ void RoutingPanel::traceWith(const InferenceModel& model, const QString& text) {
   // long texts route in batches: the status line counts them, posted to the GUI thread
   auto progress = [this](int64_t done, int64_t total) {
     const QString text = QString("Tracing… %1 of %2 characters").arg(done).arg(total);
-    QMetaObject::invokeMethod(this, [this, text] { status_->setText(text); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this, text] { setStatus(text); }, Qt::QueuedConnection);
   };
   const bool capacity = capacity_box_->isChecked();
   watcher_.setFuture(
@@ -558,9 +574,8 @@ void RoutingPanel::showTrace(const RoutingTrace& trace) {
   static const char* titles[] = {"Routing of the probe text", "Routing of the validation text", "Routing of your text",
                                  "Routing of the generated text"};
   const QString title = titles[std::clamp(source_->currentIndex(), 0, 3)];
-  const QString run = run_name_.isEmpty() ? QString() : "run " + run_name_;
-  heatmap_->setDescription(title, run);
-  compare_->setDescription(title, run);
+  heatmap_->setDescription(title, run_name_, config_);
+  compare_->setDescription(title, run_name_, config_);
   heatmap_->setTrace(trace);
   if (compare_->isVisible() && !(source_->currentIndex() == Snapshots && compare_snapshot_->currentIndex() >= 0))
     compare_->setTrace(trace);
@@ -584,12 +599,14 @@ void RoutingPanel::countShown() {
 
 void RoutingPanel::updateAffinity() {
   const int layer = affinity_layer_->currentIndex();
-  QStringList about;
-  if (!run_name_.isEmpty()) about << "run " + run_name_;
-  if (shown_from_validation_) about << QString("whole validation split (%1 characters)").arg(shown_counts_.characters());
-  else if (current_.step >= 0) about << QString("step %1").arg(current_.step);
-  affinity_->setAffinity(shown_counts_.affinity(layer), layer, about.join(" · "));
-  experts_->setCounts(shown_counts_, about.join(" · "));
+  // a trace's: the subtitle Export all figures gives the same trace
+  QString about = trace_subtitle(run_name_, config_, current_);
+  if (shown_from_validation_ || current_.empty()) {
+    about = QString::fromStdString(figure_subtitle(run_name_.toStdString(), config_, -1, TraceCapacity::not_a_trace));
+    if (shown_from_validation_) about += QString(" · whole validation split (%1 characters)").arg(shown_counts_.characters());
+  }
+  affinity_->setAffinity(shown_counts_.affinity(layer), layer, about);
+  experts_->setCounts(shown_counts_, about);
   top_table_->setRowCount(shown_counts_.experts());
   for (int e = 0; e < shown_counts_.experts(); ++e) {
     QStringList top;
@@ -604,7 +621,7 @@ void RoutingPanel::setLoadHistory(const QVector<LayerHistory>& layers) { experts
 
 void RoutingPanel::setRunName(const QString& name) {
   run_name_ = name;
-  stability_page_->setRunName(name);
+  stability_page_->setRunName(name, config_);
   intervention_->setRunName(name);
   if (!current_.empty()) showTrace(current_);
 }

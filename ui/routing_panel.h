@@ -111,6 +111,8 @@ class RoutingPanel : public QWidget {
 
  private:
   void requestTrace();
+  // The status line under the controls, hidden when empty; an error in the error colour.
+  void setStatus(const QString& text, bool error = false);
   void showTrace(const RoutingTrace& trace);
   void updateViews();
   // Counts the statistics source (the shown trace or the validation split), then shows them.

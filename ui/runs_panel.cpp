@@ -33,6 +33,7 @@
 #include "metrics_csv.h"
 #include "palette.h"
 #include "run_lock.h"
+#include "run_name.h"
 #include "suite.h"
 
 namespace moewb {
@@ -78,10 +79,15 @@ QTableWidget* read_only_table() {
 }
 
 
-const char* kColumns[] = {"Run",     "Tags",       "Kind",        "Status",      "Steps",       "Parameters",
-                          "Best val", "Time (s)",   "Train tok/s", "Gen chars/s", "Final train", "Final val",
-                          "Gap",      "Dropped",    "Entropy",     "Derived from"};
-enum Column { kName, kTags, kKind, kStatus, kSteps, kParameters, kBestVal, kDerivedFrom = kBestVal + 9 };
+// What tells runs apart first (name, status, progress, best loss, routing), then tags and the measurements; a
+// horizontal scroll bar reaches those on a narrow window.
+const char* kColumns[] = {"Run",        "Status",   "Steps",       "Best val",    "Kind",        "Tags",
+                          "Parameters", "Time (s)", "Train tok/s", "Gen chars/s", "Final train", "Final val",
+                          "Gap",        "Dropped",  "Entropy",     "Derived from"};
+enum Column { kName, kStatus, kSteps, kBestVal, kKind, kTags, kParameters, kMeasures, kDerivedFrom = kMeasures + 8 };
+// The widest a column of names or words gets, in characters ("M"s would be too wide for names): longer cells are
+// elided and say all in their tooltip, so the columns after them stay in view.
+constexpr int kMaxNameChars = 30, kMaxWordsChars = 18;
 
 QString to_qt(const std::string& s) { return QString::fromStdString(s); }
 
@@ -137,11 +143,13 @@ bool ask(QWidget* parent, const QString& question) {
 }
 
 // The name and tags of a run in a small form; false when cancelled.
-bool edit_name_and_tags(QWidget* parent, const QString& folder, QString& name, QStringList& tags) {
+// `automatic`: the name the run shows while it has none of the user's.
+bool edit_name_and_tags(QWidget* parent, const QString& folder, const QString& automatic, QString& name,
+                        QStringList& tags) {
   QDialog dialog(parent);
   dialog.setWindowTitle("Name and tags");
   auto* name_edit = new QLineEdit(name);
-  name_edit->setPlaceholderText(QFileInfo(folder).fileName());
+  name_edit->setPlaceholderText(automatic);
   auto* tags_edit = new QLineEdit(tags.join(", "));
   tags_edit->setPlaceholderText("comma-separated, e.g. baseline, lr sweep");
   auto* form = new QFormLayout(&dialog);
@@ -213,10 +221,16 @@ RunsPanel::RunsPanel(QWidget* parent)
   progress_->setRange(0, 1000);
   progress_label_ = new QLabel;
 
-  auto* buttons = new QHBoxLayout;
-  for (auto* b : {refresh_button, open_, edit_, delete_, suite_, continue_, stop_, export_}) buttons->addWidget(b);
-  buttons->addWidget(progress_, 1);
-  buttons->addWidget(progress_label_);
+  // two rows, so that the tab fits 960 pixels (1920 at 200 %): the paper experiment with its progress, then the
+  // filter beside what to do with the selected runs
+  auto* suite_row = new QHBoxLayout;
+  for (auto* b : {suite_, continue_, stop_}) suite_row->addWidget(b);
+  suite_row->addWidget(progress_, 1);
+  suite_row->addWidget(progress_label_);
+  suite_row->addStretch();
+  auto* runs_row = new QHBoxLayout;
+  runs_row->addWidget(filter_, 1);
+  for (auto* b : {refresh_button, open_, edit_, delete_, export_}) runs_row->addWidget(b);
 
   auto* compare_page = new QWidget;
   auto* compare_layout = new QVBoxLayout(compare_page);
@@ -234,15 +248,17 @@ RunsPanel::RunsPanel(QWidget* parent)
   auto* runs_page = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_page);
   runs_layout->setContentsMargins(0, 0, 0, 0);
-  runs_layout->addWidget(filter_);
+  runs_layout->addLayout(runs_row);
   runs_layout->addWidget(table_, 1);
-  auto* split = new QSplitter(Qt::Horizontal);
+  // the table above the overlays: beside them, a 1280-pixel window left it two columns
+  auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(runs_page);
   split->addWidget(tabs);
-  split->setStretchFactor(0, 1);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(0, 2);
+  split->setStretchFactor(1, 3);
+  split->setSizes({2, 3});  // weights: the charts' size hints would leave the table three rows
   auto* layout = new QVBoxLayout(this);
-  layout->addLayout(buttons);
+  layout->addLayout(suite_row);
   layout->addWidget(split, 1);
 
   auto* delete_key = new QShortcut(QKeySequence::Delete, table_, nullptr, nullptr, Qt::WidgetShortcut);
@@ -311,34 +327,78 @@ void RunsPanel::setRunsDirectory(const QString& dir) {
 // ---------------------------------------------------------------------------------------------------
 // Reading the runs directory (worker thread: no widgets, no members)
 
-RunsPanel::Scan RunsPanel::scan(const QString& root) {
+RunsPanel::Run RunsPanel::readRun(const QString& root, const QString& dir) {
+  Run run{summarize_run(dir.toStdString()), {}, {}};
+  RunSummary& s = run.summary;
+  s.name = QDir(root).relativeFilePath(dir).toStdString();
+  const MetricsTable t = parse_metrics_csv(read_file(s.dir + "/metrics.csv"));
+  const auto& steps = t.column("step");
+  for (size_t row = 0; row < t.rows(); ++row) {
+    if (!std::isnan(t.column("val_loss")[row])) run.val_loss << QPointF(steps[row], t.column("val_loss")[row]);
+    if (!s.config.is_moe()) continue;
+    double sum = 0;
+    bool have = true;
+    for (int l = 0; l < s.config.n_layer; ++l) {
+      const double v = t.column("L" + std::to_string(l) + "_load_entropy")[row];
+      have = have && !std::isnan(v);
+      sum += v;
+    }
+    if (have) run.load_entropy << QPointF(steps[row], sum / s.config.n_layer);
+  }
+  return run;
+}
+
+RunsPanel::Scan RunsPanel::scan(const QString& root, const QStringList& dirs) {
   Scan result;
-  for (const QString& d : run_folders(root)) {
+  for (const QString& d : dirs) {
     try {
-      Run run{summarize_run(d.toStdString()), {}, {}};
-      RunSummary& s = run.summary;
-      s.name = QDir(root).relativeFilePath(d).toStdString();
-      const MetricsTable t = parse_metrics_csv(read_file(s.dir + "/metrics.csv"));
-      const auto& steps = t.column("step");
-      for (size_t row = 0; row < t.rows(); ++row) {
-        if (!std::isnan(t.column("val_loss")[row])) run.val_loss << QPointF(steps[row], t.column("val_loss")[row]);
-        if (!s.config.is_moe()) continue;
-        double sum = 0;
-        bool have = true;
-        for (int l = 0; l < s.config.n_layer; ++l) {
-          const double v = t.column("L" + std::to_string(l) + "_load_entropy")[row];
-          have = have && !std::isnan(v);
-          sum += v;
-        }
-        if (have) run.load_entropy << QPointF(steps[row], sum / s.config.n_layer);
-      }
-      result.runs << run;
+      result.runs << readRun(root, d);
     } catch (const std::exception& e) {
       result.skipped << QString("%1: %2").arg(d, e.what());
     }
   }
+  return result;
+}
+
+RunsPanel::Scan RunsPanel::scanDirectory(const QString& root) {
+  Scan result = scan(root, run_folders(root));
   result.unfinished_suite = unfinished_suite_in(root);
   return result;
+}
+
+void RunsPanel::refreshRun(const QString& dir) {
+  // not in the table yet, or a scan under way may have read it before it changed (and would show that after
+  // this): the directory is read again
+  if (!find(dir) || scanning_) {
+    refresh();
+    return;
+  }
+  auto* watcher = new QFutureWatcher<Scan>(this);
+  connect(watcher, &QFutureWatcher<Scan>::finished, this, [this, watcher, dir] {
+    const Scan result = watcher->result();
+    watcher->deleteLater();
+    if (result.runs.isEmpty()) {  // gone or unreadable now: the whole directory says what is left
+      for (const QString& why : result.skipped) Q_EMIT message("Skipped " + why);
+      refresh();
+      return;
+    }
+    showRun(result.runs.front());
+  });
+  watcher->setFuture(QtConcurrent::run(&RunsPanel::scan, runs_dir_, QStringList{dir}));
+}
+
+void RunsPanel::showRun(const Run& run) {
+  const QString dir = to_qt(run.summary.dir);
+  Run* shown = find(dir);
+  if (!shown) return;  // a scan meanwhile no longer lists it
+  *shown = run;
+  const QSignalBlocker quiet(table_);
+  table_->setSortingEnabled(false);  // the row must not move while its cells are replaced
+  for (int r = 0; r < table_->rowCount(); ++r)
+    if (table_->item(r, kName)->data(Qt::UserRole).toString() == dir) fillRow(r, run.summary);
+  table_->setSortingEnabled(true);
+  setFilter(filter_->text());
+  updateSelection();  // its curves in the overlays
 }
 
 void RunsPanel::refresh() {
@@ -356,7 +416,7 @@ void RunsPanel::refresh() {
     if (std::exchange(rescan_, false)) refresh();
     else Q_EMIT refreshed();
   });
-  watcher->setFuture(QtConcurrent::run(&RunsPanel::scan, runs_dir_));
+  watcher->setFuture(QtConcurrent::run(&RunsPanel::scanDirectory, runs_dir_));
 }
 
 void RunsPanel::show(const Scan& scan) {
@@ -376,7 +436,7 @@ void RunsPanel::show(const Scan& scan) {
   table_->setHorizontalHeaderLabels(header);
   for (int r = 0; r < runs_.size(); ++r) fillRow(r, runs_[r].summary);
   table_->setSortingEnabled(true);
-  table_->resizeColumnsToContents();
+  fitColumns();
   setFilter(filter_->text());
   selectRuns(keep);
   continue_->setEnabled(!suite_running_ && suite_allowed_ && !unfinished_suite_.isEmpty());
@@ -388,12 +448,13 @@ void RunsPanel::fillRow(int r, const RunSummary& s) {
   auto* name = new QTableWidgetItem(displayName(dir));
   name->setData(Qt::UserRole, dir);
   name->setData(Qt::DecorationRole, runColor(dir));  // the run's colour in the overlays
-  name->setToolTip(dir);
+  name->setToolTip(displayName(dir) + "\n" + dir);   // whole, where the column elides it
   name->setFlags(name->flags() | Qt::ItemIsEditable);
   table_->setItem(r, kName, name);
   auto cell = [](const QString& text) {
     auto* item = new QTableWidgetItem(text);
     item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+    item->setToolTip(text);
     return item;
   };
   table_->setItem(r, kTags, cell(to_qt(s.meta.tags).join(", ")));
@@ -404,17 +465,28 @@ void RunsPanel::fillRow(int r, const RunSummary& s) {
   auto* steps = new NumberItem(s.last_step, 0);
   steps->setText(QString("%1 / %2").arg(s.last_step).arg(s.config.max_iters));
   table_->setItem(r, kSteps, steps);
+  table_->setItem(r, kBestVal, new NumberItem(s.best_val, 4));
   auto* parameters = new NumberItem(s.parameters > 0 ? static_cast<double>(s.parameters) : NAN, 0);
   if (s.parameters > 0) parameters->setText(QLocale().toString(static_cast<qlonglong>(s.parameters)));
   table_->setItem(r, kParameters, parameters);
-  auto* origin = cell(to_qt(s.derived_from));
-  origin->setToolTip(to_qt(s.derived_from));
-  table_->setItem(r, kDerivedFrom, origin);
-  int c = kBestVal;
+  table_->setItem(r, kDerivedFrom, cell(to_qt(s.derived_from)));
+  int c = kMeasures;
   for (auto [v, digits] : std::initializer_list<std::pair<double, int>>{
-           {s.best_val, 4}, {s.training_time_s, 1}, {s.train_tokens_per_sec, 0}, {s.generation_tokens_per_sec, 0},
+           {s.training_time_s, 1}, {s.train_tokens_per_sec, 0}, {s.generation_tokens_per_sec, 0},
            {s.final_train, 3}, {s.final_val, 3}, {s.gap(), 3}, {s.mean_dropped, 3}, {s.mean_load_entropy, 3}})
     table_->setItem(r, c++, new NumberItem(v, digits));
+}
+
+// Every column as wide as its contents, except that names and words stop at a few dozen characters.
+void RunsPanel::fitColumns() {
+  table_->resizeColumnsToContents();
+  const QFontMetrics m(table_->font());
+  const int decoration = table_->iconSize().width() + m.horizontalAdvance("  ");  // the colour swatch and padding
+  for (auto [column, chars] : {std::pair{kName, kMaxNameChars}, {kKind, kMaxWordsChars}, {kTags, kMaxWordsChars},
+                               {kStatus, kMaxWordsChars}, {kDerivedFrom, kMaxNameChars}}) {
+    const int most = m.averageCharWidth() * chars + (column == kName ? decoration : 0);
+    if (table_->columnWidth(column) > most) table_->setColumnWidth(column, most);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -430,8 +502,7 @@ const RunsPanel::Run* RunsPanel::find(const QString& dir) const { return const_c
 
 QString RunsPanel::displayName(const QString& dir) const {
   const Run* r = find(dir);
-  if (!r) return QFileInfo(dir).fileName();
-  return to_qt(r->summary.meta.name.empty() ? r->summary.name : r->summary.meta.name);
+  return r ? to_qt(r->summary.display_name()) : QFileInfo(dir).fileName();
 }
 
 QStringList RunsPanel::tags(const QString& dir) const {
@@ -456,10 +527,13 @@ bool RunsPanel::setRunMeta(const QString& dir, const QString& name, const QStrin
     if (table_->item(r, kName)->data(Qt::UserRole).toString() == dir) {
       const QSignalBlocker quiet(table_);
       table_->item(r, kName)->setText(displayName(dir));
+      table_->item(r, kName)->setToolTip(displayName(dir) + "\n" + dir);
       table_->item(r, kTags)->setText(to_qt(meta.tags).join(", "));
+      table_->item(r, kTags)->setToolTip(to_qt(meta.tags).join(", "));
     }
   setFilter(filter_->text());
   updateSelection();  // the legends show the new name
+  Q_EMIT renamed(dir);
   return true;
 }
 
@@ -518,8 +592,9 @@ void RunsPanel::editSelected() {
   const QString dir = dirs.first();
   const Run* run = find(dir);
   QString name = run ? to_qt(run->summary.meta.name) : QString();
+  const QString automatic = run ? to_qt(automatic_run_name(run->summary.config, run->summary.started)) : QString();
   QStringList list = tags(dir);
-  if (edit_name_and_tags(this, dir, name, list)) setRunMeta(dir, name, list);
+  if (edit_name_and_tags(this, dir, automatic, name, list)) setRunMeta(dir, name, list);
 }
 
 void RunsPanel::deleteSelected() {

@@ -38,6 +38,9 @@ class RunsPanel : public QWidget {
   // Re-reads the runs directory on a worker thread; refreshed() follows when the table shows it. A refresh
   // asked for while one runs is done once more after it.
   void refresh();
+  // Re-reads one run (training on it ended, its generation speed was measured) off the GUI thread and replaces
+  // its row. A run the table does not show yet, or a scan under way, reads the whole directory again (refresh()).
+  void refreshRun(const QString& dir);
   QTableWidget* table() const { return table_; }
   QTableWidget* comparison() const { return comparison_; }
   QTableWidget* paperTable() const { return paper_; }
@@ -45,10 +48,12 @@ class RunsPanel : public QWidget {
   // Selects runs by folder path (for tests and "open after suite").
   void selectRuns(const QStringList& dirs);
   QStringList selectedRuns() const;
-  // The name the table and the legends show: the user's name from meta.json, else the folder's.
+  // The name the table, the legends and the figures show: the user's name from meta.json, else the run's
+  // automatic name ("top-2 · N 4 · cf 1.0 · 15:17": routing and start time, run_name.h).
   QString displayName(const QString& dir) const;
   QStringList tags(const QString& dir) const;
-  // Writes the run's meta.json (the folder keeps its name); false, with message(), when it cannot be written.
+  // Writes the run's meta.json (the folder keeps its name) and says renamed(); false, with message(), when it
+  // cannot be written.
   bool setRunMeta(const QString& dir, const QString& name, const QStringList& tags);
   // Hides the rows whose name, tags and kind do not contain every word of the text (case-insensitive).
   void setFilter(const QString& text);
@@ -89,6 +94,8 @@ class RunsPanel : public QWidget {
   void message(const QString& text);
   // The table shows the runs directory as read by the last refresh().
   void refreshed();
+  // The user named the run (or took its name away): displayName() changed.
+  void renamed(const QString& dir);
 
  private:
   // A run as the worker thread read it: its summary and the curves the overlays draw.
@@ -101,9 +108,13 @@ class RunsPanel : public QWidget {
     QStringList skipped;  // "folder: why"
     QString unfinished_suite;
   };
-  static Scan scan(const QString& root);
+  static Run readRun(const QString& root, const QString& dir);  // throws naming the file
+  static Scan scan(const QString& root, const QStringList& dirs);
+  static Scan scanDirectory(const QString& root);
   void show(const Scan& scan);
+  void showRun(const Run& run);
   void fillRow(int row, const RunSummary& s);
+  void fitColumns();
   Run* find(const QString& dir);
   const Run* find(const QString& dir) const;
   std::vector<RunSummary> selectedSummaries() const;

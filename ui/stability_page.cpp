@@ -87,8 +87,9 @@ void StabilityPage::setSnapshots(const QList<RoutingTrace>& snapshots) {
   refresh();
 }
 
-void StabilityPage::setRunName(const QString& name) {
+void StabilityPage::setRunName(const QString& name, const Config& config) {
   run_name_ = name;
+  config_ = config;
   refresh();
 }
 
@@ -101,19 +102,8 @@ QString StabilityPage::statusText() const { return status_->text(); }
 void StabilityPage::refresh() {
   const int layer = layer_->currentIndex();
   const TopExpertChangeMatrix m = top_expert_change_matrix(snapshots_, layer);
-  QStringList about;
-  if (!run_name_.isEmpty()) about << "run " + run_name_;
-  if (!m.empty()) {
-    const RoutingTrace& first = snapshots_.front();
-    about << QString("%1 routing, %2 experts").arg(QString::fromStdString(first.routing)).arg(first.n_experts);
-    about << QString("%1 characters, %2 snapshots (steps %3–%4)")
-                 .arg(m.length())
-                 .arg(m.rows() + 1)
-                 .arg(m.steps.front())
-                 .arg(m.steps.back());
-  }
   heatmap_->setDescription(QString("Top-expert changes per character between snapshots, layer %1").arg(layer),
-                           about.join(" · "));
+                           stability_subtitle(run_name_, config_, m));
   heatmap_->setEmptyMessage(snapshots_.size() < 2
                                 ? "Routing stability needs at least two routing snapshots of the probe text (one "
                                   "per evaluation)."

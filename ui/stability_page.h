@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "config.h"
 #include "routing_trace.h"
 
 class QComboBox;
@@ -29,7 +30,8 @@ class StabilityPage : public QWidget {
 
   // The run's routing snapshots in step order; the chosen layer is kept when the model keeps its layers.
   void setSnapshots(const QList<RoutingTrace>& snapshots);
-  void setRunName(const QString& name);
+  // Whose snapshots: the run's display name and configuration, named in the figure's subtitle.
+  void setRunName(const QString& name, const Config& config);
   // The layer of the heatmap (the last by default, where routing usually settles last).
   void setLayer(int layer);
   int layer() const;
@@ -44,6 +46,7 @@ class StabilityPage : public QWidget {
 
   std::vector<RoutingTrace> snapshots_;
   QString run_name_;
+  Config config_;
   QComboBox* layer_;
   QSlider* zoom_;
   StabilityHeatmap* heatmap_;

@@ -2,6 +2,8 @@
 
 #include <QMetaObject>
 
+#include <utility>
+
 namespace moewb {
 
 TrainingController::TrainingController(QObject* parent) : QObject(parent), worker_(new TrainingWorker) {
@@ -11,6 +13,7 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent), worke
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(worker_, &TrainingWorker::started, this, [this](const QString& dir, const QString& device, int step, int max) {
     run_dir_ = dir, device_ = device, step_ = step, max_iters_ = max;
+    holding_ = true;
     Q_EMIT runStarted(dir, device, step, max);
     if (state_ != State::Pausing && state_ != State::Stopping) setState(State::Running);
   });
@@ -27,11 +30,13 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent), worke
     step_ = step;
     Q_EMIT runEnded(finished);
     setState(State::Idle);
+    if (std::exchange(holding_, false)) Q_EMIT runReleased(run_dir_);
   });
   connect(worker_, &TrainingWorker::failed, this, [this](const QString& message) {
     Q_EMIT failed(message);
     setState(State::Idle);
     Q_EMIT error(message);
+    if (std::exchange(holding_, false)) Q_EMIT runReleased(run_dir_);
   });
   connect(worker_, &TrainingWorker::numericFailure, this, [this](int, const QString& message) { Q_EMIT error(message); });
   connect(worker_, &TrainingWorker::snapshotReady, this, &TrainingController::snapshotReady);

@@ -45,6 +45,9 @@ class TrainingController : public QObject {
   void failed(const QString& message);
   // Training left the loop for good: finished all iterations, or stopped early (resumable).
   void runEnded(bool finished);
+  // After runEnded() or a failure of a run that had started: the trainer let go of the run folder, whose files
+  // now say what became of it (the Runs tab's status). A paused run keeps it.
+  void runReleased(const QString& runDir);
   void snapshotReady(const moewb::InferenceModel& model);
 
  private:
@@ -55,6 +58,7 @@ class TrainingController : public QObject {
   State state_ = State::Idle;
   int step_ = 0, max_iters_ = 0;
   QString run_dir_, device_;
+  bool holding_ = false;  // the worker's trainer holds run_dir_ (from started to stopped or failed)
 };
 
 }  // namespace moewb

@@ -92,7 +92,7 @@ TrainingPanel::TrainingPanel(QWidget* parent)
   scalars_->setWordWrap(true);
   scalars_->setToolTip("Latest evaluation: normalised load entropy H(f)/log N (1 = balanced), largest load share, "
                        "share of assignments dropped by capacity, mean experts that processed a character, "
-                       "experts with f_i < 1/(10N).");
+                       "experts with fᵢ < 1/(10N).");
 
   grid_ = new QGridLayout;
   auto* grid = grid_;
@@ -187,6 +187,7 @@ void TrainingPanel::setRunName(const QString& name) {
 TrainingFigureOptions TrainingPanel::figureOptions() const {
   TrainingFigureOptions o;
   o.run = run_name_;
+  o.config = config_;
   o.smoothing = smoothing_->value() / 100.0;
   o.log_loss = log_scale_->isChecked();
   return o;

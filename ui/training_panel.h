@@ -37,7 +37,7 @@ class TrainingPanel : public QWidget {
   // Every chart switches axis (and returns to its automatic range: a zoomed range is in the old unit).
   void setXAxis(XAxis axis);
   XAxis xAxis() const;
-  // Named in the charts' subtitles and exported figures.
+  // The run's display name: the charts' subtitles name it and its routing (figure_subtitle, run_name.h).
   void setRunName(const QString& name);
   const TrainingHistory& history() const { return history_; }
   LineChart* lossChart() const { return loss_; }

@@ -7,6 +7,7 @@ TrainingWorker::~TrainingWorker() = default;
 
 void TrainingWorker::startRun(const Config& config, const QString& datasetPath, const QString& runDir) {
   trainer_.reset();
+  ended_ = {};
   stop_ = false;
   try {
     TextDataset data = TextDataset::from_file(datasetPath.toStdString());
@@ -20,6 +21,7 @@ void TrainingWorker::startRun(const Config& config, const QString& datasetPath, 
 
 void TrainingWorker::resumeRun(const QString& runDir) {
   trainer_.reset();
+  ended_ = {};
   stop_ = false;
   try {
     trainer_ = Trainer::resume(runDir.toStdString());
@@ -36,6 +38,17 @@ void TrainingWorker::continueRun() {
 
 void TrainingWorker::snapshotNow() {
   if (trainer_) Q_EMIT snapshotReady(trainer_->snapshot());
+  else if (ended_.valid()) Q_EMIT snapshotReady(ended_);
+}
+
+void TrainingWorker::release() {
+  if (!trainer_) return;
+  try {
+    ended_ = trainer_->snapshot();
+  } catch (const std::exception&) {
+    ended_ = {};  // no memory for a copy: the weights are in the checkpoint (open the run to use them)
+  }
+  trainer_.reset();
 }
 
 void TrainingWorker::loop() {
@@ -57,7 +70,10 @@ void TrainingWorker::loop() {
       if (p.eval) Q_EMIT evalDone(*p.eval);
     }
     trainer_->save_latest();
-    Q_EMIT stopped(trainer_->step(), trainer_->done());
+    const int step = trainer_->step();
+    const bool finished = trainer_->done();
+    release();  // before saying so: whoever hears it reads the folder's status
+    Q_EMIT stopped(step, finished);
   } catch (const NumericError& e) {
     // No checkpoint here: the last good one stays. The weights in memory may be damaged, so Resume must not
     // continue from them: reload the last checkpoint and pause there.
@@ -82,6 +98,7 @@ void TrainingWorker::loop() {
     Q_EMIT numericFailure(e.step, message);
     Q_EMIT paused(trainer_->step());
   } catch (const std::exception& e) {
+    release();
     Q_EMIT failed(QString::fromStdString(e.what()));
   }
 }

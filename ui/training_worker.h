@@ -29,7 +29,8 @@ class TrainingWorker : public QObject {
   void resumeRun(const QString& runDir);
   // Continue a paused trainer.
   void continueRun();
-  // Produces a snapshot now when the loop is not running (the loop serves requestSnapshot itself).
+  // Produces a snapshot now when the loop is not running (the loop serves requestSnapshot itself): a paused
+  // trainer's weights, or those a run ended with.
   void snapshotNow();
 
  Q_SIGNALS:
@@ -37,8 +38,10 @@ class TrainingWorker : public QObject {
   void stepDone(const moewb::StepReport& report);
   void evalDone(const moewb::EvalReport& report);
   void paused(int step);
-  // The run ended (finished or stopped); the latest checkpoint is written.
+  // The run ended (finished or stopped); the latest checkpoint is written and the run folder released (its
+  // lock, which says "training" to every reader, goes with the trainer).
   void stopped(int step, bool finished);
+  // Also after the run folder was released.
   void failed(const QString& message);
   // Training hit a NaN/inf loss: the step was not applied and training is paused.
   void numericFailure(int step, const QString& message);
@@ -46,8 +49,11 @@ class TrainingWorker : public QObject {
 
  private:
   void loop();
+  // Lets go of the trainer, and with it of the run folder, keeping its weights for generation and traces.
+  void release();
 
   std::unique_ptr<Trainer> trainer_;
+  InferenceModel ended_;  // the weights of the run that ended last, while no trainer is held
   std::atomic<bool> pause_{false}, stop_{false}, snapshot_{false};
 };
 

@@ -25,6 +25,7 @@ class AffinityFigure : public Figure {
       : matrix_(std::move(matrix)), layer_(layer), subtitle_(std::move(subtitle)) {}
   const AffinityMatrix& matrix() const { return matrix_; }
   int layer() const { return layer_; }
+  const QString& subtitle() const { return subtitle_; }  // whose trace: run, routing, step
   int experts() const { return matrix_.share.empty() ? 0 : static_cast<int>(matrix_.share.front().size()); }
 
   QString name() const override { return QString("affinity_L%1").arg(layer_); }

@@ -211,7 +211,7 @@ QString ExpertProfileFigure::csv() const {
                         "window of up to %8 characters of text ending at the character (space as ·, newline as ↵, "
                         "tab as ⇥), the router probability of this expert for it and its offset in the counted text; "
                         "kind=character: the characters making up most of its assignments, share of its assignments; "
-                        "kind=load: its load share f_i (share of the layer's assignments) at an evaluation step\n")
+                        "kind=load: its load share fᵢ (share of the layer's assignments) at an evaluation step\n")
                     .arg(e.layer)
                     .arg(e.expert)
                     .arg(e.n_experts)

@@ -57,6 +57,11 @@ QSize png_pixel_size(const QSizeF& logical, int dpi) {
 }
 
 void export_figure(const QString& path, const Figure& figure, const ExportOptions& o) {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  if ((suffix == "png" || suffix == "svg" || suffix == "pdf") && suffix != suffix_of(o.format))
+    throw std::invalid_argument("'" + QFileInfo(path).fileName().toStdString() + "' names a ." + suffix.toStdString() +
+                                " file but the format is " + suffix_of(o.format).toUpper().toStdString() +
+                                ": the file would hold another format than its name says");
   if (o.dpi < 24 || o.dpi > 1200) throw std::invalid_argument("DPI must be between 24 and 1200");
   const FigureStyle style = export_style(o);
   const QSizeF logical = export_size(figure, o);

@@ -1,6 +1,7 @@
-// Colours: a colour-blind-safe categorical palette for experts (Okabe-Ito, then Paul Tol's "muted", then
-// evenly spaced hues for N > 17) and fixed colours for the standard series. The palettes are the paper's, for
-// white; on a dark background (a dark theme on screen) readable_on() lifts the colours too dark to see.
+// Colours: a colour-blind-safe categorical palette for experts (after Okabe-Ito, then Paul Tol's "muted", then
+// evenly spaced hues for N > 17) and fixed colours for the standard series. Every expert colour has a contrast of
+// 3 at least on white (WCAG's for graphics); on a dark background (a dark theme on screen) readable_on() lifts
+// the colours too dark to see.
 #pragma once
 
 #include <QColor>
@@ -21,8 +22,9 @@ bool is_dark(const QColor& background);
 double contrast_ratio(const QColor& a, const QColor& b);
 // WCAG 2.1 asks non-text graphics (lines, swatches) for a contrast ratio of 3 against their background.
 constexpr double kMinGraphicContrast = 3.0;
-// The colour itself on a light background; on a dark one, a colour under kMinGraphicContrast is lifted: greys
-// (Okabe-Ito's black) become light grey, other hues get lighter until they reach it. Alpha is kept.
+// The colour itself when it reaches kMinGraphicContrast on the background (a transparent one counts as white);
+// else on a dark background greys (Okabe-Ito's black) become light grey and other hues get lighter until they
+// reach it, on a light one colours get darker until they do. Alpha is kept.
 QColor readable_on(const QColor& color, const QColor& background);
 // A dark palette for the Fusion style: --theme dark, where no desktop theme supplies one.
 QPalette dark_palette();

@@ -116,6 +116,16 @@ QString html_title(const PlotSpec& spec, const FigureStyle& st, const QString& n
   return html;
 }
 
+// How far the widest marker reaches beyond its point, in logical pixels (as setSeries() sizes it, the pen
+// around it, a pixel of antialiasing); 0 without markers. Qt clips series to the plot area, so the x axis leaves
+// this much room at both ends: a point there keeps its whole marker.
+double marker_reach(const PlotSpec& spec, const FigureStyle& st) {
+  double reach = 0;
+  for (const auto& s : spec.series)
+    if (s.markers) reach = std::max(reach, (st.px(st.line_pt) * 1.5 + st.px(st.line_pt) * s.weight * 0.75) / 2 + 1);
+  return std::ceil(reach);
+}
+
 void style_axis(QCategoryAxis* axis, const FigureStyle& st) {
   axis->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
   axis->setLabelsFont(st.font(st.text_pt));
@@ -297,11 +307,12 @@ void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st, const Plot
   layout_.x0 = r.x0, layout_.x1 = r.x1, layout_.y0 = r.y0, layout_.y1 = r.y1, layout_.log_y = spec.log_y;
   const auto to_y = [&](double v) { return axis_y(spec, v); };
   const auto identity = [](double v) { return v; };
+  const double reach = marker_reach(spec, st);
   // the ticks change the labels' width, hence the data area: a second pass ticks the area they left
   for (int pass = 0; pass < 2; ++pass) {
     QRectF area = chart_->plotArea();
     if (area.width() < 10 || area.height() < 10) area = QRectF(QPointF(), chart_->size()).adjusted(60, 40, -10, -60);
-    const double height = std::max(10.0, area.height()), width = std::max(10.0, area.width());
+    const double height = std::max(10.0, area.height()), width = std::max(10.0, area.width() - 2 * reach);
     const int y_target = tick_target(height, kYTickSpacing);
     layout_.y_ticks = spec.log_y ? log_ticks(r.y0, r.y1, y_target) : linear_ticks(r.y0, r.y1, y_target);
     for (int most = static_cast<int>(layout_.y_ticks.values.size()) - 1;
@@ -312,14 +323,18 @@ void PlotChart::setTicks(const PlotSpec& spec, const FigureStyle& st, const Plot
     for (int most = static_cast<int>(layout_.x_ticks.values.size()) - 1;
          most >= 2 && layout_.x_ticks.values.size() * (widest(text, layout_.x_ticks.labels) + st.px(4)) > width; --most)
       layout_.x_ticks = linear_ticks(r.x0, r.x1, x_target, most);
-    set_categories(x_axis_, layout_.x_ticks, r.x0, r.x1, identity);
+    const double margin = reach * (r.x1 - r.x0) / width;
+    set_categories(x_axis_, layout_.x_ticks, r.x0 - margin, r.x1 + margin, identity);
     set_categories(y_axis_, layout_.y_ticks, to_y(r.y0), to_y(r.y1), to_y);
     x_axis_->setTitleText(with_multiplier(spec.x_title, layout_.x_ticks.multiplier));
     y_axis_->setTitleText(with_multiplier(spec.y_title, layout_.y_ticks.multiplier));
     chart_->layout()->activate();
     if (chart_->plotArea() == area) break;
   }
-  layout_.plot = chart_->plotArea();
+  // the data area is where x0..x1 fall, inside the margins the markers need
+  const QRectF area = chart_->plotArea();
+  const double inset = (r.x0 - x_axis_->min()) / (x_axis_->max() - x_axis_->min()) * area.width();
+  layout_.plot = area.adjusted(inset, 0, -inset, 0);
 }
 
 void PlotChart::show(const PlotSpec& spec, const FigureStyle& style) {

@@ -44,7 +44,8 @@ struct PlotSpec {
 
 // Where the parts of a plot went at a given size: the chart's data area, its ranges and ticks.
 struct PlotLayout {
-  QRectF plot;                 // the data area, in the figure's (the chart's) coordinates
+  QRectF plot;                 // the data area (x0..x1), in the figure's (the chart's) coordinates; the chart's
+                               // plot area adds a margin for markers at both ends
   double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   bool log_y = false;
   AxisTicks x_ticks, y_ticks;

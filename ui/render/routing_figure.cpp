@@ -8,6 +8,7 @@
 
 #include "palette.h"
 #include "routing_text.h"
+#include "run_name.h"
 
 namespace moewb {
 
@@ -181,6 +182,11 @@ double legend(QPainter* p, const RoutingTrace& t, int detail, double x, double y
 }
 
 }  // namespace
+
+QString trace_subtitle(const QString& run, const Config& config, const RoutingTrace& trace) {
+  const TraceCapacity capacity = trace.capacity ? TraceCapacity::applied : TraceCapacity::not_applied;
+  return QString::fromStdString(figure_subtitle(run.toStdString(), config, trace.step, capacity));
+}
 
 int shown_detail_layer(const RoutingTrace& trace, const RoutingView& view) {
   return view.detail_layer >= 0 && view.detail_layer < static_cast<int>(trace.layers.size()) ? view.detail_layer : -1;

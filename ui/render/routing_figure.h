@@ -4,6 +4,7 @@
 // same cell, character and legend painters.
 #pragma once
 
+#include "config.h"
 #include "figure.h"
 #include "heatmap_geometry.h"
 #include "routing_trace.h"
@@ -20,6 +21,10 @@ struct RoutingView {
   QString title = "Routing";
   QString subtitle;
 };
+
+// The subtitle of a figure of one trace of a run: figure_subtitle (run_name.h) with the trace's step and whether
+// capacity was applied to it. The views' exports and Export all figures both use it.
+QString trace_subtitle(const QString& run, const Config& config, const RoutingTrace& trace);
 
 // The layer whose experts are shown, or -1 for every layer (also when detail_layer is out of range).
 int shown_detail_layer(const RoutingTrace& trace, const RoutingView& view);

@@ -12,6 +12,7 @@
 
 #include "palette.h"
 #include "routing_text.h"
+#include "run_name.h"
 
 namespace moewb {
 
@@ -144,6 +145,16 @@ double legend(QPainter* p, const TopExpertChangeMatrix& m, double x, double y, d
 }
 
 }  // namespace
+
+QString stability_subtitle(const QString& run, const Config& config, const TopExpertChangeMatrix& matrix) {
+  QString out = QString::fromStdString(figure_subtitle(run.toStdString(), config, -1, TraceCapacity::not_a_trace));
+  if (matrix.empty()) return out;
+  return out + QString(" · %1 characters, %2 snapshots (steps %3–%4)")
+                   .arg(matrix.length())
+                   .arg(matrix.rows() + 1)
+                   .arg(matrix.steps.front())
+                   .arg(matrix.steps.back());
+}
 
 // ---- geometry ----
 

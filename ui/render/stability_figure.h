@@ -8,12 +8,17 @@
 
 #include <optional>
 
+#include "config.h"
 #include "figure.h"
 #include "routing_stability.h"
 
 class QPaintDevice;
 
 namespace moewb {
+
+// The subtitle of a stability figure of a run: figure_subtitle (run_name.h), the characters and the snapshots
+// compared. The Routing tab's export and Export all figures both use it.
+QString stability_subtitle(const QString& run, const Config& config, const TopExpertChangeMatrix& matrix);
 
 // What a stability figure shows besides the matrix: title, subtitle (run, routing), the hovered and pinned
 // cells of the screen view (row -1 = the summary band).

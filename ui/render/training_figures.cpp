@@ -3,16 +3,16 @@
 #include <algorithm>
 
 #include "palette.h"
+#include "run_name.h"
 
 namespace moewb {
 
 namespace {
 
 QString subtitle(const TrainingFigureOptions& o, int layer = -1) {
-  QStringList parts;
-  if (!o.run.isEmpty()) parts << "run " + o.run;
-  if (layer >= 0) parts << QString("layer %1").arg(layer);
-  return parts.join(" · ");
+  const QString run =
+      QString::fromStdString(figure_subtitle(o.run.toStdString(), o.config, -1, TraceCapacity::not_a_trace));
+  return layer >= 0 ? run + QString(" · layer %1").arg(layer) : run;
 }
 
 // The parts every training chart has: file name, title, whose it is, the y axis and what its numbers mean.
@@ -59,8 +59,8 @@ PlotSpec throughput_plot(const TrainingHistory& h, const TrainingFigureOptions& 
 }
 
 PlotSpec expert_load_plot(const TrainingHistory& h, int layer, int n_experts, const TrainingFigureOptions& o) {
-  PlotSpec s = spec(QString("expert_load_L%1").arg(layer), "Expert load", subtitle(o, layer), "load share f_i",
-                    QString("layer %1: share f_i of the router's assignments to expert i over the evaluation "
+  PlotSpec s = spec(QString("expert_load_L%1").arg(layer), "Expert load", subtitle(o, layer), "load share fᵢ",
+                    QString("layer %1: share fᵢ of the router's assignments to expert i over the evaluation "
                             "batches, before capacity drops").arg(layer));
   s.empty_message = "waiting for the first evaluation";
   const LayerHistory* l = layer >= 0 && layer < h.layers.size() ? &h.layers[layer] : nullptr;
@@ -76,7 +76,7 @@ PlotSpec expert_load_plot(const TrainingHistory& h, int layer, int n_experts, co
 
 PlotSpec load_balance_plot(const TrainingHistory& h, int layer, const TrainingFigureOptions& o) {
   PlotSpec s = spec(QString("load_balance_L%1").arg(layer), "Load balance", subtitle(o, layer), "fraction",
-                    QString("layer %1: load entropy H(f)/log N (1 = balanced), max share max_i f_i, dropped = "
+                    QString("layer %1: load entropy H(f)/log N (1 = balanced), max share maxᵢ fᵢ, dropped = "
                             "dropped assignments / assignments").arg(layer));
   s.empty_message = "waiting for the first evaluation";
   const LayerHistory* l = layer >= 0 && layer < h.layers.size() ? &h.layers[layer] : nullptr;

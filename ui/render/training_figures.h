@@ -8,7 +8,8 @@
 namespace moewb {
 
 struct TrainingFigureOptions {
-  QString run;             // named in each subtitle
+  QString run;             // the run's display name and its configuration: each subtitle names both
+  Config config;           // (figure_subtitle in run_name.h)
   double smoothing = 0.6;  // TensorBoard EMA weight of the training loss
   bool log_loss = false;
 };
