@@ -5,7 +5,10 @@
 // overlays. The renderers themselves are tested in tst_figures.
 #include <QtTest>
 
+#include <QComboBox>
+#include <QDialogButtonBox>
 #include <QLabel>
+#include <QPushButton>
 #include <QLineEdit>
 #include <QMenu>
 #include <QTabWidget>
@@ -184,6 +187,15 @@ class TestExport : public QObject {
     QFile pdf(dialog.path());
     QVERIFY(pdf.open(QIODevice::ReadOnly));
     QVERIFY(pdf.read(5) == "%PDF-");
+    // choosing a format swaps only the suffix of what was typed; no name, no Save
+    auto* format = dialog.findChild<QComboBox*>("format");
+    path->setText("report.png");
+    format->setCurrentIndex(static_cast<int>(FigureFormat::Svg));
+    QCOMPARE(path->text(), QString("report.svg"));
+    auto* save = dialog.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Save);
+    QVERIFY(save->isEnabled());
+    path->setText("");
+    QVERIFY(!save->isEnabled());
     ExportOptions png;
     png.format = FigureFormat::Png;
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, export_figure(tmp_.filePath("wrong.svg"), figure, png));

@@ -207,8 +207,8 @@ void ConfigPanel::setConfig(const Config& c) {
 }
 
 void ConfigPanel::selectPreset(const QString& name) {
+  Config c = preset(name.toStdString());  // throws for an unknown name, before anything changes
   base_preset_ = name;
-  Config c = preset(name.toStdString());
   c.ffn = config_.ffn, c.n_experts = config_.n_experts, c.routing = config_.routing, c.top_k = config_.top_k;
   c.use_capacity = config_.use_capacity, c.capacity_factor = config_.capacity_factor;
   setConfig(c);

@@ -42,6 +42,7 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   suffix_note_->setObjectName("suffix_note");
   suffix_note_->setWordWrap(true);
   format_ = new QComboBox;
+  format_->setObjectName("format");
   format_->addItems({"PNG (raster)", "SVG (vector)", "PDF (vector)"});
   style_ = new QComboBox;
   style_->addItem("Paper (sans, 7.5–9 pt, thin lines)", "paper");
@@ -75,10 +76,11 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
     updateSize();
   });
   connect(format_, &QComboBox::currentIndexChanged, this, [this](int i) {
-    const QFileInfo info(path_->text());
-    if (format_named(info.filePath())) {  // "fig.v2" keeps its name: the suffix is added on saving, as the note says
+    const QString typed = path_->text();
+    if (format_named(typed)) {  // "fig.v2" keeps its name: the suffix is added on saving, as the note says
       const QSignalBlocker block(path_);
-      path_->setText(info.dir().filePath(info.completeBaseName() + "." + suffix_of(static_cast<FigureFormat>(i))));
+      path_->setText(typed.left(typed.size() - QFileInfo(typed).suffix().size()) +
+                     suffix_of(static_cast<FigureFormat>(i)));
     }
     dpi_->setEnabled(i == 0);
     followTypedSuffix();
@@ -109,6 +111,7 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   form->addRow("", pixels_);
   form->addRow("Background", background_);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel);
+  save_ = buttons->button(QDialogButtonBox::Save);
   connect(buttons, &QDialogButtonBox::accepted, this, [this] {
     QSettings().setValue("exportStyle", style_->currentData());
     accept();
@@ -136,6 +139,7 @@ void ExportDialog::updateSize() {
 }
 
 void ExportDialog::followTypedSuffix() {
+  if (save_) save_->setEnabled(!QFileInfo(path_->text()).fileName().isEmpty());  // "" or a folder is no file
   if (const auto typed = format_named(path_->text())) {
     if (static_cast<int>(*typed) != format_->currentIndex()) format_->setCurrentIndex(static_cast<int>(*typed));
     suffix_note_->clear();

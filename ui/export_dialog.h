@@ -11,6 +11,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSpinBox;
 
 namespace moewb {
@@ -36,6 +37,7 @@ class ExportDialog : public QDialog {
   QSpinBox* dpi_;
   QLabel* pixels_;
   QLabel* suffix_note_;
+  QPushButton* save_ = nullptr;
 };
 
 }  // namespace moewb

@@ -162,6 +162,15 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     const auto waiters = std::exchange(model_waiters_, {});
     for (const auto& use : waiters) use(m);
   });
+  // The trainer is gone with the run's lock: its weights are now the checkpoint it wrote. Requests it did not
+  // serve before it ended are served from there, so none waits for a trainer that will not answer.
+  connect(controller_, &TrainingController::runReleased, this, [this](const QString& runDir) {
+    if (runDir != opened_run_) return;
+    live_model_ = false;
+    opened_model_.reset();
+    const auto waiters = std::exchange(model_waiters_, {});
+    for (const auto& use : waiters) withModel(use, [this](const QString& why) { showError(why); });
+  });
   connect(controller_, &TrainingController::evalDone, this, [this](const EvalReport& r) {
     if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
     routing_->setLoadHistory(training_->history().layers);  // the expert profiles' load over training
@@ -914,10 +923,11 @@ bool MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& 
   interrupted_run_.clear();  // offered once, whatever the answer
   if (run.isEmpty()) return false;
   const ResumeChoice choice = ask ? ask(run) : ask_resume(this, run);
-  if (choice == ResumeChoice::Ignore) return false;
-  return openRun(run, [this, run, choice] {
+  if (choice == ResumeChoice::Ignore) return true;
+  openRun(run, [this, run, choice] {
     if (choice == ResumeChoice::Resume) controller_->resumeRun(run);
   });
+  return true;
 }
 
 bool MainWindow::reopenLastRun() {

@@ -71,7 +71,7 @@ class MainWindow : public QMainWindow {
   QString interruptedRun() const;
   enum class ResumeChoice { Resume, Open, Ignore };
   // Offers the interrupted run once: `ask` answers (by default a message box), then the run is resumed or opened.
-  // True when it opens one (the answer was Resume or Open).
+  // True when there was a run to offer, whatever the answer (Ignore included: it is not reopened either).
   bool offerResume(const std::function<ResumeChoice(const QString& runDir)>& ask = {});
   // Opens the run the last session had open, where it still is; false when there is none.
   bool reopenLastRun();

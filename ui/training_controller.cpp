@@ -24,6 +24,10 @@ TrainingController::TrainingController(QObject* parent) : QObject(parent), worke
   connect(worker_, &TrainingWorker::evalDone, this, &TrainingController::evalDone);
   connect(worker_, &TrainingWorker::paused, this, [this](int step) {
     step_ = step;
+    if (state_ == State::Stopping) {  // Stop came while the pause was on its way: go on, to stop and release
+      QMetaObject::invokeMethod(worker_, &TrainingWorker::continueRun, Qt::QueuedConnection);
+      return;
+    }
     setState(State::Paused);
   });
   connect(worker_, &TrainingWorker::stopped, this, [this](int step, bool finished) {

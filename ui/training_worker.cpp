@@ -7,7 +7,6 @@ TrainingWorker::~TrainingWorker() = default;
 
 void TrainingWorker::startRun(const Config& config, const QString& datasetPath, const QString& runDir) {
   trainer_.reset();
-  ended_ = {};
   stop_ = false;
   try {
     TextDataset data = TextDataset::from_file(datasetPath.toStdString());
@@ -21,7 +20,6 @@ void TrainingWorker::startRun(const Config& config, const QString& datasetPath, 
 
 void TrainingWorker::resumeRun(const QString& runDir) {
   trainer_.reset();
-  ended_ = {};
   stop_ = false;
   try {
     trainer_ = Trainer::resume(runDir.toStdString());
@@ -38,17 +36,6 @@ void TrainingWorker::continueRun() {
 
 void TrainingWorker::snapshotNow() {
   if (trainer_) Q_EMIT snapshotReady(trainer_->snapshot());
-  else if (ended_.valid()) Q_EMIT snapshotReady(ended_);
-}
-
-void TrainingWorker::release() {
-  if (!trainer_) return;
-  try {
-    ended_ = trainer_->snapshot();
-  } catch (const std::exception&) {
-    ended_ = {};  // no memory for a copy: the weights are in the checkpoint (open the run to use them)
-  }
-  trainer_.reset();
 }
 
 void TrainingWorker::loop() {
@@ -72,7 +59,9 @@ void TrainingWorker::loop() {
     trainer_->save_latest();
     const int step = trainer_->step();
     const bool finished = trainer_->done();
-    release();  // before saying so: whoever hears it reads the folder's status
+    // the run folder's lock goes with the trainer, before saying so: whoever hears it reads the folder's status
+    // (generation and traces then load the checkpoint just written)
+    trainer_.reset();
     Q_EMIT stopped(step, finished);
   } catch (const NumericError& e) {
     // No checkpoint here: the last good one stays. The weights in memory may be damaged, so Resume must not
@@ -98,7 +87,7 @@ void TrainingWorker::loop() {
     Q_EMIT numericFailure(e.step, message);
     Q_EMIT paused(trainer_->step());
   } catch (const std::exception& e) {
-    release();
+    trainer_.reset();
     Q_EMIT failed(QString::fromStdString(e.what()));
   }
 }

@@ -49,11 +49,8 @@ class TrainingWorker : public QObject {
 
  private:
   void loop();
-  // Lets go of the trainer, and with it of the run folder, keeping its weights for generation and traces.
-  void release();
 
   std::unique_ptr<Trainer> trainer_;
-  InferenceModel ended_;  // the weights of the run that ended last, while no trainer is held
   std::atomic<bool> pause_{false}, stop_{false}, snapshot_{false};
 };
 
