@@ -17,10 +17,10 @@
 
 #include <algorithm>
 
+#include "config_panel.h"
 #include "disk_space.h"
 #include "files.h"
 #include "main_window.h"
-#include "config_panel.h"
 #include "memory_estimate.h"
 #include "routing_panel.h"
 #include "run_summary.h"
@@ -173,6 +173,16 @@ class TestGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(routing->heatmap()->trace().length(), 500, 30000);
     QCOMPARE(routing->heatmap()->trace().layers.size(), size_t{2});
     QCOMPARE(routing->shownText(), w->generationPanel()->text());
+  }
+
+  // A Stop that comes before the worker has begun the run (a click right after Start, or the app closing) is not
+  // wiped by the beginning: the run stops at once instead of training to its end.
+  void stopRightAfterStartStops() {
+    TrainingController controller;
+    controller.start(tiny_gui_config(), corpus_, tmp_.filePath("runs/stopped-at-once"));
+    controller.stop();
+    QTRY_COMPARE_WITH_TIMEOUT(controller.state(), TrainingController::State::Idle, 30000);
+    QVERIFY2(controller.step() < 20, qPrintable(QString("stopped at step %1").arg(controller.step())));
   }
 
   void invalidConfigDisablesStart_data() {

@@ -58,6 +58,7 @@ void TrainingController::setState(State s) {
 void TrainingController::start(const Config& config, const QString& datasetPath, const QString& runDir) {
   if (busy()) return;
   setState(State::Running);
+  worker_->prepare();
   QMetaObject::invokeMethod(worker_, [w = worker_, config, datasetPath, runDir] { w->startRun(config, datasetPath, runDir); },
                             Qt::QueuedConnection);
 }
@@ -65,6 +66,7 @@ void TrainingController::start(const Config& config, const QString& datasetPath,
 void TrainingController::resumeRun(const QString& runDir) {
   if (busy()) return;
   setState(State::Running);
+  worker_->prepare();
   QMetaObject::invokeMethod(worker_, [w = worker_, runDir] { w->resumeRun(runDir); }, Qt::QueuedConnection);
 }
 

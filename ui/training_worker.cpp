@@ -7,7 +7,6 @@ TrainingWorker::~TrainingWorker() = default;
 
 void TrainingWorker::startRun(const Config& config, const QString& datasetPath, const QString& runDir) {
   trainer_.reset();
-  stop_ = false;
   try {
     TextDataset data = TextDataset::from_file(datasetPath.toStdString());
     trainer_ = Trainer::create(config, data, runDir.toStdString(), datasetPath.toStdString());
@@ -20,7 +19,6 @@ void TrainingWorker::startRun(const Config& config, const QString& datasetPath, 
 
 void TrainingWorker::resumeRun(const QString& runDir) {
   trainer_.reset();
-  stop_ = false;
   try {
     trainer_ = Trainer::resume(runDir.toStdString());
   } catch (const std::exception& e) {

@@ -22,6 +22,9 @@ class TrainingWorker : public QObject {
   // Set from the GUI thread; take effect before the next step.
   void requestPause() { pause_ = true; }
   void requestStop() { stop_ = true; }
+  // Called by the controller before it queues a start or a resume, so a Stop (or the app closing) that comes
+  // before the worker begins is not wiped by the beginning.
+  void prepare() { stop_ = false; }
   void requestSnapshot() { snapshot_ = true; }
 
  public Q_SLOTS:
