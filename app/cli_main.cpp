@@ -1,4 +1,4 @@
-// moewb-cli: the training core without a window (DESIGN section 5). Options and per-command help come from CLI11;
+// moewb-cli: the training core without a window. Options and per-command help come from CLI11;
 // log lines go through spdlog (run_log.h), a run's also into its train.log. Every command prints a one-line error
 // and exits non-zero on bad input; `train` and `resume` stop cleanly on Ctrl-C with a checkpoint.
 #include <spdlog/spdlog.h>
@@ -72,8 +72,9 @@ void open_terminal(bool verbose) {
 }
 
 const char* kConfigKeys =
-    R"(Config keys are those of config.json (`moewb-cli keys`, README); e.g. --ffn=dense (the presets are a top-2
-MoE of 4 experts with the load-balancing loss at 0.01), --n_experts=8 --routing=sigmoid; the preset gives the rest.)";
+    R"(Config keys are those of config.json (`moewb-cli keys`, core/README.md); e.g. --ffn=dense (the presets are a
+top-2 MoE of 4 experts with the load-balancing loss at 0.01), --n_experts=8 --routing=sigmoid; the preset gives
+the rest.)";
 const char* kErrors =
     R"(Errors are one line; --verbose adds LibTorch's backtrace (a run's train.log always keeps it).)";
 const char* kTraining =
@@ -658,8 +659,8 @@ Command add_export_pt(CLI::App& root) {
                       << (safetensors ? "safetensors" : "torch.load") << ")\n";
             if (m.config().is_moe())
               std::cout << "MoE model: the shared parts use nanoGPT's keys; each feed-forward is "
-                           "transformer.h.N.moe.* (router.weight, c_fc.*, c_proj.*: README, \"export-pt\") instead of "
-                           "mlp.*, so nanoGPT's model.py does not load it\n";
+                           "transformer.h.N.moe.* (router.weight, c_fc.*, c_proj.*: app/README.md, \"export-pt\") "
+                           "instead of mlp.*, so nanoGPT's model.py does not load it\n";
             else if (!safetensors)
               std::cout << (o->masks ? "loads with strict=True into nanoGPT's model.py on torch < 2 (attention masks "
                                        "included)"

@@ -107,7 +107,7 @@ struct FieldError {
 };
 
 // One key's description besides its name, type and default (the member's initialiser): the form's label and
-// group, the values it may take, and its help. Validation, the GUI form, the CLI and the README's key table
+// group, the values it may take, and its help. Validation, the GUI form, the CLI and core/README.md's key table
 // (`moewb-cli keys`) all read it from visit_fields; only rules that tie keys together are written elsewhere.
 struct Range {
   double min = -1e300, max = 1e300;
@@ -249,7 +249,7 @@ int64_t count_parameters(const Config& c, int vocab_size);
 int64_t count_active_parameters(const Config& c, int vocab_size);
 
 // The table of keys as Markdown (key, type, default, allowed values, group, help): `moewb-cli keys` prints it
-// and the README carries it (a test keeps the two equal).
+// and core/README.md carries it (a test keeps the two equal).
 std::string config_keys_markdown();
 
 std::vector<std::string> preset_names();

@@ -1,6 +1,6 @@
 // What a configuration holds in memory while it trains, estimated from the config alone before anything is
 // allocated: the configuration panel shows it, and a run that cannot fit is refused with the key to change
-// instead of ending in an out-of-memory kill. Calibrated against measured peaks (tst_config_dataset, README):
+// instead of ending in an out-of-memory kill. Calibrated against measured peaks (tst_config_dataset, core/README.md):
 // within 17 % of the CPU's peak resident memory above the process's own on 15 configurations (mimalloc), and
 // within about 10 % of the CUDA allocator's peak for the paper preset (the only GPU point measured).
 #pragma once

@@ -1,4 +1,4 @@
-// metrics.csv of a run: one row per logged or evaluated step. Columns (README documents them):
+// metrics.csv of a run: one row per logged or evaluated step. Columns (core/README.md documents them):
 // step, elapsed_s, lr, train_loss, tokens_per_sec, eval_train_loss, val_loss, peak_memory_mb, then per MoE layer
 // L: L<l>_load_entropy, L<l>_max_share, L<l>_load_cv, L<l>_dead, L<l>_dropped, L<l>_active, L<l>_router_entropy,
 // L<l>_load_e<i> and L<l>_importance_e<i> for each expert. Empty cells mean "not measured at this step".

@@ -1,4 +1,4 @@
-// Mixture-of-experts feed-forward layer and its routers (DESIGN section 3). Routing is a set of pure tensor
+// Mixture-of-experts feed-forward layer and its routers. Routing is a set of pure tensor
 // functions (easy to test on hand-made logits); MoEFeedForward owns the router and the experts and does the
 // vectorised dispatch: sort the assignments by expert, run each expert once on its rows (one grouped GEMM on
 // CUDA), put the rows back by the inverse permutation and sum each token's slots. On the CPU in fp32/fp64 the

@@ -1,4 +1,4 @@
-// One training run and its run folder (DESIGN section 3): config.json, run.json, metrics.csv, checkpoints/,
+// One training run and its run folder: config.json, run.json, metrics.csv, checkpoints/,
 // routing/ and figures/. The loop is advance() called until done(): the CLI calls it in a loop, the GUI worker
 // between pause/stop checks. Every result is a value; torch stays behind the pimpl.
 #pragma once

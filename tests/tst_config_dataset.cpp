@@ -162,9 +162,9 @@ class TestConfigDataset : public QObject {
     }
   }
 
-  // The README's key table is the config table's (regenerate it with `moewb-cli keys`).
+  // core/README.md's key table is the config table's (regenerate it with `moewb-cli keys`).
   void readmeListsEveryKeyAsTheTableSays() {
-    const std::string readme = read_file(MOEWB_SOURCE_DIR "/README.md");
+    const std::string readme = read_file(MOEWB_SOURCE_DIR "/core/README.md");
     const std::string open = "<!-- keys: moewb-cli keys -->\n", close = "<!-- /keys -->";
     const size_t begin = readme.find(open), end = readme.find(close);
     QVERIFY(begin != std::string::npos && end != std::string::npos);
