@@ -4,10 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -25,6 +25,19 @@ void forward_signal(int signal) {
   g_forwarded = signal;
   for (int i = 0; i < g_rank_count; ++i)
     if (g_ranks[i] > 0) kill(g_ranks[i], signal);
+}
+
+// One write per line: the ranks print to the same stderr at the same moment, and std::cerr writes each piece of a
+// chained << on its own, so a rank's message could land in the middle of the launcher's.
+void say_line(const std::string& line) {
+  const std::string text = line + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
 }
 
 std::string describe_status(int status) {
@@ -60,7 +73,7 @@ sigset_t stop_signals() {
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   execv("/proc/self/exe", argv.data());
-  std::cerr << "rank " << rank << ": cannot start: " << std::strerror(errno) << "\n";
+  say_line("rank " + std::to_string(rank) + ": cannot start: " + std::strerror(errno));
   _exit(127);
 }
 
@@ -115,9 +128,9 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     g_ranks[r] = pid;
     g_rank_count = r + 1;
   }
-  std::cerr << "started " << nproc << " ranks on 127.0.0.1 (pids";
-  for (int r = 0; r < nproc; ++r) std::cerr << " " << g_ranks[r];
-  std::cerr << ")\n";
+  std::string started = "started " + std::to_string(nproc) + " ranks on 127.0.0.1 (pids";
+  for (int r = 0; r < nproc; ++r) started += " " + std::to_string(g_ranks[r]);
+  say_line(started + ")");
   sigprocmask(SIG_UNBLOCK, &stops, nullptr);
 
   // After a failure the others end at once when the failed rank's connections closed (a killed peer): they exit
@@ -143,8 +156,9 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
         const int cause = root_failure >= 0 ? root_failure : lost_rank;
         for (int r = 0; r < nproc && !terminated; ++r)
           if (g_ranks[r] > 0 && cause >= 0)
-            std::cerr << "rank " << r << " (pid " << g_ranks[r] << ") did not end within " << grace.count()
-                      << " s of rank " << cause << "'s failure (hung?): stopping it\n";
+            say_line("rank " + std::to_string(r) + " (pid " + std::to_string(g_ranks[r]) + ") did not end within " +
+                     std::to_string(grace.count()) + " s of rank " + std::to_string(cause) +
+                     "'s failure (hung?): stopping it");
         for (int r = 0; r < g_rank_count; ++r)
           if (g_ranks[r] > 0) kill(g_ranks[r], terminated ? SIGKILL : SIGTERM);
         killed = terminated;
@@ -177,7 +191,7 @@ int launch_local_ranks(int nproc, std::chrono::seconds timeout, const std::vecto
     } else if (root_failure < 0) {
       root_failure = rank;
       root_code = exit_code(status);
-      std::cerr << "rank " << rank << " (pid " << pid << ") " << describe_status(status) << "\n";
+      say_line("rank " + std::to_string(rank) + " (pid " + std::to_string(pid) + ") " + describe_status(status));
     }
     start_ending();
   }
