@@ -14,20 +14,20 @@
 #include <optional>
 #include <thread>
 
-#include "bench.h"
-#include "cli_options.h"
-#include "collective.h"
-#include "export_cli.h"
-#include "files.h"
-#include "local_launcher.h"
-#include "numbers.h"
-#include "process_memory.h"
-#include "run_log.h"
-#include "scaling_bench.h"
-#include "suite.h"
-#include "surgery_cli.h"
-#include "training.h"
-#include "version.h"
+#include "core/train/bench.h"
+#include "app/cli_options.h"
+#include "core/distributed/collective.h"
+#include "app/export_cli.h"
+#include "core/base/files.h"
+#include "app/local_launcher.h"
+#include "core/base/numbers.h"
+#include "core/base/process_memory.h"
+#include "core/runs/run_log.h"
+#include "app/scaling_bench.h"
+#include "core/train/suite.h"
+#include "app/surgery_cli.h"
+#include "core/train/training.h"
+#include "app/version.h"
 
 using namespace moewb;
 

@@ -1,10 +1,10 @@
-#include "cli_options.h"
+#include "app/cli_options.h"
 
 #include <cmath>
 
-#include "files.h"
-#include "numbers.h"
-#include "training.h"
+#include "core/base/files.h"
+#include "core/base/numbers.h"
+#include "core/train/training.h"
 
 namespace moewb {
 

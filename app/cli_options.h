@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "config.h"
+#include "core/config/config.h"
 
 namespace moewb {
 

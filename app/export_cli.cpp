@@ -1,10 +1,10 @@
-#include "export_cli.h"
+#include "app/export_cli.h"
 
 #include <QApplication>
 
 #include <iostream>
 
-#include "run_figures.h"
+#include "ui/render/run_figures.h"
 
 namespace moewb {
 

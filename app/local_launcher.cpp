@@ -1,4 +1,4 @@
-#include "local_launcher.h"
+#include "app/local_launcher.h"
 
 #include <sys/prctl.h>
 #include <sys/wait.h>

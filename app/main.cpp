@@ -10,10 +10,10 @@
 #include <csignal>
 #include <cstdio>
 
-#include "main_window.h"
-#include "palette.h"
-#include "training.h"
-#include "version.h"
+#include "ui/main_window.h"
+#include "ui/render/palette.h"
+#include "core/train/training.h"
+#include "app/version.h"
 
 namespace {
 // "system" leaves style and palette to the platform theme (QT_QPA_PLATFORMTHEME, a dark desktop), which every

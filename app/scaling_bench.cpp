@@ -1,16 +1,16 @@
-#include "scaling_bench.h"
+#include "app/scaling_bench.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
-#include "bench.h"
-#include "collective.h"
-#include "files.h"
-#include "local_launcher.h"
-#include "numbers.h"
-#include "training.h"
+#include "core/train/bench.h"
+#include "core/distributed/collective.h"
+#include "core/base/files.h"
+#include "app/local_launcher.h"
+#include "core/base/numbers.h"
+#include "core/train/training.h"
 
 namespace moewb {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "text_dataset.h"
+#include "core/config/config.h"
+#include "core/data/text_dataset.h"
 
 namespace moewb {
 

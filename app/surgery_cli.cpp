@@ -1,10 +1,10 @@
-#include "surgery_cli.h"
+#include "app/surgery_cli.h"
 
 #include <cstdio>
 #include <iostream>
 
-#include "derived_run.h"
-#include "numbers.h"
+#include "core/train/derived_run.h"
+#include "core/base/numbers.h"
 
 namespace moewb {
 

@@ -4,8 +4,8 @@
 
 #include <functional>
 
-#include "cli_options.h"
-#include "training.h"
+#include "app/cli_options.h"
+#include "core/train/training.h"
 
 namespace moewb {
 // `train` runs the fine-tuning (the CLI's training loop, which handles Ctrl-C); returns the exit code.

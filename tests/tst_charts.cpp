@@ -19,11 +19,11 @@
 
 #include <cmath>
 
-#include "exportable_figure.h"
-#include "line_chart.h"
-#include "palette.h"
-#include "series_decimation.h"
-#include "training_panel.h"
+#include "ui/exportable_figure.h"
+#include "ui/line_chart.h"
+#include "ui/render/palette.h"
+#include "ui/render/series_decimation.h"
+#include "ui/training_panel.h"
 
 using namespace moewb;
 

@@ -11,10 +11,10 @@
 #include <set>
 #include <thread>
 
-#include "collective.h"
-#include "expert_parallel.h"
-#include "gradient_sync.h"
-#include "optimizer.h"
+#include "core/distributed/collective.h"
+#include "core/train/expert_parallel.h"
+#include "core/distributed/gradient_sync.h"
+#include "core/train/optimizer.h"
 
 using namespace moewb;
 

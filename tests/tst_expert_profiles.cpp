@@ -18,12 +18,12 @@
 #include <algorithm>
 #include <random>
 
-#include "expert_profile_figure.h"
-#include "expert_profile_view.h"
-#include "figure_export.h"
-#include "meta_types.h"
-#include "routing_panel.h"
-#include "routing_text.h"
+#include "ui/render/expert_profile_figure.h"
+#include "ui/expert_profile_view.h"
+#include "ui/render/figure_export.h"
+#include "ui/meta_types.h"
+#include "ui/routing_panel.h"
+#include "ui/render/routing_text.h"
 
 using namespace moewb;
 

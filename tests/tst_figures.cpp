@@ -17,14 +17,14 @@
 #include <memory>
 #include <random>
 
-#include "affinity_figure.h"
-#include "figure_export.h"
-#include "gui_thread.h"
-#include "metrics_csv.h"
-#include "plot_figure.h"
-#include "routing_figure.h"
-#include "table_figure.h"
-#include "training_figures.h"
+#include "ui/render/affinity_figure.h"
+#include "ui/render/figure_export.h"
+#include "ui/render/gui_thread.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/render/plot_figure.h"
+#include "ui/render/routing_figure.h"
+#include "ui/render/table_figure.h"
+#include "ui/render/training_figures.h"
 
 using namespace moewb;
 

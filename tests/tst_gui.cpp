@@ -17,15 +17,15 @@
 
 #include <algorithm>
 
-#include "config_panel.h"
-#include "disk_space.h"
-#include "files.h"
-#include "main_window.h"
-#include "memory_estimate.h"
-#include "routing_panel.h"
-#include "run_summary.h"
+#include "ui/config_panel.h"
+#include "core/runs/disk_space.h"
+#include "core/base/files.h"
+#include "ui/main_window.h"
+#include "core/config/memory_estimate.h"
+#include "ui/routing_panel.h"
+#include "core/runs/run_summary.h"
 #include "test_corpus.h"
-#include "text_dataset.h"
+#include "core/data/text_dataset.h"
 
 using namespace moewb;
 

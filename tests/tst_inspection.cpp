@@ -25,15 +25,15 @@
 #include <QSlider>
 #include <QTableWidget>
 
-#include "figure_export.h"
-#include "files.h"
-#include "intervention_panel.h"
-#include "main_window.h"
-#include "palette.h"
-#include "routing_figure.h"
-#include "routing_panel.h"
+#include "ui/render/figure_export.h"
+#include "core/base/files.h"
+#include "ui/intervention_panel.h"
+#include "ui/main_window.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_figure.h"
+#include "ui/routing_panel.h"
 #include "test_corpus.h"
-#include "training.h"
+#include "core/train/training.h"
 
 using namespace moewb;
 

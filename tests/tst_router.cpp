@@ -3,7 +3,7 @@
 // layer's dispatch against a per-token reference.
 #include <QtTest>
 
-#include "moe.h"
+#include "core/model/moe.h"
 #include "routing_rows.h"
 
 using namespace moewb;

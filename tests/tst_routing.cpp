@@ -9,12 +9,12 @@
 
 #include <random>
 
-#include "affinity_view.h"
-#include "heatmap_geometry.h"
-#include "routing_heatmap.h"
-#include "routing_panel.h"
-#include "routing_text.h"
-#include "training.h"
+#include "ui/affinity_view.h"
+#include "ui/render/heatmap_geometry.h"
+#include "ui/routing_heatmap.h"
+#include "ui/routing_panel.h"
+#include "ui/render/routing_text.h"
+#include "core/train/training.h"
 
 using namespace moewb;
 

@@ -33,15 +33,15 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
-#include "derived_run_dialog.h"
-#include "files.h"
-#include "generation_panel.h"
-#include "main_window.h"
-#include "metrics_csv.h"
-#include "run_lock.h"
-#include "run_summary.h"
+#include "ui/derived_run_dialog.h"
+#include "core/base/files.h"
+#include "ui/generation_panel.h"
+#include "ui/main_window.h"
+#include "core/runs/metrics_csv.h"
+#include "core/runs/run_lock.h"
+#include "core/runs/run_summary.h"
 #include "test_corpus.h"
-#include "training.h"
+#include "core/train/training.h"
 
 using namespace moewb;
 

@@ -14,17 +14,17 @@
 #include <QScrollBar>
 #include <QSvgRenderer>
 
-#include "figure_export.h"
-#include "files.h"
-#include "main_window.h"
-#include "metrics_csv.h"
-#include "palette.h"
-#include "routing_panel.h"
-#include "routing_stability.h"
-#include "routing_text.h"
-#include "stability_figure.h"
-#include "stability_heatmap.h"
-#include "stability_page.h"
+#include "ui/render/figure_export.h"
+#include "core/base/files.h"
+#include "ui/main_window.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/render/palette.h"
+#include "ui/routing_panel.h"
+#include "core/trace/routing_stability.h"
+#include "ui/render/routing_text.h"
+#include "ui/render/stability_figure.h"
+#include "ui/stability_heatmap.h"
+#include "ui/stability_page.h"
 #include "test_corpus.h"
 
 using namespace moewb;

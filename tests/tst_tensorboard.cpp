@@ -8,12 +8,12 @@
 #include <fstream>
 #include <map>
 
-#include "files.h"
-#include "metrics_csv.h"
+#include "core/base/files.h"
+#include "core/runs/metrics_csv.h"
 #include "tensorboard_event.pb.h"
-#include "tensorboard_writer.h"
+#include "core/tensorboard/tensorboard_writer.h"
 #include "test_corpus.h"
-#include "training.h"
+#include "core/train/training.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;

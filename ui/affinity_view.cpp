@@ -1,10 +1,10 @@
-#include "affinity_view.h"
+#include "ui/affinity_view.h"
 
 #include <QHelpEvent>
 #include <QPainter>
 #include <QToolTip>
 
-#include "routing_text.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

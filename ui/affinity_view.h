@@ -5,8 +5,8 @@
 
 #include <QScrollArea>
 
-#include "affinity_figure.h"
-#include "exportable_figure.h"
+#include "ui/render/affinity_figure.h"
+#include "ui/exportable_figure.h"
 
 namespace moewb {
 

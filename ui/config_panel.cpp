@@ -1,4 +1,4 @@
-#include "config_panel.h"
+#include "ui/config_panel.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -13,9 +13,9 @@
 #include <cmath>
 #include <type_traits>
 
-#include "disk_space.h"
-#include "memory_estimate.h"
-#include "training.h"
+#include "core/runs/disk_space.h"
+#include "core/config/memory_estimate.h"
+#include "core/train/training.h"
 
 namespace moewb {
 

@@ -6,7 +6,7 @@
 #include <QMap>
 #include <QWidget>
 
-#include "meta_types.h"
+#include "ui/meta_types.h"
 
 class QComboBox;
 class QLabel;

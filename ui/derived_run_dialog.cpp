@@ -1,4 +1,4 @@
-#include "derived_run_dialog.h"
+#include "ui/derived_run_dialog.h"
 
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -18,8 +18,8 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "run_summary.h"
-#include "training.h"
+#include "core/runs/run_summary.h"
+#include "core/train/training.h"
 
 namespace moewb {
 

@@ -6,8 +6,8 @@
 #include <QDialog>
 #include <QFutureWatcher>
 
-#include "config.h"
-#include "derived_run.h"
+#include "core/config/config.h"
+#include "core/train/derived_run.h"
 
 class QComboBox;
 class QDoubleSpinBox;

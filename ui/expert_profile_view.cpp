@@ -1,4 +1,4 @@
-#include "expert_profile_view.h"
+#include "ui/expert_profile_view.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -13,7 +13,7 @@
 
 #include <algorithm>
 
-#include "palette.h"
+#include "ui/render/palette.h"
 
 namespace moewb {
 

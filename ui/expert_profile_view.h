@@ -7,9 +7,9 @@
 #include <QVector>
 #include <QWidget>
 
-#include "exportable_figure.h"
-#include "expert_profile_figure.h"
-#include "training_history.h"
+#include "ui/exportable_figure.h"
+#include "ui/render/expert_profile_figure.h"
+#include "ui/render/training_history.h"
 
 class QComboBox;
 class QListWidget;

@@ -5,7 +5,7 @@
 
 #include <QDialog>
 
-#include "figure_export.h"
+#include "ui/render/figure_export.h"
 
 class QComboBox;
 class QDoubleSpinBox;

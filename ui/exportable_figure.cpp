@@ -1,4 +1,4 @@
-#include "exportable_figure.h"
+#include "ui/exportable_figure.h"
 
 #include <QAbstractScrollArea>
 #include <QDir>
@@ -10,8 +10,8 @@
 #include <QSettings>
 #include <QWidget>
 
-#include "export_dialog.h"
-#include "figure_export.h"
+#include "ui/export_dialog.h"
+#include "ui/render/figure_export.h"
 
 namespace moewb {
 

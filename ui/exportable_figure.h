@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "figure.h"
+#include "ui/render/figure.h"
 
 class QMenu;
 class QWidget;

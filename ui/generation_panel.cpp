@@ -1,4 +1,4 @@
-#include "generation_panel.h"
+#include "ui/generation_panel.h"
 
 #include <QCheckBox>
 #include <QDoubleSpinBox>

@@ -7,7 +7,7 @@
 
 #include <optional>
 
-#include "generation_worker.h"
+#include "ui/generation_worker.h"
 
 class QCheckBox;
 class QDoubleSpinBox;

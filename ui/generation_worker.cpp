@@ -1,8 +1,8 @@
-#include "generation_worker.h"
+#include "ui/generation_worker.h"
 
 #include <QElapsedTimer>
 
-#include "run_summary.h"
+#include "core/runs/run_summary.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "intervention_panel.h"
+#include "ui/intervention_panel.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -11,11 +11,11 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "exportable_figure.h"
-#include "loss_change_figure.h"
-#include "routing_reading_view.h"
-#include "run_summary.h"
-#include "table_figure.h"
+#include "ui/exportable_figure.h"
+#include "ui/render/loss_change_figure.h"
+#include "ui/routing_reading_view.h"
+#include "core/runs/run_summary.h"
+#include "ui/render/table_figure.h"
 
 namespace moewb {
 

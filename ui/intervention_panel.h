@@ -10,9 +10,9 @@
 
 #include <memory>
 
-#include "figure.h"
-#include "intervention.h"
-#include "meta_types.h"
+#include "ui/render/figure.h"
+#include "core/trace/intervention.h"
+#include "ui/meta_types.h"
 
 class QComboBox;
 class QLabel;

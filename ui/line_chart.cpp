@@ -1,4 +1,4 @@
-#include "line_chart.h"
+#include "ui/line_chart.h"
 
 #include <QAction>
 #include <QChart>
@@ -12,7 +12,7 @@
 
 #include <cmath>
 
-#include "palette.h"
+#include "ui/render/palette.h"
 
 namespace moewb {
 

@@ -14,9 +14,9 @@
 #include <optional>
 #include <utility>
 
-#include "exportable_figure.h"
-#include "plot_chart.h"
-#include "plot_figure.h"
+#include "ui/exportable_figure.h"
+#include "ui/render/plot_chart.h"
+#include "ui/render/plot_figure.h"
 
 namespace moewb {
 

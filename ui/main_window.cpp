@@ -1,4 +1,4 @@
-#include "main_window.h"
+#include "ui/main_window.h"
 
 #include <QAction>
 #include <QApplication>
@@ -29,12 +29,12 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "files.h"
-#include "intervention_panel.h"
-#include "metrics_csv.h"
-#include "run_figures.h"
-#include "wheel_guard.h"
-#include "run_summary.h"
+#include "core/base/files.h"
+#include "ui/intervention_panel.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/render/run_figures.h"
+#include "ui/wheel_guard.h"
+#include "core/runs/run_summary.h"
 
 namespace moewb {
 

@@ -8,16 +8,16 @@
 #include <functional>
 #include <optional>
 
-#include "config_panel.h"
-#include "generation_panel.h"
-#include "metrics_csv.h"
-#include "notice_bar.h"
-#include "run_state_indicator.h"
-#include "routing_panel.h"
-#include "run_follower.h"
-#include "runs_panel.h"
-#include "training_controller.h"
-#include "training_panel.h"
+#include "ui/config_panel.h"
+#include "ui/generation_panel.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/notice_bar.h"
+#include "ui/run_state_indicator.h"
+#include "ui/routing_panel.h"
+#include "ui/run_follower.h"
+#include "ui/runs_panel.h"
+#include "ui/training_controller.h"
+#include "ui/training_panel.h"
 
 class QAction;
 class QLabel;

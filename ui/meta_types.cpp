@@ -1,4 +1,4 @@
-#include "meta_types.h"
+#include "ui/meta_types.h"
 
 namespace moewb {
 

@@ -3,10 +3,10 @@
 
 #include <QMetaType>
 
-#include "config.h"
-#include "inference.h"
-#include "routing_trace.h"
-#include "training.h"
+#include "core/config/config.h"
+#include "core/inference/inference.h"
+#include "core/trace/routing_trace.h"
+#include "core/train/training.h"
 
 Q_DECLARE_METATYPE(moewb::Config)
 Q_DECLARE_METATYPE(moewb::StepReport)

@@ -1,11 +1,11 @@
-#include "routing_column_detail.h"
+#include "ui/routing_column_detail.h"
 
 #include <QPainter>
 
 #include <algorithm>
 
-#include "palette.h"
-#include "routing_text.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

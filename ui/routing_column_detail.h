@@ -5,7 +5,7 @@
 
 #include <QWidget>
 
-#include "routing_trace.h"
+#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "routing_heatmap.h"
+#include "ui/routing_heatmap.h"
 
 #include <QCursor>
 #include <QKeyEvent>
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "routing_text.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

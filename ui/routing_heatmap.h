@@ -10,10 +10,10 @@
 
 #include <optional>
 
-#include "exportable_figure.h"
-#include "heatmap_geometry.h"
-#include "routing_figure.h"
-#include "routing_trace.h"
+#include "ui/exportable_figure.h"
+#include "ui/render/heatmap_geometry.h"
+#include "ui/render/routing_figure.h"
+#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

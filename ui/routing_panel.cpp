@@ -1,4 +1,4 @@
-#include "routing_panel.h"
+#include "ui/routing_panel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,13 +20,13 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "expert_profile_view.h"
-#include "future_error.h"
-#include "intervention_panel.h"
-#include "palette.h"
-#include "routing_text.h"
-#include "run_name.h"
-#include "stability_page.h"
+#include "ui/expert_profile_view.h"
+#include "ui/future_error.h"
+#include "ui/intervention_panel.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_text.h"
+#include "core/runs/run_name.h"
+#include "ui/stability_page.h"
 
 namespace moewb {
 

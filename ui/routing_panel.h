@@ -11,13 +11,13 @@
 
 #include <optional>
 
-#include "affinity_view.h"
-#include "line_chart.h"
-#include "meta_types.h"
-#include "routing_column_detail.h"
-#include "routing_heatmap.h"
-#include "routing_reading_view.h"
-#include "training_history.h"
+#include "ui/affinity_view.h"
+#include "ui/line_chart.h"
+#include "ui/meta_types.h"
+#include "ui/routing_column_detail.h"
+#include "ui/routing_heatmap.h"
+#include "ui/routing_reading_view.h"
+#include "ui/render/training_history.h"
 
 class QCheckBox;
 class QComboBox;

@@ -1,4 +1,4 @@
-#include "routing_reading_view.h"
+#include "ui/routing_reading_view.h"
 
 #include <QFontDatabase>
 #include <QKeyEvent>
@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "loss_change_figure.h"
-#include "routing_figure.h"
-#include "routing_text.h"
+#include "ui/render/loss_change_figure.h"
+#include "ui/render/routing_figure.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

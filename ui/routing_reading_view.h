@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "routing_trace.h"
+#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

@@ -1,13 +1,13 @@
-#include "run_follower.h"
+#include "ui/run_follower.h"
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "files.h"
-#include "run_lock.h"
-#include "run_log.h"
+#include "core/base/files.h"
+#include "core/runs/run_lock.h"
+#include "core/runs/run_log.h"
 
 namespace moewb {
 

@@ -9,8 +9,8 @@
 #include <QSet>
 #include <QTimer>
 
-#include "metrics_csv.h"
-#include "routing_trace.h"
+#include "core/runs/metrics_csv.h"
+#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

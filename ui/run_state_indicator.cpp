@@ -1,4 +1,4 @@
-#include "run_state_indicator.h"
+#include "ui/run_state_indicator.h"
 
 namespace moewb {
 

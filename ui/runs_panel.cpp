@@ -1,4 +1,4 @@
-#include "runs_panel.h"
+#include "ui/runs_panel.h"
 
 #include <QDateTime>
 #include <QDialog>
@@ -27,14 +27,14 @@
 #include <functional>
 #include <utility>
 
-#include "derived_run_dialog.h"
-#include "figure_export.h"
-#include "files.h"
-#include "metrics_csv.h"
-#include "palette.h"
-#include "run_lock.h"
-#include "run_name.h"
-#include "suite.h"
+#include "ui/derived_run_dialog.h"
+#include "ui/render/figure_export.h"
+#include "core/base/files.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/render/palette.h"
+#include "core/runs/run_lock.h"
+#include "core/runs/run_name.h"
+#include "core/train/suite.h"
 
 namespace moewb {
 

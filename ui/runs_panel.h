@@ -11,11 +11,11 @@
 
 #include <functional>
 
-#include "config.h"
-#include "line_chart.h"
-#include "run_summary.h"
-#include "suite_worker.h"
-#include "table_figure.h"
+#include "core/config/config.h"
+#include "ui/line_chart.h"
+#include "core/runs/run_summary.h"
+#include "ui/suite_worker.h"
+#include "ui/render/table_figure.h"
 
 class QLabel;
 class QLineEdit;

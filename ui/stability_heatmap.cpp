@@ -1,4 +1,4 @@
-#include "stability_heatmap.h"
+#include "ui/stability_heatmap.h"
 
 #include <QCursor>
 #include <QKeyEvent>
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "routing_figure.h"
+#include "ui/render/routing_figure.h"
 
 namespace moewb {
 

@@ -8,8 +8,8 @@
 
 #include <QAbstractScrollArea>
 
-#include "exportable_figure.h"
-#include "stability_figure.h"
+#include "ui/exportable_figure.h"
+#include "ui/render/stability_figure.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "stability_page.h"
+#include "ui/stability_page.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -11,8 +11,8 @@
 
 #include <cmath>
 
-#include "line_chart.h"
-#include "stability_heatmap.h"
+#include "ui/line_chart.h"
+#include "ui/stability_heatmap.h"
 
 namespace moewb {
 

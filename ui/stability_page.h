@@ -9,8 +9,8 @@
 
 #include <vector>
 
-#include "config.h"
-#include "routing_trace.h"
+#include "core/config/config.h"
+#include "core/trace/routing_trace.h"
 
 class QComboBox;
 class QLabel;

@@ -1,8 +1,8 @@
-#include "suite_worker.h"
+#include "ui/suite_worker.h"
 
 #include <QElapsedTimer>
 
-#include "suite.h"
+#include "core/train/suite.h"
 
 namespace moewb {
 

@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-#include "meta_types.h"
+#include "ui/meta_types.h"
 
 namespace moewb {
 

@@ -5,7 +5,7 @@
 #include <QObject>
 #include <QThread>
 
-#include "training_worker.h"
+#include "ui/training_worker.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "training_panel.h"
+#include "ui/training_panel.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "palette.h"
+#include "ui/render/palette.h"
 
 namespace moewb {
 

@@ -6,10 +6,10 @@
 #include <QTimer>
 #include <QWidget>
 
-#include "line_chart.h"
-#include "meta_types.h"
-#include "training_figures.h"
-#include "training_history.h"
+#include "ui/line_chart.h"
+#include "ui/meta_types.h"
+#include "ui/render/training_figures.h"
+#include "ui/render/training_history.h"
 
 class QCheckBox;
 class QGridLayout;

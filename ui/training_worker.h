@@ -8,7 +8,7 @@
 #include <atomic>
 #include <memory>
 
-#include "meta_types.h"
+#include "ui/meta_types.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "affinity_figure.h"
+#include "ui/render/affinity_figure.h"
 
 #include <QFontMetricsF>
 #include <QJsonArray>
@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-#include "palette.h"
-#include "routing_text.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

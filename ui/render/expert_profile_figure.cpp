@@ -1,4 +1,4 @@
-#include "expert_profile_figure.h"
+#include "ui/render/expert_profile_figure.h"
 
 #include <QFontMetricsF>
 #include <QJsonArray>
@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <charconv>
 
-#include "palette.h"
-#include "plot_figure.h"
-#include "routing_text.h"
+#include "ui/render/palette.h"
+#include "ui/render/plot_figure.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

@@ -7,7 +7,7 @@
 #include <QSizeF>
 #include <QString>
 
-#include "figure_style.h"
+#include "ui/render/figure_style.h"
 
 class QPainter;
 

@@ -1,4 +1,4 @@
-#include "figure_export.h"
+#include "ui/render/figure_export.h"
 
 #include <QFileInfo>
 #include <QImage>

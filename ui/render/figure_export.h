@@ -8,7 +8,7 @@
 #include <QSizeF>
 #include <QString>
 
-#include "figure.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

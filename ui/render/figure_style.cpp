@@ -1,4 +1,4 @@
-#include "figure_style.h"
+#include "ui/render/figure_style.h"
 
 #include <QImage>
 

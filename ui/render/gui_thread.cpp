@@ -1,4 +1,4 @@
-#include "gui_thread.h"
+#include "ui/render/gui_thread.h"
 
 #include <QCoreApplication>
 #include <QMetaObject>

@@ -1,4 +1,4 @@
-#include "heatmap_geometry.h"
+#include "ui/render/heatmap_geometry.h"
 
 #include <algorithm>
 #include <cmath>

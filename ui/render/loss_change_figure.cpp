@@ -1,4 +1,4 @@
-#include "loss_change_figure.h"
+#include "ui/render/loss_change_figure.h"
 
 #include <QFontMetricsF>
 #include <QJsonArray>
@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "routing_text.h"
+#include "ui/render/routing_text.h"
 
 namespace moewb {
 

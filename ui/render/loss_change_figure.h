@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "figure.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "palette.h"
+#include "ui/render/palette.h"
 
 #include <array>
 #include <algorithm>

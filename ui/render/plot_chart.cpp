@@ -1,4 +1,4 @@
-#include "plot_chart.h"
+#include "ui/render/plot_chart.h"
 
 #include <QCategoryAxis>
 #include <QChart>
@@ -14,8 +14,8 @@
 #include <cmath>
 #include <functional>
 
-#include "palette.h"
-#include "series_decimation.h"
+#include "ui/render/palette.h"
+#include "ui/render/series_decimation.h"
 
 namespace moewb {
 

@@ -15,8 +15,8 @@
 
 #include <vector>
 
-#include "figure_style.h"
-#include "plot_figure.h"
+#include "ui/render/figure_style.h"
+#include "ui/render/plot_figure.h"
 
 class QChart;
 class QCategoryAxis;

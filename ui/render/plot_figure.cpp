@@ -1,4 +1,4 @@
-#include "plot_figure.h"
+#include "ui/render/plot_figure.h"
 
 #include <QChart>
 #include <QGraphicsScene>
@@ -11,8 +11,8 @@
 #include <cmath>
 #include <limits>
 
-#include "gui_thread.h"
-#include "plot_chart.h"
+#include "ui/render/gui_thread.h"
+#include "ui/render/plot_chart.h"
 
 namespace moewb {
 

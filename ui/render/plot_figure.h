@@ -10,8 +10,8 @@
 #include <optional>
 #include <utility>
 
-#include "axis_ticks.h"
-#include "figure.h"
+#include "ui/render/axis_ticks.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

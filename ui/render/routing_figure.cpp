@@ -1,4 +1,4 @@
-#include "routing_figure.h"
+#include "ui/render/routing_figure.h"
 
 #include <QFontMetricsF>
 #include <QPainter>
@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "palette.h"
-#include "routing_text.h"
-#include "run_name.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_text.h"
+#include "core/runs/run_name.h"
 
 namespace moewb {
 

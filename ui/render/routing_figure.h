@@ -4,10 +4,10 @@
 // same cell, character and legend painters.
 #pragma once
 
-#include "config.h"
-#include "figure.h"
-#include "heatmap_geometry.h"
-#include "routing_trace.h"
+#include "core/config/config.h"
+#include "ui/render/figure.h"
+#include "ui/render/heatmap_geometry.h"
+#include "core/trace/routing_trace.h"
 
 class QPaintDevice;
 

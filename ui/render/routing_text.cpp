@@ -1,4 +1,4 @@
-#include "routing_text.h"
+#include "ui/render/routing_text.h"
 
 #include <QStringList>
 

@@ -3,7 +3,7 @@
 
 #include <QString>
 
-#include "routing_trace.h"
+#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

@@ -1,17 +1,17 @@
-#include "run_figures.h"
+#include "ui/render/run_figures.h"
 
 #include <QDir>
 #include <QFileInfo>
 
-#include "affinity_figure.h"
-#include "files.h"
-#include "metrics_csv.h"
-#include "routing_figure.h"
-#include "routing_stability.h"
-#include "run_name.h"
-#include "run_summary.h"
-#include "stability_figure.h"
-#include "training_figures.h"
+#include "ui/render/affinity_figure.h"
+#include "core/base/files.h"
+#include "core/runs/metrics_csv.h"
+#include "ui/render/routing_figure.h"
+#include "core/trace/routing_stability.h"
+#include "core/runs/run_name.h"
+#include "core/runs/run_summary.h"
+#include "ui/render/stability_figure.h"
+#include "ui/render/training_figures.h"
 
 namespace moewb {
 

@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "figure_export.h"
+#include "ui/render/figure_export.h"
 
 namespace moewb {
 

@@ -1,4 +1,4 @@
-#include "series_decimation.h"
+#include "ui/render/series_decimation.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "stability_figure.h"
+#include "ui/render/stability_figure.h"
 
 #include <QFontMetricsF>
 #include <QJsonArray>
@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "palette.h"
-#include "routing_text.h"
-#include "run_name.h"
+#include "ui/render/palette.h"
+#include "ui/render/routing_text.h"
+#include "core/runs/run_name.h"
 
 namespace moewb {
 

@@ -8,9 +8,9 @@
 
 #include <optional>
 
-#include "config.h"
-#include "figure.h"
-#include "routing_stability.h"
+#include "core/config/config.h"
+#include "ui/render/figure.h"
+#include "core/trace/routing_stability.h"
 
 class QPaintDevice;
 

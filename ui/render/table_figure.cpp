@@ -1,4 +1,4 @@
-#include "table_figure.h"
+#include "ui/render/table_figure.h"
 
 #include <QFontMetricsF>
 #include <QJsonArray>

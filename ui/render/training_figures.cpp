@@ -1,9 +1,9 @@
-#include "training_figures.h"
+#include "ui/render/training_figures.h"
 
 #include <algorithm>
 
-#include "palette.h"
-#include "run_name.h"
+#include "ui/render/palette.h"
+#include "core/runs/run_name.h"
 
 namespace moewb {
 

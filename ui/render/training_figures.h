@@ -2,8 +2,8 @@
 // run folder call these same functions, so the screen and every exported file show the same figure.
 #pragma once
 
-#include "plot_figure.h"
-#include "training_history.h"
+#include "ui/render/plot_figure.h"
+#include "ui/render/training_history.h"
 
 namespace moewb {
 

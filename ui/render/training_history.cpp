@@ -1,4 +1,4 @@
-#include "training_history.h"
+#include "ui/render/training_history.h"
 
 #include <cmath>
 

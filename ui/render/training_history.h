@@ -6,8 +6,8 @@
 #include <QPointF>
 #include <QVector>
 
-#include "metrics_csv.h"
-#include "training.h"
+#include "core/runs/metrics_csv.h"
+#include "core/train/training.h"
 
 namespace moewb {
 
