@@ -19,11 +19,11 @@
 
 #include <cmath>
 
-#include "ui/exportable_figure.h"
-#include "ui/line_chart.h"
+#include "ui/export/exportable_figure.h"
+#include "ui/training/line_chart.h"
 #include "ui/render/palette.h"
 #include "ui/render/series_decimation.h"
-#include "ui/training_panel.h"
+#include "ui/training/training_panel.h"
 
 using namespace moewb;
 

@@ -14,24 +14,24 @@
 #include <QTabWidget>
 #include <QTableWidget>
 
-#include "ui/affinity_view.h"
-#include "ui/export_dialog.h"
+#include "ui/routing/affinity_view.h"
+#include "ui/export/export_dialog.h"
 #include "ui/render/figure_export.h"
 #include "core/base/files.h"
-#include "ui/line_chart.h"
-#include "ui/main_window.h"
+#include "ui/training/line_chart.h"
+#include "ui/shell/main_window.h"
 #include "core/runs/metrics_csv.h"
-#include "ui/routing_heatmap.h"
-#include "ui/routing_panel.h"
+#include "ui/routing/routing_heatmap.h"
+#include "ui/routing/routing_panel.h"
 #include "ui/render/run_figures.h"
 #include "core/runs/run_summary.h"
-#include "ui/runs_panel.h"
-#include "ui/stability_heatmap.h"
-#include "ui/stability_page.h"
+#include "ui/runs/runs_panel.h"
+#include "ui/routing/stability_heatmap.h"
+#include "ui/routing/stability_page.h"
 #include "core/train/suite.h"
 #include "ui/render/table_figure.h"
 #include "test_corpus.h"
-#include "ui/training_panel.h"
+#include "ui/training/training_panel.h"
 
 using namespace moewb;
 

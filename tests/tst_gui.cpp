@@ -17,12 +17,12 @@
 
 #include <algorithm>
 
-#include "ui/config_panel.h"
+#include "ui/training/config_panel.h"
 #include "core/runs/disk_space.h"
 #include "core/base/files.h"
-#include "ui/main_window.h"
+#include "ui/shell/main_window.h"
 #include "core/config/memory_estimate.h"
-#include "ui/routing_panel.h"
+#include "ui/routing/routing_panel.h"
 #include "core/runs/run_summary.h"
 #include "test_corpus.h"
 #include "core/data/text_dataset.h"

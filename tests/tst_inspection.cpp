@@ -27,11 +27,11 @@
 
 #include "ui/render/figure_export.h"
 #include "core/base/files.h"
-#include "ui/intervention_panel.h"
-#include "ui/main_window.h"
+#include "ui/routing/intervention_panel.h"
+#include "ui/shell/main_window.h"
 #include "ui/render/palette.h"
 #include "ui/render/routing_figure.h"
-#include "ui/routing_panel.h"
+#include "ui/routing/routing_panel.h"
 #include "test_corpus.h"
 #include "core/train/training.h"
 

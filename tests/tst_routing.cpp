@@ -9,10 +9,10 @@
 
 #include <random>
 
-#include "ui/affinity_view.h"
+#include "ui/routing/affinity_view.h"
 #include "ui/render/heatmap_geometry.h"
-#include "ui/routing_heatmap.h"
-#include "ui/routing_panel.h"
+#include "ui/routing/routing_heatmap.h"
+#include "ui/routing/routing_panel.h"
 #include "ui/render/routing_text.h"
 #include "core/train/training.h"
 

@@ -33,10 +33,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
-#include "ui/derived_run_dialog.h"
+#include "ui/runs/derived_run_dialog.h"
 #include "core/base/files.h"
-#include "ui/generation_panel.h"
-#include "ui/main_window.h"
+#include "ui/generation/generation_panel.h"
+#include "ui/shell/main_window.h"
 #include "core/runs/metrics_csv.h"
 #include "core/runs/run_lock.h"
 #include "core/runs/run_summary.h"

@@ -16,15 +16,15 @@
 
 #include "ui/render/figure_export.h"
 #include "core/base/files.h"
-#include "ui/main_window.h"
+#include "ui/shell/main_window.h"
 #include "core/runs/metrics_csv.h"
 #include "ui/render/palette.h"
-#include "ui/routing_panel.h"
+#include "ui/routing/routing_panel.h"
 #include "core/trace/routing_stability.h"
 #include "ui/render/routing_text.h"
 #include "ui/render/stability_figure.h"
-#include "ui/stability_heatmap.h"
-#include "ui/stability_page.h"
+#include "ui/routing/stability_heatmap.h"
+#include "ui/routing/stability_page.h"
 #include "test_corpus.h"
 
 using namespace moewb;
