@@ -20,9 +20,9 @@
 #include <cmath>
 
 #include "ui/export/exportable_figure.h"
-#include "ui/training/line_chart.h"
 #include "ui/render/palette.h"
 #include "ui/render/series_decimation.h"
+#include "ui/training/line_chart.h"
 #include "ui/training/training_panel.h"
 
 using namespace moewb;

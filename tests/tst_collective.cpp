@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "core/distributed/collective.h"
-#include "core/train/expert_parallel.h"
 #include "core/distributed/gradient_sync.h"
+#include "core/train/expert_parallel.h"
 #include "core/train/optimizer.h"
 
 using namespace moewb;

@@ -16,17 +16,17 @@
 #include <optional>
 #include <random>
 
-#include "core/config/config.h"
-#include "core/runs/disk_space.h"
 #include "core/base/files.h"
-#include "core/config/memory_estimate.h"
-#include "core/runs/metrics_csv.h"
 #include "core/base/numbers.h"
 #include "core/base/process_memory.h"
-#include "core/trace/routing_trace.h"
-#include "core/runs/run_log.h"
-#include "test_corpus.h"
+#include "core/config/config.h"
+#include "core/config/memory_estimate.h"
 #include "core/data/text_dataset.h"
+#include "core/runs/disk_space.h"
+#include "core/runs/metrics_csv.h"
+#include "core/runs/run_log.h"
+#include "core/trace/routing_trace.h"
+#include "test_corpus.h"
 
 using namespace moewb;
 

@@ -17,10 +17,10 @@
 #include <memory>
 #include <random>
 
+#include "core/runs/metrics_csv.h"
 #include "ui/render/affinity_figure.h"
 #include "ui/render/figure_export.h"
 #include "ui/render/gui_thread.h"
-#include "core/runs/metrics_csv.h"
 #include "ui/render/plot_figure.h"
 #include "ui/render/routing_figure.h"
 #include "ui/render/table_figure.h"

@@ -17,15 +17,15 @@
 
 #include <algorithm>
 
-#include "ui/training/config_panel.h"
-#include "core/runs/disk_space.h"
 #include "core/base/files.h"
-#include "ui/shell/main_window.h"
 #include "core/config/memory_estimate.h"
-#include "ui/routing/routing_panel.h"
+#include "core/data/text_dataset.h"
+#include "core/runs/disk_space.h"
 #include "core/runs/run_summary.h"
 #include "test_corpus.h"
-#include "core/data/text_dataset.h"
+#include "ui/routing/routing_panel.h"
+#include "ui/shell/main_window.h"
+#include "ui/training/config_panel.h"
 
 using namespace moewb;
 

@@ -25,15 +25,15 @@
 #include <QSlider>
 #include <QTableWidget>
 
-#include "ui/render/figure_export.h"
 #include "core/base/files.h"
-#include "ui/routing/intervention_panel.h"
-#include "ui/shell/main_window.h"
+#include "core/train/training.h"
+#include "test_corpus.h"
+#include "ui/render/figure_export.h"
 #include "ui/render/palette.h"
 #include "ui/render/routing_figure.h"
+#include "ui/routing/intervention_panel.h"
 #include "ui/routing/routing_panel.h"
-#include "test_corpus.h"
-#include "core/train/training.h"
+#include "ui/shell/main_window.h"
 
 using namespace moewb;
 

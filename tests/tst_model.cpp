@@ -25,14 +25,14 @@
 #include <mimalloc.h>
 #endif
 
-#include "core/runs/disk_space.h"
-#include "core/model/engine.h"
 #include "core/base/files.h"
 #include "core/config/memory_estimate.h"
+#include "core/model/engine.h"
+#include "core/runs/disk_space.h"
 #include "core/runs/metrics_csv.h"
+#include "core/train/training.h"
 #include "routing_rows.h"
 #include "test_corpus.h"
-#include "core/train/training.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;

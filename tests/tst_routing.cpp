@@ -9,12 +9,12 @@
 
 #include <random>
 
-#include "ui/routing/affinity_view.h"
+#include "core/train/training.h"
 #include "ui/render/heatmap_geometry.h"
+#include "ui/render/routing_text.h"
+#include "ui/routing/affinity_view.h"
 #include "ui/routing/routing_heatmap.h"
 #include "ui/routing/routing_panel.h"
-#include "ui/render/routing_text.h"
-#include "core/train/training.h"
 
 using namespace moewb;
 

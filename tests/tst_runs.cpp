@@ -33,15 +33,15 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
-#include "ui/runs/derived_run_dialog.h"
 #include "core/base/files.h"
-#include "ui/generation/generation_panel.h"
-#include "ui/shell/main_window.h"
 #include "core/runs/metrics_csv.h"
 #include "core/runs/run_lock.h"
 #include "core/runs/run_summary.h"
-#include "test_corpus.h"
 #include "core/train/training.h"
+#include "test_corpus.h"
+#include "ui/generation/generation_panel.h"
+#include "ui/runs/derived_run_dialog.h"
+#include "ui/shell/main_window.h"
 
 using namespace moewb;
 

@@ -14,18 +14,18 @@
 #include <QScrollBar>
 #include <QSvgRenderer>
 
-#include "ui/render/figure_export.h"
 #include "core/base/files.h"
-#include "ui/shell/main_window.h"
 #include "core/runs/metrics_csv.h"
-#include "ui/render/palette.h"
-#include "ui/routing/routing_panel.h"
 #include "core/trace/routing_stability.h"
+#include "test_corpus.h"
+#include "ui/render/figure_export.h"
+#include "ui/render/palette.h"
 #include "ui/render/routing_text.h"
 #include "ui/render/stability_figure.h"
+#include "ui/routing/routing_panel.h"
 #include "ui/routing/stability_heatmap.h"
 #include "ui/routing/stability_page.h"
-#include "test_corpus.h"
+#include "ui/shell/main_window.h"
 
 using namespace moewb;
 

@@ -6,13 +6,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "core/train/derived_run.h"
-#include "core/model/engine.h"
 #include "core/base/files.h"
+#include "core/model/engine.h"
 #include "core/runs/metrics_csv.h"
 #include "core/runs/run_summary.h"
-#include "test_corpus.h"
+#include "core/train/derived_run.h"
 #include "core/train/training.h"
+#include "test_corpus.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;

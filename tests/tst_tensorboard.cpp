@@ -10,10 +10,10 @@
 
 #include "core/base/files.h"
 #include "core/runs/metrics_csv.h"
-#include "tensorboard_event.pb.h"
 #include "core/tensorboard/tensorboard_writer.h"
-#include "test_corpus.h"
 #include "core/train/training.h"
+#include "tensorboard_event.pb.h"
+#include "test_corpus.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;

@@ -14,20 +14,21 @@
 #include <optional>
 #include <thread>
 
-#include "core/train/bench.h"
 #include "app/cli/cli_options.h"
-#include "core/distributed/collective.h"
 #include "app/cli/export_cli.h"
-#include "core/base/files.h"
 #include "app/cli/local_launcher.h"
+#include "app/cli/scaling_bench.h"
+#include "app/cli/surgery_cli.h"
+#include "app/version.h"
+#include "core/base/files.h"
 #include "core/base/numbers.h"
 #include "core/base/process_memory.h"
+#include "core/distributed/collective.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_log.h"
-#include "app/cli/scaling_bench.h"
+#include "core/train/bench.h"
 #include "core/train/suite.h"
-#include "app/cli/surgery_cli.h"
 #include "core/train/training.h"
-#include "app/version.h"
 
 using namespace moewb;
 
@@ -275,8 +276,8 @@ Command add_resume(CLI::App& root, int argc, char** argv) {
             if (o->group.nproc > 1) {
               require_distributed();
               std::vector<FieldError> errors;  // a batch that does not split is said once, before any rank starts
-              if (file_exists(o->run + "/config.json")) {
-                const Config on_disk = config_from_json(read_file(o->run + "/config.json"), Config{}, errors);
+              if (const RunFolder folder(o->run); folder.holds_run()) {
+                const Config on_disk = config_from_json(read_file(folder.config_file()), Config{}, errors);
                 if (errors.empty()) o->group.check(on_disk);
               }
               return launch_local_ranks(o->group.nproc, std::chrono::seconds(o->group.timeout),
@@ -310,10 +311,9 @@ struct ModelOptions {
 
 // The dataset of the run a checkpoint belongs to (<run>/checkpoints/x.pt -> <run>/run.json), else the default.
 std::string dataset_of(const std::string& checkpoint) {
-  const auto run_json = std::filesystem::path(checkpoint).parent_path().parent_path() / "run.json";
+  const RunFolder run = RunFolder::of_checkpoint(checkpoint);
   try {
-    if (std::filesystem::exists(run_json))
-      return nlohmann::json::parse(read_file(run_json.string())).at("dataset").get<std::string>();
+    if (file_exists(run.run_info_file())) return run.read_run_info().at("dataset").get<std::string>();
   } catch (const std::exception&) {
   }
   return default_dataset();

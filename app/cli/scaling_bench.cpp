@@ -5,11 +5,11 @@
 #include <iostream>
 #include <thread>
 
-#include "core/train/bench.h"
-#include "core/distributed/collective.h"
-#include "core/base/files.h"
 #include "app/cli/local_launcher.h"
+#include "core/base/files.h"
 #include "core/base/numbers.h"
+#include "core/distributed/collective.h"
+#include "core/train/bench.h"
 #include "core/train/training.h"
 
 namespace moewb {

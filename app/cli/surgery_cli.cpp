@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/train/derived_run.h"
 #include "core/base/numbers.h"
+#include "core/train/derived_run.h"
 
 namespace moewb {
 

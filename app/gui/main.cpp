@@ -10,10 +10,10 @@
 #include <csignal>
 #include <cstdio>
 
-#include "ui/shell/main_window.h"
-#include "ui/render/palette.h"
-#include "core/train/training.h"
 #include "app/version.h"
+#include "core/train/training.h"
+#include "ui/render/palette.h"
+#include "ui/shell/main_window.h"
 
 namespace {
 // "system" leaves style and palette to the platform theme (QT_QPA_PLATFORMTHEME, a dark desktop), which every

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
-#include "core/model/engine.h"
 #include "core/base/files.h"
 #include "core/base/numbers.h"
+#include "core/model/engine.h"
 #include "core/train/training.h"
 
 namespace moewb {

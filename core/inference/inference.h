@@ -9,9 +9,9 @@
 #include <string>
 
 #include "core/config/config.h"
+#include "core/data/text_dataset.h"
 #include "core/trace/intervention.h"
 #include "core/trace/routing_trace.h"
-#include "core/data/text_dataset.h"
 
 namespace moewb {
 

@@ -5,13 +5,13 @@
 
 #include <torch/torch.h>
 
-#include "core/distributed/collective.h"
-#include "core/model/gpt.h"
-#include "core/train/optimizer.h"
-#include "core/model/precision.h"
 #include "core/base/process_memory.h"
-#include "core/inference/inference.h"
 #include "core/data/text_dataset.h"
+#include "core/distributed/collective.h"
+#include "core/inference/inference.h"
+#include "core/model/gpt.h"
+#include "core/model/precision.h"
+#include "core/train/optimizer.h"
 
 namespace moewb {
 

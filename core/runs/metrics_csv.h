@@ -32,6 +32,9 @@ struct MetricsTable {
   const std::vector<double>& column(const std::string& name) const;  // throws std::out_of_range
 };
 MetricsTable parse_metrics_csv(const std::string& text);  // throws std::runtime_error on malformed rows
+// The table's rows as the trainer wrote them (format_metrics_row read back): a column the table lacks reads as not
+// measured (NaN), and a row carries its layers' routing when it holds an evaluation (a validation loss).
+std::vector<MetricsRow> metrics_rows(const MetricsTable& table, const Config& c);
 // The file's text keeping only rows with step <= last_step (a resumed run drops rows it will redo), one row per
 // step (the first), and no torn or unreadable lines.
 std::string truncate_metrics_csv(const std::string& text, int last_step);

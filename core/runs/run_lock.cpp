@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/runs/run_folder.h"
+
 namespace moewb {
 
 namespace {
@@ -27,7 +29,7 @@ std::string this_process() {
 }  // namespace
 
 RunLock::RunLock(const std::string& run_dir) {
-  const std::string path = run_dir + "/run.lock";
+  const std::string path = RunFolder(run_dir).lock_file();
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -63,7 +65,7 @@ RunLock::~RunLock() {
 }
 
 bool run_folder_locked(const std::string& run_dir) {
-  const int fd = open((run_dir + "/run.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(RunFolder(run_dir).lock_file().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;  // never locked
   const bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   close(fd);  // releases the probe's shared lock

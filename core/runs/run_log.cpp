@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "core/runs/run_folder.h"
+
 namespace moewb {
 
 namespace {
@@ -50,7 +52,7 @@ spdlog::sink_ptr make_terminal_sink(const std::string& prefix, bool backtraces) 
 std::shared_ptr<spdlog::logger> make_run_log(const std::string& run_dir) {
   auto log = std::make_shared<spdlog::logger>("run");
   if (run_dir.empty()) return log;
-  const std::string path = run_dir + "/train.log";
+  const std::string path = RunFolder(run_dir).log_file();
   try {
     auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
     file->set_pattern("%Y-%m-%d %H:%M:%S.%e %-7l %v");

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/runs/run_folder.h"
+
 namespace moewb {
 
 namespace {
@@ -58,7 +60,7 @@ std::string run_start_time(const std::string& run_dir) {
     if (!t.empty()) return t;
   }
   // train.log's lines begin "yyyy-MM-dd HH:mm:ss.zzz"; its first is the start
-  std::ifstream log(run_dir + "/train.log");
+  std::ifstream log(RunFolder(run_dir).log_file());
   std::string first;
   if (!std::getline(log, first) || first.size() < 16 || first[10] != ' ') return {};
   return time_of_day(first, 11, 3);

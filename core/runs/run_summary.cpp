@@ -8,6 +8,7 @@
 
 #include "core/base/files.h"
 #include "core/runs/metrics_csv.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_lock.h"
 #include "core/runs/run_name.h"
 
@@ -15,9 +16,11 @@ namespace moewb {
 
 namespace {
 
-double last_value(const std::vector<double>& column) {
-  for (auto it = column.rbegin(); it != column.rend(); ++it)
-    if (!std::isnan(*it)) return *it;
+// The last measured value of one metric over a run's rows.
+template <typename Get>
+double last_value(const std::vector<MetricsRow>& rows, Get get) {
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+    if (const double v = get(*it); !std::isnan(v)) return v;
   return NAN;
 }
 
@@ -61,7 +64,7 @@ std::string RunSummary::kind() const {
 std::string RunSummary::display_name() const { return run_display_name(meta.name, config, started); }
 
 RunMeta read_run_meta(const std::string& dir) {
-  const std::string path = dir + "/meta.json";
+  const std::string path = RunFolder(dir).meta_file();
   RunMeta meta;
   if (!file_exists(path)) return meta;
   try {
@@ -76,23 +79,15 @@ RunMeta read_run_meta(const std::string& dir) {
 
 void write_run_meta(const std::string& dir, const RunMeta& meta) {
   const nlohmann::json j = {{"name", meta.name}, {"tags", meta.tags}};
-  atomic_write(dir + "/meta.json", j.dump(2) + "\n");
+  atomic_write(RunFolder(dir).meta_file(), j.dump(2) + "\n");
 }
-
-namespace {
-Config read_config(const std::string& dir) {
-  std::vector<FieldError> errors;
-  const Config c = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
-  if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
-  return c;
-}
-}  // namespace
 
 std::string read_display_name(const std::string& dir) {
-  return run_display_name(read_run_meta(dir).name, read_config(dir), run_start_time(dir));
+  return run_display_name(read_run_meta(dir).name, RunFolder(dir).read_config(), run_start_time(dir));
 }
 
 RunSummary summarize_run(const std::string& dir) {
+  const RunFolder folder(dir);
   RunSummary s;
   s.dir = dir;
   const auto slash = dir.find_last_of('/');
@@ -100,9 +95,9 @@ RunSummary summarize_run(const std::string& dir) {
   s.meta = read_run_meta(dir);
   s.started = run_start_time(dir);
   std::vector<int> experts_per_rank;  // of each session on several ranks
-  if (file_exists(dir + "/run.json")) {
+  if (file_exists(folder.run_info_file())) {
+    const auto run = folder.read_run_info();
     try {
-      const auto run = nlohmann::json::parse(read_file(dir + "/run.json"));
       s.parameters = run.value("parameters", int64_t{0});
       if (run.contains("derived_from")) s.derived_from = run["derived_from"].value("summary", std::string());
       if (run.contains("data_parallel"))
@@ -111,46 +106,49 @@ RunSummary summarize_run(const std::string& dir) {
           experts_per_rank.push_back(session.value("experts_per_rank", 0));
         }
     } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(dir + "/run.json is malformed: " + e.what());
+      throw std::runtime_error(folder.run_info_file() + " is malformed: " + e.what());
     }
   }
-  s.config = read_config(dir);
+  s.config = folder.read_config();
   for (int held : experts_per_rank) s.experts_split = s.experts_split || (held > 0 && held < s.config.n_experts);
-  const MetricsTable t = parse_metrics_csv(read_file(dir + "/metrics.csv"));
-  if (t.rows() > 0) s.last_step = static_cast<int>(t.column("step").back());
-  s.finished = t.rows() > 0 && s.last_step >= s.config.max_iters;
+  const std::vector<MetricsRow> rows = metrics_rows(folder.read_metrics(), s.config);
+  if (!rows.empty()) s.last_step = rows.back().step;
+  s.finished = !rows.empty() && s.last_step >= s.config.max_iters;
   s.status = run_folder_locked(dir)                        ? RunStatus::training
              : s.finished                                  ? RunStatus::finished
-             : file_exists(dir + "/checkpoints/latest.pt") ? RunStatus::stopped
+             : file_exists(folder.latest_checkpoint())     ? RunStatus::stopped
                                                            : RunStatus::empty;
-  if (t.rows() == 0) return s;
+  if (rows.empty()) return s;
   double best = NAN;
-  for (double v : t.column("val_loss"))
-    if (!std::isnan(v) && (std::isnan(best) || v < best)) best = v;
+  for (const MetricsRow& r : rows)
+    if (!std::isnan(r.val_loss) && (std::isnan(best) || r.val_loss < best)) best = r.val_loss;
   s.best_val = best;
-  s.final_val = last_value(t.column("val_loss"));
-  s.final_train = last_value(t.column("eval_train_loss"));
-  s.training_time_s = last_value(t.column("elapsed_s"));
+  s.final_val = last_value(rows, [](const MetricsRow& r) { return r.val_loss; });
+  s.final_train = last_value(rows, [](const MetricsRow& r) { return r.eval_train_loss; });
+  s.training_time_s = last_value(rows, [](const MetricsRow& r) { return r.elapsed_s; });
   double sum = 0;
   int n = 0;
-  for (double v : t.column("tokens_per_sec"))
-    if (!std::isnan(v)) sum += v, ++n;
+  for (const MetricsRow& r : rows)
+    if (!std::isnan(r.tokens_per_sec)) sum += r.tokens_per_sec, ++n;
   s.train_tokens_per_sec = n ? sum / n : NAN;
   if (s.config.is_moe()) {
     double dropped = 0, entropy = 0;
     for (int l = 0; l < s.config.n_layer; ++l) {
-      dropped += last_value(t.column("L" + std::to_string(l) + "_dropped"));
-      entropy += last_value(t.column("L" + std::to_string(l) + "_load_entropy"));
+      auto layer = [l](const MetricsRow& r) -> const LayerMetrics* {
+        return l < static_cast<int>(r.layers.size()) ? &r.layers[static_cast<size_t>(l)] : nullptr;
+      };
+      dropped += last_value(rows, [&](const MetricsRow& r) { return layer(r) ? layer(r)->dropped_fraction : NAN; });
+      entropy += last_value(rows, [&](const MetricsRow& r) { return layer(r) ? layer(r)->load_entropy : NAN; });
     }
     s.mean_dropped = dropped / s.config.n_layer;
     s.mean_load_entropy = entropy / s.config.n_layer;
   }
-  if (file_exists(dir + "/summary.json")) {
+  if (file_exists(folder.summary_file())) {
     try {
-      s.generation_tokens_per_sec = nlohmann::json::parse(read_file(dir + "/summary.json"))
-                                        .at("generation_tokens_per_sec").get<double>();
+      s.generation_tokens_per_sec =
+          nlohmann::json::parse(read_file(folder.summary_file())).at("generation_tokens_per_sec").get<double>();
     } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(dir + "/summary.json is malformed: " + e.what());
+      throw std::runtime_error(folder.summary_file() + " is malformed: " + e.what());
     }
   }
   return s;
@@ -160,7 +158,7 @@ void write_generation_speed(const std::string& dir, double tokens_per_sec, int c
   nlohmann::json j = {{"generation_tokens_per_sec", tokens_per_sec},
                       {"convention", "characters per second, KV cache, batch 1, " + std::to_string(characters) +
                                          " characters"}};
-  atomic_write(dir + "/summary.json", j.dump(2) + "\n");
+  atomic_write(RunFolder(dir).summary_file(), j.dump(2) + "\n");
 }
 
 // ---------------------------------------------------------------------------------------------------

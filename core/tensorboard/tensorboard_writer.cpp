@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "core/runs/run_folder.h"
 #include "tensorboard_event.pb.h"
 
 namespace moewb {
@@ -54,7 +55,7 @@ TensorBoardWriter::TensorBoardWriter(const std::string& folder, int64_t resumed_
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
   path_ =
-      (std::filesystem::path(folder) / ("events.out.tfevents." + std::to_string(static_cast<int64_t>(now_seconds())) +
+      (std::filesystem::path(folder) / (RunFolder::kTensorBoardPrefix + std::to_string(static_cast<int64_t>(now_seconds())) +
                                         "." + host + "." + std::to_string(getpid())))
           .string();
   out_.open(path_, std::ios::binary | std::ios::app);

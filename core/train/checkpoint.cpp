@@ -16,8 +16,8 @@
 #include <sstream>
 #include <vector>
 
-#include "core/model/engine.h"
 #include "core/base/files.h"
+#include "core/model/engine.h"
 
 namespace moewb {
 

@@ -8,6 +8,7 @@
 
 #include "core/base/files.h"
 #include "core/base/numbers.h"
+#include "core/runs/run_folder.h"
 #include "core/train/training.h"
 
 namespace moewb {
@@ -24,8 +25,8 @@ Source resolve(const std::string& source) {
   if (source.empty()) throw std::invalid_argument("name the source run (--run DIR) or checkpoint (--checkpoint FILE)");
   Source s;
   s.checkpoint = source_checkpoint(source);
-  s.run_dir = fs::is_directory(source) ? source : fs::path(source).parent_path().parent_path().string();
-  const std::string run_json = s.run_dir + "/run.json";
+  s.run_dir = fs::is_directory(source) ? source : RunFolder::of_checkpoint(source).dir();
+  const std::string run_json = RunFolder(s.run_dir).run_info_file();
   if (!file_exists(run_json))
     throw CheckpointError("'" + s.run_dir + "' is not a run folder (no run.json): the dataset is unknown");
   try {
@@ -117,8 +118,9 @@ std::string source_checkpoint(const std::string& source) {
     if (!fs::exists(source)) throw CheckpointError("'" + source + "' does not exist");
     return source;
   }
-  for (const char* name : {"best.pt", "latest.pt"})
-    if (file_exists(source + "/checkpoints/" + name)) return source + "/checkpoints/" + name;
+  const RunFolder folder(source);
+  for (const std::string& checkpoint : {folder.best_checkpoint(), folder.latest_checkpoint()})
+    if (file_exists(checkpoint)) return checkpoint;
   throw CheckpointError("'" + source + "' holds no checkpoint (checkpoints/best.pt or latest.pt)");
 }
 

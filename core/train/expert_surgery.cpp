@@ -5,8 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "core/model/engine.h"
 #include "core/base/numbers.h"
+#include "core/model/engine.h"
 #include "core/model/randomness.h"
 
 namespace moewb {

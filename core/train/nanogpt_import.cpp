@@ -3,9 +3,9 @@
 #include <map>
 #include <set>
 
-#include "core/model/engine.h"
 #include "core/base/files.h"
 #include "core/base/numbers.h"
+#include "core/model/engine.h"
 
 namespace moewb {
 

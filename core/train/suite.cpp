@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/files.h"
+#include "core/runs/run_folder.h"
 
 namespace moewb {
 
@@ -65,7 +66,7 @@ Suite Suite::open(const std::string& dir) {
 
 bool Suite::variant_done(size_t i) const {
   const std::string run = dir_ + "/" + variants_.at(i).folder;
-  if (!file_exists(run + "/summary.json")) return false;
+  if (!file_exists(RunFolder(run).summary_file())) return false;
   return summarize_run(run).finished;
 }
 
@@ -82,7 +83,7 @@ bool Suite::run(const std::atomic<bool>& stop, const std::function<void(const Su
     const SuiteVariant& v = variants_[i];
     const std::string run = dir_ + "/" + v.folder;
     std::unique_ptr<Trainer> trainer;
-    if (file_exists(run + "/checkpoints/latest.pt")) {
+    if (file_exists(RunFolder(run).latest_checkpoint())) {
       trainer = Trainer::resume(run);
     } else {
       fs::remove_all(run);  // a folder without a checkpoint holds nothing worth keeping
@@ -118,7 +119,7 @@ bool Suite::run(const std::atomic<bool>& stop, const std::function<void(const Su
 std::vector<RunSummary> Suite::summaries() const {
   std::vector<RunSummary> out;
   for (const auto& v : variants_)
-    if (file_exists(dir_ + "/" + v.folder + "/config.json")) out.push_back(summarize_run(dir_ + "/" + v.folder));
+    if (RunFolder(dir_ + "/" + v.folder).holds_run()) out.push_back(summarize_run(dir_ + "/" + v.folder));
   return out;
 }
 

@@ -2,29 +2,26 @@
 // gradient clipping, periodic evaluation with routing metrics and snapshots, atomic checkpoints.
 #include "core/train/training.h"
 
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <atomic>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "core/runs/disk_space.h"
-#include "core/model/engine.h"
-#include "core/train/expert_parallel.h"
 #include "core/base/files.h"
-#include "core/distributed/gradient_sync.h"
-#include "core/config/memory_estimate.h"
-#include "core/runs/metrics_csv.h"
 #include "core/base/numbers.h"
+#include "core/config/memory_estimate.h"
+#include "core/distributed/gradient_sync.h"
+#include "core/model/engine.h"
 #include "core/model/randomness.h"
+#include "core/runs/disk_space.h"
+#include "core/runs/metrics_csv.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_lock.h"
 #include "core/runs/run_log.h"
+#include "core/train/expert_parallel.h"
 #ifdef MOEWB_TENSORBOARD
 #include "core/tensorboard/tensorboard_writer.h"
 #endif
@@ -123,12 +120,6 @@ NumericError numeric_error_since(double loss, int last_finite, int step, const s
                                 "; the weights in memory are damaged, nothing of them was saved" + kNumericAdvice);
 }
 
-std::string snapshot_name(int step) {
-  char name[32];
-  std::snprintf(name, sizeof name, "step_%06d.json", step);
-  return name;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -164,12 +155,11 @@ struct Trainer::Impl {
 #endif
 
   bool writes_files() const { return !run_dir.empty() && !read_only; }
-  bool holds_checkpoint() const {
-    return file_exists(path("checkpoints/latest.pt")) || file_exists(path("checkpoints/best.pt"));
-  }
+  RunFolder folder() const { return RunFolder(run_dir); }
+  bool holds_checkpoint() const { return folder().holds_checkpoint(); }
   // A folder whose run never reached its first checkpoint holds nothing to resume: a new run may start there.
   void refuse_a_run_in_the_folder() const {
-    if (file_exists(path("config.json")) && holds_checkpoint())
+    if (folder().holds_run() && holds_checkpoint())
       throw std::runtime_error("'" + run_dir + "' already holds a run: resume it or choose another folder");
   }
 
@@ -190,9 +180,9 @@ struct Trainer::Impl {
                                                   cuda ? "the GPU" : machine, resuming);
     if (writes_files()) {
       double present = 0;  // a resumed run's checkpoints, which the new ones replace
-      for (const char* file : {"checkpoints/latest.pt", "checkpoints/best.pt"}) {
+      for (const std::string& file : {folder().latest_checkpoint(), folder().best_checkpoint()}) {
         std::error_code ec;
-        const auto bytes = fs::file_size(path(file), ec);
+        const auto bytes = fs::file_size(file, ec);
         if (!ec) present += static_cast<double>(bytes);
       }
       for (const FieldError& e : check_checkpoint_space(checkpoint_file_bytes(c, vocab), present,
@@ -229,16 +219,15 @@ struct Trainer::Impl {
   // latest.pt, or best.pt with a notice when latest.pt fails its checks.
   LoadedCheckpoint load_latest() {
     try {
-      return load_checkpoint(path("checkpoints/latest.pt"), device);
+      return load_checkpoint(folder().latest_checkpoint(), device);
     } catch (const CheckpointError& latest_error) {
-      if (!file_exists(path("checkpoints/best.pt"))) throw;
-      LoadedCheckpoint best = load_checkpoint(path("checkpoints/best.pt"), device);
+      if (!file_exists(folder().best_checkpoint())) throw;
+      LoadedCheckpoint best = load_checkpoint(folder().best_checkpoint(), device);
       notice += (notice.empty() ? "" : "; ") + std::string(latest_error.what()) + ": resumed from best.pt at step " +
                 std::to_string(best.meta.step) + " instead";
       return best;
     }
   }
-  std::string path(const std::string& rel) const { return (fs::path(run_dir) / rel).string(); }
   double elapsed() const {
     return elapsed_before + std::chrono::duration<double>(Clock::now() - session_start).count();
   }
@@ -290,13 +279,9 @@ struct Trainer::Impl {
     loss_acc = torch::zeros({}, torch::TensorOptions().device(device));
   }
 
-  // A row that cannot be written stops the run: a "done" run with missing rows would be silently wrong.
   void append_metrics(const MetricsRow& row) {
     if (!writes_files()) return;
-    std::ofstream out(path("metrics.csv"), std::ios::app);
-    out << format_metrics_row(config, row);
-    out.flush();
-    if (!out) throw std::runtime_error("cannot append to " + path("metrics.csv") + ": " + std::strerror(errno));
+    folder().append_metrics(config, row);
 #ifdef MOEWB_TENSORBOARD
     if (tensorboard) tensorboard->row(row);
 #endif
@@ -308,9 +293,9 @@ struct Trainer::Impl {
     const double loss_sum = window_loss_sum();  // a collective: every rank of a group comes here
     const auto whole = whole_experts();
     if (!writes_files()) return;
-    atomic_write(path("routing/" + snapshot_name(r.step)), r.snapshot.to_json());
-    if (r.best) save("best.pt", loss_sum);
-    save("latest.pt", loss_sum);
+    folder().write_snapshot(r.step, r.snapshot);
+    if (r.best) save(folder().best_checkpoint(), loss_sum);
+    save(folder().latest_checkpoint(), loss_sum);
   }
 
   // Expert parallelism: every expert on rank 0 while it writes a checkpoint (collective; none when no rank
@@ -343,8 +328,8 @@ struct Trainer::Impl {
     return m;
   }
 
-  void save(const std::string& name, double loss_sum) {
-    if (writes_files()) save_checkpoint(path("checkpoints/" + name), model, optimizer.get(), meta(loss_sum));
+  void save(const std::string& checkpoint, double loss_sum) {
+    if (writes_files()) save_checkpoint(checkpoint, model, optimizer.get(), meta(loss_sum));
   }
 
   StepReport train_iteration() {
@@ -477,12 +462,10 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
     fs::create_directories(run_dir);
     impl->take_lock();
     impl->refuse_a_run_in_the_folder();  // again under the lock: another process may have started one
-    if (file_exists(impl->path("config.json"))) {
-      fs::remove(impl->path("metrics.csv"));
-      fs::remove_all(impl->path("routing"));
-    }
-    for (const char* sub : {"checkpoints", "routing", "figures"}) fs::create_directories(impl->path(sub));
-    atomic_write(impl->path("config.json"), to_json(config) + "\n");
+    const RunFolder folder = impl->folder();
+    if (folder.holds_run()) folder.remove_earlier_attempt();
+    folder.create();
+    folder.write_config(config);
     nlohmann::json run = {{"format", kRunFormat}, {"dataset", dataset_path}, {"dataset_name", data.name},
                           {"device", device_name(impl->device)},
                           {"precision", precision_name(impl->precision)},
@@ -492,13 +475,8 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
       run["derived_from"] = nlohmann::json::parse(derived_from);
       impl->origin = run["derived_from"].value("summary", "");
     }
-    atomic_write(impl->path("run.json"), run.dump(2) + "\n");
-    std::string header;
-    for (const auto& c : metrics_columns(config)) header += (header.empty() ? "" : ",") + c;
-    atomic_write(impl->path("metrics.csv"), header + "\n");
-    // a folder started again holds the earlier attempt's event files: TensorBoard would show both
-    for (const auto& entry : fs::directory_iterator(run_dir))
-      if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(entry.path());
+    folder.write_run_info(run);
+    folder.start_metrics(config);
 #ifdef MOEWB_TENSORBOARD
     impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir);
 #endif
@@ -530,18 +508,19 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->read_only = read_only;
   if (!fs::is_directory(run_dir)) throw CheckpointError("'" + run_dir + "' is not a run folder (no such folder)");
   if (!read_only) impl->take_lock();
-  if (!impl->holds_checkpoint() && file_exists(impl->path("config.json")))
+  const RunFolder folder = impl->folder();
+  if (!impl->holds_checkpoint() && folder.holds_run())
     throw CheckpointError("'" + run_dir + "' stopped before its first checkpoint: nothing to resume; start it again "
                           "with train --run (the folder is reused)");
   nlohmann::json run;
   try {
-    run = nlohmann::json::parse(read_file(impl->path("run.json")));
+    run = folder.read_run_info();
     impl->dataset_path = run.at("dataset").get<std::string>();
   } catch (const std::exception& e) {
     throw CheckpointError("'" + run_dir + "' is not a run folder (run.json: " + e.what() + ")");
   }
   std::vector<FieldError> errors;
-  const Config on_disk = config_from_json(read_file(impl->path("config.json")), Config{}, errors);
+  const Config on_disk = config_from_json(read_file(folder.config_file()), Config{}, errors);
   if (errors.empty()) errors = validate(on_disk);  // an edited file must not size the memory check (n_head 0)
   if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
   impl->device = pick_device(on_disk.device);
@@ -607,12 +586,12 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->loss_acc.fill_(m.loss_sum);
   impl->loss_count = m.loss_count;
   if (impl->writes_files()) {
-    atomic_write(impl->path("metrics.csv"), truncate_metrics_csv(read_file(impl->path("metrics.csv")), m.step));
+    folder.truncate_metrics(m.step);
     // a new event file whose session start makes TensorBoard drop the rows after the checkpoint, as above
 #ifdef MOEWB_TENSORBOARD
     impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir, m.step + 1);
 #endif
-    if (max_iters > 0) atomic_write(impl->path("config.json"), to_json(impl->config) + "\n");
+    if (max_iters > 0) folder.write_config(impl->config);
   }
   impl->resumed = true;
   impl->log = make_run_log(impl->writes_files() ? run_dir : "");
@@ -669,7 +648,7 @@ void Trainer::save_latest() {
   impl_->logged([this] {
     const double loss_sum = impl_->window_loss_sum();  // a collective: every rank of a group saves together
     const auto whole = impl_->whole_experts();
-    impl_->save("latest.pt", loss_sum);
+    impl_->save(impl_->folder().latest_checkpoint(), loss_sum);
   });
   if (impl_->writes_files()) impl_->log->info("saved checkpoints/latest.pt at step {}", impl_->step);
 }
@@ -741,7 +720,7 @@ void Trainer::join(std::shared_ptr<Collective> group, bool expert_parallel) {
   if (d.writes_files()) {
     d.lock->describe("rank 0 of " + std::to_string(d.world()));  // what the app following the run shows
     // one entry per session on several ranks: a run may be resumed on another world size
-    nlohmann::json run = nlohmann::json::parse(read_file(d.path("run.json")));
+    nlohmann::json run = d.folder().read_run_info();
     if (!run["data_parallel"].is_array()) run["data_parallel"] = nlohmann::json::array();
     run["data_parallel"].push_back({{"world_size", d.world()},
                                     {"backend", d.group->backend()},
@@ -750,7 +729,7 @@ void Trainer::join(std::shared_ptr<Collective> group, bool expert_parallel) {
                                     {"experts_per_rank", d.experts ? d.experts->experts_per_rank()
                                                                    : (d.config.is_moe() ? d.config.n_experts : 0)},
                                     {"from_step", d.step}});
-    atomic_write(d.path("run.json"), run.dump(2) + "\n");
+    d.folder().write_run_info(run);
   }
 }
 

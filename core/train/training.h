@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/data/text_dataset.h"
 #include "core/inference/inference.h"
 #include "core/trace/routing_trace.h"
-#include "core/data/text_dataset.h"
 
 namespace spdlog {
 class logger;

@@ -6,8 +6,8 @@
 #include <optional>
 #include <utility>
 
-#include "ui/render/figure.h"
 #include "core/trace/routing_trace.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

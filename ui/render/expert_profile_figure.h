@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "ui/render/figure.h"
 #include "core/trace/routing_trace.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

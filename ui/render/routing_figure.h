@@ -5,9 +5,9 @@
 #pragma once
 
 #include "core/config/config.h"
+#include "core/trace/routing_trace.h"
 #include "ui/render/figure.h"
 #include "ui/render/heatmap_geometry.h"
-#include "core/trace/routing_trace.h"
 
 class QPaintDevice;
 

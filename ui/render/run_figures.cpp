@@ -1,15 +1,13 @@
 #include "ui/render/run_figures.h"
 
 #include <QDir>
-#include <QFileInfo>
 
-#include "ui/render/affinity_figure.h"
-#include "core/base/files.h"
-#include "core/runs/metrics_csv.h"
-#include "ui/render/routing_figure.h"
-#include "core/trace/routing_stability.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_name.h"
 #include "core/runs/run_summary.h"
+#include "core/trace/routing_stability.h"
+#include "ui/render/affinity_figure.h"
+#include "ui/render/routing_figure.h"
 #include "ui/render/stability_figure.h"
 #include "ui/render/training_figures.h"
 
@@ -18,13 +16,6 @@ namespace moewb {
 namespace {
 constexpr QSizeF kChartSizeCm{14, 9};
 constexpr double kPageWidthCm = 17;  // wrapped routing figures: an A4 text column
-
-std::vector<RoutingTrace> routing_snapshots(const QString& runDir) {
-  std::vector<RoutingTrace> traces;
-  for (const QString& name : QDir(runDir + "/routing").entryList({"step_*.json"}, QDir::Files, QDir::Name))
-    traces.push_back(RoutingTrace::from_json(read_file((runDir + "/routing/" + name).toStdString())));
-  return traces;
-}
 
 // The final snapshot's routing (all layers, then each layer's experts) and affinity, and where routing changed
 // over training (two snapshots of one probe text at least).
@@ -58,11 +49,12 @@ void add_routing_figures(std::vector<RunFigure>& out, const QString& run, const 
 
 std::vector<RunFigure> run_figures(const QString& runDir) {
   const std::string dir = runDir.toStdString();
-  std::vector<FieldError> errors;
-  const Config config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
-  if (!errors.empty()) throw std::runtime_error(dir + "/config.json is invalid: " + describe(errors));
+  const RunFolder::Contents contents = RunFolder(dir).read();
+  const Config& config = contents.config;
+  if (!contents.snapshots.skipped.empty())  // a figure left out would go unnoticed in a folder of figures
+    throw std::runtime_error("cannot read the routing snapshot " + contents.snapshots.skipped.front());
   const QString run = QString::fromStdString(run_display_name(read_run_meta(dir).name, config, run_start_time(dir)));
-  const TrainingHistory history = TrainingHistory::fromMetrics(parse_metrics_csv(read_file(dir + "/metrics.csv")), config);
+  const TrainingHistory history = TrainingHistory::fromMetrics(contents.metrics, config);
   TrainingFigureOptions options;
   options.run = run;
   options.config = config;
@@ -77,15 +69,14 @@ std::vector<RunFigure> run_figures(const QString& runDir) {
     out.push_back({QString("load_balance_L%1").arg(l),
                    std::make_unique<PlotFigure>(load_balance_plot(history, l, options)), kChartSizeCm});
   }
-  const std::vector<RoutingTrace> traces = routing_snapshots(runDir);
-  if (!traces.empty()) add_routing_figures(out, run, config, traces);
+  if (!contents.snapshots.traces.empty()) add_routing_figures(out, run, config, contents.snapshots.traces);
   return out;
 }
 
 QStringList export_run_figures(const QString& runDir, const QList<FigureFormat>& formats, int dpi, const QString& style) {
   FigureStyle::named(style);  // an unknown style fails before anything is written
   const std::vector<RunFigure> figures = run_figures(runDir);
-  const QDir out(runDir + "/figures");
+  const QDir out(QString::fromStdString(RunFolder(runDir.toStdString()).figures_dir()));
   if (!out.exists() && !QDir().mkpath(out.path())) throw std::runtime_error("cannot create " + out.path().toStdString());
   QStringList written;
   for (const RunFigure& f : figures) {

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/runs/run_name.h"
 #include "ui/render/palette.h"
 #include "ui/render/routing_text.h"
-#include "core/runs/run_name.h"
 
 namespace moewb {
 

@@ -9,8 +9,8 @@
 #include <optional>
 
 #include "core/config/config.h"
-#include "ui/render/figure.h"
 #include "core/trace/routing_stability.h"
+#include "ui/render/figure.h"
 
 class QPaintDevice;
 

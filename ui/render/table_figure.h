@@ -3,8 +3,8 @@
 // fit the width. Data exports as CSV and JSON (Markdown and LaTeX stay with the table's own export).
 #pragma once
 
-#include "ui/render/figure.h"
 #include "core/runs/run_summary.h"
+#include "ui/render/figure.h"
 
 namespace moewb {
 

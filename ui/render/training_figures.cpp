@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "ui/render/palette.h"
 #include "core/runs/run_name.h"
+#include "ui/render/palette.h"
 
 namespace moewb {
 

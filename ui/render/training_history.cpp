@@ -38,44 +38,17 @@ void TrainingHistory::add(const EvalReport& r) {
 
 TrainingHistory TrainingHistory::fromMetrics(const MetricsTable& table, const Config& config) {
   TrainingHistory h;
-  // a column the file lacks (edited by hand, or written for another configuration) is "not measured", so a run
-  // opens with what it has instead of taking the app down
-  const std::vector<double> none;
-  auto column = [&](const std::string& name) -> const std::vector<double>& {
-    const auto it = table.values.find(name);
-    return it == table.values.end() ? none : it->second;
+  auto add = [](QList<QPointF>& series, int step, double v) {
+    if (!std::isnan(v)) series << QPointF(step, v);
   };
-  auto cell = [&](const std::string& name, size_t i) {
-    const auto& values = column(name);
-    return i < values.size() ? values[i] : NAN;
-  };
-  const auto& step = column("step");
-  auto series = [&](const char* name, QList<QPointF>& out) {
-    for (size_t i = 0; i < step.size(); ++i)
-      if (const double v = cell(name, i); !std::isnan(v)) out << QPointF(step[i], v);
-  };
-  series("train_loss", h.train_loss);
-  series("val_loss", h.val_loss);
-  series("eval_train_loss", h.eval_train_loss);
-  series("lr", h.lr);
-  series("tokens_per_sec", h.tokens_per_sec);
-  series("elapsed_s", h.elapsed);
-  if (!config.is_moe()) return h;
-  for (size_t i = 0; i < step.size(); ++i) {
-    if (std::isnan(cell("val_loss", i))) continue;
-    std::vector<LayerMetrics> layers(static_cast<size_t>(config.n_layer));
-    for (int l = 0; l < config.n_layer; ++l) {
-      const std::string p = "L" + std::to_string(l) + "_";
-      LayerMetrics& m = layers[static_cast<size_t>(l)];
-      m.load_entropy = cell(p + "load_entropy", i);
-      m.max_share = cell(p + "max_share", i);
-      m.dropped_fraction = cell(p + "dropped", i);
-      m.mean_active = cell(p + "active", i);
-      const double dead = cell(p + "dead", i);
-      m.dead_experts = std::isnan(dead) ? 0 : static_cast<int>(dead);
-      for (int e = 0; e < config.n_experts; ++e) m.load.push_back(cell(p + "load_e" + std::to_string(e), i));
-    }
-    add_layer_metrics(h.layers, step[i], layers);
+  for (const MetricsRow& r : metrics_rows(table, config)) {
+    add(h.train_loss, r.step, r.train_loss);
+    add(h.val_loss, r.step, r.val_loss);
+    add(h.eval_train_loss, r.step, r.eval_train_loss);
+    add(h.lr, r.step, r.lr);
+    add(h.tokens_per_sec, r.step, r.tokens_per_sec);
+    add(h.elapsed, r.step, r.elapsed_s);
+    add_layer_metrics(h.layers, r.step, r.layers);
   }
   return h;
 }

@@ -5,8 +5,8 @@
 
 #include <QScrollArea>
 
-#include "ui/render/affinity_figure.h"
 #include "ui/export/exportable_figure.h"
+#include "ui/render/affinity_figure.h"
 
 namespace moewb {
 

@@ -11,11 +11,11 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "core/runs/run_summary.h"
 #include "ui/export/exportable_figure.h"
 #include "ui/render/loss_change_figure.h"
-#include "ui/routing/routing_reading_view.h"
-#include "core/runs/run_summary.h"
 #include "ui/render/table_figure.h"
+#include "ui/routing/routing_reading_view.h"
 
 namespace moewb {
 

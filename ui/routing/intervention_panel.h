@@ -10,8 +10,8 @@
 
 #include <memory>
 
-#include "ui/render/figure.h"
 #include "core/trace/intervention.h"
+#include "ui/render/figure.h"
 #include "ui/shell/meta_types.h"
 
 class QComboBox;

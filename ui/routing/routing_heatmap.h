@@ -10,10 +10,10 @@
 
 #include <optional>
 
+#include "core/trace/routing_trace.h"
 #include "ui/export/exportable_figure.h"
 #include "ui/render/heatmap_geometry.h"
 #include "ui/render/routing_figure.h"
-#include "core/trace/routing_trace.h"
 
 namespace moewb {
 

@@ -1,12 +1,9 @@
 #include "ui/runs/run_follower.h"
 
-#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "core/base/files.h"
-#include "core/runs/run_lock.h"
 #include "core/runs/run_log.h"
 
 namespace moewb {
@@ -19,19 +16,13 @@ RunFollower::RunFollower(QObject* parent) : QObject(parent) {
 
 RunFollower::~RunFollower() { watcher_.waitForFinished(); }
 
-QString RunFollower::writerOf(const QString& runDir) {
-  if (!run_folder_locked(runDir.toStdString())) return {};
-  QFile lock(runDir + "/run.lock");
-  const QString holder = lock.open(QIODevice::ReadOnly) ? QString::fromUtf8(lock.readAll()).simplified() : QString();
-  return holder.startsWith("pid ") ? holder : QString("another process");  // run.lock holds "pid N on host"
-}
-
 void RunFollower::follow(const QString& runDir, const QList<int>& knownSteps) {
   stop();
   run_dir_ = runDir;
   known_steps_ = knownSteps;
-  metrics_size_ = QFileInfo(runDir + "/metrics.csv").size();
-  writer_ = writerOf(runDir);
+  const RunFolder folder(runDir.toStdString());
+  metrics_size_ = QFileInfo(QString::fromStdString(folder.metrics_file())).size();
+  writer_ = QString::fromStdString(folder.writer());
   timer_.start();
 }
 
@@ -51,39 +42,32 @@ void RunFollower::pollNow() {
 
 namespace {
 // The end of a run's log: its last session's last lines, whatever the log's length.
-std::string log_tail(const QString& path) {
+std::string log_tail(const std::string& path) {
   constexpr qint64 kTail = 64 * 1024;
-  QFile file(path);
+  QFile file(QString::fromStdString(path));
   if (!file.open(QIODevice::ReadOnly)) return {};
   if (file.size() > kTail) file.seek(file.size() - kTail);
   return file.readAll().toStdString();
 }
 }  // namespace
 
-RunFollower::Poll RunFollower::poll(const QString& runDir, qint64 knownSize, const QSet<QString>& knownFiles) {
+RunFollower::Poll RunFollower::poll(const QString& runDir, qint64 knownSize, const std::set<std::string>& knownFiles) {
+  const RunFolder folder(runDir.toStdString());
   Poll p;
   // the writer first: rows and snapshots it wrote before releasing the folder are still read below
-  p.writer = writerOf(runDir);
-  if (p.writer.isEmpty()) p.error = QString::fromStdString(session_error(log_tail(runDir + "/train.log")));
-  p.metrics_size = QFileInfo(runDir + "/metrics.csv").size();
+  p.writer = QString::fromStdString(folder.writer());
+  if (p.writer.isEmpty()) p.error = QString::fromStdString(session_error(log_tail(folder.log_file())));
+  p.metrics_size = QFileInfo(QString::fromStdString(folder.metrics_file())).size();
   if (p.metrics_size != knownSize) {
     try {
-      p.table = parse_metrics_csv(read_file((runDir + "/metrics.csv").toStdString()));
+      p.table = folder.read_metrics();
       p.metrics_read = true;
     } catch (const std::exception&) {
       p.metrics_size = knownSize;  // a row half written: read again at the next poll
     }
   }
-  const QDir routing(runDir + "/routing");
-  for (const QString& name : routing.entryList({"step_*.json"}, QDir::Files, QDir::Name)) {
-    if (knownFiles.contains(name)) continue;
-    try {
-      p.snapshots << RoutingTrace::from_json(read_file(routing.filePath(name).toStdString()));
-      p.snapshot_files << name;
-    } catch (const std::exception&) {
-      // written atomically, so only a foreign file is unreadable: skipped, as opening the run skips it
-    }
-  }
+  // an unreadable snapshot is skipped, as opening the run skips it (and said there)
+  p.snapshots = folder.read_snapshots(knownFiles);
   return p;
 }
 
@@ -94,11 +78,12 @@ void RunFollower::apply(const Poll& p) {
     Q_EMIT metricsChanged(p.table);
   }
   QList<RoutingTrace> added;
-  for (int i = 0; i < p.snapshots.size(); ++i) {
-    known_files_.insert(p.snapshot_files[i]);
-    if (known_steps_.contains(p.snapshots[i].step)) continue;  // shown when the run was opened
-    known_steps_ << p.snapshots[i].step;
-    added << p.snapshots[i];
+  for (size_t i = 0; i < p.snapshots.traces.size(); ++i) {
+    const RoutingTrace& trace = p.snapshots.traces[i];
+    known_files_.insert(p.snapshots.files[i]);
+    if (known_steps_.contains(trace.step)) continue;  // shown when the run was opened
+    known_steps_ << trace.step;
+    added << trace;
   }
   if (!added.isEmpty()) Q_EMIT snapshotsAdded(added);
   writer_ = p.writer;

@@ -6,10 +6,13 @@
 
 #include <QFutureWatcher>
 #include <QObject>
-#include <QSet>
 #include <QTimer>
 
+#include <set>
+#include <string>
+
 #include "core/runs/metrics_csv.h"
+#include "core/runs/run_folder.h"
 #include "core/trace/routing_trace.h"
 
 namespace moewb {
@@ -20,10 +23,6 @@ class RunFollower : public QObject {
  public:
   explicit RunFollower(QObject* parent = nullptr);
   ~RunFollower() override;  // waits for a poll in flight
-
-  // Whether another process holds the folder now, and its "pid N on host" (empty when none). Cheap: one
-  // non-blocking lock probe and a small file read; safe on any thread.
-  static QString writerOf(const QString& runDir);
 
   // Starts following; the snapshots already shown (by step) and the metrics file's size are not reported again.
   void follow(const QString& runDir, const QList<int>& knownSteps);
@@ -49,15 +48,14 @@ class RunFollower : public QObject {
     qint64 metrics_size = -1;
     bool metrics_read = false;
     MetricsTable table;
-    QList<RoutingTrace> snapshots;
-    QStringList snapshot_files;
+    RunFolder::Snapshots snapshots;  // the files not read before
   };
-  static Poll poll(const QString& runDir, qint64 knownSize, const QSet<QString>& knownFiles);
+  static Poll poll(const QString& runDir, qint64 knownSize, const std::set<std::string>& knownFiles);
   void apply(const Poll& p);
 
   QString run_dir_, writer_;
   qint64 metrics_size_ = -1;
-  QSet<QString> known_files_;
+  std::set<std::string> known_files_;  // snapshot files read before
   QList<int> known_steps_;
   QTimer timer_;
   QFutureWatcher<Poll> watcher_;

@@ -27,14 +27,15 @@
 #include <functional>
 #include <utility>
 
-#include "ui/runs/derived_run_dialog.h"
-#include "ui/render/figure_export.h"
 #include "core/base/files.h"
 #include "core/runs/metrics_csv.h"
-#include "ui/render/palette.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_lock.h"
 #include "core/runs/run_name.h"
 #include "core/train/suite.h"
+#include "ui/render/figure_export.h"
+#include "ui/render/palette.h"
+#include "ui/runs/derived_run_dialog.h"
 
 namespace moewb {
 
@@ -103,10 +104,10 @@ QStringList run_folders(const QString& root_dir) {
   const QDir root(root_dir);
   for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
     const QString path = root.filePath(name);
-    if (QFileInfo::exists(path + "/config.json")) dirs << path;
+    if (RunFolder(path.toStdString()).holds_run()) dirs << path;
     if (QFileInfo::exists(path + "/suite.json"))
       for (const QString& sub : QDir(path).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
-        if (QFileInfo::exists(path + "/" + sub + "/config.json")) dirs << path + "/" + sub;
+        if (RunFolder((path + "/" + sub).toStdString()).holds_run()) dirs << path + "/" + sub;
   }
   return dirs;
 }
@@ -331,19 +332,12 @@ RunsPanel::Run RunsPanel::readRun(const QString& root, const QString& dir) {
   Run run{summarize_run(dir.toStdString()), {}, {}};
   RunSummary& s = run.summary;
   s.name = QDir(root).relativeFilePath(dir).toStdString();
-  const MetricsTable t = parse_metrics_csv(read_file(s.dir + "/metrics.csv"));
-  const auto& steps = t.column("step");
-  for (size_t row = 0; row < t.rows(); ++row) {
-    if (!std::isnan(t.column("val_loss")[row])) run.val_loss << QPointF(steps[row], t.column("val_loss")[row]);
-    if (!s.config.is_moe()) continue;
+  for (const MetricsRow& row : metrics_rows(RunFolder(s.dir).read_metrics(), s.config)) {
+    if (!std::isnan(row.val_loss)) run.val_loss << QPointF(row.step, row.val_loss);
+    if (row.layers.empty()) continue;
     double sum = 0;
-    bool have = true;
-    for (int l = 0; l < s.config.n_layer; ++l) {
-      const double v = t.column("L" + std::to_string(l) + "_load_entropy")[row];
-      have = have && !std::isnan(v);
-      sum += v;
-    }
-    if (have) run.load_entropy << QPointF(steps[row], sum / s.config.n_layer);
+    for (const LayerMetrics& layer : row.layers) sum += layer.load_entropy;
+    if (!std::isnan(sum)) run.load_entropy << QPointF(row.step, sum / static_cast<double>(row.layers.size()));
   }
   return run;
 }

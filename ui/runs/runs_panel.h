@@ -12,10 +12,10 @@
 #include <functional>
 
 #include "core/config/config.h"
-#include "ui/training/line_chart.h"
 #include "core/runs/run_summary.h"
-#include "ui/runs/suite_worker.h"
 #include "ui/render/table_figure.h"
+#include "ui/runs/suite_worker.h"
+#include "ui/training/line_chart.h"
 
 class QLabel;
 class QLineEdit;

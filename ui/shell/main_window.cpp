@@ -30,11 +30,12 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/base/files.h"
-#include "ui/routing/intervention_panel.h"
 #include "core/runs/metrics_csv.h"
-#include "ui/render/run_figures.h"
-#include "ui/shell/wheel_guard.h"
+#include "core/runs/run_folder.h"
 #include "core/runs/run_summary.h"
+#include "ui/render/run_figures.h"
+#include "ui/routing/intervention_panel.h"
+#include "ui/shell/wheel_guard.h"
 
 namespace moewb {
 
@@ -436,36 +437,16 @@ namespace {
 
 // A run folder as read from disk, off the GUI thread.
 struct RunContents {
-  Config config;
-  MetricsTable table;
-  QList<RoutingTrace> snapshots;
-  QStringList skipped;  // snapshot files that could not be read, with the reason
-  QString error;        // the run itself could not be read
-  QString writer;       // another process writing the run now ("pid N on host"), else empty
+  RunFolder::Contents run;
+  QString error;  // the run itself could not be read
 };
 
 RunContents read_run(const QString& runDir) {
-  RunContents r;
   try {
-    std::vector<FieldError> errors;
-    const std::string dir = runDir.toStdString();
-    r.config = config_from_json(read_file(dir + "/config.json"), Config{}, errors);
-    if (!errors.empty()) throw std::runtime_error("its config.json is invalid: " + describe(errors));
-    r.writer = RunFollower::writerOf(runDir);  // before the files: what it writes meanwhile is followed
-    r.table = parse_metrics_csv(read_file(dir + "/metrics.csv"));
+    return {RunFolder(runDir.toStdString()).read(), {}};
   } catch (const std::exception& e) {
-    r.error = QString::fromUtf8(e.what());
-    return r;
+    return {{}, QString::fromUtf8(e.what())};
   }
-  const QDir routing(runDir + "/routing");
-  for (const QString& name : routing.entryList({"step_*.json"}, QDir::Files, QDir::Name)) {
-    try {
-      r.snapshots << RoutingTrace::from_json(read_file(routing.filePath(name).toStdString()));
-    } catch (const std::exception& e) {
-      r.skipped << QString("%1: %2").arg(name, e.what());
-    }
-  }
-  return r;
 }
 
 struct LoadedModel {
@@ -493,9 +474,12 @@ bool MainWindow::openRun(const QString& runDir, std::function<void()> then) {
       Q_EMIT runOpened(runDir, false);
       return;
     }
-    showRun(runDir, r.config, r.table, r.snapshots);
-    if (!r.writer.isEmpty()) follow(runDir, r.config, r.snapshots);
-    if (!r.skipped.isEmpty()) showError("Skipped routing snapshots: " + r.skipped.join("; "));
+    const QList<RoutingTrace> snapshots(r.run.snapshots.traces.begin(), r.run.snapshots.traces.end());
+    showRun(runDir, r.run.config, r.run.metrics, snapshots);
+    if (!r.run.writer.empty()) follow(runDir, r.run.config, snapshots);
+    QStringList skipped;
+    for (const std::string& file : r.run.snapshots.skipped) skipped << QString::fromStdString(file);
+    if (!skipped.isEmpty()) showError("Skipped routing snapshots: " + skipped.join("; "));
     Q_EMIT runOpened(runDir, true);
     if (then) then();
   });
@@ -628,7 +612,7 @@ void MainWindow::withModel(const std::function<void(const InferenceModel&)>& use
       fail(QString("Cannot load the run's checkpoint: %1").arg(r.error));
     }
   });
-  watcher->setFuture(QtConcurrent::run([path = (opened_run_ + "/checkpoints/latest.pt").toStdString()] {
+  watcher->setFuture(QtConcurrent::run([path = RunFolder(opened_run_.toStdString()).latest_checkpoint()] {
     try {
       return LoadedModel{InferenceModel::load(path), {}};
     } catch (const std::exception& e) {
@@ -716,8 +700,7 @@ void MainWindow::onSuiteVariant(const QString& runDir, const Config& config, int
   routing_->reset(config);
   if (step > 0) {
     try {
-      training_->load(TrainingHistory::fromMetrics(parse_metrics_csv(read_file((runDir + "/metrics.csv").toStdString())), config),
-                      config);
+      training_->load(TrainingHistory::fromMetrics(RunFolder(runDir.toStdString()).read_metrics(), config), config);
     } catch (const std::exception&) {
       training_->reset(config);  // the charts start empty; the run itself is unaffected
     }
@@ -932,7 +915,7 @@ bool MainWindow::offerResume(const std::function<ResumeChoice(const QString&)>& 
 
 bool MainWindow::reopenLastRun() {
   const QString run = QSettings().value(kLastRunKey).toString();
-  if (run.isEmpty() || !QFileInfo::exists(run + "/config.json")) return false;  // moved or deleted since
+  if (run.isEmpty() || !RunFolder(run.toStdString()).holds_run()) return false;  // moved or deleted since
   return openRun(run);
 }
 
@@ -942,7 +925,7 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 
 void MainWindow::dropEvent(QDropEvent* event) {
   const QString path = event->mimeData()->urls().first().toLocalFile();
-  if (QFileInfo(path).isDir() && QFileInfo::exists(path + "/config.json")) openRun(path);
+  if (QFileInfo(path).isDir() && RunFolder(path.toStdString()).holds_run()) openRun(path);
   else openDataset(path);
 }
 

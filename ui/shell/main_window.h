@@ -8,14 +8,14 @@
 #include <functional>
 #include <optional>
 
-#include "ui/training/config_panel.h"
-#include "ui/generation/generation_panel.h"
 #include "core/runs/metrics_csv.h"
-#include "ui/shell/notice_bar.h"
-#include "ui/shell/run_state_indicator.h"
+#include "ui/generation/generation_panel.h"
 #include "ui/routing/routing_panel.h"
 #include "ui/runs/run_follower.h"
 #include "ui/runs/runs_panel.h"
+#include "ui/shell/notice_bar.h"
+#include "ui/shell/run_state_indicator.h"
+#include "ui/training/config_panel.h"
 #include "ui/training/training_controller.h"
 #include "ui/training/training_panel.h"
 

@@ -13,8 +13,8 @@
 #include <cmath>
 #include <type_traits>
 
-#include "core/runs/disk_space.h"
 #include "core/config/memory_estimate.h"
+#include "core/runs/disk_space.h"
 #include "core/train/training.h"
 
 namespace moewb {
