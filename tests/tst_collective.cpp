@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/distributed/collective.h"
+#include "core/distributed/exchange_rows.h"
 #include "core/distributed/gradient_sync.h"
 #include "core/train/expert_parallel.h"
 #include "core/train/optimizer.h"

@@ -20,6 +20,7 @@
 #include "core/base/files.h"
 #include "core/config/memory_estimate.h"
 #include "core/data/text_dataset.h"
+#include "core/model/machine.h"
 #include "core/runs/disk_space.h"
 #include "core/runs/run_summary.h"
 #include "test_corpus.h"

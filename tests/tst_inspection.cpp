@@ -26,6 +26,7 @@
 #include <QTableWidget>
 
 #include "core/base/files.h"
+#include "core/model/machine.h"
 #include "core/train/training.h"
 #include "test_corpus.h"
 #include "ui/render/figure_export.h"

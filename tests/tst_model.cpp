@@ -27,7 +27,12 @@
 
 #include "core/base/files.h"
 #include "core/config/memory_estimate.h"
-#include "core/model/engine.h"
+#include "core/base/process_memory.h"
+#include "core/inference/inference_impl.h"
+#include "core/model/batches.h"
+#include "core/model/checkpoint.h"
+#include "core/model/machine.h"
+#include "core/train/optimizer.h"
 #include "core/runs/disk_space.h"
 #include "core/runs/metrics_csv.h"
 #include "core/train/training.h"
@@ -454,7 +459,7 @@ class TestModel : public QObject {
     meta.cuda_rng = torch::arange(16, torch::kUInt8);  // as a CUDA generator's state would be stored
     TrainingOptimizer opt(ck.model, ck.meta.config, Precision::fp32, torch::kCPU);
     opt.load(ck.optimizer_state);
-    save_checkpoint(run + "/checkpoints/latest.pt", ck.model, &opt, meta);
+    save_checkpoint(run + "/checkpoints/latest.pt", ck.model, [&](torch::serialize::OutputArchive& a) { opt.save(a); }, meta);
     auto resumed = Trainer::resume(run);
     QCOMPARE(resumed->step(), 5);
     QCOMPARE(resumed->device(), std::string("cpu"));
@@ -605,7 +610,7 @@ class TestModel : public QObject {
         torch::NoGradGuard no_grad;
         model->parameters().front().fill_(NAN);
       }
-      save_checkpoint(path, model, nullptr, ck.meta);
+      save_checkpoint(path, model, {}, ck.meta);
     }
     try {
       InferenceModel::load(path, "cpu");
@@ -760,7 +765,7 @@ class TestModel : public QObject {
     LoadedCheckpoint ck = load_checkpoint(run + "/checkpoints/latest.pt", torch::kCPU);
     QCOMPARE(QString::fromStdString(apply_override(ck.meta.config, key.toStdString(), value.toStdString())), QString());
     const std::string path = dir("stored_config.pt");
-    save_checkpoint(path, ck.model, nullptr, ck.meta);
+    save_checkpoint(path, ck.model, {}, ck.meta);
     try {
       InferenceModel::load(path, "cpu");
       QFAIL("loaded");
@@ -792,7 +797,7 @@ class TestModel : public QObject {
     QVERIFY(::setrlimit(RLIMIT_FSIZE, &full) == 0);
     std::string error;
     try {
-      save_checkpoint(path, big, nullptr, meta);
+      save_checkpoint(path, big, {}, meta);
     } catch (const std::runtime_error& e) {
       error = e.what();
     }
@@ -833,7 +838,7 @@ class TestModel : public QObject {
     double save_rise = 0;
     {
       GPT model(meta.config, meta.vocab.size());
-      save_rise = peak_rise_mib([&] { save_checkpoint(path, model, nullptr, meta); });
+      save_rise = peak_rise_mib([&] { save_checkpoint(path, model, {}, meta); });
     }
     if (save_rise < 0) QSKIP("this kernel cannot reset a process's peak resident memory");
     const double file = static_cast<double>(fs::file_size(path)) / (1024.0 * 1024.0);

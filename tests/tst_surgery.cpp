@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/files.h"
-#include "core/model/engine.h"
+#include "core/inference/inference_impl.h"
 #include "core/runs/metrics_csv.h"
 #include "core/runs/run_summary.h"
 #include "core/train/derived_run.h"

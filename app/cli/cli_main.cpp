@@ -24,6 +24,7 @@
 #include "core/base/numbers.h"
 #include "core/base/process_memory.h"
 #include "core/distributed/collective.h"
+#include "core/model/machine.h"
 #include "core/runs/run_folder.h"
 #include "core/runs/run_log.h"
 #include "core/train/bench.h"

@@ -9,6 +9,7 @@
 #include "core/base/files.h"
 #include "core/base/numbers.h"
 #include "core/distributed/collective.h"
+#include "core/model/machine.h"
 #include "core/train/bench.h"
 #include "core/train/training.h"
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "app/version.h"
+#include "core/model/machine.h"
 #include "core/train/training.h"
 #include "ui/render/palette.h"
 #include "ui/shell/main_window.h"

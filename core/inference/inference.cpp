@@ -14,8 +14,11 @@
 
 #include "core/base/files.h"
 #include "core/base/numbers.h"
-#include "core/model/engine.h"
-#include "core/train/training.h"
+#include "core/inference/inference_impl.h"
+#include "core/inference/model_routing.h"
+#include "core/model/batches.h"
+#include "core/model/checkpoint.h"
+#include "core/model/machine.h"
 
 namespace moewb {
 
@@ -345,13 +348,6 @@ RoutingCounts InferenceModel::count_routing(const std::string& text, const Trace
     if (progress) progress(static_cast<int64_t>(std::min(chars.size(), begin + slice)), static_cast<int64_t>(chars.size()));
   }
   return counts;
-}
-
-std::string nanogpt_key(const std::string& key) {
-  // h0.attn -> transformer.h.0.attn, as nn.ModuleDict and nn.ModuleList name them
-  if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))
-    return "transformer.h." + key.substr(1);
-  return "transformer." + key;
 }
 
 namespace {

@@ -10,14 +10,11 @@
 
 #include "core/config/config.h"
 #include "core/data/text_dataset.h"
+#include "core/runs/run_folder.h"
 #include "core/trace/intervention.h"
 #include "core/trace/routing_trace.h"
 
 namespace moewb {
-
-struct CheckpointError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // Sampling divides the logits by the temperature. Below this floor (but above 0, which is greedy) sampling is greedy
 // in all but name (a logit gap of 0.1 becomes a factor e^10 at 0.01), and the division overflows float32 below

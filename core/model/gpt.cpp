@@ -243,4 +243,11 @@ CapacityScope::~CapacityScope() {
     if (block->moe) block->moe->routing.use_capacity = saved_[i++];
 }
 
+std::string nanogpt_key(const std::string& key) {
+  // h0.attn -> transformer.h.0.attn, as nn.ModuleDict and nn.ModuleList name them
+  if (key.size() > 1 && key[0] == 'h' && std::isdigit(static_cast<unsigned char>(key[1])))
+    return "transformer.h." + key.substr(1);
+  return "transformer." + key;
+}
+
 }  // namespace moewb

@@ -107,4 +107,8 @@ class CapacityScope {
   std::vector<bool> saved_;
 };
 
+// The nanoGPT state_dict name of one of this model's parameters (h0.attn.c_attn.weight ->
+// transformer.h.0.attn.c_attn.weight).
+std::string nanogpt_key(const std::string& key);
+
 }  // namespace moewb

@@ -157,4 +157,13 @@ void reset_peak_device_memory(const torch::Device& d) {
   (void)d;
 }
 
+torch::Device pick_device(const std::string& requested) {
+  if (requested == "cuda" && !torch::cuda::is_available())
+    throw std::runtime_error("device 'cuda' was requested but no CUDA device is available (use auto or cpu)");
+  if (requested == "cpu") return torch::kCPU;
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+std::string device_name(const torch::Device& d) { return d.is_cuda() ? "cuda" : "cpu"; }
+
 }  // namespace moewb

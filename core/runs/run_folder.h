@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@
 #include "core/trace/routing_trace.h"
 
 namespace moewb {
+
+// A checkpoint or run folder that cannot be loaded or resumed: one line naming the file and the reason.
+struct CheckpointError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class RunFolder {
  public:

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "core/model/engine.h"
+#include "core/base/process_memory.h"
+#include "core/model/batches.h"
+#include "core/model/precision.h"
+#include "core/train/optimizer.h"
 #include "core/model/moe_timing.h"
 #include "core/train/training.h"
 

@@ -16,11 +16,6 @@
 
 namespace moewb {
 
-// rows (R, ...) -> the rows the ranks send here: send[r] of `rows` go to rank r (in order), recv[r] arrive from
-// rank r. Differentiable: the gradient takes the way back. Every rank of `group` must call it together.
-torch::Tensor exchange_rows(const torch::Tensor& rows, const std::vector<int64_t>& send,
-                            const std::vector<int64_t>& recv, const std::shared_ptr<Collective>& group);
-
 // One rank's share of the experts of a model built whole (identical on every rank, e.g. after rank 0's
 // weights were broadcast), and of its optimizer's moments.
 class ExpertParallel {

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "core/base/numbers.h"
-#include "core/model/engine.h"
+#include "core/inference/inference_impl.h"
 #include "core/model/randomness.h"
 
 namespace moewb {

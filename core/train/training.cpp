@@ -14,7 +14,14 @@
 #include "core/base/numbers.h"
 #include "core/config/memory_estimate.h"
 #include "core/distributed/gradient_sync.h"
-#include "core/model/engine.h"
+#include "core/inference/inference_impl.h"
+#include "core/inference/model_routing.h"
+#include "core/model/batches.h"
+#include "core/model/checkpoint.h"
+#include "core/model/machine.h"
+#include "core/base/process_memory.h"
+#include "core/model/precision.h"
+#include "core/train/optimizer.h"
 #include "core/model/randomness.h"
 #include "core/runs/disk_space.h"
 #include "core/runs/metrics_csv.h"
@@ -31,11 +38,6 @@ namespace moewb {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-std::atomic<int> requested_threads{0};
-}
-
-void set_training_threads(int threads) { requested_threads = std::max(0, threads); }
 
 namespace {
 std::atomic<int> ranks_here{1}, ranks_in_group{1};
@@ -46,22 +48,7 @@ void set_ranks_on_this_machine(int local_ranks, int world_size) {
   ranks_in_group = std::max(1, world_size);
 }
 
-int training_threads() {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int requested = requested_threads;
-  return requested > 0 ? std::min(requested, cores) : cores;
-}
-
-void init_torch_threads() {
-  const int threads = training_threads();
-  if (at::get_num_threads() != threads) at::set_num_threads(threads);
-}
-
-bool cuda_available() { return torch::cuda::is_available(); }
-
 std::string machine_preset() { return cuda_available() ? "paper" : "cpu-quick"; }
-
-double cuda_device_memory() { return cuda_available() ? device_memory_bytes(torch::Device(torch::kCUDA, 0)) : 0; }
 
 namespace {
 
@@ -329,7 +316,9 @@ struct Trainer::Impl {
   }
 
   void save(const std::string& checkpoint, double loss_sum) {
-    if (writes_files()) save_checkpoint(checkpoint, model, optimizer.get(), meta(loss_sum));
+    if (!writes_files()) return;
+    const OptimizerState state = [this](torch::serialize::OutputArchive& archive) { optimizer->save(archive); };
+    save_checkpoint(checkpoint, model, optimizer ? state : OptimizerState(), meta(loss_sum));
   }
 
   StepReport train_iteration() {

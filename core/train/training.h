@@ -125,22 +125,11 @@ void check_world_size(const Config& c, int world_size);
 // Throws ConfigError unless `c` is a MoE whose experts split evenly over `world_size` ranks (expert parallelism).
 void check_expert_split(const Config& c, int world_size);
 
-bool cuda_available();
 // The preset that suits this machine, where the app opens and `moewb-cli train` starts: paper with CUDA, cpu-quick
 // without.
 std::string machine_preset();
-// Memory of the first CUDA device in bytes; 0 without one.
-double cuda_device_memory();
-
-// Sets the calling thread's LibTorch intra-op threads (OpenMP keeps the count per thread) to
-// training_threads(); LibTorch defaults to 1 here. Trainers call it on their own thread.
-void init_torch_threads();
-// Threads for training and evaluation on a CPU: 0 (the default) means every core. The desktop app leaves one
-// core to its GUI, so the window stays smooth and training slows gracefully when another process needs the CPU.
-void set_training_threads(int threads);
 // The ranks of this process's group that run on this machine, and the group's size: the memory check before a
 // run counts every rank here (they share its memory), each with its slice of the batch. 1, 1 by default.
 void set_ranks_on_this_machine(int local_ranks, int world_size);
-int training_threads();  // the effective count (>= 1)
 
 }  // namespace moewb

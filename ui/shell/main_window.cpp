@@ -30,6 +30,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/base/files.h"
+#include "core/model/machine.h"
 #include "core/runs/metrics_csv.h"
 #include "core/runs/run_folder.h"
 #include "core/runs/run_summary.h"

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "core/config/memory_estimate.h"
+#include "core/model/machine.h"
 #include "core/runs/disk_space.h"
 #include "core/train/training.h"
 

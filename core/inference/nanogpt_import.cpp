@@ -5,7 +5,9 @@
 
 #include "core/base/files.h"
 #include "core/base/numbers.h"
-#include "core/model/engine.h"
+#include "core/inference/inference_impl.h"
+#include "core/model/checkpoint.h"
+#include "core/model/gpt.h"
 
 namespace moewb {
 

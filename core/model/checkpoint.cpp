@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/base/files.h"
-#include "core/model/engine.h"
+#include "core/model/checkpoint.h"
 
 namespace moewb {
 
@@ -147,37 +147,7 @@ int read_int(torch::serialize::InputArchive& a, const char* key) {
 }
 }  // namespace
 
-torch::Device pick_device(const std::string& requested) {
-  if (requested == "cuda" && !torch::cuda::is_available())
-    throw std::runtime_error("device 'cuda' was requested but no CUDA device is available (use auto or cpu)");
-  if (requested == "cpu") return torch::kCPU;
-  return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-}
-
-std::string device_name(const torch::Device& d) { return d.is_cuda() ? "cuda" : "cpu"; }
-
-torch::Tensor token_split(const TextDataset& data, int64_t begin, int64_t end) {
-  // from_blob only views the ids (it never writes them); to() makes the int64 copy
-  return torch::from_blob(const_cast<int32_t*>(data.tokens.data()) + begin, {end - begin}, torch::kInt32)
-      .to(torch::kInt64);
-}
-
-Batch sample_batch(const torch::Tensor& split, int batch, int block, std::mt19937_64& rng, int shard, int shards) {
-  std::uniform_int_distribution<int64_t> pick(0, split.size(0) - block - 1);
-  const int first = shard * batch / shards, last = (shard + 1) * batch / shards;
-  auto starts =
-      torch::empty({last - first}, torch::TensorOptions().dtype(torch::kInt64).pinned_memory(split.is_cuda()));
-  int64_t* start = starts.data_ptr<int64_t>();
-  for (int i = 0; i < batch; ++i) {
-    const int64_t s = pick(rng);  // drawn on every rank, so the generator stays the same everywhere
-    if (i >= first && i < last) start[i - first] = s;
-  }
-  const auto offsets = starts.to(split.device(), /*non_blocking=*/true).unsqueeze(1) +
-                       torch::arange(block, split.options()).unsqueeze(0);  // (B, T)
-  return {split.index({offsets}), split.index({offsets + 1})};
-}
-
-void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimizer* optimizer,
+void save_checkpoint(const std::string& path, const GPT& model, const OptimizerState& optimizer_state,
                      const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
@@ -195,9 +165,9 @@ void save_checkpoint(const std::string& path, const GPT& model, TrainingOptimize
   torch::serialize::OutputArchive model_archive;
   model->save(model_archive);
   archive.write("model", model_archive);
-  if (optimizer) {
+  if (optimizer_state) {
     torch::serialize::OutputArchive optim_archive;
-    optimizer->save(optim_archive);
+    optimizer_state(optim_archive);
     archive.write("optimizer", optim_archive);
   }
   // Streamed into the file: the frame's length is filled in once the archive is out, and the archive is never
