@@ -35,6 +35,18 @@ std::optional<FigureFormat> format_named(const QString& path) {
 ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, QWidget* parent)
     : QDialog(parent), figure_(figure) {
   setWindowTitle("Export figure");
+  QPushButton* browse = buildFileFields(suggestedPath);
+  buildStyleFields();
+  const bool wraps = buildSizeFields();
+  connectFileFields(browse);
+  connectSizeFields();
+  addButtons(buildLayout(browse));
+  if (wraps) unit_->setCurrentIndex(1);
+  followTypedSuffix();
+  updateSize();
+}
+
+QPushButton* ExportDialog::buildFileFields(const QString& suggestedPath) {
   path_ = new QLineEdit(suggestedPath);
   path_->setMinimumWidth(path_->fontMetrics().averageCharWidth() * 48);
   auto* browse = new QPushButton("Browse…");
@@ -44,20 +56,29 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   format_ = new QComboBox;
   format_->setObjectName("format");
   format_->addItems({"PNG (raster)", "SVG (vector)", "PDF (vector)"});
+  return browse;
+}
+
+void ExportDialog::buildStyleFields() {
   style_ = new QComboBox;
   style_->addItem("Paper (sans, 7.5–9 pt, thin lines)", "paper");
   style_->addItem("Paper (serif)", "paper-serif");
   style_->addItem("Screen (as in the app)", "screen");
   style_->setToolTip("Text sizes are in points at the exported size: a paper figure reads right when printed at 100 %.");
   style_->setCurrentIndex(std::max(0, style_->findData(QSettings().value("exportStyle", "paper").toString())));
+  background_ = new QComboBox;
+  background_->addItems({"White", "Transparent"});
+}
+
+bool ExportDialog::buildSizeFields() {
   unit_ = new QComboBox;
   unit_->addItems({"pixels (at 96 DPI)", "centimetres"});
   width_ = new QDoubleSpinBox;
   height_ = new QDoubleSpinBox;
   for (auto* s : {width_, height_}) s->setRange(1, 20000), s->setDecimals(1);
-  const bool wraps = figure.heightForWidth(figure.naturalSize().width(), FigureStyle::paper()) > 0;
-  width_->setValue(wraps ? kDefaultWrapWidthCm * kPxPerCm : figure.naturalSize().width());
-  height_->setValue(figure.naturalSize().height());
+  const bool wraps = figure_.heightForWidth(figure_.naturalSize().width(), FigureStyle::paper()) > 0;
+  width_->setValue(wraps ? kDefaultWrapWidthCm * kPxPerCm : figure_.naturalSize().width());
+  height_->setValue(figure_.naturalSize().height());
   height_->setEnabled(!wraps);
   if (wraps) height_->setToolTip("This figure wraps its text into lines: the height follows the width.");
   dpi_ = new QSpinBox;
@@ -65,16 +86,10 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   dpi_->setValue(300);
   dpi_->setToolTip("PNG resolution: the layout is the same at every DPI; only the pixel count changes.");
   pixels_ = new QLabel;
-  background_ = new QComboBox;
-  background_->addItems({"White", "Transparent"});
+  return wraps;
+}
 
-  connect(unit_, &QComboBox::currentIndexChanged, this, [this](int cm) {
-    const double factor = cm ? 1 / kPxPerCm : kPxPerCm;
-    const QSignalBlocker block_w(width_), block_h(height_);
-    width_->setValue(width_->value() * factor);
-    height_->setValue(height_->value() * factor);
-    updateSize();
-  });
+void ExportDialog::connectFileFields(QPushButton* browse) {
   connect(format_, &QComboBox::currentIndexChanged, this, [this](int i) {
     const QString typed = path_->text();
     if (format_named(typed)) {  // "fig.v2" keeps its name: the suffix is added on saving, as the note says
@@ -88,14 +103,27 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   });
   // the typed suffix picks the format, so a file never holds another format than its name says
   connect(path_, &QLineEdit::textChanged, this, [this] { followTypedSuffix(); });
-  for (auto* s : {width_, height_}) connect(s, &QDoubleSpinBox::valueChanged, this, [this] { updateSize(); });
-  connect(dpi_, &QSpinBox::valueChanged, this, [this] { updateSize(); });
-  connect(style_, &QComboBox::currentIndexChanged, this, [this] { updateSize(); });
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString p = QFileDialog::getSaveFileName(this, "Export figure", path_->text(), "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)");
     if (p.isEmpty()) return;
     path_->setText(p);
   });
+}
+
+void ExportDialog::connectSizeFields() {
+  connect(unit_, &QComboBox::currentIndexChanged, this, [this](int cm) {
+    const double factor = cm ? 1 / kPxPerCm : kPxPerCm;
+    const QSignalBlocker block_w(width_), block_h(height_);
+    width_->setValue(width_->value() * factor);
+    height_->setValue(height_->value() * factor);
+    updateSize();
+  });
+  for (auto* s : {width_, height_}) connect(s, &QDoubleSpinBox::valueChanged, this, [this] { updateSize(); });
+  connect(dpi_, &QSpinBox::valueChanged, this, [this] { updateSize(); });
+  connect(style_, &QComboBox::currentIndexChanged, this, [this] { updateSize(); });
+}
+
+QFormLayout* ExportDialog::buildLayout(QPushButton* browse) {
   auto* path_row = new QHBoxLayout;
   path_row->addWidget(path_, 1);
   path_row->addWidget(browse);
@@ -110,6 +138,10 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   form->addRow("PNG DPI", dpi_);
   form->addRow("", pixels_);
   form->addRow("Background", background_);
+  return form;
+}
+
+void ExportDialog::addButtons(QFormLayout* form) {
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel);
   save_ = buttons->button(QDialogButtonBox::Save);
   connect(buttons, &QDialogButtonBox::accepted, this, [this] {
@@ -118,9 +150,6 @@ ExportDialog::ExportDialog(const QString& suggestedPath, const Figure& figure, Q
   });
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   form->addRow(buttons);
-  if (wraps) unit_->setCurrentIndex(1);
-  followTypedSuffix();
-  updateSize();
 }
 
 void ExportDialog::updateSize() {

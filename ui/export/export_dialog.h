@@ -9,6 +9,7 @@
 
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -27,6 +28,15 @@ class ExportDialog : public QDialog {
   ExportOptions options() const;
 
  private:
+  // The dialog, built in these steps: the fields (the file's, the style's, the size's), what their edits do, the
+  // form that lays them out and the Save / Cancel buttons.
+  QPushButton* buildFileFields(const QString& suggestedPath);  // the name, its note, the format; returns Browse
+  void buildStyleFields();
+  bool buildSizeFields();  // whether the figure wraps (the height then follows the width, in centimetres)
+  void connectFileFields(QPushButton* browse);
+  void connectSizeFields();
+  QFormLayout* buildLayout(QPushButton* browse);
+  void addButtons(QFormLayout* form);
   void updateSize();
   void followTypedSuffix();
 

@@ -17,14 +17,31 @@ namespace moewb {
 
 GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new GenerationWorker) {
   register_meta_types();
+  startWorker();
+  buildPrompt();
+  buildSettings();
+  buildOutput();
+  layOut();
+  connectControls();
+  connectWorker();
+}
+
+void GenerationPanel::startWorker() {
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   thread_.setObjectName("generation");
   thread_.start();
+}
 
+void GenerationPanel::buildPrompt() {
   prompt_ = new QLineEdit;
   prompt_->setPlaceholderText("Prompt (empty: start from a newline)");
   prompt_->setToolTip("Text the model continues; every character must be in the model's vocabulary.");
+  button_ = new QPushButton("Generate");
+  button_->setDefault(true);
+}
+
+void GenerationPanel::buildSettings() {
   length_ = new QSpinBox;
   length_->setRange(1, 100000);
   length_->setValue(500);
@@ -45,19 +62,22 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
   cache_ = new QCheckBox("KV cache");
   cache_->setChecked(true);
   cache_->setToolTip("Keep attention keys/values so each new character costs one position, not the whole context.");
-  button_ = new QPushButton("Generate");
-  button_->setDefault(true);
-  output_ = new QPlainTextEdit;
-  output_->setReadOnly(true);
-  output_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  output_->setPlaceholderText("Generated text appears here as it is produced.");
-  status_ = new QLabel;
-
   settings_ = new QGridLayout;
   for (const auto& [label, w] : std::initializer_list<std::pair<const char*, QWidget*>>{
            {"Length", length_}, {"Temperature", temperature_}, {"Top-k", top_k_}, {"Seed", seed_}})
     settings_fields_.append({new QLabel(label), w});
   setCompact(false);
+}
+
+void GenerationPanel::buildOutput() {
+  output_ = new QPlainTextEdit;
+  output_->setReadOnly(true);
+  output_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  output_->setPlaceholderText("Generated text appears here as it is produced.");
+  status_ = new QLabel;
+}
+
+void GenerationPanel::layOut() {
   auto* prompt_row = new QHBoxLayout;
   prompt_row->addWidget(prompt_, 1);
   prompt_row->addWidget(button_);
@@ -66,7 +86,9 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
   layout->addLayout(settings_);
   layout->addWidget(output_, 1);
   layout->addWidget(status_);
+}
 
+void GenerationPanel::connectControls() {
   connect(button_, &QPushButton::clicked, this, [this] {
     if (running_) {
       worker_->cancel();
@@ -75,6 +97,9 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent), worker_(new
     Q_EMIT modelRequested();
   });
   connect(prompt_, &QLineEdit::returnPressed, button_, &QPushButton::click);
+}
+
+void GenerationPanel::connectWorker() {
   connect(worker_, &GenerationWorker::chunk, this, [this](const QString& t) {
     output_->moveCursor(QTextCursor::End);
     output_->insertPlainText(t);

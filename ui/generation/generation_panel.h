@@ -51,6 +51,15 @@ class GenerationPanel : public QWidget {
   void textGrown(const moewb::InferenceModel& model, const QString& text);
 
  private:
+  // The panel, built in these steps: the worker's thread, the prompt row, the settings grid, the output, the
+  // layout, then what the button and the worker's signals do.
+  void startWorker();
+  void buildPrompt();
+  void buildSettings();
+  void buildOutput();
+  void layOut();
+  void connectControls();
+  void connectWorker();
   void setRunning(bool on);
 
   QThread thread_;

@@ -1,6 +1,5 @@
 #include "ui/routing/routing_heatmap.h"
 
-#include <QCursor>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
@@ -8,7 +7,6 @@
 #include <QToolTip>
 
 #include <algorithm>
-#include <cmath>
 
 #include "ui/render/routing_text.h"
 
@@ -19,19 +17,9 @@ namespace {
 constexpr double kMinRowHeight = 14, kMaxRowHeight = 120;            // one row per layer
 constexpr double kMinDetailRowHeight = 9, kMaxDetailRowHeight = 60;  // one row per expert
 constexpr double kLabelWidth = 64;
-constexpr double kMinCell = 3, kMaxCell = 48;
 }  // namespace
 
-RoutingHeatmap::RoutingHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
-  install_export_menu(this, this);
-  setMouseTracking(true);
-  viewport()->setMouseTracking(true);
-  setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-  setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
-  setFrameShape(QFrame::NoFrame);
-  setFocusPolicy(Qt::StrongFocus);  // arrows move the pinned column once the heatmap was clicked
-  connect(horizontalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
-}
+RoutingHeatmap::RoutingHeatmap(QWidget* parent) : HeatmapScrollArea(Qt::ScrollBarAlwaysOff, parent) {}
 
 std::unique_ptr<Figure> RoutingHeatmap::exportFigure() const {
   RoutingView view = view_;
@@ -53,8 +41,8 @@ void RoutingHeatmap::setTrace(const RoutingTrace& trace) {
   trace_ = trace;
   if (view_.pinned >= trace_.length()) view_.pinned = -1;
   view_.hovered = -1;
-  updateScrollBar();
-  updateHeight();
+  updateScrollBars();
+  updateMinimumHeight();
   viewport()->update();
 }
 
@@ -66,15 +54,13 @@ void RoutingHeatmap::setDescription(const QString& title, const QString& run, co
 
 void RoutingHeatmap::setDetailLayer(int layer) {
   view_.detail_layer = layer;
-  updateHeight();
+  updateMinimumHeight();
   viewport()->update();
 }
 
-void RoutingHeatmap::setCellWidth(double pixels) {
-  cell_width_ = std::clamp(pixels, kMinCell, kMaxCell);
-  updateScrollBar();
-  updateHeight();
-  viewport()->update();
+void RoutingHeatmap::cellWidthUpdated() {
+  updateScrollBars();
+  updateMinimumHeight();
 }
 
 void RoutingHeatmap::setPinnedColumn(int column) {
@@ -88,13 +74,7 @@ void RoutingHeatmap::showHoveredColumn(int column) {
   viewport()->update();
 }
 
-void RoutingHeatmap::scrollToColumn(int column) {
-  const HeatmapGeometry g = geometry();
-  const double x = column * g.cell_width;
-  const double visible = viewport()->width() - g.left;
-  if (x < g.scroll_x || x + g.cell_width > g.scroll_x + visible)
-    horizontalScrollBar()->setValue(static_cast<int>(x - visible / 2));
-}
+void RoutingHeatmap::scrollToColumn(int column) { scrollColumnIntoView(column); }
 
 int RoutingHeatmap::rowCount() const {
   if (trace_.empty()) return 0;
@@ -103,14 +83,14 @@ int RoutingHeatmap::rowCount() const {
 
 double RoutingHeatmap::belowGrid() const {
   const FigureStyle style = screen_style(this);
-  return routing_char_strip_height(cell_width_, style) + style.px(3) +
+  return routing_char_strip_height(cellWidth(), style) + style.px(3) +
          routing_legend_height(trace_, view_, std::max(200, viewport()->width()) - style.px(6), style, viewport());
 }
 
 HeatmapGeometry RoutingHeatmap::geometry() const {
   HeatmapGeometry g;
-  g.cell_width = cell_width_;
-  g.left = kLabelWidth;
+  g.cell_width = cellWidth();
+  g.left = gridLeft();
   g.top = 4;
   g.scroll_x = horizontalScrollBar()->value();
   g.rows = rowCount();
@@ -128,24 +108,15 @@ QSize RoutingHeatmap::sizeHint() const {
 }
 
 QSize RoutingHeatmap::minimumSizeHint() const {
+  // the whole grid, characters and legend stay visible at the smallest row height; taller views get taller rows
   const double row = shownDetailLayer() >= 0 ? kMinDetailRowHeight : kMinRowHeight;
   return {200, trace_.empty() ? 80 : static_cast<int>(4 + rowCount() * row + belowGrid()) + 4 +
                                           horizontalScrollBar()->sizeHint().height()};
 }
 
-void RoutingHeatmap::updateHeight() {
-  // the whole grid, characters and legend stay visible at the smallest row height; taller views get taller rows
-  setMinimumHeight(minimumSizeHint().height());
-  updateGeometry();
-}
+double RoutingHeatmap::gridLeft() const { return kLabelWidth; }
 
-void RoutingHeatmap::updateScrollBar() {
-  const HeatmapGeometry g = geometry();
-  const int overflow = static_cast<int>(std::ceil(g.gridWidth() - (viewport()->width() - g.left)));
-  horizontalScrollBar()->setRange(0, std::max(0, overflow));
-  horizontalScrollBar()->setPageStep(std::max(1, viewport()->width() - static_cast<int>(g.left)));
-  horizontalScrollBar()->setSingleStep(static_cast<int>(std::ceil(g.cell_width)));
-}
+void RoutingHeatmap::updateScrollBars() { setColumnScrollRange(trace_.length()); }
 
 void RoutingHeatmap::paintEvent(QPaintEvent*) {
   QPainter p(viewport());
@@ -167,12 +138,8 @@ void RoutingHeatmap::mouseMoveEvent(QMouseEvent* event) {
   }
   const bool detail = shownDetailLayer() >= 0;
   const int layer = detail ? shownDetailLayer() : cell->row;
-  // beside the highlighted column, never over it
-  const QRectF rect = g.cellRect(cell->row, cell->column);
-  const QPoint at = viewport()->mapToGlobal(
-      QPoint(static_cast<int>(rect.right()) + 10, static_cast<int>(event->position().y()) - 16));
-  QToolTip::showText(at, routing_tooltip(trace_, layer, cell->column, detail ? cell->row : -1), viewport(),
-                     rect.toRect());
+  showCellTooltip(g.cellRect(cell->row, cell->column), event->position().y(),
+                  routing_tooltip(trace_, layer, cell->column, detail ? cell->row : -1));
 }
 
 void RoutingHeatmap::mousePressEvent(QMouseEvent* event) {
@@ -184,27 +151,11 @@ void RoutingHeatmap::mousePressEvent(QMouseEvent* event) {
   Q_EMIT pinned(view_.pinned);
 }
 
-void RoutingHeatmap::leaveEvent(QEvent*) {
-  // a tooltip appearing under the cursor also "leaves" the viewport: keep the hover while the cursor is inside
-  if (view_.hovered < 0 || viewport()->rect().contains(viewport()->mapFromGlobal(QCursor::pos()))) return;
+void RoutingHeatmap::clearHover() {
+  if (view_.hovered < 0) return;
   view_.hovered = -1;
   viewport()->update();
   Q_EMIT hovered(-1);
-}
-
-void RoutingHeatmap::wheelEvent(QWheelEvent* event) {
-  const double steps = event->angleDelta().y() / 120.0;
-  if (event->modifiers() & Qt::ControlModifier) {
-    // zoom around the character under the cursor
-    const HeatmapGeometry g = geometry();
-    const double anchor = (event->position().x() - g.left + g.scroll_x) / g.cell_width;
-    setCellWidth(cell_width_ * std::pow(1.15, steps));
-    horizontalScrollBar()->setValue(static_cast<int>(anchor * cell_width_ - (event->position().x() - g.left)));
-    Q_EMIT cellWidthChanged(cell_width_);
-  } else {
-    horizontalScrollBar()->setValue(horizontalScrollBar()->value() - static_cast<int>(steps * 3 * cell_width_));
-  }
-  event->accept();
 }
 
 void RoutingHeatmap::keyPressEvent(QKeyEvent* event) {
@@ -225,11 +176,6 @@ void RoutingHeatmap::keyPressEvent(QKeyEvent* event) {
   setPinnedColumn(to);
   scrollToColumn(to);
   Q_EMIT pinned(to);
-}
-
-void RoutingHeatmap::resizeEvent(QResizeEvent* event) {
-  QAbstractScrollArea::resizeEvent(event);
-  updateScrollBar();
 }
 
 }  // namespace moewb

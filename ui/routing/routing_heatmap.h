@@ -6,18 +6,16 @@
 // Its export is the whole text wrapped into lines (RoutingFigure), from the context menu.
 #pragma once
 
-#include <QAbstractScrollArea>
-
 #include <optional>
 
 #include "core/trace/routing_trace.h"
-#include "ui/export/exportable_figure.h"
 #include "ui/render/heatmap_geometry.h"
 #include "ui/render/routing_figure.h"
+#include "ui/routing/heatmap_scroll_area.h"
 
 namespace moewb {
 
-class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
+class RoutingHeatmap : public HeatmapScrollArea {
   Q_OBJECT
 
  public:
@@ -36,8 +34,6 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   int detailLayer() const { return view_.detail_layer; }
   // The detail layer when the trace has it, else -1 (all layers).
   int shownDetailLayer() const { return shown_detail_layer(trace_, view_); }
-  void setCellWidth(double pixels);
-  double cellWidth() const { return cell_width_; }
   void setPinnedColumn(int column);
   int pinnedColumn() const { return view_.pinned; }
   int hoveredColumn() const { return view_.hovered; }
@@ -51,8 +47,6 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
  Q_SIGNALS:
   void hovered(int column);
   void pinned(int column);
-  // Ctrl + wheel zoomed: the new pixels per character (the panel's Zoom slider follows).
-  void cellWidthChanged(double pixels);
   // PgUp / PgDn: the previous (-1) or next (+1) layer.
   void layerStepRequested(int step);
 
@@ -60,15 +54,15 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   void paintEvent(QPaintEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
-  void leaveEvent(QEvent* event) override;
-  void wheelEvent(QWheelEvent* event) override;
   // Left / Right move the pinned column (Home / End: first / last), PgUp / PgDn step the layer.
   void keyPressEvent(QKeyEvent* event) override;
-  void resizeEvent(QResizeEvent* event) override;
+  double gridLeft() const override;
+  void updateScrollBars() override;
+  // The minimum height follows the zoom too: the character strip under the grid grows with it.
+  void cellWidthUpdated() override;
+  void clearHover() override;
 
  private:
-  void updateScrollBar();
-  void updateHeight();
   int rowCount() const;
   double belowGrid() const;  // character strip and legend
 
@@ -76,7 +70,6 @@ class RoutingHeatmap : public QAbstractScrollArea, public ExportableFigure {
   RoutingView view_;
   QString run_;                    // whose trace: the run's display name
   std::optional<Config> config_;  // and its configuration
-  double cell_width_ = 14;
 };
 
 }  // namespace moewb

@@ -1,11 +1,11 @@
 #include "ui/routing/stability_heatmap.h"
 
-#include <QCursor>
 #include <QKeyEvent>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QScrollBar>
 #include <QToolTip>
+#include <QWheelEvent>
 
 #include <algorithm>
 #include <cmath>
@@ -16,22 +16,11 @@ namespace moewb {
 
 namespace {
 constexpr double kMinRowHeight = 10, kMaxRowHeight = 28;  // rows share the height within these bounds
-constexpr double kMinCell = 3, kMaxCell = 48;
 constexpr double kTop = 4;
 constexpr int kMinVisibleRows = 4;  // the view never shrinks below this many rows
 }  // namespace
 
-StabilityHeatmap::StabilityHeatmap(QWidget* parent) : QAbstractScrollArea(parent) {
-  install_export_menu(this, this);
-  setMouseTracking(true);
-  viewport()->setMouseTracking(true);
-  setVerticalScrollBarPolicy(Qt::ScrollBarAsNeeded);
-  setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
-  setFrameShape(QFrame::NoFrame);
-  setFocusPolicy(Qt::StrongFocus);
-  connect(horizontalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
-  connect(verticalScrollBar(), &QScrollBar::valueChanged, viewport(), qOverload<>(&QWidget::update));
-}
+StabilityHeatmap::StabilityHeatmap(QWidget* parent) : HeatmapScrollArea(Qt::ScrollBarAsNeeded, parent) {}
 
 std::unique_ptr<Figure> StabilityHeatmap::exportFigure() const {
   StabilityView view;
@@ -46,8 +35,7 @@ void StabilityHeatmap::setMatrix(const TopExpertChangeMatrix& matrix) {
   matrix_ = matrix;
   if (!keep) view_.pinned_row = -2, view_.pinned_column = -1;
   view_.hovered_row = -2, view_.hovered_column = -1;
-  setMinimumHeight(minimumSizeHint().height());
-  updateGeometry();
+  updateMinimumHeight();
   updateScrollBars();
   viewport()->update();
 }
@@ -62,27 +50,21 @@ void StabilityHeatmap::setEmptyMessage(const QString& message) {
   viewport()->update();
 }
 
-void StabilityHeatmap::setCellWidth(double pixels) {
-  cell_width_ = std::clamp(pixels, kMinCell, kMaxCell);
-  updateScrollBars();
-  viewport()->update();
-}
-
 double StabilityHeatmap::belowGrid() const {
   const FigureStyle style = screen_style(this);
-  return routing_char_strip_height(cell_width_, style) + style.px(12) + style.px(4) +
+  return routing_char_strip_height(cellWidth(), style) + style.px(12) + style.px(4) +
          stability_legend_height(matrix_, std::max(200, viewport()->width()) - style.px(6), style, viewport()) + style.px(2);
 }
 
 StabilityGeometry StabilityHeatmap::geometry() const {
   const FigureStyle style = screen_style(this);
   StabilityGeometry g;
-  g.cell_width = cell_width_;
-  g.left = stability_label_width(matrix_, style, viewport());
+  g.cell_width = cellWidth();
+  g.left = gridLeft();
   g.top = kTop;
   g.rows = matrix_.rows();
   g.columns = matrix_.length();
-  g.strip = routing_char_strip_height(cell_width_, style);
+  g.strip = routing_char_strip_height(cellWidth(), style);
   g.summary = style.px(12);
   const double available = std::max(kMinRowHeight, viewport()->height() - g.top - belowGrid());
   g.row_height = std::clamp(g.rows ? available / g.rows : kMaxRowHeight, kMinRowHeight, kMaxRowHeight);
@@ -102,12 +84,11 @@ QSize StabilityHeatmap::minimumSizeHint() const {
                                           horizontalScrollBar()->sizeHint().height()};
 }
 
+double StabilityHeatmap::gridLeft() const { return stability_label_width(matrix_, screen_style(this), viewport()); }
+
 void StabilityHeatmap::updateScrollBars() {
   const StabilityGeometry g = geometry();
-  const int overflow_x = static_cast<int>(std::ceil(g.columns * g.cell_width - (viewport()->width() - g.left)));
-  horizontalScrollBar()->setRange(0, std::max(0, overflow_x));
-  horizontalScrollBar()->setPageStep(std::max(1, viewport()->width() - static_cast<int>(g.left)));
-  horizontalScrollBar()->setSingleStep(static_cast<int>(std::ceil(g.cell_width)));
+  setColumnScrollRange(g.columns);
   const int overflow_y = static_cast<int>(std::ceil(g.contentHeight() - g.grid_height));
   verticalScrollBar()->setRange(0, std::max(0, overflow_y));
   verticalScrollBar()->setPageStep(std::max(1, static_cast<int>(g.grid_height)));
@@ -115,18 +96,13 @@ void StabilityHeatmap::updateScrollBars() {
 }
 
 void StabilityHeatmap::scrollToCell(int row, int column) {
+  if (column >= 0) scrollColumnIntoView(column);
+  if (row < 0) return;
   const StabilityGeometry g = geometry();
-  if (column >= 0) {
-    const double x = column * g.cell_width, visible = viewport()->width() - g.left;
-    if (x < g.scroll_x || x + g.cell_width > g.scroll_x + visible)
-      horizontalScrollBar()->setValue(static_cast<int>(x - visible / 2));
-  }
-  if (row >= 0) {
-    const double y = row * g.row_height;
-    if (y < g.scroll_y) verticalScrollBar()->setValue(static_cast<int>(y));
-    else if (y + g.row_height > g.scroll_y + g.grid_height)
-      verticalScrollBar()->setValue(static_cast<int>(std::ceil(y + g.row_height - g.grid_height)));
-  }
+  const double y = row * g.row_height;
+  if (y < g.scroll_y) verticalScrollBar()->setValue(static_cast<int>(y));
+  else if (y + g.row_height > g.scroll_y + g.grid_height)
+    verticalScrollBar()->setValue(static_cast<int>(std::ceil(y + g.row_height - g.grid_height)));
 }
 
 void StabilityHeatmap::setCurrentCell(int row, int column) {
@@ -161,11 +137,8 @@ void StabilityHeatmap::mouseMoveEvent(QMouseEvent* event) {
     QToolTip::hideText();
     return;
   }
-  // beside the cell, never over it
-  const QRectF rect = g.cellRect(cell->row, cell->column);
-  const QPoint at = viewport()->mapToGlobal(
-      QPoint(static_cast<int>(rect.right()) + 10, static_cast<int>(event->position().y()) - 16));
-  QToolTip::showText(at, stability_cell_text(matrix_, cell->row, cell->column, true), viewport(), rect.toRect());
+  showCellTooltip(g.cellRect(cell->row, cell->column), event->position().y(),
+                  stability_cell_text(matrix_, cell->row, cell->column, true));
 }
 
 void StabilityHeatmap::mousePressEvent(QMouseEvent* event) {
@@ -174,31 +147,18 @@ void StabilityHeatmap::mousePressEvent(QMouseEvent* event) {
   if (cell) setCurrentCell(cell->row, cell->column);
 }
 
-void StabilityHeatmap::leaveEvent(QEvent*) {
-  // a tooltip appearing under the cursor also "leaves" the viewport: keep the hover while the cursor is inside
-  if (view_.hovered_column < 0 || viewport()->rect().contains(viewport()->mapFromGlobal(QCursor::pos()))) return;
+void StabilityHeatmap::clearHover() {
+  if (view_.hovered_column < 0) return;
   view_.hovered_row = -2, view_.hovered_column = -1;
   viewport()->update();
   Q_EMIT hovered(-2, -1);
 }
 
-void StabilityHeatmap::wheelEvent(QWheelEvent* event) {
-  const double steps = event->angleDelta().y() / 120.0;
-  const StabilityGeometry g = geometry();
-  if (event->modifiers() & Qt::ControlModifier) {
-    // zoom around the character under the cursor
-    const double anchor = (event->position().x() - g.left + g.scroll_x) / g.cell_width;
-    setCellWidth(cell_width_ * std::pow(1.15, steps));
-    horizontalScrollBar()->setValue(static_cast<int>(anchor * cell_width_ - (event->position().x() - g.left)));
-    Q_EMIT cellWidthChanged(cell_width_);
-  } else if (verticalScrollBar()->maximum() > 0 && !(event->modifiers() & Qt::ShiftModifier) &&
-             event->angleDelta().x() == 0) {
-    verticalScrollBar()->setValue(verticalScrollBar()->value() - static_cast<int>(steps * 3 * g.row_height));
-  } else {
-    const double delta = event->angleDelta().x() != 0 ? event->angleDelta().x() / 120.0 : steps;
-    horizontalScrollBar()->setValue(horizontalScrollBar()->value() - static_cast<int>(delta * 3 * cell_width_));
-  }
-  event->accept();
+void StabilityHeatmap::scrollWheel(const QWheelEvent& event, double steps) {
+  if (verticalScrollBar()->maximum() > 0 && !(event.modifiers() & Qt::ShiftModifier) && event.angleDelta().x() == 0)
+    verticalScrollBar()->setValue(verticalScrollBar()->value() - static_cast<int>(steps * 3 * geometry().row_height));
+  else
+    scrollColumns(event.angleDelta().x() != 0 ? event.angleDelta().x() / 120.0 : steps);
 }
 
 void StabilityHeatmap::keyPressEvent(QKeyEvent* event) {
@@ -234,11 +194,6 @@ void StabilityHeatmap::keyPressEvent(QKeyEvent* event) {
     default: QAbstractScrollArea::keyPressEvent(event); return;
   }
   setCurrentCell(row, column);
-}
-
-void StabilityHeatmap::resizeEvent(QResizeEvent* event) {
-  QAbstractScrollArea::resizeEvent(event);
-  updateScrollBars();
 }
 
 }  // namespace moewb

@@ -6,14 +6,12 @@
 // PgUp/PgDn) whose description the owner shows in a status line. Exports the whole matrix wrapped into lines.
 #pragma once
 
-#include <QAbstractScrollArea>
-
-#include "ui/export/exportable_figure.h"
 #include "ui/render/stability_figure.h"
+#include "ui/routing/heatmap_scroll_area.h"
 
 namespace moewb {
 
-class StabilityHeatmap : public QAbstractScrollArea, public ExportableFigure {
+class StabilityHeatmap : public HeatmapScrollArea {
   Q_OBJECT
 
  public:
@@ -26,8 +24,6 @@ class StabilityHeatmap : public QAbstractScrollArea, public ExportableFigure {
   // The exported figure's title and subtitle (run, routing); the message an empty matrix shows.
   void setDescription(const QString& title, const QString& subtitle = {});
   void setEmptyMessage(const QString& message);
-  void setCellWidth(double pixels);
-  double cellWidth() const { return cell_width_; }
   // The current (pinned) cell: row -1 is the summary band; column -1 clears it.
   void setCurrentCell(int row, int column);
   int currentRow() const { return view_.pinned_row; }
@@ -40,24 +36,23 @@ class StabilityHeatmap : public QAbstractScrollArea, public ExportableFigure {
  Q_SIGNALS:
   void currentChanged(int row, int column);
   void hovered(int row, int column);  // column -1: left the cells
-  void cellWidthChanged(double pixels);
 
  protected:
   void paintEvent(QPaintEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
-  void leaveEvent(QEvent* event) override;
-  void wheelEvent(QWheelEvent* event) override;
   void keyPressEvent(QKeyEvent* event) override;
-  void resizeEvent(QResizeEvent* event) override;
+  double gridLeft() const override;
+  void updateScrollBars() override;
+  void clearHover() override;
+  // Rows when they overflow; characters with Shift or a sideways wheel.
+  void scrollWheel(const QWheelEvent& event, double steps) override;
 
  private:
-  void updateScrollBars();
   double belowGrid() const;  // characters, summary band, legend
 
   TopExpertChangeMatrix matrix_;
   StabilityView view_;
-  double cell_width_ = 14;
 };
 
 }  // namespace moewb

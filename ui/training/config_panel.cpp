@@ -66,6 +66,20 @@ ConfigPanel::ConfigPanel(QWidget* parent)
 void ConfigPanel::buildForm() {
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
+  outer->addLayout(buildPresetRows());
+  QMap<QString, QFormLayout*> forms;
+  outer->addWidget(buildGroups(forms), 1);
+  summary_ = new QLabel;
+  summary_->setWordWrap(true);
+  summary_->setStyleSheet("color: #b00020; padding: 4px 8px;");
+  outer->addWidget(summary_);
+  visit_fields(config_, [&](const char* name, auto& member, const FieldSpec& spec) {
+    addFieldRow(forms[spec.group], name, makeEditor<std::decay_t<decltype(member)>>(name, spec), spec);
+  });
+  orderTabs(forms);
+}
+
+QFormLayout* ConfigPanel::buildPresetRows() {
   auto* top = new QFormLayout;
   top->setContentsMargins(8, 8, 8, 0);
   preset_ = new QComboBox;
@@ -88,14 +102,15 @@ void ConfigPanel::buildForm() {
   memory_->setObjectName("memory");
   memory_->setWordWrap(true);
   top->addRow("Memory", memory_);
-  outer->addLayout(top);
+  return top;
+}
 
+QScrollArea* ConfigPanel::buildGroups(QMap<QString, QFormLayout*>& forms) {
   auto* scroll = new QScrollArea;
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
   auto* body = new QWidget;
   auto* body_layout = new QVBoxLayout(body);
-  QMap<QString, QFormLayout*> forms;
   for (const char* g : kGroups) {
     auto* box = new QGroupBox(g);
     auto* form = new QFormLayout(box);
@@ -105,59 +120,59 @@ void ConfigPanel::buildForm() {
   }
   body_layout->addStretch();
   scroll->setWidget(body);
-  outer->addWidget(scroll, 1);
-  summary_ = new QLabel;
-  summary_->setWordWrap(true);
-  summary_->setStyleSheet("color: #b00020; padding: 4px 8px;");
-  outer->addWidget(summary_);
+  return scroll;
+}
 
-  visit_fields(config_, [&](const char* name, auto& member, const FieldSpec& spec) {
-    using T = std::decay_t<decltype(member)>;
-    const QString key = name;
-    QWidget* editor = nullptr;
-    if constexpr (std::is_same_v<T, bool>) {
-      auto* box = new QCheckBox;
-      connect(box, &QCheckBox::toggled, this, [this] { readEditors(); });
-      editor = box;
-    } else if constexpr (std::is_same_v<T, int>) {
-      auto* spin = new QSpinBox;
-      spin->setRange(key == "seed" ? 0 : -1000000, 100000000);
-      spin->setAccelerated(true);
-      if (key == "expert_hidden") spin->setMinimum(0), spin->setSpecialValueText("4d/N (auto)");  // 0 means that
-      connect(spin, &QSpinBox::valueChanged, this, [this] { readEditors(); });
-      editor = spin;
-    } else if constexpr (std::is_same_v<T, double>) {
-      auto* spin = new CompactDoubleSpinBox;
-      spin->setRange(-1000, 1000);
-      spin->setSingleStep(key.contains("lr") || key == "learning_rate" ? 1e-4 : 0.05);
-      connect(spin, &QDoubleSpinBox::valueChanged, this, [this] { readEditors(); });
-      editor = spin;
-    } else {
-      auto* combo = new QComboBox;
-      for (const auto& choice : allowed_names<T>(spec)) combo->addItem(QString::fromStdString(choice));
-      connect(combo, &QComboBox::currentTextChanged, this, [this] { readEditors(); });
-      editor = combo;
-    }
-    editor->setObjectName(key);
-    const QString label_text = QString::fromUtf8(spec.label);
-    editor->setToolTip(QString("<b>%1</b> (<code>%2</code>)<br>%3").arg(label_text, key, QString(spec.help)));
-    auto* error = new QLabel;
-    error->setObjectName(key + "_error");
-    error->setStyleSheet("color: #b00020;");
-    error->setWordWrap(true);
-    error->hide();
-    auto* cell = new QWidget;
-    auto* cell_layout = new QVBoxLayout(cell);
-    cell_layout->setContentsMargins(0, 0, 0, 0);
-    cell_layout->setSpacing(2);
-    cell_layout->addWidget(editor);
-    cell_layout->addWidget(error);
-    auto* label = new QLabel(label_text);
-    label->setToolTip(editor->toolTip());
-    forms[spec.group]->addRow(label, cell);
-    editors_[key] = editor;
-    error_labels_[key] = error;
-  });
+template <typename T>
+QWidget* ConfigPanel::makeEditor(const QString& key, const FieldSpec& spec) {
+  if constexpr (std::is_same_v<T, bool>) {
+    auto* box = new QCheckBox;
+    connect(box, &QCheckBox::toggled, this, [this] { readEditors(); });
+    return box;
+  } else if constexpr (std::is_same_v<T, int>) {
+    auto* spin = new QSpinBox;
+    spin->setRange(key == "seed" ? 0 : -1000000, 100000000);
+    spin->setAccelerated(true);
+    if (key == "expert_hidden") spin->setMinimum(0), spin->setSpecialValueText("4d/N (auto)");  // 0 means that
+    connect(spin, &QSpinBox::valueChanged, this, [this] { readEditors(); });
+    return spin;
+  } else if constexpr (std::is_same_v<T, double>) {
+    auto* spin = new CompactDoubleSpinBox;
+    spin->setRange(-1000, 1000);
+    spin->setSingleStep(key.contains("lr") || key == "learning_rate" ? 1e-4 : 0.05);
+    connect(spin, &QDoubleSpinBox::valueChanged, this, [this] { readEditors(); });
+    return spin;
+  } else {
+    auto* combo = new QComboBox;
+    for (const auto& choice : allowed_names<T>(spec)) combo->addItem(QString::fromStdString(choice));
+    connect(combo, &QComboBox::currentTextChanged, this, [this] { readEditors(); });
+    return combo;
+  }
+}
+
+void ConfigPanel::addFieldRow(QFormLayout* form, const QString& key, QWidget* editor, const FieldSpec& spec) {
+  editor->setObjectName(key);
+  const QString label_text = QString::fromUtf8(spec.label);
+  editor->setToolTip(QString("<b>%1</b> (<code>%2</code>)<br>%3").arg(label_text, key, QString(spec.help)));
+  auto* error = new QLabel;
+  error->setObjectName(key + "_error");
+  error->setStyleSheet("color: #b00020;");
+  error->setWordWrap(true);
+  error->hide();
+  auto* cell = new QWidget;
+  auto* cell_layout = new QVBoxLayout(cell);
+  cell_layout->setContentsMargins(0, 0, 0, 0);
+  cell_layout->setSpacing(2);
+  cell_layout->addWidget(editor);
+  cell_layout->addWidget(error);
+  auto* label = new QLabel(label_text);
+  label->setToolTip(editor->toolTip());
+  form->addRow(label, cell);
+  editors_[key] = editor;
+  error_labels_[key] = error;
+}
+
+void ConfigPanel::orderTabs(const QMap<QString, QFormLayout*>& forms) {
   // Tab follows the screen, group by group and row by row: the editors were made in the key table's order
   QWidget* previous = preset_;
   for (const char* g : kGroups) {

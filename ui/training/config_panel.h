@@ -9,7 +9,9 @@
 #include "ui/shell/meta_types.h"
 
 class QComboBox;
+class QFormLayout;
 class QLabel;
+class QScrollArea;
 
 namespace moewb {
 
@@ -39,7 +41,17 @@ class ConfigPanel : public QWidget {
   void configChanged(const moewb::Config& config, bool valid);
 
  private:
+  // The form, top to bottom: preset rows, one group box per kGroups entry with a row per field, error summary.
   void buildForm();
+  QFormLayout* buildPresetRows();  // preset, parameter count, memory estimate
+  // The scrolled group boxes, empty; `forms` gets each group's form by name.
+  QScrollArea* buildGroups(QMap<QString, QFormLayout*>& forms);
+  // The editor of a field of type T; every edit reads the editors back.
+  template <typename T>
+  QWidget* makeEditor(const QString& key, const FieldSpec& spec);
+  // The field's row: its label, its editor and the error shown under it.
+  void addFieldRow(QFormLayout* form, const QString& key, QWidget* editor, const FieldSpec& spec);
+  void orderTabs(const QMap<QString, QFormLayout*>& forms);
   void readEditors();
   void writeEditors();
   void revalidate();
