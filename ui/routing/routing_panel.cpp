@@ -46,6 +46,25 @@ QWidget* row_of(std::initializer_list<QWidget*> widgets, bool stretch = true) {
 
 RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   register_meta_types();
+  buildControls();
+  buildSnapshotRow();
+  buildTextRows();
+  buildCompareRow();
+  buildViews();
+  buildStatistics();
+  QWidget* controls = row_of({new QLabel("Text"), source_, trace_button_, capacity_box_, new QLabel("View"), view_,
+                              new QLabel("Zoom"), zoom_, compare_box_});
+  QTabWidget* tabs = buildTabs();
+  buildLayout(controls, tabs);
+  connectControls();
+  connectStatistics();
+  connectViews();
+  connectAutoTrace();
+  connectTraceWatcher();
+  setSource(Snapshots);
+}
+
+void RoutingPanel::buildControls() {
   source_ = new QComboBox;
   source_->addItems({"Training snapshots (probe text)", "Validation text", "Your text", "Generated text"});
   source_->setToolTip("Which text to route: the fixed probe text of the snapshots taken at each evaluation, a slice "
@@ -70,7 +89,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   status_->setWordWrap(true);
   status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a long status never widens the window
   status_->hide();
+}
 
+void RoutingPanel::buildSnapshotRow() {
   slider_ = new QSlider(Qt::Horizontal);
   slider_->setRange(0, 0);
   slider_->setToolTip("Scrub through the routing snapshots taken at each evaluation.");
@@ -80,7 +101,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   play_->setToolTip("Animate the snapshots over training.");
   snapshot_row_ = row_of({new QLabel("Snapshot"), slider_, step_label_, play_}, false);
   static_cast<QHBoxLayout*>(snapshot_row_->layout())->setStretch(1, 1);
+}
 
+void RoutingPanel::buildTextRows() {
   offset_ = new QSpinBox;
   offset_->setRange(0, 0);
   offset_->setToolTip("First character of the validation slice.");
@@ -97,13 +120,17 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   input_->setPlaceholderText("Type or paste text to route (characters outside the vocabulary are reported).");
   input_->setMaximumHeight(60);
   input_row_ = row_of({input_}, false);
+}
 
+void RoutingPanel::buildCompareRow() {
   compare_view_ = new QComboBox;
   compare_snapshot_ = new QComboBox;
   compare_snapshot_->setToolTip("Snapshot shown in the second heatmap.");
   compare_row_ = row_of({new QLabel("Second view"), compare_view_, new QLabel("snapshot"), compare_snapshot_});
   compare_row_->hide();
+}
 
+void RoutingPanel::buildViews() {
   heatmap_ = new RoutingHeatmap;
   compare_ = new RoutingHeatmap;
   compare_->hide();
@@ -115,6 +142,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   read_layer_->setToolTip("Layer whose routing colours the text (PgUp / PgDn).");
   highlight_ = new QComboBox;
   highlight_->setToolTip("Keep the colour only on the characters one expert processed.");
+}
+
+void RoutingPanel::buildStatistics() {
   affinity_layer_ = new QComboBox;
   affinity_ = new AffinityView;
   stats_source_ = new QComboBox;
@@ -139,19 +169,35 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   top_table_->setColumnCount(2);
   top_table_->setHorizontalHeaderLabels({"Expert", "Characters it receives most (share of its assignments)"});
   top_table_->setToolTip("Per expert of the chosen layer: the characters that make up most of its assignments.");
+}
 
-  auto* controls = row_of({new QLabel("Text"), source_, trace_button_, capacity_box_, new QLabel("View"), view_,
-                           new QLabel("Zoom"), zoom_, compare_box_});
+QWidget* RoutingPanel::buildHeatmapPage() {
   auto* heat_page = new QWidget;
   auto* heat_layout = new QVBoxLayout(heat_page);
   heat_layout->setContentsMargins(0, 0, 0, 0);
   auto* split = new QSplitter(Qt::Vertical);
+  QWidget* maps = buildHeatmaps();
+  QSplitter* reading_split = buildReadingSplit();
+  split->addWidget(maps);
+  split->addWidget(reading_split);
+  split->setStretchFactor(0, 3);  // the heatmaps first: the text under them reads in fewer lines
+  split->setStretchFactor(1, 2);
+  split->setSizes({600, 400});  // the same share at the start, whatever the views' preferred sizes
+  heat_layout->addWidget(split);
+  return heat_page;
+}
+
+QWidget* RoutingPanel::buildHeatmaps() {
   auto* maps = new QWidget;
   auto* maps_layout = new QVBoxLayout(maps);
   maps_layout->setContentsMargins(0, 0, 0, 0);
   maps_layout->addWidget(heatmap_, 1);
   maps_layout->addWidget(compare_row_);
   maps_layout->addWidget(compare_, 1);
+  return maps;
+}
+
+QSplitter* RoutingPanel::buildReadingSplit() {
   auto* reading_page = new QWidget;
   auto* reading_layout = new QVBoxLayout(reading_page);
   reading_layout->setContentsMargins(0, 0, 0, 0);
@@ -162,12 +208,10 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   reading_split->addWidget(detail_);
   reading_split->setStretchFactor(0, 3);
   reading_split->setStretchFactor(1, 1);
-  split->addWidget(maps);
-  split->addWidget(reading_split);
-  split->setStretchFactor(0, 3);  // the heatmaps first: the text under them reads in fewer lines
-  split->setStretchFactor(1, 2);
-  split->setSizes({600, 400});  // the same share at the start, whatever the views' preferred sizes
-  heat_layout->addWidget(split);
+  return reading_split;
+}
+
+QWidget* RoutingPanel::buildAffinityPage() {
   auto* affinity_page = new QWidget;
   auto* affinity_layout = new QVBoxLayout(affinity_page);
   auto* stats_row =
@@ -182,16 +226,26 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   stats_split->setStretchFactor(0, 3);
   stats_split->setStretchFactor(1, 1);
   affinity_layout->addWidget(stats_split, 1);
-  auto* tabs = new QTabWidget;
-  tabs->addTab(heat_page, "Heatmap");
-  tabs->addTab(affinity_page, "Char × expert affinity");
+  return affinity_page;
+}
+
+QWidget* RoutingPanel::buildExpertsPage() {
   auto* experts_page = new QWidget;
   auto* experts_layout = new QVBoxLayout(experts_page);
   auto* experts_row = row_of({new QLabel("statistics of"), experts_source_, experts_label_}, false);
   static_cast<QHBoxLayout*>(experts_row->layout())->setStretch(2, 1);  // the state (counted in 5 s) stays readable
   experts_layout->addWidget(experts_row);
   experts_layout->addWidget(experts_, 1);
-  tabs->addTab(experts_page, "Experts");
+  return experts_page;
+}
+
+QTabWidget* RoutingPanel::buildTabs() {
+  QWidget* heat_page = buildHeatmapPage();
+  QWidget* affinity_page = buildAffinityPage();
+  auto* tabs = new QTabWidget;
+  tabs->addTab(heat_page, "Heatmap");
+  tabs->addTab(affinity_page, "Char × expert affinity");
+  tabs->addTab(buildExpertsPage(), "Experts");
   stability_ = new LineChart("Routing stability over training");
   stability_->describe("routing_stability", "share changed",  // short: the chart is often low
                        "share of the probe text's characters whose top expert differs from the previous snapshot");
@@ -201,7 +255,10 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   tabs->addTab(stability_page_, "Stability");
   intervention_ = new InterventionPanel;
   tabs->addTab(intervention_, "Intervene");
+  return tabs;
+}
 
+void RoutingPanel::buildLayout(QWidget* controls, QTabWidget* tabs) {
   auto* content = new QWidget;
   auto* layout = new QVBoxLayout(content);
   layout->setContentsMargins(4, 4, 4, 4);
@@ -221,7 +278,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   auto* outer = new QVBoxLayout(this);
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(stack_);
+}
 
+void RoutingPanel::connectControls() {
   connect(source_, &QComboBox::currentIndexChanged, this, [this](int i) { setSource(static_cast<Source>(i)); });
   connect(view_, &QComboBox::currentIndexChanged, this, [this](int i) { heatmap_->setDetailLayer(i - 1); });
   connect(compare_view_, &QComboBox::currentIndexChanged, this, [this](int i) { compare_->setDetailLayer(i - 1); });
@@ -245,6 +304,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
     else slider_->setValue(slider_->value() + 1);
   });
   connect(trace_button_, &QPushButton::clicked, this, &RoutingPanel::requestTrace);
+}
+
+void RoutingPanel::connectStatistics() {
   connect(affinity_layer_, &QComboBox::currentIndexChanged, this, &RoutingPanel::updateAffinity);
   connect(stats_source_, &QComboBox::currentIndexChanged, this, &RoutingPanel::setStatisticsSource);
   connect(experts_source_, &QComboBox::currentIndexChanged, this, &RoutingPanel::setStatisticsSource);
@@ -260,6 +322,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
     }
     countShown();
   });
+}
+
+void RoutingPanel::connectViews() {
   connect(heatmap_, &RoutingHeatmap::hovered, compare_, &RoutingHeatmap::showHoveredColumn);
   connect(compare_, &RoutingHeatmap::hovered, heatmap_, &RoutingHeatmap::showHoveredColumn);
   for (auto* map : {heatmap_, compare_}) {
@@ -287,6 +352,11 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
     detail_->setCurrentLayer(layer);
   });
   connect(highlight_, &QComboBox::currentIndexChanged, this, [this](int i) { reading_->setHighlightedExpert(i - 1); });
+  connect(heatmap_->horizontalScrollBar(), &QScrollBar::valueChanged, compare_->horizontalScrollBar(),
+          &QScrollBar::setValue);
+}
+
+void RoutingPanel::connectAutoTrace() {
   // a new text source, slice or own text is traced by itself (after a pause in typing)
   auto_trace_.setSingleShot(true);
   auto_trace_.setInterval(kAutoTraceDelayMs);
@@ -297,8 +367,9 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
   connect(capacity_box_, &QCheckBox::toggled, this, [this] {
     if (source_->currentIndex() != Snapshots) requestTrace();
   });
-  connect(heatmap_->horizontalScrollBar(), &QScrollBar::valueChanged, compare_->horizontalScrollBar(),
-          &QScrollBar::setValue);
+}
+
+void RoutingPanel::connectTraceWatcher() {
   connect(&watcher_, &QFutureWatcher<RoutingTrace>::finished, this, [this] {
     try {
       const RoutingTrace trace = watcher_.result();
@@ -315,7 +386,6 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
       traceWith(model, text);
     }
   });
-  setSource(Snapshots);
 }
 
 RoutingPanel::~RoutingPanel() {

@@ -26,7 +26,9 @@ class QPlainTextEdit;
 class QPushButton;
 class QSlider;
 class QSpinBox;
+class QSplitter;
 class QStackedWidget;
+class QTabWidget;
 class QTableWidget;
 
 namespace moewb {
@@ -110,6 +112,28 @@ class RoutingPanel : public QWidget {
   void statisticsRequested();
 
  private:
+  // The constructor's steps, in order: widgets are created and laid out in the order that sets the tab order.
+  void buildControls();
+  void buildSnapshotRow();
+  // The validation slice, the Trace button and the own-text input.
+  void buildTextRows();
+  void buildCompareRow();
+  void buildViews();
+  // The affinity and Experts tabs' controls and the top-characters table.
+  void buildStatistics();
+  QTabWidget* buildTabs();
+  QWidget* buildHeatmapPage();
+  QWidget* buildHeatmaps();
+  QSplitter* buildReadingSplit();
+  QWidget* buildAffinityPage();
+  QWidget* buildExpertsPage();
+  void buildLayout(QWidget* controls, QTabWidget* tabs);
+  void connectControls();
+  void connectStatistics();
+  void connectViews();
+  void connectAutoTrace();
+  void connectTraceWatcher();
+
   void requestTrace();
   // The status line under the controls, hidden when empty; an error in the error colour.
   void setStatus(const QString& text, bool error = false);

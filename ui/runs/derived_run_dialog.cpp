@@ -33,62 +33,84 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   // the settings and the report scroll when the screen is short (200 % scale); the buttons stay in view
   content_ = new QWidget;
   auto* layout = new QVBoxLayout(content_);
+  layout->addWidget(buildIntro());
+  layout->addWidget(buildExpertChoice());
+  layout->addWidget(buildFineTuning());
+  buildProgress(layout);
+  QDialogButtonBox* buttons = buildButtons();
+  layout->addStretch(1);
+  buildScrollArea(buttons);
+  connectButtons();
+  updateEnabled();
+  fitToContent();
+}
+
+QLabel* DerivedRunDialog::buildIntro() {
   RunSummary kind;
-  kind.config = sourceConfig;
+  kind.config = config_;
   auto* intro = new QLabel(
       prune_
           ? QString("Remove experts from every layer of <b>%1</b> (%2) and fine-tune the smaller model in a new run. "
                     "Shares are measured by routing the whole validation split; the source run is only read.")
-                .arg(folder_name(sourceRun).toHtmlEscaped(), QString::fromStdString(kind.kind()))
+                .arg(folder_name(source_).toHtmlEscaped(), QString::fromStdString(kind.kind()))
           : QString("Turn the dense model of <b>%1</b> into a mixture of experts and fine-tune it in a new run. "
                     "<i>Partition</i> splits each feed-forward layer's hidden units into experts (MoEfication); "
                     "<i>copy</i> makes every expert a copy of it (sparse upcycling).")
-                .arg(folder_name(sourceRun).toHtmlEscaped()));
+                .arg(folder_name(source_).toHtmlEscaped()));
   intro->setWordWrap(true);
-  layout->addWidget(intro);
+  return intro;
+}
 
+QGroupBox* DerivedRunDialog::buildExpertChoice() {
   auto* what = new QGroupBox(prune_ ? "Which experts" : "Experts", this);
   auto* form = new QFormLayout(what);
-  if (prune_) {
-    below_share_ = new QRadioButton("Experts below a share of", what);
-    min_share_ = new QDoubleSpinBox(what);
-    min_share_->setRange(0.0, 0.99), min_share_->setDecimals(3), min_share_->setSingleStep(0.01);
-    min_share_->setValue(0.02);
-    min_share_->setToolTip(
-        "An expert's share of its layer's router assignments over the validation split. Every "
-        "layer loses as many experts as the layer with the most below it (one N per model).");
-    remove_count_ = new QRadioButton("A number per layer", what);
-    remove_ = new QSpinBox(what);
-    remove_->setRange(1, std::max(1, sourceConfig.n_experts - 1));
-    below_share_->setChecked(true);
-    ranking_ = new QComboBox(what);
-    ranking_->addItem("lowest share of assignments");
-    ranking_->addItem(QString("smallest knockout loss change (%1 evaluations)")
-                          .arg(sourceConfig.n_layer * sourceConfig.n_experts + 1));
-    form->addRow(below_share_, min_share_);
-    form->addRow(remove_count_, remove_);
-    form->addRow("Remove first", ranking_);
-    for (auto* radio : {below_share_, remove_count_})
-      connect(radio, &QRadioButton::toggled, this, [this] { updateEnabled(); });
-  } else {
-    method_ = new QComboBox(what);
-    method_->addItem("partition (MoEfication)");
-    method_->addItem("copy (sparse upcycling)");
-    experts_ = new QSpinBox(what);
-    experts_->setRange(2, 256), experts_->setValue(4);
-    routing_ = new QComboBox(what);
-    for (const char* name : EnumNames<RoutingMode>::names) routing_->addItem(name);
-    routing_->setCurrentText("topk");
-    top_k_ = new QSpinBox(what);
-    top_k_->setRange(1, 256), top_k_->setValue(2);
-    form->addRow("Method", method_);
-    form->addRow("Experts N", experts_);
-    form->addRow("Routing", routing_);
-    form->addRow("Top-k", top_k_);
-    connect(routing_, &QComboBox::currentTextChanged, this, [this] { updateEnabled(); });
-  }
-  layout->addWidget(what);
+  if (prune_) addPruneRows(what, form);
+  else addUpcycleRows(what, form);
+  return what;
+}
 
+void DerivedRunDialog::addPruneRows(QGroupBox* what, QFormLayout* form) {
+  below_share_ = new QRadioButton("Experts below a share of", what);
+  min_share_ = new QDoubleSpinBox(what);
+  min_share_->setRange(0.0, 0.99), min_share_->setDecimals(3), min_share_->setSingleStep(0.01);
+  min_share_->setValue(0.02);
+  min_share_->setToolTip(
+      "An expert's share of its layer's router assignments over the validation split. Every "
+      "layer loses as many experts as the layer with the most below it (one N per model).");
+  remove_count_ = new QRadioButton("A number per layer", what);
+  remove_ = new QSpinBox(what);
+  remove_->setRange(1, std::max(1, config_.n_experts - 1));
+  below_share_->setChecked(true);
+  ranking_ = new QComboBox(what);
+  ranking_->addItem("lowest share of assignments");
+  ranking_->addItem(QString("smallest knockout loss change (%1 evaluations)")
+                        .arg(config_.n_layer * config_.n_experts + 1));
+  form->addRow(below_share_, min_share_);
+  form->addRow(remove_count_, remove_);
+  form->addRow("Remove first", ranking_);
+  for (auto* radio : {below_share_, remove_count_})
+    connect(radio, &QRadioButton::toggled, this, [this] { updateEnabled(); });
+}
+
+void DerivedRunDialog::addUpcycleRows(QGroupBox* what, QFormLayout* form) {
+  method_ = new QComboBox(what);
+  method_->addItem("partition (MoEfication)");
+  method_->addItem("copy (sparse upcycling)");
+  experts_ = new QSpinBox(what);
+  experts_->setRange(2, 256), experts_->setValue(4);
+  routing_ = new QComboBox(what);
+  for (const char* name : EnumNames<RoutingMode>::names) routing_->addItem(name);
+  routing_->setCurrentText("topk");
+  top_k_ = new QSpinBox(what);
+  top_k_->setRange(1, 256), top_k_->setValue(2);
+  form->addRow("Method", method_);
+  form->addRow("Experts N", experts_);
+  form->addRow("Routing", routing_);
+  form->addRow("Top-k", top_k_);
+  connect(routing_, &QComboBox::currentTextChanged, this, [this] { updateEnabled(); });
+}
+
+QGroupBox* DerivedRunDialog::buildFineTuning() {
   auto* then = new QGroupBox("Fine-tuning", this);
   auto* then_form = new QFormLayout(then);
   steps_ = new QSpinBox(then);
@@ -96,11 +118,13 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   steps_->setToolTip(
       "The new run's iterations: a tenth of the source's learning rate, cosine decay to a tenth of that.");
   out_ = new QLineEdit(then);
-  out_->setPlaceholderText(QString("automatic: %1-%2").arg(folder_name(sourceRun), prune_ ? "pruned" : "upcycled"));
+  out_->setPlaceholderText(QString("automatic: %1-%2").arg(folder_name(source_), prune_ ? "pruned" : "upcycled"));
   then_form->addRow("Steps", steps_);
   then_form->addRow("New run folder", out_);
-  layout->addWidget(then);
+  return then;
+}
 
+void DerivedRunDialog::buildProgress(QVBoxLayout* layout) {
   progress_label_ = new QLabel(this);
   progress_ = new QProgressBar(this);
   progress_->setRange(0, 1000);
@@ -111,14 +135,19 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   layout->addWidget(progress_label_);
   layout->addWidget(progress_);
   layout->addWidget(report_);
+}
 
+QDialogButtonBox* DerivedRunDialog::buildButtons() {
   auto* buttons = new QDialogButtonBox(this);
   create_ = buttons->addButton(prune_ ? "Prune" : "Upcycle", QDialogButtonBox::AcceptRole);
   fine_tune_ = buttons->addButton("Open and fine-tune", QDialogButtonBox::ActionRole);
   close_ = buttons->addButton(QDialogButtonBox::Close);
   fine_tune_->hide();
   create_->setDefault(true);
-  layout->addStretch(1);
+  return buttons;
+}
+
+void DerivedRunDialog::buildScrollArea(QDialogButtonBox* buttons) {
   auto* scroll = new QScrollArea(this);
   scroll->setWidget(content_);
   scroll->setWidgetResizable(true);
@@ -126,6 +155,9 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
   auto* outer = new QVBoxLayout(this);
   outer->addWidget(scroll, 1);
   outer->addWidget(buttons);
+}
+
+void DerivedRunDialog::connectButtons() {
   connect(create_, &QPushButton::clicked, this, &DerivedRunDialog::create);
   connect(close_, &QPushButton::clicked, this, &DerivedRunDialog::reject);
   connect(fine_tune_, &QPushButton::clicked, this, [this] {
@@ -137,8 +169,6 @@ DerivedRunDialog::DerivedRunDialog(const QString& sourceRun, const Config& sourc
     progress_->setValue(total > 0 ? static_cast<int>(1000 * done / total) : 0);
   });
   connect(&watcher_, &QFutureWatcher<Outcome>::finished, this, &DerivedRunDialog::finish);
-  updateEnabled();
-  fitToContent();
 }
 
 void DerivedRunDialog::fitToContent() {

@@ -10,13 +10,17 @@
 #include "core/train/derived_run.h"
 
 class QComboBox;
+class QDialogButtonBox;
 class QDoubleSpinBox;
+class QFormLayout;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
 class QRadioButton;
 class QSpinBox;
+class QVBoxLayout;
 
 namespace moewb {
 
@@ -62,6 +66,19 @@ class DerivedRunDialog : public QDialog {
     DerivedRunReport report;
     QString error;
   };
+  // The constructor's steps, in order: widgets are created and laid out in the order that sets the tab order.
+  QLabel* buildIntro();
+  // Which experts to prune (a MoE source) or how to upcycle (a dense one).
+  QGroupBox* buildExpertChoice();
+  void addPruneRows(QGroupBox* what, QFormLayout* form);
+  void addUpcycleRows(QGroupBox* what, QFormLayout* form);
+  QGroupBox* buildFineTuning();
+  // The progress line and bar, and the report, at the end of `layout`.
+  void buildProgress(QVBoxLayout* layout);
+  QDialogButtonBox* buildButtons();
+  // The content scrolls; the buttons stay under it.
+  void buildScrollArea(QDialogButtonBox* buttons);
+  void connectButtons();
   void finish();
   void updateEnabled();
   // As large as the settings and the report need, within 90 % of the screen (the rest scrolls).

@@ -178,6 +178,18 @@ RunsPanel::RunsPanel(QWidget* parent)
   thread_.setObjectName("suite");
   thread_.start();
 
+  buildTables();
+  buildOverlays();
+  QPushButton* refresh_button = buildButtons();
+  buildLayout(refresh_button);
+  connectRunActions(refresh_button);
+  connectTable();
+  connectSuite();
+  setSuiteRunning(false);
+  updateSelection();
+}
+
+void RunsPanel::buildTables() {
   filter_ = new QLineEdit;
   filter_->setObjectName("runs_filter");
   filter_->setPlaceholderText("Filter by name, tag or kind");
@@ -197,12 +209,17 @@ RunsPanel::RunsPanel(QWidget* parent)
   fill(paper_, paper_table());
   new FigureSource(comparison_, [this] { return std::make_unique<TableFigure>(comparisonFigure()); });
   new FigureSource(paper_, [this] { return std::make_unique<TableFigure>(paperFigure()); });
+}
+
+void RunsPanel::buildOverlays() {
   loss_overlay_ = new LineChart("Validation loss of the selected runs");
   loss_overlay_->describe("compare_val_loss", "validation loss (nats)", "validation cross-entropy (nats)");
   entropy_overlay_ = new LineChart("Mean load entropy of the selected runs");
   entropy_overlay_->describe("compare_load_entropy", "load entropy H(f)/log N",
                              "H(f)/log N averaged over the MoE layers (1 = balanced)");
+}
 
+QPushButton* RunsPanel::buildButtons() {
   auto button = [](const QString& text, const QString& tip) {
     auto* b = new QPushButton(text);
     b->setToolTip(tip);
@@ -221,7 +238,10 @@ RunsPanel::RunsPanel(QWidget* parent)
   progress_ = new QProgressBar;
   progress_->setRange(0, 1000);
   progress_label_ = new QLabel;
+  return refresh_button;
+}
 
+void RunsPanel::buildLayout(QPushButton* refresh_button) {
   // two rows, so that the tab fits 960 pixels (1920 at 200 %): the paper experiment with its progress, then the
   // filter beside what to do with the selected runs
   auto* suite_row = new QHBoxLayout;
@@ -233,19 +253,7 @@ RunsPanel::RunsPanel(QWidget* parent)
   runs_row->addWidget(filter_, 1);
   for (auto* b : {refresh_button, open_, edit_, delete_, export_}) runs_row->addWidget(b);
 
-  auto* compare_page = new QWidget;
-  auto* compare_layout = new QVBoxLayout(compare_page);
-  compare_layout->addWidget(new QLabel("Selected runs (percentages relative to the dense run):"));
-  compare_layout->addWidget(comparison_, 2);
-  compare_layout->addWidget(new QLabel("The paper's published numbers (its GPU, d x d linear experts, 5000 iterations):"));
-  compare_layout->addWidget(paper_, 2);
-  auto* overlay_page = new QWidget;
-  auto* overlay_layout = new QHBoxLayout(overlay_page);
-  overlay_layout->addWidget(loss_overlay_);
-  overlay_layout->addWidget(entropy_overlay_);
-  auto* tabs = new QTabWidget;
-  tabs->addTab(overlay_page, "Overlay");
-  tabs->addTab(compare_page, "Comparison table");
+  QTabWidget* tabs = buildComparisonTabs();
   auto* runs_page = new QWidget;
   auto* runs_layout = new QVBoxLayout(runs_page);
   runs_layout->setContentsMargins(0, 0, 0, 0);
@@ -261,7 +269,26 @@ RunsPanel::RunsPanel(QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(suite_row);
   layout->addWidget(split, 1);
+}
 
+QTabWidget* RunsPanel::buildComparisonTabs() {
+  auto* compare_page = new QWidget;
+  auto* compare_layout = new QVBoxLayout(compare_page);
+  compare_layout->addWidget(new QLabel("Selected runs (percentages relative to the dense run):"));
+  compare_layout->addWidget(comparison_, 2);
+  compare_layout->addWidget(new QLabel("The paper's published numbers (its GPU, d x d linear experts, 5000 iterations):"));
+  compare_layout->addWidget(paper_, 2);
+  auto* overlay_page = new QWidget;
+  auto* overlay_layout = new QHBoxLayout(overlay_page);
+  overlay_layout->addWidget(loss_overlay_);
+  overlay_layout->addWidget(entropy_overlay_);
+  auto* tabs = new QTabWidget;
+  tabs->addTab(overlay_page, "Overlay");
+  tabs->addTab(compare_page, "Comparison table");
+  return tabs;
+}
+
+void RunsPanel::connectRunActions(QPushButton* refresh_button) {
   auto* delete_key = new QShortcut(QKeySequence::Delete, table_, nullptr, nullptr, Qt::WidgetShortcut);
   connect(delete_key, &QShortcut::activated, this, &RunsPanel::deleteSelected);
   connect(refresh_button, &QPushButton::clicked, this, &RunsPanel::refresh);
@@ -272,6 +299,19 @@ RunsPanel::RunsPanel(QWidget* parent)
   connect(edit_, &QPushButton::clicked, this, &RunsPanel::editSelected);
   connect(delete_, &QPushButton::clicked, this, &RunsPanel::deleteSelected);
   connect(filter_, &QLineEdit::textChanged, this, &RunsPanel::setFilter);
+  connect(export_, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, "Export comparison", QDir(runs_dir_).filePath("comparison.md"),
+                                                      "Markdown (*.md);;LaTeX (*.tex);;CSV (*.csv)");
+    if (path.isEmpty()) return;
+    try {
+      exportComparison(path);
+    } catch (const std::exception& e) {
+      QMessageBox::warning(this, "Export failed", e.what());
+    }
+  });
+}
+
+void RunsPanel::connectTable() {
   connect(table_, &QWidget::customContextMenuRequested, this, &RunsPanel::showContextMenu);
   connect(table_, &QTableWidget::itemSelectionChanged, this, &RunsPanel::updateSelection);
   connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
@@ -283,19 +323,12 @@ RunsPanel::RunsPanel(QWidget* parent)
     const QString dir = item->data(Qt::UserRole).toString();
     if (item->text() != displayName(dir)) setRunMeta(dir, item->text().trimmed(), tags(dir));
   });
+}
+
+void RunsPanel::connectSuite() {
   connect(suite_, &QPushButton::clicked, this, &RunsPanel::suiteRequested);
   connect(continue_, &QPushButton::clicked, this, [this] { continueSuite(unfinishedSuite()); });
   connect(stop_, &QPushButton::clicked, this, &RunsPanel::stopSuite);
-  connect(export_, &QPushButton::clicked, this, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, "Export comparison", QDir(runs_dir_).filePath("comparison.md"),
-                                                      "Markdown (*.md);;LaTeX (*.tex);;CSV (*.csv)");
-    if (path.isEmpty()) return;
-    try {
-      exportComparison(path);
-    } catch (const std::exception& e) {
-      QMessageBox::warning(this, "Export failed", e.what());
-    }
-  });
   connect(worker_, &SuiteWorker::progress, this, [this](double fraction, const QString& text) {
     progress_->setValue(static_cast<int>(fraction * 1000));
     progress_label_->setText(text);
@@ -310,8 +343,6 @@ RunsPanel::RunsPanel(QWidget* parent)
     setSuiteRunning(false);
     Q_EMIT message("The suite failed: " + m);
   });
-  setSuiteRunning(false);
-  updateSelection();
 }
 
 RunsPanel::~RunsPanel() {

@@ -21,6 +21,7 @@ class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
+class QTabWidget;
 class QTableWidget;
 
 namespace moewb {
@@ -111,6 +112,16 @@ class RunsPanel : public QWidget {
   static Run readRun(const QString& root, const QString& dir);  // throws naming the file
   static Scan scan(const QString& root, const QStringList& dirs);
   static Scan scanDirectory(const QString& root);
+  // The constructor's steps, in order: widgets are created and laid out in the order that sets the tab order.
+  void buildTables();
+  void buildOverlays();
+  QPushButton* buildButtons();  // returns the Refresh button (no member: nothing else uses it)
+  void buildLayout(QPushButton* refresh_button);
+  QTabWidget* buildComparisonTabs();
+  // Refresh, Open, Name, Delete (button and key), the filter and Export table.
+  void connectRunActions(QPushButton* refresh_button);
+  void connectTable();
+  void connectSuite();
   void show(const Scan& scan);
   void showRun(const Run& run);
   void fillRow(int row, const RunSummary& s);

@@ -106,7 +106,30 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   setWindowTitle("MoE Routing Workbench");
   setAcceptDrops(true);
   setDockNestingEnabled(true);
+  buildCentralWidget();
+  buildActions();
+  buildDocks();
+  buildStatusBar();
+  applyTrainingThreads();
+  connectController();
+  connectGeneration();
+  connectFollower();
+  connectRunsPanel();
+  connectSuite();
+  rememberTrainingRun();
+  connectModelRequests();
+  for (QWidget* panel : std::initializer_list<QWidget*>{config_, generation_, training_, routing_, runs_})
+    guard_wheel_events(panel);
+  config_->selectPreset(QString::fromStdString(machine_preset()));
+  restoreSettings();
+  training_->reset(config_->config());
+  runs_->setRunsDirectory(runsDirectory());
+  if (dataset_path_.isEmpty() && !openDataset(defaultDataset))
+    dataset_label_->setText("No dataset: File → Open dataset…, or drop a text file here");
+  updateActions();
+}
 
+void MainWindow::buildCentralWidget() {
   banner_ = new NoticeBar;
   // Training, Routing and Runs share the centre as tabs: each needs the full height (charts, heatmaps, tables).
   views_ = new QTabWidget;
@@ -121,10 +144,9 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   layout->addWidget(banner_);
   layout->addWidget(views_, 1);
   setCentralWidget(central);
+}
 
-  buildActions();
-  buildDocks();
-
+void MainWindow::buildStatusBar() {
   state_ = new RunStateIndicator;
   dataset_label_ = new QLabel;
   // the dataset's description may be long: it gives way (clipped, full text in the tooltip) instead of widening
@@ -144,8 +166,9 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   statusBar()->addPermanentWidget(eta_label_);
   statusBar()->addPermanentWidget(progress_);
   statusBar()->addPermanentWidget(device_label_);
-  applyTrainingThreads();
+}
 
+void MainWindow::connectController() {
   connect(config_, &ConfigPanel::configChanged, this, [this](const Config&, bool valid) {
     config_valid_ = valid;
     updateActions();
@@ -177,6 +200,9 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     if (!r.snapshot.empty()) routing_->addSnapshot(r.snapshot);
     routing_->setLoadHistory(training_->history().layers);  // the expert profiles' load over training
   });
+}
+
+void MainWindow::connectGeneration() {
   connect(generation_, &GenerationPanel::modelRequested, this, [this] {
     // the speed is the run's only while nothing else trains here
     const QString run = controller_->busy() || runs_->suiteRunning() || follower_->following() ? QString() : opened_run_;
@@ -186,7 +212,9 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(generation_, &GenerationPanel::speedRecorded, runs_, &RunsPanel::refreshRun);
   connect(generation_, &GenerationPanel::finished, routing_, &RoutingPanel::setGeneratedText);
   connect(generation_, &GenerationPanel::textGrown, routing_, &RoutingPanel::streamGenerated);
-  connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
+}
+
+void MainWindow::connectFollower() {
   connect(follower_, &RunFollower::metricsChanged, this, [this](const MetricsTable& table) {
     training_->load(TrainingHistory::fromMetrics(table, followed_config_), followed_config_);
     routing_->setLoadHistory(training_->history().layers);
@@ -208,6 +236,10 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
                                                             : "its writer stopped — Resume continues the run here");
     updateActions();
   });
+}
+
+void MainWindow::connectRunsPanel() {
+  connect(runs_, &RunsPanel::openRunRequested, this, [this](const QString& dir) { openRun(dir); });
   connect(runs_, &RunsPanel::fineTuneRequested, this,
           [this](const QString& dir) { openRun(dir, [this, dir] { controller_->resumeRun(dir); }); });
   connect(runs_, &RunsPanel::message, this, &MainWindow::showError);
@@ -224,6 +256,10 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   connect(runs_, &RunsPanel::renamed, this, [this](const QString& dir) {
     if (dir == opened_run_) showRunName(dir);  // the figures' subtitles and the title follow
   });
+  connect(controller_, &TrainingController::runStarted, runs_, &RunsPanel::refresh);  // its status: training
+}
+
+void MainWindow::connectSuite() {
   SuiteWorker* suite = runs_->suiteWorker();
   connect(suite, &SuiteWorker::variantStarted, this, &MainWindow::onSuiteVariant);
   connect(suite, &SuiteWorker::stepDone, this, [this](const StepReport& r) {
@@ -237,13 +273,18 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
   });
   connect(suite, &SuiteWorker::finished, this, [this](bool complete) { onSuiteEnded(complete, {}); });
   connect(suite, &SuiteWorker::failed, this, [this](const QString& m) { onSuiteEnded(false, m); });
-  connect(controller_, &TrainingController::runStarted, runs_, &RunsPanel::refresh);  // its status: training
+}
+
+void MainWindow::rememberTrainingRun() {
   interrupted_run_ = QSettings().value(kTrainingRunKey).toString();
   connect(controller_, &TrainingController::runStarted, this,
           [](const QString& runDir) { QSettings().setValue(kTrainingRunKey, runDir); });
   connect(controller_, &TrainingController::runEnded, this, [this] {
     if (!closing_) QSettings().remove(kTrainingRunKey);
   });
+}
+
+void MainWindow::connectModelRequests() {
   connect(routing_->interventionPanel(), &InterventionPanel::modelRequested, this, [this] {
     InterventionPanel* panel = routing_->interventionPanel();
     withModel([panel](const InferenceModel& m) { panel->runWith(m); },
@@ -257,16 +298,6 @@ MainWindow::MainWindow(const QString& defaultDataset, QWidget* parent)
     withModel([this, text](const InferenceModel& m) { routing_->traceWith(m, text); },
               [this](const QString& why) { routing_->traceFailed(why); });
   });
-
-  for (QWidget* panel : std::initializer_list<QWidget*>{config_, generation_, training_, routing_, runs_})
-    guard_wheel_events(panel);
-  config_->selectPreset(QString::fromStdString(machine_preset()));
-  restoreSettings();
-  training_->reset(config_->config());
-  runs_->setRunsDirectory(runsDirectory());
-  if (dataset_path_.isEmpty() && !openDataset(defaultDataset))
-    dataset_label_->setText("No dataset: File → Open dataset…, or drop a text file here");
-  updateActions();
 }
 
 MainWindow::~MainWindow() {
@@ -275,6 +306,15 @@ MainWindow::~MainWindow() {
 }
 
 void MainWindow::buildActions() {
+  createTrainingActions();
+  connectTrainingActions();
+  createExportAction();
+  buildFileMenu();
+  buildTrainingMenu();
+  buildToolbar();
+}
+
+void MainWindow::createTrainingActions() {
   auto icon = [this](QStyle::StandardPixmap p) { return style()->standardIcon(p); };
   open_dataset_ = new QAction(icon(QStyle::SP_DialogOpenButton), "Open &dataset…", this);
   open_dataset_->setShortcut(QKeySequence::Open);
@@ -294,7 +334,9 @@ void MainWindow::buildActions() {
   stop_ = new QAction(icon(QStyle::SP_MediaStop), "S&top", this);
   stop_->setShortcut(QKeySequence("Ctrl+."));
   stop_->setToolTip("Stop after the current step; the latest checkpoint is kept (Ctrl+.)");
+}
 
+void MainWindow::connectTrainingActions() {
   connect(open_dataset_, &QAction::triggered, this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, "Open dataset", QFileInfo(dataset_path_).absolutePath(),
                                                       "Text files (*.txt);;All files (*)");
@@ -314,13 +356,18 @@ void MainWindow::buildActions() {
     }
   });
   connect(stop_, &QAction::triggered, controller_, &TrainingController::stop);
+}
 
-  export_all_ = new QAction(icon(QStyle::SP_DialogSaveButton), "&Export all figures", this);
+void MainWindow::createExportAction() {
+  export_all_ = new QAction(style()->standardIcon(QStyle::SP_DialogSaveButton), "&Export all figures", this);
   export_all_->setShortcut(QKeySequence("Ctrl+E"));
   export_all_->setToolTip("Write every figure of this run into its figures/ folder as PNG, SVG and PDF, with the "
                           "data as CSV and JSON, in the paper style at 200 DPI (Ctrl+E). Right-click any figure (or press the "
                           "Menu key over it) to export just that one with your own size, DPI and style.");
   connect(export_all_, &QAction::triggered, this, &MainWindow::exportAllFigures);
+}
+
+void MainWindow::buildFileMenu() {
   auto* choose_runs = new QAction("Runs &directory…", this);
   connect(choose_runs, &QAction::triggered, this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, "Runs directory", runsDirectory());
@@ -333,6 +380,9 @@ void MainWindow::buildActions() {
   file->addAction(choose_runs);
   file->addSeparator();
   file->addAction("&Quit", QKeySequence::Quit, this, &QWidget::close);
+}
+
+void MainWindow::buildTrainingMenu() {
   auto* train = menuBar()->addMenu("&Training");
   for (auto* a : {start_, pause_, resume_, stop_}) train->addAction(a);
   train->addSeparator();
@@ -350,7 +400,9 @@ void MainWindow::buildActions() {
     QSettings().setValue(kThreadsKey, n);
     applyTrainingThreads();
   });
+}
 
+void MainWindow::buildToolbar() {
   auto* bar = addToolBar("Training");
   bar->setObjectName("training_toolbar");
   bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);

@@ -86,8 +86,27 @@ class MainWindow : public QMainWindow {
   void dropEvent(QDropEvent* event) override;
 
  private:
+  // The constructor's steps, in order. Connections to one signal run in the order they are made: the steps keep
+  // that order (e.g. runStarted reaches onRunStarted, then the Runs table, then the settings).
+  void buildCentralWidget();
   void buildActions();
+  void createTrainingActions();
+  void connectTrainingActions();
+  void createExportAction();
+  void buildFileMenu();
+  void buildTrainingMenu();
+  void buildToolbar();
   void buildDocks();
+  void buildStatusBar();
+  void connectController();
+  void connectGeneration();
+  void connectFollower();
+  void connectRunsPanel();
+  void connectSuite();
+  // Reads the run the last session left training, and keeps the setting while a run trains.
+  void rememberTrainingRun();
+  // The Routing tab's requests for a model (intervention, statistics, traces).
+  void connectModelRequests();
   // Generation as a tab beside the configuration (the views keep the window's height: the first start on a
   // small screen), or under the views.
   void placeGeneration(bool besideConfiguration);
