@@ -85,6 +85,28 @@ class TestConfigDataset : public QObject {
     QVERIFY2(has_error(errors, field.toStdString()), describe(errors).c_str());
   }
 
+  // Which keys apply comes from the key table, and validation reads the same rule: a capacity limit outside top-k
+  // routing, or expert_hidden on linear experts, is refused on that key.
+  void keysApplyWhereTheTableSays() {
+    Config c;
+    c.ffn = Ffn::dense;
+    for (const char* key : {"n_experts", "routing", "top_k", "aux_alpha", "sigmoid_tau"}) QVERIFY2(!key_applies(c, key), key);
+    QVERIFY(key_applies(c, "n_layer") && key_applies(c, "learning_rate"));
+    c.ffn = Ffn::moe, c.routing = RoutingMode::topk;
+    QVERIFY(key_applies(c, "top_k") && key_applies(c, "use_capacity") && key_applies(c, "aux_alpha"));
+    QVERIFY(!key_applies(c, "capacity_factor") && !key_applies(c, "sigmoid_tau"));
+    c.use_capacity = true;
+    QVERIFY(key_applies(c, "capacity_factor") && key_applies(c, "drop_policy"));
+    c.routing = RoutingMode::hash;
+    QVERIFY(!key_applies(c, "top_k") && !key_applies(c, "aux_alpha") && !key_applies(c, "router_jitter"));
+    QCOMPARE(validate(c).size(), size_t{1});
+    QCOMPARE(QString::fromStdString(validate(c).front().field), QString("use_capacity"));
+    c.use_capacity = false, c.routing = RoutingMode::sigmoid, c.expert_shape = ExpertShape::linear, c.expert_hidden = 64;
+    QVERIFY(key_applies(c, "sigmoid_tau") && !key_applies(c, "expert_hidden"));
+    QCOMPARE(validate(c).size(), size_t{1});
+    QCOMPARE(QString::fromStdString(validate(c).front().field), QString("expert_hidden"));
+  }
+
   void jsonRejectsUnknownKeysAndWrongTypes() {
     std::vector<FieldError> errors;
     config_from_json(R"({"n_layers": 3, "n_embd": "wide", "bias": 1})", Config{}, errors);

@@ -24,7 +24,7 @@ class TestRouter : public QObject {
 
   static RoutingOptions options(const std::string& mode, int n, int k = 2) {
     RoutingOptions o;
-    o.mode = enum_from_name<RoutingMode>(mode).value();
+    o.routing = enum_from_name<RoutingMode>(mode).value();
     o.n_experts = n;
     o.top_k = k;
     return o;

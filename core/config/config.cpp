@@ -90,6 +90,14 @@ std::string Range::describe(bool integer) const {
   return std::string("in ") + (min_open ? "(" : "[") + number(min) + ", " + number(max) + (max_open ? ")" : "]");
 }
 
+bool key_applies(const Config& c, const std::string& key) {
+  bool applies = true;
+  visit_fields(c, [&](const char* name, const auto&, const FieldSpec& spec) {
+    if (spec.applies && key == name) applies = spec.applies(c);
+  });
+  return applies;
+}
+
 std::vector<FieldError> validate(const Config& c) {
   std::vector<FieldError> e;
   // what the table says about each key on its own
@@ -118,13 +126,13 @@ std::vector<FieldError> validate(const Config& c) {
       check((4 * c.n_embd) % c.n_experts == 0, "n_experts",
             "mlp experts split the 4d = " + std::to_string(4 * c.n_embd) +
                 " hidden units evenly: N must divide it (or set expert_hidden)");
-    check(c.expert_shape == ExpertShape::mlp || c.expert_hidden == 0, "expert_hidden",
+    check(key_applies(c, "expert_hidden") || c.expert_hidden == 0, "expert_hidden",
           "applies to the mlp expert shape only (a linear expert is a d x d map)");
-    if (c.routing == RoutingMode::topk)
+    if (key_applies(c, "top_k"))
       check(c.top_k <= c.n_experts, "top_k",
             "k = " + std::to_string(c.top_k) + " exceeds the number of experts N = " + std::to_string(c.n_experts));
-    else
-      check(!c.use_capacity, "use_capacity", "a capacity limit applies to topk routing only");
+    check(key_applies(c, "use_capacity") || !c.use_capacity, "use_capacity",
+          "a capacity limit applies to topk routing only");
   }
   check(c.min_lr <= c.learning_rate, "min_lr", "must be at most learning_rate");
   check(c.lr_decay_iters >= c.warmup_iters, "lr_decay_iters", "must be >= warmup_iters");

@@ -47,7 +47,23 @@ std::optional<E> enum_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-struct Config {
+// The router's keys: how a MoE layer chooses experts and what its auxiliary losses weigh. One group, so the MoE
+// layer (RoutingOptions) and surgery (an upcycled model takes the router it is asked for) take it whole.
+struct RouterSettings {
+  RoutingMode routing = RoutingMode::topk;
+  int top_k = 2;                     // k for topk
+  bool renormalize = true;           // topk: renormalise the k weights to sum 1 (Mixtral)
+  bool use_capacity = false;         // topk: limit each expert's assignments per batch
+  double capacity_factor = 1.0;      // topk: C = ceil(cf*k*S/N) per expert when use_capacity
+  DropPolicy drop_policy = DropPolicy::position;
+  double aux_alpha = 0.0;            // load-balance loss alpha*N*sum f_i P_i (Switch)
+  double z_beta = 0.0;               // router z-loss beta*mean(logsumexp(z)^2) (ST-MoE)
+  double router_jitter = 0.0;        // multiplicative input noise U(1-eps, 1+eps) while training
+  double sigmoid_tau = 0.5;          // sigmoid: expert active when sigma(z) > tau
+  double sparsity_lambda = 0.0;      // sigmoid: lambda*mean(sigma(z)) (DSMoE)
+};
+
+struct Config : RouterSettings {
   // ---- model (nanoGPT GPTConfig)
   int n_layer = 4;             // transformer blocks
   int n_head = 4;              // attention heads; n_embd % n_head == 0
@@ -60,18 +76,7 @@ struct Config {
   int n_experts = 4;           // N
   ExpertShape expert_shape = ExpertShape::mlp;
   int expert_hidden = 0;       // mlp experts: hidden units each; 0 = 4d/N (together the dense FFN's 4d)
-  // ---- routing
-  RoutingMode routing = RoutingMode::topk;
-  int top_k = 2;                     // k for topk
-  bool renormalize = true;           // topk: renormalise the k weights to sum 1 (Mixtral)
-  bool use_capacity = false;         // topk: limit each expert's assignments per batch
-  double capacity_factor = 1.0;      // topk: C = ceil(cf*k*S/N) per expert when use_capacity
-  DropPolicy drop_policy = DropPolicy::position;
-  double aux_alpha = 0.0;            // load-balance loss alpha*N*sum f_i P_i (Switch)
-  double z_beta = 0.0;               // router z-loss beta*mean(logsumexp(z)^2) (ST-MoE)
-  double router_jitter = 0.0;        // multiplicative input noise U(1-eps, 1+eps) while training
-  double sigmoid_tau = 0.5;          // sigmoid: expert active when sigma(z) > tau
-  double sparsity_lambda = 0.0;      // sigmoid: lambda*mean(sigma(z)) (DSMoE)
+  // ---- routing: RouterSettings
   // ---- optimisation (nanoGPT train.py)
   int batch_size = 12;
   int max_iters = 2000;
@@ -129,7 +134,20 @@ struct FieldSpec {
   Range range;                         // numbers
   std::vector<std::string> choices;    // text keys: the values allowed, in display order (enums: their names)
   const char* help;
+  // Whether the key matters for a config (null: always). One that does not keeps its value and changes nothing:
+  // the form disables its editor, and validation refuses a value other than the default where one would mislead.
+  bool (*applies)(const Config&) = nullptr;
 };
+
+// When the keys of the FFN and the router apply.
+namespace applies_when {
+inline bool moe(const Config& c) { return c.is_moe(); }
+inline bool mlp_experts(const Config& c) { return c.is_moe() && c.expert_shape == ExpertShape::mlp; }
+inline bool topk(const Config& c) { return c.is_moe() && c.routing == RoutingMode::topk; }
+inline bool capacity(const Config& c) { return topk(c) && c.use_capacity; }
+inline bool learned_router(const Config& c) { return c.is_moe() && c.routing != RoutingMode::hash; }
+inline bool sigmoid(const Config& c) { return c.is_moe() && c.routing == RoutingMode::sigmoid; }
+}  // namespace applies_when
 
 // The values a text key may take: an enum's names, or the spec's choices.
 template <typename T>
@@ -162,38 +180,41 @@ void visit_fields(C& c, V&& v) {
   v("ffn", c.ffn, FieldSpec{"FFN kind", kExperts, {}, {},
       "Feed-forward kind: dense (Linear d->4d, GELU, 4d->d) or moe (mixture of experts)."});
   v("n_experts", c.n_experts, FieldSpec{"Experts N", kExperts, Range::between(1, 256), {},
-      "Number of experts N in each MoE layer."});
+      "Number of experts N in each MoE layer.", applies_when::moe});
   v("expert_shape", c.expert_shape, FieldSpec{"Expert shape", kExperts, {}, {},
       "mlp: each expert is d->4d/N->d so all experts together equal the dense FFN; "
-      "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2)."});
+      "linear: each expert a d x d map, combined, then GELU and a d->d projection (paper section 4.2).", applies_when::moe});
   v("expert_hidden", c.expert_hidden, FieldSpec{"Expert hidden units", kExperts, Range::at_least(0), {},
       "mlp experts: hidden units of each expert; 0 = 4d/N, so all experts together have the dense FFN's 4d. "
-      "Pruning keeps the pruned model's width; sparse upcycling copies the whole dense FFN (4d) into each expert."});
+      "Pruning keeps the pruned model's width; sparse upcycling copies the whole dense FFN (4d) into each expert.",
+      applies_when::mlp_experts});
   v("routing", c.routing, FieldSpec{"Routing", kRouting, {}, {},
       "softmax: every expert, weights softmax(z); topk: the k most probable experts; "
-      "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character."});
+      "sigmoid: experts with sigma(z) > tau, straight-through gradient (DSMoE); hash: fixed expert per character.",
+      applies_when::moe});
   v("top_k", c.top_k, FieldSpec{"Top-k", kRouting, Range::at_least(1), {},
-      "Experts per token in topk routing (k <= N)."});
+      "Experts per token in topk routing (k <= N).", applies_when::topk});
   v("renormalize", c.renormalize, FieldSpec{"Renormalise top-k", kRouting, {}, {},
-      "topk: renormalise the k chosen weights to sum to 1 (Mixtral convention)."});
+      "topk: renormalise the k chosen weights to sum to 1 (Mixtral convention).", applies_when::topk});
   v("use_capacity", c.use_capacity, FieldSpec{"Capacity limit", kRouting, {}, {},
-      "topk: limit how many assignments each expert accepts per batch."});
+      "topk: limit how many assignments each expert accepts per batch.", applies_when::topk});
   v("capacity_factor", c.capacity_factor, FieldSpec{"Capacity factor", kRouting, Range::above_zero(1e6), {},
       "topk with capacity: each expert accepts at most C = ceil(cf*k*S/N) assignments per batch of S tokens "
-      "(DeepSpeed/Megatron convention); dropped assignments contribute 0 and are not re-normalised."});
+      "(DeepSpeed/Megatron convention); dropped assignments contribute 0 and are not re-normalised.",
+      applies_when::capacity});
   v("drop_policy", c.drop_policy, FieldSpec{"Drop policy", kRouting, {}, {},
       "Which assignments an over-full expert keeps: position (earlier tokens first, first choices before "
-      "second choices) or probability (highest router probability first)."});
+      "second choices) or probability (highest router probability first).", applies_when::capacity});
   v("aux_alpha", c.aux_alpha, FieldSpec{"Load-balance α", kRouting, Range::at_least(0), {},
-      "Load-balancing loss weight: alpha*N*sum_i f_i*P_i (Switch/Mixtral)."});
+      "Load-balancing loss weight: alpha*N*sum_i f_i*P_i (Switch/Mixtral).", applies_when::learned_router});
   v("z_beta", c.z_beta, FieldSpec{"Z-loss β", kRouting, Range::at_least(0), {},
-      "Router z-loss weight: beta*mean(logsumexp(z)^2) (ST-MoE)."});
+      "Router z-loss weight: beta*mean(logsumexp(z)^2) (ST-MoE).", applies_when::learned_router});
   v("router_jitter", c.router_jitter, FieldSpec{"Router jitter ε", kRouting, Range::unit_open(), {},
-      "Multiply router inputs by U(1-eps,1+eps) during training; 0 = off."});
+      "Multiply router inputs by U(1-eps,1+eps) during training; 0 = off.", applies_when::learned_router});
   v("sigmoid_tau", c.sigmoid_tau, FieldSpec{"Sigmoid threshold τ", kRouting, Range::open_unit(), {},
-      "sigmoid: an expert is active for a token when sigma(z) > tau."});
+      "sigmoid: an expert is active for a token when sigma(z) > tau.", applies_when::sigmoid});
   v("sparsity_lambda", c.sparsity_lambda, FieldSpec{"Sparsity λ", kRouting, Range::at_least(0), {},
-      "sigmoid: sparsity loss weight lambda*mean(sigma(z)) (DSMoE)."});
+      "sigmoid: sparsity loss weight lambda*mean(sigma(z)) (DSMoE).", applies_when::sigmoid});
   v("batch_size", c.batch_size, FieldSpec{"Batch size", kOptimisation, Range::at_least(1), {},
       "Sequences per training step."});
   v("max_iters", c.max_iters, FieldSpec{"Iterations", kSchedule, Range::at_least(1), {},
@@ -231,6 +252,9 @@ void visit_fields(C& c, V&& v) {
       "auto: bf16 on a CUDA device that supports it, fp32 otherwise; fp32; bf16 (autocast, TF32 matmuls); "
       "fp16 (autocast with loss scaling, CUDA only). Router probabilities and routing statistics stay fp32."});
 }
+
+// Whether `key` matters for `c` (FieldSpec::applies); an unknown key applies.
+bool key_applies(const Config& c, const std::string& key);
 
 // Field-by-field checks that need no dataset. Empty when valid.
 std::vector<FieldError> validate(const Config& c);

@@ -54,7 +54,7 @@ std::vector<Slot> route_one(MoEFeedForwardImpl& moe, const float* x, int64_t tok
   const RoutingOptions& o = moe.routing;
   const int N = moe.n_experts;
   if (o.forced_expert >= 0) return {{o.forced_expert, 1.0f}};  // softmax: the one-hot mixture is this expert
-  if (o.mode == RoutingMode::hash) {
+  if (o.routing == RoutingMode::hash) {
     const int64_t e = hash_expert(token, N);
     if (e == o.disabled_expert) return {};
     return {{e, 1.0f}};
@@ -64,7 +64,7 @@ std::vector<Slot> route_one(MoEFeedForwardImpl& moe, const float* x, int64_t tok
   blas::gemv(N, w.size(1), w.data_ptr<float>(), w.size(1), x, 0.0f, z.data());
   if (o.disabled_expert >= 0) z[static_cast<size_t>(o.disabled_expert)] = -std::numeric_limits<float>::infinity();
   std::vector<Slot> slots;
-  if (o.mode == RoutingMode::sigmoid) {
+  if (o.routing == RoutingMode::sigmoid) {
     for (int e = 0; e < N; ++e) {
       const float gate = 1.0f / (1.0f + std::exp(-z[static_cast<size_t>(e)]));
       if (gate > o.sigmoid_tau) slots.push_back({e, gate});
@@ -72,7 +72,7 @@ std::vector<Slot> route_one(MoEFeedForwardImpl& moe, const float* x, int64_t tok
     return slots;
   }
   softmax_in_place(z.data(), N);
-  if (o.mode == RoutingMode::softmax) {
+  if (o.routing == RoutingMode::softmax) {
     for (int e = 0; e < N; ++e)
       if (z[static_cast<size_t>(e)] > 0) slots.push_back({e, z[static_cast<size_t>(e)]});
     return slots;
@@ -114,7 +114,7 @@ void moe_layer(MoEFeedForwardImpl& moe, const float* x, int64_t token, int64_t d
   }
   std::fill(y, y + d, 0.0f);
   const float* w2 = moe.c_proj->weight.data_ptr<float>();  // (d, N*h): expert e's columns [e*h, (e+1)*h)
-  if (moe.routing.mode == RoutingMode::softmax && moe.routing.forced_expert < 0) {
+  if (moe.routing.routing == RoutingMode::softmax && moe.routing.forced_expert < 0) {
     // every expert: two products over all N*h hidden units, as the dense FFN makes, not 2N small ones
     hidden.resize(static_cast<size_t>(N * h));
     u = hidden.data();

@@ -24,17 +24,8 @@ namespace F = torch::nn::functional;
 
 RoutingOptions RoutingOptions::of(const Config& c) {
   RoutingOptions o;
-  o.mode = c.routing;
+  static_cast<RouterSettings&>(o) = c;
   o.n_experts = c.n_experts;
-  o.top_k = c.top_k;
-  o.renormalize = c.renormalize;
-  o.use_capacity = c.use_capacity;
-  o.capacity_factor = c.capacity_factor;
-  o.drop_policy = c.drop_policy;
-  o.aux_alpha = c.aux_alpha;
-  o.z_beta = c.z_beta;
-  o.sigmoid_tau = c.sigmoid_tau;
-  o.sparsity_lambda = c.sparsity_lambda;
   return o;
 }
 
@@ -126,7 +117,7 @@ RouterOutput forced_route(const torch::Tensor& logits, const torch::Tensor& toke
   r.logits = logits;
   r.probs = torch::zeros({S, N}, like.options().dtype(torch::kFloat32))
                 .index_fill_(1, torch::tensor({opt.forced_expert}, longs), 1.0);
-  if (opt.mode == RoutingMode::softmax) {
+  if (opt.routing == RoutingMode::softmax) {
     r.experts = torch::arange(N, longs).expand({S, N});
     r.weights = r.probs;
   } else {
@@ -145,7 +136,7 @@ RouterOutput route(const torch::Tensor& logits_in, const torch::Tensor& token_id
   if (opt.forced_expert >= 0) return forced_route(logits_in, token_ids, opt);
   RouterOutput r;
   const int N = opt.n_experts;
-  if (opt.mode == RoutingMode::hash) {
+  if (opt.routing == RoutingMode::hash) {
     r.experts = hash_experts(token_ids, N).unsqueeze(1);                       // (S, 1)
     r.probs = torch::zeros({r.experts.size(0), N}, token_ids.options().dtype(torch::kFloat32))
                   .scatter_(1, r.experts, 1.0);
@@ -171,7 +162,7 @@ RouterOutput route(const torch::Tensor& logits_in, const torch::Tensor& token_id
   if (opt.z_beta > 0) aux = aux + opt.z_beta * logits.logsumexp(-1).pow(2).mean();
 
   auto all_experts = [&] { return torch::arange(N, logits.options().dtype(torch::kInt64)).expand({S, N}); };
-  if (opt.mode == RoutingMode::sigmoid) {
+  if (opt.routing == RoutingMode::sigmoid) {
     auto gates = torch::sigmoid(logits);
     r.probs = gates;
     r.experts = all_experts();
@@ -181,7 +172,7 @@ RouterOutput route(const torch::Tensor& logits_in, const torch::Tensor& token_id
   } else {
     auto probs = torch::softmax(logits, -1);
     r.probs = probs;
-    if (opt.mode == RoutingMode::softmax) {
+    if (opt.routing == RoutingMode::softmax) {
       r.experts = all_experts();
       r.weights = probs;
       r.kept = torch::ones({S, N}, logits.options().dtype(torch::kBool));
@@ -203,7 +194,7 @@ RouterOutput route(const torch::Tensor& logits_in, const torch::Tensor& token_id
   if (opt.aux_alpha > 0) {
     // f_i: share of the router's assignments (before drops); P_i: mean probability
     // sigmoid's slot e is expert e: its count is the active column sum
-    auto chosen = opt.mode == RoutingMode::sigmoid ? r.kept.sum(0) : count_per_expert(r.experts, N);
+    auto chosen = opt.routing == RoutingMode::sigmoid ? r.kept.sum(0) : count_per_expert(r.experts, N);
     chosen = chosen.to(r.probs.dtype());
     auto f = chosen / chosen.sum().clamp_min(1.0);
     aux = aux + opt.aux_alpha * N * (f.detach() * r.probs.mean(0)).sum();
@@ -228,7 +219,7 @@ MoEFeedForwardImpl::MoEFeedForwardImpl(const Config& c, int n_layer_for_init)
       dropout_p(c.dropout),
       n_local(c.n_experts) {
   const int d = c.n_embd;
-  if (routing.mode != RoutingMode::hash)
+  if (routing.routing != RoutingMode::hash)
     router = register_module("router", torch::nn::Linear(torch::nn::LinearOptions(d, n_experts).bias(false)));
   const int fc_out = n_experts * hidden;
   const int proj_in = shape == ExpertShape::mlp ? n_experts * hidden : d;
@@ -266,7 +257,7 @@ std::pair<torch::Tensor, torch::Tensor> MoEFeedForwardImpl::by_expert(const Rout
 torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterOutput& r) {
   if (expert_group) return dispatch_across_ranks(x, r);
   const int64_t S = x.size(0), K = r.experts.size(1), d = x.size(1);
-  if (routing.mode == RoutingMode::softmax) {
+  if (routing.routing == RoutingMode::softmax) {
     // every expert sees every token: one matmul over all hidden units, each expert's block scaled by p_e
     MoePhaseTimer timer(MoePhase::experts, x.device());
     auto h = row_linear(x, c_fc->weight, c_fc->bias);
@@ -278,7 +269,7 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
   }
   if (S == 1) return x.is_cuda() ? decode_gathered(x, r) : decode_walk(x, r);
   // plain top-k and hash keep every assignment (unless an expert is disabled): no refused rows to mask
-  const bool may_refuse = routing.mode == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
+  const bool may_refuse = routing.routing == RoutingMode::sigmoid || routing.use_capacity || routing.disabled_expert >= 0;
   if (grouped_experts_serve(x)) {
     const auto rows = [&] {
       MoePhaseTimer timer(MoePhase::group, x.device());
@@ -315,7 +306,7 @@ torch::Tensor MoEFeedForwardImpl::dispatch(const torch::Tensor& x, const RouterO
 torch::Tensor MoEFeedForwardImpl::dispatch_across_ranks(const torch::Tensor& x, const RouterOutput& r) {
   const int64_t S = x.size(0), K = r.experts.size(1);
   const int W = expert_group->world_size();
-  if (routing.mode == RoutingMode::topk && routing.use_capacity) {
+  if (routing.routing == RoutingMode::topk && routing.use_capacity) {
     const int64_t C = expert_capacity(routing.capacity_factor, routing.top_k, S, n_experts);
     if (C < S) return dispatch_in_capacity_slots(x, r, C);  // the capacity binds (as route decided)
   }
@@ -470,7 +461,7 @@ torch::Tensor MoEFeedForwardImpl::forward(const torch::Tensor& x, const torch::T
   // fp32 combine weights promote bf16 expert outputs: back to the residual stream's dtype (bf16 in a bf16 model)
   auto mixed = dispatch(flat, r).to(flat.scalar_type());
   torch::Tensor y;
-  if (routing.mode == RoutingMode::softmax && shape == ExpertShape::mlp && !expert_group) {
+  if (routing.routing == RoutingMode::softmax && shape == ExpertShape::mlp && !expert_group) {
     y = row_linear(mixed, c_proj->weight, c_proj->bias);
   } else if (shape == ExpertShape::linear) {
     y = row_linear(F::gelu(mixed), c_proj->weight, c_proj->bias);

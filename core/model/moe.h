@@ -27,15 +27,9 @@ struct RouterOutput {
   torch::Tensor logits;   // (S, N) raw router logits (undefined for hash)
 };
 
-struct RoutingOptions {
-  RoutingMode mode = RoutingMode::topk;
+// What a layer's router works with: the config's router keys, the number of experts, and the interventions.
+struct RoutingOptions : RouterSettings {
   int n_experts = 4;
-  int top_k = 2;
-  bool renormalize = true;
-  bool use_capacity = false;
-  double capacity_factor = 1.0;
-  DropPolicy drop_policy = DropPolicy::position;
-  double aux_alpha = 0, z_beta = 0, sigmoid_tau = 0.5, sparsity_lambda = 0;
   // Interventions for inspection (never set in training): an expert removed from the routing, renormalised as
   // the mode does (softmax over the rest; top-k picks among the rest; sigmoid closes its gate; hash leaves its
   // tokens without an expert), or every token sent to one expert with weight 1. -1: none.

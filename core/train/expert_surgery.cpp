@@ -250,12 +250,8 @@ InferenceModel upcycle(const InferenceModel& dense, const Config& moe, UpcycleMe
   const Config& c = m.config;
   if (c.is_moe()) throw std::invalid_argument("upcycling starts from a dense model; this one already has experts");
   Config out_config = c;  // the dense model's shape and training settings, the MoE's routing
-  out_config.n_experts = moe.n_experts, out_config.routing = moe.routing, out_config.top_k = moe.top_k;
-  out_config.renormalize = moe.renormalize, out_config.use_capacity = moe.use_capacity;
-  out_config.capacity_factor = moe.capacity_factor, out_config.drop_policy = moe.drop_policy;
-  out_config.aux_alpha = moe.aux_alpha, out_config.z_beta = moe.z_beta, out_config.router_jitter = moe.router_jitter;
-  out_config.sigmoid_tau = moe.sigmoid_tau, out_config.sparsity_lambda = moe.sparsity_lambda,
-  out_config.seed = moe.seed;
+  static_cast<RouterSettings&>(out_config) = moe;
+  out_config.n_experts = moe.n_experts, out_config.seed = moe.seed;
   out_config.ffn = Ffn::moe;
   out_config.expert_shape = ExpertShape::mlp;
   const int N = out_config.n_experts, d = c.n_embd;

@@ -298,22 +298,14 @@ void ConfigPanel::revalidate() {
     it.value()->setText(message);
     it.value()->setVisible(!message.isEmpty());
   }
-  // Fields that do not apply to the chosen FFN/routing are disabled rather than hidden, so the form keeps its shape.
-  const bool moe = config_.is_moe();
-  const bool topk = moe && config_.routing == RoutingMode::topk;
-  const bool learned = moe && config_.routing != RoutingMode::hash;
-  const std::map<QString, bool> enabled = {
-      {"n_experts", moe}, {"expert_shape", moe},
-      {"expert_hidden", moe && config_.expert_shape == ExpertShape::mlp}, {"routing", moe}, {"top_k", topk}, {"renormalize", topk},
-      {"use_capacity", topk}, {"capacity_factor", topk && config_.use_capacity},
-      {"drop_policy", topk && config_.use_capacity}, {"aux_alpha", learned}, {"z_beta", learned},
-      {"router_jitter", learned}, {"sigmoid_tau", moe && config_.routing == RoutingMode::sigmoid},
-      {"sparsity_lambda", moe && config_.routing == RoutingMode::sigmoid}};
-  for (const auto& [key, on] : enabled) editors_.value(key)->setEnabled(on || !errorFor(key).isEmpty());
+  // Fields that do not apply to the chosen FFN/routing (the key table's rule) are disabled rather than hidden, so the
+  // form keeps its shape; one with an error stays editable.
+  for (auto it = editors_.begin(); it != editors_.end(); ++it)
+    it.value()->setEnabled(key_applies(config_, it.key().toStdString()) || !errorFor(it.key()).isEmpty());
   if (errors_.empty()) {
     const int64_t total = count_parameters(config_, vocab_size_), active = count_active_parameters(config_, vocab_size_);
     params_->setText(QString("%1 total · %2%3 active per character")
-                         .arg(format_count(total), config_.routing == RoutingMode::sigmoid && moe ? "≤ " : "",
+                         .arg(format_count(total), applies_when::sigmoid(config_) ? "≤ " : "",
                               format_count(active)));
     summary_->clear();
     summary_->hide();
