@@ -7,6 +7,7 @@
 
 #include "core/base/files.h"
 #include "core/runs/run_folder.h"
+#include "core/train/training_loop.h"
 
 namespace moewb {
 
@@ -96,16 +97,14 @@ bool Suite::run(const std::atomic<bool>& stop, const std::function<void(const Su
     progress.max_iters = trainer->config().max_iters;
     progress.step = trainer->step();
     if (on_progress) on_progress(progress);  // the variant starts (or resumes) here: live views switch to it
-    while (!trainer->done()) {
-      if (stop) {
-        trainer->save_latest();
-        return false;
-      }
-      const Progress p = trainer->advance();
+    TrainingLoop loop;
+    loop.stop = [&stop] { return stop.load(); };
+    loop.on_progress = [&](const Progress& p) {
       if (on_event) on_event(p);
       progress.step = trainer->step();
       if (on_progress) on_progress(progress);
-    }
+    };
+    if (run_training_loop(*trainer, loop) == LoopEnd::stopped) return false;
     GenerationOptions g;
     g.length = kGenerationProbeChars;
     const auto start = std::chrono::steady_clock::now();

@@ -1,5 +1,7 @@
 #include "ui/training/training_worker.h"
 
+#include "core/train/training_loop.h"
+
 namespace moewb {
 
 TrainingWorker::TrainingWorker() = default;
@@ -42,19 +44,22 @@ void TrainingWorker::loop() {
   Q_EMIT started(QString::fromStdString(trainer_->run_dir()), QString::fromStdString(trainer_->device()),
                  trainer_->step(), c.max_iters);
   try {
-    while (!trainer_->done()) {
+    TrainingLoop loop;
+    loop.before_step = [this] {
       if (snapshot_.exchange(false)) Q_EMIT snapshotReady(trainer_->snapshot());
-      if (stop_) break;
-      if (pause_) {
-        trainer_->save_latest();
-        Q_EMIT paused(trainer_->step());
-        return;
-      }
-      Progress p = trainer_->advance();
+    };
+    loop.stop = [this] { return stop_.load(); };
+    loop.pause = [this] { return pause_.load(); };
+    loop.on_progress = [this](const Progress& p) {
       if (p.step) Q_EMIT stepDone(*p.step);
       if (p.eval) Q_EMIT evalDone(*p.eval);
+    };
+    const LoopEnd end = run_training_loop(*trainer_, loop);
+    if (end == LoopEnd::paused) {
+      Q_EMIT paused(trainer_->step());
+      return;
     }
-    trainer_->save_latest();
+    if (end == LoopEnd::finished) trainer_->save_latest();
     const int step = trainer_->step();
     const bool finished = trainer_->done();
     // the run folder's lock goes with the trainer, before saying so: whoever hears it reads the folder's status
