@@ -1,3 +1,4 @@
+// No commands: the options every command builds from (cli_options.h).
 #include "app/cli/cli_options.h"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// No commands: the figures `moewb-cli export` draws offscreen (its options: exchange_commands.cpp).
 #include "app/cli/export_cli.h"
 
 #include <QApplication>

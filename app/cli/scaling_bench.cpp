@@ -1,3 +1,4 @@
+// No commands: what `moewb-cli bench --nproc N` measures (scaling_bench.h).
 #include "app/cli/scaling_bench.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// `moewb-cli prune` and `moewb-cli upcycle` (surgery_cli.h).
 #include "app/cli/surgery_cli.h"
 
 #include <cstdio>
