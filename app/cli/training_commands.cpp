@@ -16,6 +16,7 @@
 #include "core/distributed/collective.h"
 #include "core/model/machine.h"
 #include "core/runs/run_folder.h"
+#include "core/train/training_loop.h"
 
 namespace moewb {
 
@@ -28,15 +29,11 @@ int train_loop(Trainer& t) {
     t.log().info("{} is complete at step {}; resume --max_iters N trains it further", t.run_dir(), t.step());
     return 0;
   }
-  while (!t.done()) {
-    if (t.stop_requested(g_interrupted)) {
-      t.save_latest();
-      t.log().info("stopped at step {}; continue with: moewb-cli resume --run {}", t.step(), t.run_dir());
-      return 128 + (g_signal ? g_signal.load() : SIGTERM);
-    }
-    t.advance();
-  }
-  return 0;
+  TrainingLoop loop;
+  loop.stop = [&t] { return t.stop_requested(g_interrupted); };  // every rank asks at every step
+  if (run_training_loop(t, loop) == LoopEnd::finished) return 0;
+  t.log().info("stopped at step {}; continue with: moewb-cli resume --run {}", t.step(), t.run_dir());
+  return 128 + (g_signal ? g_signal.load() : SIGTERM);
 }
 
 // The group this process belongs to (torchrun's variables, or --nproc's), joined; null without one.

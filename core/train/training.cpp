@@ -203,6 +203,11 @@ struct Trainer::Impl {
       if (it->is_regular_file() && it->path().extension() == ".tmp") fs::remove(it->path(), ec);
   }
 
+  // Resuming (defined beside Trainer::resume).
+  void check_checkpoint_matches(const LoadedCheckpoint& ck, const Config& on_disk, int max_iters,
+                                const nlohmann::json& run);
+  void restore(LoadedCheckpoint& ck);
+
   // latest.pt, or best.pt with a notice when latest.pt fails its checks.
   LoadedCheckpoint load_latest() {
     try {
@@ -489,6 +494,87 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config, const TextDataset
   return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
 }
 
+// Resuming, step by step (Trainer::resume): the folder's own files, the dataset, the checkpoint that must match
+// them, the state it holds, and the folder's files made to continue from it.
+namespace {
+
+// run.json's dataset and the folder's config, validated (an edited file must not size the memory check: n_head 0).
+Config read_run_to_resume(const RunFolder& folder, nlohmann::json& run, std::string& dataset_path) {
+  try {
+    run = folder.read_run_info();
+    dataset_path = run.at("dataset").get<std::string>();
+  } catch (const std::exception& e) {
+    throw CheckpointError("'" + folder.dir() + "' is not a run folder (run.json: " + e.what() + ")");
+  }
+  std::vector<FieldError> errors;
+  const Config on_disk = config_from_json(read_file(folder.config_file()), Config{}, errors);
+  if (errors.empty()) errors = validate(on_disk);
+  if (!errors.empty()) throw CheckpointError("config.json of '" + folder.dir() + "' is invalid: " + describe(errors));
+  return on_disk;
+}
+
+}  // namespace
+
+// The checkpoint must be of this folder's config and dataset; `max_iters` may extend the schedule, never cut it
+// short of where the run is.
+void Trainer::Impl::check_checkpoint_matches(const LoadedCheckpoint& ck, const Config& on_disk, int max_iters,
+                                             const nlohmann::json& run) {
+  Config expected = ck.meta.config;
+  expected.max_iters = on_disk.max_iters;
+  if (to_json(expected) != to_json(on_disk))
+    throw CheckpointError("config.json of '" + run_dir + "' does not match its checkpoint; restore it or start a new run");
+  config = ck.meta.config;
+  // a run cannot end before where it already is: the loop would wait for a step it has passed
+  if (max_iters > 0 && max_iters < ck.meta.step)
+    throw ConfigError({{"max_iters", "the run is already at step " + std::to_string(ck.meta.step) + ": give " +
+                                         std::to_string(ck.meta.step) + " or more"}});
+  if (max_iters > 0) config.max_iters = max_iters;
+  if (!(data.vocab == ck.meta.vocab))
+    throw CheckpointError("the dataset '" + dataset_path + "' has changed: its characters differ from the run's");
+  // same characters, different text (an edited or replaced file): the batches would silently differ
+  if (run.contains("dataset_fingerprint") && run["dataset_fingerprint"] != data.fingerprint())
+    throw CheckpointError("the dataset '" + dataset_path +
+                          "' has changed since the run started (same characters, different text): restore it or "
+                          "start a new run");
+}
+
+// The model, the optimizer's moments, the counters and every random generator, as the checkpoint left them.
+void Trainer::Impl::restore(LoadedCheckpoint& ck) {
+  try {
+    precision = resolve_precision(config.precision, device);
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(std::string("the run cannot continue on this machine: ") + e.what());
+  }
+  model = ck.model;
+  optimizer = std::make_unique<TrainingOptimizer>(model, config, precision, device);
+  if (ck.has_optimizer) {
+    try {
+      optimizer->load(ck.optimizer_state);
+    } catch (const c10::Error& e) {
+      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what_without_backtrace());
+    } catch (const std::runtime_error& e) {
+      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what());
+    }
+  }
+  const CheckpointMeta& m = ck.meta;
+  step = m.step;
+  last_eval_step = m.last_eval_step;
+  last_finite_step = m.step;
+  best_val = m.best_val;
+  elapsed_before = m.elapsed_s;
+  std::istringstream(m.batch_rng) >> rng;
+  cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(config.seed));
+  if (m.torch_rng.defined()) cpu_rng.set_state(m.torch_rng);
+  if (m.cuda_rng.defined() && device.is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(m.cuda_rng);
+  }
+  prepare_data();
+  loss_acc.fill_(m.loss_sum);
+  loss_count = m.loss_count;
+}
+
 std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_iters, bool read_only) {
   init_torch_threads();
   keep_freed_memory_between_steps();
@@ -502,16 +588,7 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
     throw CheckpointError("'" + run_dir + "' stopped before its first checkpoint: nothing to resume; start it again "
                           "with train --run (the folder is reused)");
   nlohmann::json run;
-  try {
-    run = folder.read_run_info();
-    impl->dataset_path = run.at("dataset").get<std::string>();
-  } catch (const std::exception& e) {
-    throw CheckpointError("'" + run_dir + "' is not a run folder (run.json: " + e.what() + ")");
-  }
-  std::vector<FieldError> errors;
-  const Config on_disk = config_from_json(read_file(folder.config_file()), Config{}, errors);
-  if (errors.empty()) errors = validate(on_disk);  // an edited file must not size the memory check (n_head 0)
-  if (!errors.empty()) throw CheckpointError("config.json of '" + run_dir + "' is invalid: " + describe(errors));
+  const Config on_disk = read_run_to_resume(folder, run, impl->dataset_path);
   impl->device = pick_device(on_disk.device);
   if (impl->device.is_cuda()) enable_tf32();
   if (on_disk.deterministic) use_deterministic_kernels(impl->device);
@@ -524,61 +601,13 @@ std::unique_ptr<Trainer> Trainer::resume(const std::string& run_dir, int max_ite
   impl->check_resources(on_disk, /*resuming=*/true);
   LoadedCheckpoint ck = impl->load_latest();
   if (!ck.notice.empty()) impl->notice += (impl->notice.empty() ? "" : "; ") + ck.notice;  // said at the first step
-  Config expected = ck.meta.config;
-  expected.max_iters = on_disk.max_iters;
-  if (to_json(expected) != to_json(on_disk))
-    throw CheckpointError("config.json of '" + run_dir + "' does not match its checkpoint; restore it or start a new run");
-  impl->config = ck.meta.config;
-  // a run cannot end before where it already is: the loop would wait for a step it has passed
-  if (max_iters > 0 && max_iters < ck.meta.step)
-    throw ConfigError({{"max_iters", "the run is already at step " + std::to_string(ck.meta.step) + ": give " +
-                                         std::to_string(ck.meta.step) + " or more"}});
-  if (max_iters > 0) impl->config.max_iters = max_iters;
-  if (!(impl->data.vocab == ck.meta.vocab))
-    throw CheckpointError("the dataset '" + impl->dataset_path + "' has changed: its characters differ from the run's");
-  // same characters, different text (an edited or replaced file): the batches would silently differ
-  if (run.contains("dataset_fingerprint") && run["dataset_fingerprint"] != impl->data.fingerprint())
-    throw CheckpointError("the dataset '" + impl->dataset_path +
-                          "' has changed since the run started (same characters, different text): restore it or "
-                          "start a new run");
-  try {
-    impl->precision = resolve_precision(impl->config.precision, impl->device);
-  } catch (const std::runtime_error& e) {
-    throw CheckpointError(std::string("the run cannot continue on this machine: ") + e.what());
-  }
-  impl->model = ck.model;
-  impl->optimizer = std::make_unique<TrainingOptimizer>(impl->model, impl->config, impl->precision, impl->device);
-  if (ck.has_optimizer) {
-    try {
-      impl->optimizer->load(ck.optimizer_state);
-    } catch (const c10::Error& e) {
-      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what_without_backtrace());
-    } catch (const std::runtime_error& e) {
-      throw CheckpointError(std::string("the optimizer state in the checkpoint is corrupt: ") + e.what());
-    }
-  }
-  const CheckpointMeta& m = ck.meta;
-  impl->step = m.step;
-  impl->last_eval_step = m.last_eval_step;
-  impl->last_finite_step = m.step;
-  impl->best_val = m.best_val;
-  impl->elapsed_before = m.elapsed_s;
-  std::istringstream(m.batch_rng) >> impl->rng;
-  impl->cpu_rng = at::detail::createCPUGenerator(static_cast<uint64_t>(impl->config.seed));
-  if (m.torch_rng.defined()) impl->cpu_rng.set_state(m.torch_rng);
-  if (m.cuda_rng.defined() && impl->device.is_cuda()) {
-    auto gen = at::globalContext().defaultGenerator(impl->device);
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(m.cuda_rng);
-  }
-  impl->prepare_data();
-  impl->loss_acc.fill_(m.loss_sum);
-  impl->loss_count = m.loss_count;
+  impl->check_checkpoint_matches(ck, on_disk, max_iters, run);
+  impl->restore(ck);
   if (impl->writes_files()) {
-    folder.truncate_metrics(m.step);
+    folder.truncate_metrics(ck.meta.step);
     // a new event file whose session start makes TensorBoard drop the rows after the checkpoint, as above
 #ifdef MOEWB_TENSORBOARD
-    impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir, m.step + 1);
+    impl->tensorboard = std::make_unique<TensorBoardWriter>(run_dir, ck.meta.step + 1);
 #endif
     if (max_iters > 0) folder.write_config(impl->config);
   }
