@@ -736,7 +736,7 @@ class TestRuns : public QObject {
     QVERIFY(w->openRun(dir));
     QVERIFY(opened.wait(30000));
     QVERIFY(w->follower()->following());
-    // as Trainer::advance logs what it throws (tst_model checks that), LibTorch's backtrace included
+    // as Trainer::advance logs what it throws (tst_training checks that), LibTorch's backtrace included
     writer->log().error("the training loss became nan at step 2 (stopped before applying it)\nException raised "
                         "from forward at gpt.cpp:10\nframe #0: ...");
     writer.reset();

@@ -12,27 +12,12 @@
 #include "core/runs/run_summary.h"
 #include "core/train/derived_run.h"
 #include "core/train/training.h"
-#include "test_corpus.h"
+#include "fixtures.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;
 
 namespace {
-
-Config tiny_config() {
-  Config c;
-  c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 16, c.dropout = 0.0;
-  c.batch_size = 4, c.max_iters = 8, c.warmup_iters = 2, c.lr_decay_iters = 8;
-  c.eval_interval = 4, c.eval_iters = 2, c.log_interval = 1, c.learning_rate = 3e-3, c.min_lr = 3e-4;
-  return c;
-}
-
-Config moe(Config c, RoutingMode routing, int n = 4, int k = 2) {
-  c.ffn = Ffn::moe, c.n_experts = n, c.top_k = k, c.routing = routing;
-  return c;
-}
-
-TextDataset corpus() { return TextDataset::from_text(synthetic_corpus(4000), "synthetic"); }
 
 InferenceModel trained(const Config& c, int steps = 6) {
   auto t = Trainer::create(c, corpus(), "", "");
@@ -48,19 +33,10 @@ void same_losses(const std::vector<double>& a, const std::vector<double>& b, dou
              qPrintable(QString("character %1: %2 vs %3").arg(i).arg(a[i], 0, 'g', 9).arg(b[i], 0, 'g', 9)));
 }
 
-QStringList column(const std::string& run_dir, const std::string& name) {
-  QStringList cells;
-  const MetricsTable table = parse_metrics_csv(read_file(run_dir + "/metrics.csv"));
-  for (double v : table.column(name)) cells << (std::isnan(v) ? QString() : QString::number(v, 'g', 17));
-  return cells;
-}
-
 }  // namespace
 
-class TestSurgery : public QObject {
+class TestSurgery : public QObject, ScratchFolder {
   Q_OBJECT
-  QTemporaryDir tmp_;
-  std::string dir(const char* name) const { return (tmp_.path() + "/" + name).toStdString(); }
 
  private Q_SLOTS:
   void prunedModelComputesWhatDisablingComputes_data() {
@@ -79,7 +55,7 @@ class TestSurgery : public QObject {
     QFETCH(int, routing);
     QFETCH(bool, renormalize);
     QFETCH(int, shape);
-    Config c = moe(tiny_config(), static_cast<RoutingMode>(routing));
+    Config c = moe(tiny_config(8, 4), static_cast<RoutingMode>(routing));
     c.renormalize = renormalize, c.expert_shape = static_cast<ExpertShape>(shape);
     const InferenceModel m = trained(c);
     const std::string text = synthetic_corpus(200, 7);
@@ -99,7 +75,7 @@ class TestSurgery : public QObject {
   // min-share plan removes exactly E3 from every layer, and the loss does not change.
   void pruningANeverUsedExpertLeavesTheLossUnchanged() {
     for (RoutingMode mode : {RoutingMode::topk, RoutingMode::softmax, RoutingMode::sigmoid}) {
-      Config c = moe(tiny_config(), mode);
+      Config c = moe(tiny_config(8, 4), mode);
       c.bias = true;
       const InferenceModel m = trained(c, 2);
       {
@@ -128,7 +104,7 @@ class TestSurgery : public QObject {
   // Every layer loses as many experts as the layer with the most below the threshold; the extra ones are the
   // lowest ranked and named in a note. Impossible requests say why.
   void plansKeepOneExpertCountForEveryLayer() {
-    const Config c = moe(tiny_config(), RoutingMode::topk);
+    const Config c = moe(tiny_config(8, 4), RoutingMode::topk);
     const std::vector<std::vector<double>> share = {{0.001, 0.35, 0.30, 0.349}, {0.001, 0.001, 0.5, 0.498}};
     PruneRequest below;
     below.min_share = 0.01;
@@ -160,8 +136,8 @@ class TestSurgery : public QObject {
     PruneRequest both = below;
     both.remove = 1;
     rejects(c, both, "either");
-    rejects(moe(tiny_config(), RoutingMode::hash), below, "hash");
-    rejects(tiny_config(), below, "dense");
+    rejects(moe(tiny_config(8, 4), RoutingMode::hash), below, "hash");
+    rejects(tiny_config(8, 4), below, "dense");
   }
 
   // `prune` writes a new run at step 0 whose run.json says what was removed from where; resuming it gives exactly
@@ -170,7 +146,7 @@ class TestSurgery : public QObject {
     const std::string data_path = dir("corpus.txt");
     std::ofstream(data_path) << synthetic_corpus(4000);
     const TextDataset data = TextDataset::from_file(data_path);
-    auto source = Trainer::create(moe(tiny_config(), RoutingMode::topk), data, dir("source"), data_path);
+    auto source = Trainer::create(moe(tiny_config(8, 4), RoutingMode::topk), data, dir("source"), data_path);
     while (!source->done()) source->advance();
     source.reset();
 
@@ -219,9 +195,9 @@ class TestSurgery : public QObject {
   void upcycledCopiesComputeWhatTheDenseModelComputes() {
     QFETCH(int, routing);
     QFETCH(int, k);
-    const InferenceModel dense = trained(tiny_config());
+    const InferenceModel dense = trained(tiny_config(8, 4));
     const InferenceModel up =
-        upcycle(dense, moe(tiny_config(), static_cast<RoutingMode>(routing), 4, k), UpcycleMethod::copy);
+        upcycle(dense, moe(tiny_config(8, 4), static_cast<RoutingMode>(routing), 4, k), UpcycleMethod::copy);
     QCOMPARE(up.config().expert_hidden_units(), 4 * 32);
     QCOMPARE(up.config().n_experts, 4);
     const std::string text = synthetic_corpus(200, 5);
@@ -231,8 +207,8 @@ class TestSurgery : public QObject {
   // MoEfication: the experts' hidden units are the dense FFN's, regrouped (each expert's sum over its units
   // adds up to the dense FFN's output), every router row starts as its group's mean input weight.
   void partitionSplitsTheDenseFeedForwardExactly() {
-    const InferenceModel dense = trained(tiny_config());
-    const InferenceModel up = upcycle(dense, moe(tiny_config(), RoutingMode::topk, 4, 2), UpcycleMethod::partition);
+    const InferenceModel dense = trained(tiny_config(8, 4));
+    const InferenceModel up = upcycle(dense, moe(tiny_config(8, 4), RoutingMode::topk, 4, 2), UpcycleMethod::partition);
     QCOMPARE(up.config().expert_hidden_units(), 32);
     torch::NoGradGuard no_grad;
     const auto x = torch::randn({10, 32});
@@ -254,12 +230,12 @@ class TestSurgery : public QObject {
   }
 
   void upcyclingRefusesWhatItCannotDo() {
-    const InferenceModel sparse = trained(moe(tiny_config(), RoutingMode::topk), 1);
-    QVERIFY_EXCEPTION_THROWN(upcycle(sparse, moe(tiny_config(), RoutingMode::topk), UpcycleMethod::copy),
+    const InferenceModel sparse = trained(moe(tiny_config(8, 4), RoutingMode::topk), 1);
+    QVERIFY_EXCEPTION_THROWN(upcycle(sparse, moe(tiny_config(8, 4), RoutingMode::topk), UpcycleMethod::copy),
                              std::invalid_argument);
-    const InferenceModel dense = trained(tiny_config(), 1);
+    const InferenceModel dense = trained(tiny_config(8, 4), 1);
     try {
-      upcycle(dense, moe(tiny_config(), RoutingMode::topk, 3, 2), UpcycleMethod::partition);
+      upcycle(dense, moe(tiny_config(8, 4), RoutingMode::topk, 3, 2), UpcycleMethod::partition);
       QFAIL("partitioned 128 hidden units into 3 experts");
     } catch (const std::invalid_argument& e) {
       QVERIFY2(QString(e.what()).contains("n_experts must divide"), e.what());

@@ -13,7 +13,7 @@
 #include "core/tensorboard/tensorboard_writer.h"
 #include "core/train/training.h"
 #include "tensorboard_event.pb.h"
-#include "test_corpus.h"
+#include "fixtures.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;
@@ -113,7 +113,7 @@ class TestTensorBoard : public QObject {
   void aRunsEventFileHoldsItsMetrics() {
     QTemporaryDir dir;
     const std::string run = dir.filePath("run").toStdString();
-    auto t = Trainer::create(tiny_moe(8), TextDataset::from_text(synthetic_corpus(4000), "synthetic"), run, "s");
+    auto t = Trainer::create(tiny_moe(8), corpus(), run, "s");
     while (!t->done()) t->advance();
     const auto files = event_files(run);
     QCOMPARE(files.size(), size_t(1));
@@ -133,7 +133,7 @@ class TestTensorBoard : public QObject {
   void aResumedRunReadsAsOneCurve() {
     QTemporaryDir dir;
     const std::string run = dir.filePath("run").toStdString();
-    const TextDataset data = TextDataset::from_text(synthetic_corpus(4000), "synthetic");
+    const TextDataset data = corpus();
     const std::string corpus_file = dir.filePath("corpus.txt").toStdString();
     std::ofstream(corpus_file) << synthetic_corpus(4000);
     {
