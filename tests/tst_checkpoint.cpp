@@ -40,7 +40,7 @@ class TestCheckpoint : public QObject, ScratchFolder {
     for (int i = 0; i < 4; ++i) t->advance();
     t->save_latest();
     InferenceModel live = t->snapshot();
-    InferenceModel loaded = InferenceModel::load(run + "/checkpoints/latest.pt", "cpu");
+    InferenceModel loaded = InferenceModel::load(run + "/checkpoints/latest.pt", DeviceChoice::cpu);
     auto idx = torch::randint(0, corpus().vocab.size(), {2, 16}, torch::kInt64);
     torch::NoGradGuard no_grad;
     QVERIFY(torch::equal(live.impl().model->forward(idx).logits, loaded.impl().model->forward(idx).logits));
@@ -129,7 +129,7 @@ class TestCheckpoint : public QObject, ScratchFolder {
       save_checkpoint(path, model, {}, ck.meta);
     }
     try {
-      InferenceModel::load(path, "cpu");
+      InferenceModel::load(path, DeviceChoice::cpu);
       QFAIL("loading succeeded");
     } catch (const CheckpointError& e) {
       QVERIFY2(QString(e.what()).contains(message), e.what());
@@ -211,7 +211,7 @@ class TestCheckpoint : public QObject, ScratchFolder {
     // nothing verified it, and the user is told (the CLI prints the notice as a warning)
     QVERIFY(reference.notice.empty());
     QVERIFY2(bare.notice.find("'" + dir("bare.pt") + "' has no checksum") != std::string::npos, bare.notice.c_str());
-    QCOMPARE(InferenceModel::load(dir("bare.pt"), "cpu").notice(), bare.notice);
+    QCOMPARE(InferenceModel::load(dir("bare.pt"), DeviceChoice::cpu).notice(), bare.notice);
   }
 
   // Without a frame nothing catches damage before LibTorch parses the archive, whose TorchScript errors quote the
@@ -283,7 +283,7 @@ class TestCheckpoint : public QObject, ScratchFolder {
     const std::string path = dir("stored_config.pt");
     save_checkpoint(path, ck.model, {}, ck.meta);
     try {
-      InferenceModel::load(path, "cpu");
+      InferenceModel::load(path, DeviceChoice::cpu);
       QFAIL("loaded");
     } catch (const CheckpointError& e) {
       QVERIFY2(QString(e.what()) == QString::fromStdString("cannot load '" + path + "': its stored config is invalid: ") +

@@ -158,7 +158,7 @@ class TestModel : public QObject {
     c.expert_shape = enum_from_name<ExpertShape>(shape.toStdString()).value();
     c.use_capacity = capacity, c.capacity_factor = 0.5;
     c.sigmoid_tau = 0.4, c.aux_alpha = 0.01, c.z_beta = 0.001, c.router_jitter = 0.05, c.dropout = 0.1;
-    c.precision = "bf16", c.max_iters = 4, c.eval_interval = 4, c.log_interval = 2;
+    c.precision = PrecisionChoice::bf16, c.max_iters = 4, c.eval_interval = 4, c.log_interval = 2;
     auto t = Trainer::create(c, corpus(), "", "");
     const auto before = t->snapshot().impl().model->parameters();
     std::vector<double> losses;

@@ -157,7 +157,7 @@ class TestTraining : public QObject, ScratchFolder {
     Config c = moe(tiny_config(), words[0].toStdString());
     c.dropout = dropout;
     if (words.contains("jitter")) c.router_jitter = 0.1;
-    if (words.contains("bf16")) c.precision = "bf16";
+    if (words.contains("bf16")) c.precision = PrecisionChoice::bf16;
     c.log_interval = 3;  // stop mid-interval: the partial loss sum must survive the checkpoint
     const TextDataset data = corpus();
     const std::string data_file = dir("corpus.txt");

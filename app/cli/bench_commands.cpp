@@ -86,7 +86,7 @@ int run_variants(const Config& c, const TextDataset& data, const BenchOptions& b
   g_log->info(
       "bench: n_layer {}, d {}, context {}, batch {}, N {}, precision {}, {} timed steps, {} "
       "generated characters, {} rounds; {} threads, {}",
-      c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, c.precision, b.train_steps, b.generate_tokens,
+      c.n_layer, c.n_embd, c.block_size, c.batch_size, c.n_experts, name_of(c.precision), b.train_steps, b.generate_tokens,
       b.repeats, training_threads(), allocator_name());
   // progress on stderr: stdout is the table
   const auto rows = run_bench(c, data, b, [](const std::string& variant, int round) {

@@ -89,7 +89,7 @@ void ModelOptions::add_to(CLI::App* app) {
 }
 
 InferenceModel ModelOptions::load() const {
-  InferenceModel m = InferenceModel::load(checkpoint, device);
+  InferenceModel m = InferenceModel::load(checkpoint, *enum_from_name<DeviceChoice>(device));  // checked above
   if (!m.notice().empty()) g_log->warn("{}", m.notice());
   return m;
 }

@@ -14,7 +14,7 @@ namespace {
 // The options prune and upcycle share: the source, the new folder, the fine-tuning and the training keys.
 struct CommonOptions {
   DerivedRunOptions derived;
-  std::string run, checkpoint;
+  std::string run, checkpoint, device = "auto";
   bool no_train = false;
   ConfigOverrides overrides;
 
@@ -27,7 +27,7 @@ struct CommonOptions {
     add_int(app, "finetune", derived.finetune_steps, "fine-tuning steps of the new run", 1);
     add_int(app, "batches", derived.eval_batches, "validation batches for the before/after loss (default: eval_iters)",
             1);
-    app->add_option("--device", derived.device, "where the model runs")
+    app->add_option("--device", device, "where the model runs")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();
     app->add_flag("--no-train", no_train, "write the new run without fine-tuning it");
@@ -36,6 +36,7 @@ struct CommonOptions {
     if (run.empty() && checkpoint.empty())
       throw CLI::ValidationError("give the source: --run DIR or --checkpoint FILE");
     DerivedRunOptions o = derived;
+    o.device = *enum_from_name<DeviceChoice>(device);  // checked by the option
     o.source = checkpoint.empty() ? run : checkpoint;
     for (const auto& [key, value] : overrides) o.overrides[key] = value;
     return o;

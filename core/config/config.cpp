@@ -119,7 +119,7 @@ std::vector<FieldError> validate(const Config& c) {
   if (c.n_head >= 1 && c.n_embd >= 1)
     check(c.n_embd % c.n_head == 0, "n_embd",
           "width d = " + std::to_string(c.n_embd) + " is not divisible by n_head = " + std::to_string(c.n_head));
-  check(!(c.precision == "fp16" && c.device == "cpu"), "precision",
+  check(!(c.precision == PrecisionChoice::fp16 && c.device == DeviceChoice::cpu), "precision",
         "fp16 needs a CUDA device (its loss scaling runs there); use bf16 on the CPU");
   if (c.is_moe()) {
     if (c.expert_shape == ExpertShape::mlp && c.n_experts >= 1 && c.expert_hidden == 0)

@@ -19,6 +19,9 @@ enum class Ffn { dense, moe };
 enum class ExpertShape { mlp, linear };  // mlp: h = 4d/N each | linear: d x d maps, then GELU and a projection
 enum class RoutingMode { softmax, topk, sigmoid, hash };
 enum class DropPolicy { position, probability };  // which assignments an over-full expert keeps
+// What the user asks to run on; the program resolves "auto" on the machine at hand (pick_device, resolve_precision).
+enum class DeviceChoice { automatic, cpu, cuda };
+enum class PrecisionChoice { automatic, fp32, bf16, fp16 };
 
 template <typename E>
 struct EnumNames;
@@ -32,6 +35,12 @@ struct EnumNames<RoutingMode> {
 };
 template <>
 struct EnumNames<DropPolicy> { static constexpr std::array<const char*, 2> names{"position", "probability"}; };
+template <>
+struct EnumNames<DeviceChoice> { static constexpr std::array<const char*, 3> names{"auto", "cpu", "cuda"}; };
+template <>
+struct EnumNames<PrecisionChoice> {
+  static constexpr std::array<const char*, 4> names{"auto", "fp32", "bf16", "fp16"};
+};
 
 template <typename T, typename = void>
 constexpr bool is_named_enum = false;
@@ -93,9 +102,9 @@ struct Config : RouterSettings {
   int eval_iters = 20;         // batches per split when estimating loss
   int log_interval = 10;
   int seed = 1337;
-  std::string device = "auto";  // auto | cpu | cuda
+  DeviceChoice device = DeviceChoice::automatic;
   bool deterministic = false;   // CUDA: deterministic kernels (slower), so a seed repeats a run bit for bit
-  std::string precision = "auto";  // auto (bf16 on a CUDA device that has it, else fp32) | fp32 | bf16 | fp16
+  PrecisionChoice precision = PrecisionChoice::automatic;  // auto: bf16 on a CUDA device that has it, else fp32
 
   bool is_moe() const { return ffn == Ffn::moe; }
   // experts a token is sent to by the router (N for softmax, k for topk, 1 for hash; sigmoid varies)
@@ -243,12 +252,12 @@ void visit_fields(C& c, V&& v) {
       "Write a metrics row every this many steps."});
   v("seed", c.seed, FieldSpec{"Seed", kSchedule, Range::at_least(0), {},
       "Random seed: same seed and config give the same run on CPU."});
-  v("device", c.device, FieldSpec{"Device", kSchedule, {}, {"auto", "cpu", "cuda"},
+  v("device", c.device, FieldSpec{"Device", kSchedule, {}, {},
       "auto (CUDA when available), cpu or cuda."});
   v("deterministic", c.deterministic, FieldSpec{"Deterministic", kSchedule, {}, {},
       "CUDA: use deterministic kernels (embedding and attention gradients without atomics, fixed cuBLAS "
       "workspaces) so the same seed repeats a run bit for bit; slower. The CPU is always deterministic."});
-  v("precision", c.precision, FieldSpec{"Precision", kSchedule, {}, {"auto", "fp32", "bf16", "fp16"},
+  v("precision", c.precision, FieldSpec{"Precision", kSchedule, {}, {},
       "auto: bf16 on a CUDA device that supports it, fp32 otherwise; fp32; bf16 (autocast, TF32 matmuls); "
       "fp16 (autocast with loss scaling, CUDA only). Router probabilities and routing statistics stay fp32."});
 }

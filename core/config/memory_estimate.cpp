@@ -52,7 +52,8 @@ double feed_forward_units(const Config& c, const Units& u) {
 }
 
 bool half_precision(const Config& c, bool cuda) {
-  return c.precision == "bf16" || c.precision == "fp16" || (c.precision == "auto" && cuda);
+  return c.precision == PrecisionChoice::bf16 || c.precision == PrecisionChoice::fp16 ||
+         (c.precision == PrecisionChoice::automatic && cuda);
 }
 
 // Values the CPU's explicit attention keeps per token and layer for its scores, against the rest of a layer's.

@@ -48,7 +48,7 @@ InferenceModel::InferenceModel(std::shared_ptr<const Impl> impl) : impl_(std::mo
   if (!impl_->uncapped) impl_->uncapped = without_capacity(impl_->model);
 }
 
-InferenceModel InferenceModel::load(const std::string& checkpoint_path, const std::string& device) {
+InferenceModel InferenceModel::load(const std::string& checkpoint_path, DeviceChoice device) {
   init_torch_threads();
   torch::Device d = torch::kCPU;
   try {

@@ -45,7 +45,7 @@ class InferenceModel {
   bool valid() const { return impl_ != nullptr; }
 
   // Throws CheckpointError for a missing, truncated, foreign or inconsistent file.
-  static InferenceModel load(const std::string& checkpoint_path, const std::string& device = "auto");
+  static InferenceModel load(const std::string& checkpoint_path, DeviceChoice device = DeviceChoice::automatic);
   // What the user should be told about the file it was loaded from ("" when nothing): a checkpoint without a
   // checksum loaded unverified.
   const std::string& notice() const;

@@ -57,10 +57,10 @@ void set_autocast_dtype(c10::DeviceType t, at::ScalarType dtype) {
 
 }  // namespace
 
-Precision resolve_precision(const std::string& requested, const torch::Device& device) {
-  if (requested == "fp32") return Precision::fp32;
-  if (requested == "bf16") return Precision::bf16;
-  if (requested == "fp16") {
+Precision resolve_precision(PrecisionChoice requested, const torch::Device& device) {
+  if (requested == PrecisionChoice::fp32) return Precision::fp32;
+  if (requested == PrecisionChoice::bf16) return Precision::bf16;
+  if (requested == PrecisionChoice::fp16) {
     if (!device.is_cuda()) throw std::runtime_error("precision fp16 needs a CUDA device; use bf16 on the CPU");
     return Precision::fp16;
   }
@@ -157,10 +157,10 @@ void reset_peak_device_memory(const torch::Device& d) {
   (void)d;
 }
 
-torch::Device pick_device(const std::string& requested) {
-  if (requested == "cuda" && !torch::cuda::is_available())
+torch::Device pick_device(DeviceChoice requested) {
+  if (requested == DeviceChoice::cuda && !torch::cuda::is_available())
     throw std::runtime_error("device 'cuda' was requested but no CUDA device is available (use auto or cpu)");
-  if (requested == "cpu") return torch::kCPU;
+  if (requested == DeviceChoice::cpu) return torch::kCPU;
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 

@@ -6,14 +6,17 @@
 
 #include <torch/torch.h>
 
+#include "core/config/config.h"
+
 namespace moewb {
 
 enum class Precision { fp32, bf16, fp16 };
 
 // Config::precision on a device: auto is bf16 on a CUDA device that supports it and fp32 otherwise.
 // Throws std::runtime_error for fp16 on the CPU (its loss scaling needs CUDA kernels).
-Precision resolve_precision(const std::string& requested, const torch::Device& device);
-torch::Device pick_device(const std::string& requested);  // throws std::runtime_error for cuda without CUDA
+// auto: bf16 on a CUDA device that supports it, fp32 otherwise; throws std::runtime_error for fp16 off CUDA.
+Precision resolve_precision(PrecisionChoice requested, const torch::Device& device);
+torch::Device pick_device(DeviceChoice requested);  // throws std::runtime_error for cuda without CUDA
 std::string device_name(const torch::Device& d);
 
 std::string precision_name(Precision p);

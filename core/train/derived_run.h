@@ -18,7 +18,7 @@ struct DerivedRunOptions {
   int finetune_steps = 300;  // the new run's max_iters
   int eval_batches = 0;      // validation batches for the before/after loss; 0: the source's eval_iters
   std::map<std::string, std::string> overrides;  // training keys (learning_rate, eval_interval, ...)
-  std::string device = "auto";
+  DeviceChoice device = DeviceChoice::automatic;
 };
 
 struct DerivedRunReport {

@@ -268,11 +268,11 @@ QString ConfigPanel::errorFor(const QString& field) const {
 void ConfigPanel::revalidate() {
   errors_ = train_tokens_ >= 0 ? validate(config_, train_tokens_, val_tokens_) : validate(config_);
   if (!dataset_error_.isEmpty()) errors_.push_back({"dataset", dataset_error_.toStdString()});
-  if (config_.device == "cuda" && !cuda_available_)
+  if (config_.device == DeviceChoice::cuda && !cuda_available_)
     errors_.push_back({"device", "no CUDA device is available on this machine: choose auto or cpu"});
-  if (config_.precision == "fp16" && config_.device != "cpu" && !cuda_available_)
+  if (config_.precision == PrecisionChoice::fp16 && config_.device != DeviceChoice::cpu && !cuda_available_)
     errors_.push_back({"precision", "fp16 needs a CUDA device, and this machine has none: use bf16 or fp32"});
-  const bool cuda = cuda_available_ && config_.device != "cpu";
+  const bool cuda = cuda_available_ && config_.device != DeviceChoice::cpu;
   const MemoryEstimate need = estimate_training_memory(config_, vocab_size_, std::max(0LL, train_tokens_ + val_tokens_),
                                                        cuda);
   const double available = cuda ? device_memory_ : available_host_memory();
