@@ -552,7 +552,7 @@ class TestConfigDataset : public QObject {
   void traceJsonRoundTripAndAffinity() {
     // "abab" routed by hand: 'a' always to expert 0 (once with expert 1), 'b' to expert 2 (once dropped)
     RoutingTrace t;
-    t.routing = "topk", t.n_experts = 3, t.text = U"abab", t.step = 5;
+    t.routing = RoutingMode::topk, t.n_experts = 3, t.text = U"abab", t.step = 5;
     LayerTrace l;
     l.n_experts = 3, l.slots = 2;
     l.probs = {0.6f, 0.3f, 0.1f, 0.1f, 0.2f, 0.7f, 0.5f, 0.4f, 0.1f, 0.2f, 0.1f, 0.7f};
@@ -562,6 +562,15 @@ class TestConfigDataset : public QObject {
     t.layers = {l};
     RoutingTrace back = RoutingTrace::from_json(t.to_json());
     QCOMPARE(back.to_json(), t.to_json());
+    QVERIFY(back.routing == RoutingMode::topk);
+    // the routing is a mode, named in the file; a dense model's trace has none, and a name nobody routes by is refused
+    RoutingTrace dense;
+    dense.text = U"ab", dense.step = 1;
+    QVERIFY(QString::fromStdString(dense.to_json()).contains("\"routing\":\"dense\""));
+    QVERIFY(!RoutingTrace::from_json(dense.to_json()).routing);
+    std::string unknown = t.to_json();
+    unknown.replace(unknown.find("\"topk\""), 6, "\"top3\"");
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, RoutingTrace::from_json(unknown));
     QCOMPARE(back.layers[0].top_expert(1), 2);
     QCOMPARE(back.layers[0].active_count(1), 1);
     QVERIFY(back.layers[0].any_dropped(1));

@@ -37,7 +37,7 @@ RoutingTrace random_trace(int length, unsigned seed) {
   std::mt19937 rng(seed);
   static const std::u32string alphabet = U"abcde fgh\n";
   RoutingTrace t;
-  t.routing = "topk", t.n_experts = kTraceExperts;
+  t.routing = RoutingMode::topk, t.n_experts = kTraceExperts;
   for (int i = 0; i < length; ++i) t.text += alphabet[rng() % alphabet.size()];
   for (int l = 0; l < kTraceLayers; ++l) {
     LayerTrace lt;

@@ -39,7 +39,7 @@ namespace {
 
 RoutingTrace small_trace() {
   RoutingTrace t;
-  t.routing = "topk", t.n_experts = 2, t.text = U"hi, there", t.step = 3;
+  t.routing = RoutingMode::topk, t.n_experts = 2, t.text = U"hi, there", t.step = 3;
   LayerTrace l;
   l.n_experts = 2, l.slots = 1;
   for (int i = 0; i < 9; ++i) {

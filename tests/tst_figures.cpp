@@ -56,7 +56,7 @@ TrainingHistory synthetic_history(int experts) {
 RoutingTrace synthetic_trace(int n, int layers, int experts) {
   static const std::u32string words = U"To be, or not to be, that is the question:\nWhether 'tis nobler in the mind ";
   RoutingTrace t;
-  t.routing = "topk", t.n_experts = experts, t.step = 4500;
+  t.routing = RoutingMode::topk, t.n_experts = experts, t.step = 4500;
   for (int i = 0; i < n; ++i) t.text += words[static_cast<size_t>(i) % words.size()];
   std::mt19937 rng(5);
   for (int l = 0; l < layers; ++l) {

@@ -23,7 +23,7 @@ namespace {
 // "abab" over 2 layers and 3 experts, top-2; layer 1 drops the second choice of position 1.
 RoutingTrace known_trace() {
   RoutingTrace t;
-  t.routing = "topk", t.n_experts = 3, t.text = U"ab a", t.step = 7;
+  t.routing = RoutingMode::topk, t.n_experts = 3, t.text = U"ab a", t.step = 7;
   LayerTrace l0;
   l0.n_experts = 3, l0.slots = 2;
   l0.probs = {0.6f, 0.3f, 0.1f, 0.1f, 0.2f, 0.7f, 0.2f, 0.5f, 0.3f, 0.5f, 0.4f, 0.1f};
@@ -144,7 +144,7 @@ class TestRouting : public QObject {
     QVERIFY(space.contains("<b>'·'</b> at position 2"));
     QVERIFY(!space.contains("dropped"));
     RoutingTrace sig = t;
-    sig.routing = "sigmoid";
+    sig.routing = RoutingMode::sigmoid;
     sig.layers[0].chosen[1] = -1;  // position 0 used only expert 0
     QVERIFY(routing_tooltip(sig, 0, 0).contains("active experts: 1 of 3"));
     QVERIFY(routing_tooltip(sig, 0, 0).contains("gates σ(z)"));

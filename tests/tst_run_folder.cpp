@@ -25,7 +25,7 @@ Config moe_config() {
 // A one-layer-per-config-layer trace of "ab" at `step`.
 RoutingTrace trace_at(int step, const Config& c) {
   RoutingTrace t;
-  t.step = step, t.routing = "topk", t.n_experts = c.n_experts, t.text = U"ab";
+  t.step = step, t.routing = RoutingMode::topk, t.n_experts = c.n_experts, t.text = U"ab";
   for (int l = 0; l < c.n_layer; ++l) {
     LayerTrace layer;
     layer.n_experts = c.n_experts, layer.slots = 1;

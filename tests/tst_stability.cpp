@@ -35,7 +35,7 @@ namespace {
 // the runner-up is the next expert with a smaller weight.
 RoutingTrace trace_of(int step, const std::u32string& text, const std::vector<std::vector<int>>& tops, int experts = 3) {
   RoutingTrace t;
-  t.step = step, t.routing = "topk", t.n_experts = experts, t.text = text;
+  t.step = step, t.routing = RoutingMode::topk, t.n_experts = experts, t.text = text;
   for (const auto& layer_tops : tops) {
     LayerTrace l;
     l.n_experts = experts, l.slots = 2;

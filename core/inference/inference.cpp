@@ -190,7 +190,7 @@ RoutingTrace trace_text(GPT model, const Vocabulary& vocab, const std::string& t
   RoutingTrace trace;
   trace.capacity = capacity;
   const Config& c = model->config;
-  trace.routing = c.is_moe() ? name_of(c.routing) : "dense";
+  if (c.is_moe()) trace.routing = c.routing;
   trace.n_experts = c.is_moe() ? c.n_experts : 0;
   trace.text = decode_utf8(text);
   const std::vector<int64_t> ids = vocab.encode(text);

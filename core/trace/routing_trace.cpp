@@ -65,7 +65,7 @@ std::string RoutingTrace::to_json() const {
   for (const auto& l : layers) numbers += l.probs.size() + 3 * l.chosen.size();
   out.reserve(64 + 4 * text.size() + 12 * numbers);
   out += "{\"format\":\"moewb-routing-trace-1\",\"step\":" + std::to_string(step);
-  out += ",\"routing\":" + nlohmann::json(routing).dump() + ",\"n_experts\":" + std::to_string(n_experts);
+  out += ",\"routing\":" + nlohmann::json(routing_name()).dump() + ",\"n_experts\":" + std::to_string(n_experts);
   out += std::string(",\"capacity\":") + (capacity ? "true" : "false");
   out += ",\"text\":" + nlohmann::json(encode_utf8(text)).dump() + ",\"layers\":[";
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -85,12 +85,18 @@ std::string RoutingTrace::to_json() const {
   return out;
 }
 
+std::string RoutingTrace::routing_name() const { return routing ? name_of(*routing) : "dense"; }
+
 RoutingTrace RoutingTrace::from_json(const std::string& json) {
   try {
     const auto j = nlohmann::json::parse(json);
     RoutingTrace t;
     t.step = j.at("step").get<int>();
-    t.routing = j.at("routing").get<std::string>();
+    const auto routing = j.at("routing").get<std::string>();
+    if (routing != "dense") {
+      t.routing = enum_from_name<RoutingMode>(routing);
+      if (!t.routing) throw std::runtime_error("malformed routing trace: unknown routing '" + routing + "'");
+    }
     t.n_experts = j.at("n_experts").get<int>();
     t.capacity = j.value("capacity", false);
     t.text = decode_utf8(j.at("text").get<std::string>());

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <map>
+#include <optional>
+#include <string>
 #include <vector>
+
+#include "core/config/config.h"
 
 namespace moewb {
 
@@ -32,7 +35,8 @@ struct LayerTrace {
 
 struct RoutingTrace {
   int step = -1;                    // training step of a snapshot, -1 for an ad-hoc trace
-  std::string routing;              // routing mode of the model
+  std::optional<RoutingMode> routing;  // the model's routing mode; none for a dense model
+  std::string routing_name() const;    // its name in files and subtitles ("topk"), "dense" without one
   bool capacity = false;            // the capacity limit was applied (training-sized batches)
   int n_experts = 0;
   std::u32string text;              // one character per column

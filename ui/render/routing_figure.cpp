@@ -47,7 +47,7 @@ void hatch(QPainter& p, const QRectF& cell, const QColor& color, double spacing,
 // One character's column: a cell per layer (overview) or per expert of the detail layer.
 void paint_column(QPainter& p, const RoutingTrace& t, int detail, int c, double x, double top, double w,
                   double row_h, const FigureStyle& st) {
-  const bool sigmoid = t.routing == "sigmoid";
+  const bool sigmoid = t.routing == RoutingMode::sigmoid;
   if (detail >= 0) {
     const LayerTrace& l = t.layers[static_cast<size_t>(detail)];
     for (int r = 0; r < t.n_experts; ++r) {
@@ -121,13 +121,13 @@ Legend legend_of(const RoutingTrace& t, int detail) {
     l.notes = QString("Layer %1, one row per expert · colour = router %2 · dot = chosen · cross-hatched = dropped by "
                       "capacity")
                   .arg(detail)
-                  .arg(t.routing == "sigmoid" ? "gate σ(z)" : "probability");
+                  .arg(t.routing == RoutingMode::sigmoid ? "gate σ(z)" : "probability");
     return l;
   }
   l.experts = std::min(t.n_experts, kMaxLegendExperts);
-  l.notes = t.routing == "hash" ? "colour = the fixed hash expert of the character"
+  l.notes = t.routing == RoutingMode::hash ? "colour = the fixed hash expert of the character"
                                 : "colour = top expert, paler = lower weight";
-  if (t.routing == "sigmoid") l.notes += " · number = active experts";
+  if (t.routing == RoutingMode::sigmoid) l.notes += " · number = active experts";
   l.notes += " · hatched = capacity dropped an assignment";
   l.notes += QString(" · rows: layer 0 (top) to %1").arg(rows - 1);
   return l;
@@ -143,7 +143,7 @@ double legend(QPainter* p, const RoutingTrace& t, int detail, double x, double y
   if (p) p->setFont(font);
   double top = y;
   if (l.colour_bar) {
-    const QString label = t.routing == "sigmoid" ? "gate 0" : "probability 0";
+    const QString label = t.routing == RoutingMode::sigmoid ? "gate 0" : "probability 0";
     double cx = x;
     if (p) {
       p->setPen(st.foreground);
@@ -212,7 +212,7 @@ void paint_routing_strip(QPainter& p, const QRectF& target, const RoutingTrace& 
     p.setPen(st.muted);
     p.setFont(st.font(st.label_pt));
     p.drawText(QRectF(QPointF(0, 0), target.size()), Qt::AlignCenter | Qt::TextWordWrap,
-               t.routing == "dense"
+               !t.routing
                    ? "No routing in a dense model: every character goes through the same feed-forward layer."
                    : "No routing trace yet: train an MoE model, open a run, or trace a text.");
     p.restore();
@@ -316,7 +316,7 @@ void RoutingFigure::paint(QPainter& p, const QRectF& target, const FigureStyle& 
     p.setPen(st.muted);
     p.setFont(text_font);
     p.drawText(QRectF(st.px(2), w.header, target.width() - st.px(4), w.legend), Qt::AlignLeft | Qt::TextWordWrap,
-               trace_.routing == "dense" ? "Dense model: no routing." : "No routing trace.");
+               !trace_.routing ? "Dense model: no routing." : "No routing trace.");
     p.restore();
     return;
   }
@@ -348,7 +348,7 @@ QString RoutingFigure::csv() const {
                         "dropped: capacity refused the assignment\n"
                         "position,character,layer,expert,probability,chosen,weight,dropped\n")
                     .arg(trace_.length())
-                    .arg(QString::fromStdString(trace_.routing))
+                    .arg(QString::fromStdString(trace_.routing_name()))
                     .arg(trace_.step);
   for (int t = 0; t < trace_.length(); ++t) {
     const QString quoted = csv_cell(visible_char(trace_.text[static_cast<size_t>(t)]));

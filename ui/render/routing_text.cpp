@@ -23,7 +23,7 @@ QString routing_tooltip(const RoutingTrace& trace, int layer, int position, int 
   if (layer < 0 || layer >= static_cast<int>(trace.layers.size()) || position < 0 || position >= trace.length())
     return {};
   const LayerTrace& l = trace.layers[static_cast<size_t>(layer)];
-  const bool sigmoid = trace.routing == "sigmoid";
+  const bool sigmoid = trace.routing == RoutingMode::sigmoid;
   QStringList lines;
   lines << QString("<b>'%1'</b> at position %2 · layer %3")
                .arg(visible_char(trace.text[static_cast<size_t>(position)]).toHtmlEscaped())
@@ -38,13 +38,13 @@ QString routing_tooltip(const RoutingTrace& trace, int layer, int position, int 
     }
     lines << QString("<b>Expert E%1</b>: %2 %3 — %4")
                  .arg(expert)
-                 .arg(trace.routing == "sigmoid" ? "gate" : "probability")
+                 .arg(trace.routing == RoutingMode::sigmoid ? "gate" : "probability")
                  .arg(l.prob(position, expert), 0, 'f', 3)
                  .arg(role);
   }
   QStringList probs;
   for (int e = 0; e < l.n_experts; ++e) probs << QString("E%1 %2").arg(e).arg(l.prob(position, e), 0, 'f', 3);
-  lines << QString("%1: %2").arg(sigmoid ? "gates σ(z)" : trace.routing == "hash" ? "assignment" : "probabilities",
+  lines << QString("%1: %2").arg(sigmoid ? "gates σ(z)" : trace.routing == RoutingMode::hash ? "assignment" : "probabilities",
                                  probs.join(", "));
   QStringList chosen;
   for (int s = 0; s < l.slots; ++s) {
