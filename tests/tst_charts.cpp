@@ -19,10 +19,10 @@
 
 #include <cmath>
 
+#include "ui/common/line_chart.h"
 #include "ui/export/exportable_figure.h"
 #include "ui/render/palette.h"
 #include "ui/render/series_decimation.h"
-#include "ui/training/line_chart.h"
 #include "ui/training/training_panel.h"
 
 using namespace moewb;

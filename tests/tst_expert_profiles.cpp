@@ -18,12 +18,12 @@
 #include <algorithm>
 #include <random>
 
+#include "ui/common/meta_types.h"
 #include "ui/render/expert_profile_figure.h"
 #include "ui/render/figure_export.h"
 #include "ui/render/routing_text.h"
 #include "ui/routing/expert_profile_view.h"
 #include "ui/routing/routing_panel.h"
-#include "ui/shell/meta_types.h"
 
 using namespace moewb;
 

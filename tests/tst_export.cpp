@@ -19,6 +19,7 @@
 #include "core/runs/run_summary.h"
 #include "core/train/suite.h"
 #include "test_corpus.h"
+#include "ui/common/line_chart.h"
 #include "ui/export/export_dialog.h"
 #include "ui/render/figure_export.h"
 #include "ui/render/run_figures.h"
@@ -30,7 +31,6 @@
 #include "ui/routing/stability_page.h"
 #include "ui/runs/runs_panel.h"
 #include "ui/shell/main_window.h"
-#include "ui/training/line_chart.h"
 #include "ui/training/training_panel.h"
 
 using namespace moewb;

@@ -12,8 +12,8 @@
 #include "core/runs/metrics_csv.h"
 #include "core/tensorboard/tensorboard_writer.h"
 #include "core/train/training.h"
-#include "tensorboard_event.pb.h"
 #include "fixtures.h"
+#include "tensorboard_event.pb.h"
 
 using namespace moewb;
 namespace fs = std::filesystem;

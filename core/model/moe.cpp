@@ -7,11 +7,11 @@
 #include <numeric>
 #include <optional>
 
+#include "core/distributed/exchange_rows.h"
 #include "core/model/grouped_experts.h"
 #include "core/model/moe_timing.h"
 #include "core/model/precision.h"
 #include "core/model/randomness.h"
-#include "core/distributed/exchange_rows.h"
 
 // at::_grouped_mm (LibTorch 2.8+) takes all experts in one call.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)

@@ -7,9 +7,9 @@
 
 #include "core/base/process_memory.h"
 #include "core/model/batches.h"
+#include "core/model/moe_timing.h"
 #include "core/model/precision.h"
 #include "core/train/optimizer.h"
-#include "core/model/moe_timing.h"
 #include "core/train/training.h"
 
 namespace moewb {

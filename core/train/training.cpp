@@ -12,6 +12,7 @@
 
 #include "core/base/files.h"
 #include "core/base/numbers.h"
+#include "core/base/process_memory.h"
 #include "core/config/memory_estimate.h"
 #include "core/distributed/gradient_sync.h"
 #include "core/inference/inference_impl.h"
@@ -19,9 +20,7 @@
 #include "core/model/batches.h"
 #include "core/model/checkpoint.h"
 #include "core/model/machine.h"
-#include "core/base/process_memory.h"
 #include "core/model/precision.h"
-#include "core/train/optimizer.h"
 #include "core/model/randomness.h"
 #include "core/runs/disk_space.h"
 #include "core/runs/metrics_csv.h"
@@ -29,6 +28,7 @@
 #include "core/runs/run_lock.h"
 #include "core/runs/run_log.h"
 #include "core/train/expert_parallel.h"
+#include "core/train/optimizer.h"
 #ifdef MOEWB_TENSORBOARD
 #include "core/tensorboard/tensorboard_writer.h"
 #endif

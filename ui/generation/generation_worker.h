@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-#include "ui/shell/meta_types.h"
+#include "ui/common/meta_types.h"
 
 namespace moewb {
 

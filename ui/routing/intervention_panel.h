@@ -11,8 +11,8 @@
 #include <memory>
 
 #include "core/trace/intervention.h"
+#include "ui/common/meta_types.h"
 #include "ui/render/figure.h"
-#include "ui/shell/meta_types.h"
 
 class QComboBox;
 class QLabel;

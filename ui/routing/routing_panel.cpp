@@ -21,12 +21,12 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "core/runs/run_name.h"
+#include "ui/common/future_error.h"
 #include "ui/render/palette.h"
 #include "ui/render/routing_text.h"
 #include "ui/routing/expert_profile_view.h"
 #include "ui/routing/intervention_panel.h"
 #include "ui/routing/stability_page.h"
-#include "ui/shell/future_error.h"
 
 namespace moewb {
 

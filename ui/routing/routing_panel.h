@@ -11,13 +11,13 @@
 
 #include <optional>
 
+#include "ui/common/line_chart.h"
+#include "ui/common/meta_types.h"
 #include "ui/render/training_history.h"
 #include "ui/routing/affinity_view.h"
 #include "ui/routing/routing_column_detail.h"
 #include "ui/routing/routing_heatmap.h"
 #include "ui/routing/routing_reading_view.h"
-#include "ui/shell/meta_types.h"
-#include "ui/training/line_chart.h"
 
 class QCheckBox;
 class QComboBox;

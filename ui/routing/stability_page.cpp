@@ -11,8 +11,8 @@
 
 #include <cmath>
 
+#include "ui/common/line_chart.h"
 #include "ui/routing/stability_heatmap.h"
-#include "ui/training/line_chart.h"
 
 namespace moewb {
 

@@ -13,9 +13,9 @@
 
 #include "core/config/config.h"
 #include "core/runs/run_summary.h"
+#include "ui/common/line_chart.h"
 #include "ui/render/table_figure.h"
 #include "ui/runs/suite_worker.h"
-#include "ui/training/line_chart.h"
 
 class QLabel;
 class QLineEdit;

@@ -6,7 +6,7 @@
 #include <QMap>
 #include <QWidget>
 
-#include "ui/shell/meta_types.h"
+#include "ui/common/meta_types.h"
 
 class QComboBox;
 class QFormLayout;

@@ -6,10 +6,10 @@
 #include <QTimer>
 #include <QWidget>
 
+#include "ui/common/line_chart.h"
+#include "ui/common/meta_types.h"
 #include "ui/render/training_figures.h"
 #include "ui/render/training_history.h"
-#include "ui/shell/meta_types.h"
-#include "ui/training/line_chart.h"
 
 class QCheckBox;
 class QGridLayout;

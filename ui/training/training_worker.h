@@ -8,7 +8,7 @@
 #include <atomic>
 #include <memory>
 
-#include "ui/shell/meta_types.h"
+#include "ui/common/meta_types.h"
 
 namespace moewb {
 

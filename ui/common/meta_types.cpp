@@ -1,4 +1,4 @@
-#include "ui/shell/meta_types.h"
+#include "ui/common/meta_types.h"
 
 namespace moewb {
 

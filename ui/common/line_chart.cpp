@@ -1,4 +1,4 @@
-#include "ui/training/line_chart.h"
+#include "ui/common/line_chart.h"
 
 #include <QAction>
 #include <QChart>
